@@ -1,0 +1,64 @@
+# Single entry point. `make test` is the README's test command and what CI runs.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV      := .venv
+SAM_VENV  := .venv-sam
+CACHE     ?= $(or $(EKS_WINDOWS_NODES_CACHE),$(HOME)/.cache/eks-windows-nodes)
+PY        := $(VENV)/bin/python
+REGION    ?= us-east-1
+export EKS_WINDOWS_NODES_CACHE := $(CACHE)
+export SAM_CLI_TELEMETRY := 0
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: help venv sam-venv control-plane lint typecheck imports pytest sam-validate sam-build test demo lock clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: requirements/dev.txt pyproject.toml
+	@echo "==> creating $(VENV) (python3.13, pinned dependencies)"
+	@py=$$(scripts/find-python313) && rm -rf $(VENV) && "$$py" -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet -r requirements/dev.txt
+	$(VENV)/bin/pip install --quiet --no-deps --no-build-isolation -e .
+	@touch $@
+
+$(SAM_VENV)/.installed: requirements/sam.txt
+	@echo "==> creating $(SAM_VENV) (aws-sam-cli pins its own boto3, so it lives apart)"
+	@py=$$(scripts/find-python313) && rm -rf $(SAM_VENV) && "$$py" -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/pip install --quiet -r requirements/sam.txt
+	@touch $@
+
+venv: $(VENV)/.installed  ## create the project venv (.venv) when missing or stale
+sam-venv: $(SAM_VENV)/.installed  ## create the aws-sam-cli tool venv (.venv-sam)
+
+control-plane:  ## build the local kube-apiserver once into the cache (~10 min the first time)
+	@bash localcloud/build-control-plane.sh >/dev/null
+
+lint: venv  ## ruff
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck: venv  ## mypy --strict on winnodes
+	$(VENV)/bin/mypy
+
+imports: venv  ## import-linter contracts (only adapters import boto3/kubernetes)
+	$(VENV)/bin/lint-imports
+
+pytest: venv control-plane  ## unit, functional and integration tests
+	@scripts/run-pytest $(VENV)/bin/python $(PYTEST_ARGS)
+
+sam-validate: sam-venv  ## sam validate --lint (offline)
+	$(SAM_VENV)/bin/sam validate --lint --region $(REGION)
+
+sam-build: sam-venv  ## sam build (python3.13 found via scripts/find-python313)
+	@py=$$(scripts/find-python313) && PATH="$$(dirname $$py):$$PATH" $(SAM_VENV)/bin/sam build --region $(REGION)
+
+test: lint typecheck imports pytest sam-validate sam-build  ## everything CI runs
+	@echo "==> all checks passed"
+
+lock:  ## re-resolve the pinned files from the top-level requirements
+	@scripts/lock
+
+clean:  ## remove venvs and build output (the control-plane cache stays)
+	rm -rf $(VENV) $(SAM_VENV) .aws-sam .mypy_cache .ruff_cache .hypothesis

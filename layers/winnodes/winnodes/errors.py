@@ -1,0 +1,51 @@
+"""Typed errors. Adapters map AWS and Kubernetes API errors onto these; nothing above them
+matches error strings."""
+
+from __future__ import annotations
+
+
+class WinNodesError(Exception):
+    """Base of every error this package raises on purpose."""
+
+
+class InvalidInputError(WinNodesError):
+    """A value given to us (event, CLI option, configuration) is not acceptable.
+
+    `field` names what was wrong so callers can print one clear line."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"{field}: {reason}")
+        self.field = field
+        self.reason = reason
+
+
+class AwsError(WinNodesError):
+    """An AWS call failed for a reason the caller cannot fix by changing input."""
+
+
+class AwsCredentialsError(AwsError):
+    """No usable AWS credentials or region."""
+
+
+class ClusterNotFoundError(AwsError):
+    def __init__(self, cluster: str, region: str | None) -> None:
+        where = f" in region {region}" if region else ""
+        super().__init__(f"EKS cluster {cluster!r} not found{where}")
+        self.cluster = cluster
+        self.region = region
+
+
+class KubernetesError(WinNodesError):
+    """A Kubernetes API call failed."""
+
+
+class KubernetesNotFoundError(KubernetesError):
+    """404"""
+
+
+class KubernetesConflictError(KubernetesError):
+    """409: stale resourceVersion or the object already exists."""
+
+
+class KubernetesTooManyRequestsError(KubernetesError):
+    """429: for an eviction, a PodDisruptionBudget does not allow it now."""

@@ -1,0 +1,1 @@
+"""Domain values and parsed events. No I/O."""

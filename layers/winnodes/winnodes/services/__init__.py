@@ -1,0 +1,1 @@
+"""Orchestration, one service per capability: calls decisions, then ports."""

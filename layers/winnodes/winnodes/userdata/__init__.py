@@ -1,0 +1,1 @@
+"""PowerShell user data for Windows nodes: validation and rendering (pure)."""
