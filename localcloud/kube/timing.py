@@ -1,0 +1,34 @@
+"""How fast simulated time runs: delays and intervals of the kubelet and scheduler stand-ins."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Timing:
+    """``time_scale`` multiplies simulated durations (boot, pod start, termination grace
+    periods): 0.01 turns a 30 s grace period into 0.3 s. Polling intervals are real seconds."""
+
+    time_scale: float = 1.0
+    node_boot_delay: float = 0.0
+    pod_start_delay: float = 1.0
+    heartbeat_interval: float = 5.0
+    sync_interval: float = 0.5
+    register_retry: float = 1.0
+    scheduler_interval: float = 0.5
+
+    def scaled(self, seconds: float) -> float:
+        return max(0.0, seconds * self.time_scale)
+
+    @classmethod
+    def fast(cls) -> Timing:
+        """For tests: grace periods and start delays shrink a hundredfold."""
+        return cls(
+            time_scale=0.01,
+            pod_start_delay=20.0,
+            heartbeat_interval=2.0,
+            sync_interval=0.25,
+            register_retry=0.5,
+            scheduler_interval=0.25,
+        )
