@@ -1,0 +1,44 @@
+"""Amazon EKS control-plane API."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import botocore.exceptions
+
+from winnodes.adapters.aws import credentials_error
+from winnodes.errors import AwsError, ClusterNotFoundError
+from winnodes.ports import ClusterConnection
+
+if TYPE_CHECKING:
+    from mypy_boto3_eks import EKSClient
+
+
+class EksClusters:
+    """ClusterDirectory over eks:DescribeCluster."""
+
+    def __init__(self, client: EKSClient) -> None:
+        self._client = client
+
+    def describe_cluster(self, name: str) -> ClusterConnection:
+        region = self._client.meta.region_name
+        try:
+            cluster = self._client.describe_cluster(name=name)["cluster"]
+        except botocore.exceptions.NoCredentialsError as error:
+            raise credentials_error(error) from error
+        except botocore.exceptions.ClientError as error:
+            code = error.response.get("Error", {}).get("Code")
+            if code == "ResourceNotFoundException":
+                raise ClusterNotFoundError(name, region) from error
+            raise AwsError(f"eks:DescribeCluster {name} failed: {error}") from error
+        except botocore.exceptions.BotoCoreError as error:
+            raise AwsError(f"eks:DescribeCluster {name} failed: {error}") from error
+        network = cluster.get("kubernetesNetworkConfig", {})
+        service_cidr = network.get("serviceIpv4Cidr") or network.get("serviceIpv6Cidr")
+        return ClusterConnection(
+            name=name,
+            endpoint=cluster.get("endpoint", ""),
+            ca_base64=cluster.get("certificateAuthority", {}).get("data", ""),
+            service_cidr=service_cidr,
+            kubernetes_version=cluster.get("version"),
+        )

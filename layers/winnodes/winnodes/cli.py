@@ -1,0 +1,145 @@
+"""`winnodes`: every capability by hand, without Docker, against any endpoint
+(AWS_ENDPOINT_URL points boto3 at the local cloud)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from winnodes import wiring
+from winnodes.errors import InvalidInputError, WinNodesError
+from winnodes.services.userdata import UserdataRequest, settings_for
+from winnodes.userdata import encode_userdata, render_userdata
+from winnodes.userdata.settings import parse_cidr_list, parse_node_labels, parse_taints
+
+EXIT_USAGE = 2
+EXIT_FAILURE = 1
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        output: str = args.run(args)
+    except InvalidInputError as error:
+        print(f"winnodes: error: --{error.field}: {error.reason}", file=sys.stderr)
+        return EXIT_USAGE
+    except WinNodesError as error:
+        print(f"winnodes: error: {error}", file=sys.stderr)
+        return EXIT_FAILURE
+    sys.stdout.write(output)
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="winnodes",
+        description="Hands-off lifecycle for self-managed Windows nodes of Amazon EKS clusters.",
+    )
+    commands = parser.add_subparsers(title="commands", required=True, metavar="COMMAND")
+    _add_render_userdata(commands)
+    return parser
+
+
+def _add_render_userdata(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    render = commands.add_parser(
+        "render-userdata",
+        help="print the PowerShell user data that joins a Windows node to a cluster",
+        description=(
+            "Print the PowerShell user data that runs Start-EKSBootstrap.ps1 on an EKS-optimized "
+            "Windows AMI. Every argument is single-quoted; a failed bootstrap exits non-zero. "
+            "Without --endpoint and --ca, they and the service CIDR come from eks:DescribeCluster."
+        ),
+        epilog="Invalid input prints one line naming the option and exits with status 2.",
+    )
+    render.add_argument("--cluster-name", required=True, metavar="NAME", help="EKS cluster name")
+    cluster = render.add_argument_group(
+        "cluster connection (both or neither; neither: read with eks:DescribeCluster)"
+    )
+    cluster.add_argument("--endpoint", metavar="URL", help="API server endpoint, https://HOST")
+    cluster.add_argument(
+        "--ca", metavar="BASE64", help="cluster certificate authority, base64 of the PEM"
+    )
+    cluster.add_argument(
+        "--region", help="AWS region for DescribeCluster (default: AWS_REGION / profile)"
+    )
+    network = render.add_argument_group("network")
+    network.add_argument(
+        "--service-cidr", metavar="CIDR", help="Kubernetes service CIDR (-ServiceCIDR)"
+    )
+    network.add_argument(
+        "--dns-cluster-ip",
+        metavar="IP",
+        help="cluster DNS IP (-DNSClusterIP; default: tenth address of the service CIDR)",
+    )
+    network.add_argument(
+        "--excluded-snat-cidrs",
+        metavar="CIDR,...",
+        help="CIDRs the node does not SNAT to (-ExcludedSnatCIDRs)",
+    )
+    node = render.add_argument_group("node")
+    node.add_argument("--node-labels", metavar="k=v,...", help="labels the kubelet registers")
+    node.add_argument(
+        "--taints",
+        metavar="key=value:Effect,...",
+        help="taints the kubelet registers (NoSchedule, PreferNoSchedule, NoExecute)",
+    )
+    node.add_argument(
+        "--kubelet-extra-args", metavar="ARGS", help="more kubelet arguments (one line)"
+    )
+    node.add_argument(
+        "--kube-proxy-extra-args", metavar="ARGS", help="kube-proxy arguments (one line)"
+    )
+    script = render.add_argument_group("script")
+    script.add_argument(
+        "--pre-bootstrap", metavar="FILE", type=Path, help="PowerShell run before the bootstrap"
+    )
+    script.add_argument(
+        "--post-bootstrap", metavar="FILE", type=Path, help="PowerShell run after the bootstrap"
+    )
+    script.add_argument(
+        "--no-wrapper", action="store_true", help="omit the <powershell> tags EC2Launch reads"
+    )
+    script.add_argument(
+        "--base64", action="store_true", help="print base64, as a launch template's UserData takes"
+    )
+    render.set_defaults(run=_render_userdata)
+
+
+def _render_userdata(args: argparse.Namespace) -> str:
+    request = UserdataRequest(
+        cluster_name=args.cluster_name,
+        endpoint=args.endpoint,
+        ca_base64=args.ca,
+        service_cidr=args.service_cidr,
+        dns_cluster_ip=args.dns_cluster_ip,
+        node_labels=parse_node_labels(args.node_labels) if args.node_labels else (),
+        taints=parse_taints(args.taints) if args.taints else (),
+        kubelet_extra_args=args.kubelet_extra_args,
+        kube_proxy_extra_args=args.kube_proxy_extra_args,
+        excluded_snat_cidrs=(
+            parse_cidr_list(args.excluded_snat_cidrs, field="excluded-snat-cidrs")
+            if args.excluded_snat_cidrs
+            else ()
+        ),
+        pre_bootstrap=_read_snippet(args.pre_bootstrap, field="pre-bootstrap"),
+        post_bootstrap=_read_snippet(args.post_bootstrap, field="post-bootstrap"),
+    )
+    settings = settings_for(request, lambda: wiring.cluster_directory(args.region))
+    userdata = render_userdata(settings, wrapper=not args.no_wrapper)
+    return encode_userdata(userdata) + "\n" if args.base64 else userdata
+
+
+def _read_snippet(path: Path | None, *, field: str) -> str | None:
+    if path is None:
+        return None
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise InvalidInputError(field, f"cannot read {path}: {error}") from None
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,146 @@
+"""`winnodes render-userdata` as an operator runs it: the installed console script."""
+
+from __future__ import annotations
+
+import base64
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.helpers.golden import GOLDEN, assert_golden
+from tests.helpers.powershell import bootstrap_call_arguments
+
+CA = (GOLDEN / "userdata" / "test-ca.b64").read_text().strip()
+ENDPOINT = "https://ABCDEF0123456789.gr7.us-east-1.eks.amazonaws.com"
+WINNODES = Path(sys.executable).parent / "winnodes"
+
+
+def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    # No AWS settings leak in from the machine: the DescribeCluster path is tested on its own.
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    return subprocess.run(
+        [str(WINNODES), *args],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**clean, **(env or {})},
+        timeout=60,
+    )
+
+
+def test_minimal_render_matches_golden() -> None:
+    result = run(
+        "render-userdata", "--cluster-name", "prod-win", "--endpoint", ENDPOINT, "--ca", CA
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+    assert_golden(result.stdout, "userdata/minimal.ps1")
+
+
+def test_full_render_matches_golden() -> None:
+    result = run(
+        "render-userdata",
+        "--cluster-name=prod-win",
+        f"--endpoint={ENDPOINT}",
+        f"--ca={CA}",
+        "--service-cidr=10.100.0.0/16",
+        "--node-labels=team=payments,node.kubernetes.io/pool=iis",
+        "--taints=os=windows:NoSchedule,dedicated:NoExecute",
+        "--kubelet-extra-args=--max-pods=40 --eviction-hard=memory.available<500Mi",
+        "--kube-proxy-extra-args=--v=2",
+        "--excluded-snat-cidrs=10.0.0.0/8,192.168.0.0/16",
+        f"--pre-bootstrap={GOLDEN / 'userdata' / 'pre-bootstrap.ps1'}",
+        f"--post-bootstrap={GOLDEN / 'userdata' / 'post-bootstrap.ps1'}",
+    )
+    assert result.returncode == 0, result.stderr
+    assert_golden(result.stdout, "userdata/full.ps1")
+    script = result.stdout
+    assert script.index("Set-TimeZone") < script.index("& $EKSBootstrapScriptFile")
+    assert script.index("Write-EventLog") > script.index("& $EKSBootstrapScriptFile")
+    assert bootstrap_call_arguments(script)["DNSClusterIP"] == ["10.100.0.10"]
+    assert "ContainerRuntime" not in script
+
+
+def test_base64_is_the_wrapped_script_encoded() -> None:
+    plain = run("render-userdata", "--cluster-name=c", f"--endpoint={ENDPOINT}", f"--ca={CA}")
+    encoded = run(
+        "render-userdata", "--cluster-name=c", f"--endpoint={ENDPOINT}", f"--ca={CA}", "--base64"
+    )
+    assert encoded.returncode == 0
+    assert base64.b64decode(encoded.stdout.strip(), validate=True).decode() == plain.stdout
+
+
+def test_no_wrapper_omits_only_the_tags() -> None:
+    wrapped = run("render-userdata", "--cluster-name=c", f"--endpoint={ENDPOINT}", f"--ca={CA}")
+    bare = run(
+        "render-userdata",
+        "--cluster-name=c",
+        f"--endpoint={ENDPOINT}",
+        f"--ca={CA}",
+        "--no-wrapper",
+    )
+    assert "<powershell>" not in bare.stdout
+    assert wrapped.stdout == f"<powershell>\n{bare.stdout}</powershell>\n"
+
+
+@pytest.mark.parametrize(
+    ("args", "option"),
+    [
+        (["--cluster-name=bad name", f"--endpoint={ENDPOINT}", f"--ca={CA}"], "--cluster-name"),
+        (["--cluster-name=c", "--endpoint=http://x", f"--ca={CA}"], "--endpoint"),
+        (["--cluster-name=c", f"--endpoint={ENDPOINT}", "--ca=Zm9v"], "--ca"),
+        (["--cluster-name=c", f"--endpoint={ENDPOINT}"], "--ca"),
+        (["--cluster-name=c", "--service-cidr=10.0.0.1/8"], "--service-cidr"),
+        (["--cluster-name=c", "--node-labels=a"], "--node-labels"),
+        (["--cluster-name=c", "--taints=a=b:Never"], "--taints"),
+        (["--cluster-name=c", "--kubelet-extra-args=a\nb"], "--kubelet-extra-args"),
+        (["--cluster-name=c", "--excluded-snat-cidrs=x"], "--excluded-snat-cidrs"),
+        (["--cluster-name=c", "--pre-bootstrap=/nonexistent/file.ps1"], "--pre-bootstrap"),
+    ],
+)
+def test_invalid_input_is_one_line_naming_the_option_and_exit_2(
+    args: list[str], option: str
+) -> None:
+    result = run("render-userdata", *args)
+    assert result.returncode == 2
+    assert result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith(f"winnodes: error: {option}: ")
+
+
+def test_invalid_input_never_reaches_aws() -> None:
+    # An unreachable endpoint: if validation let the bad name through, the error would be AWS's.
+    result = run(
+        "render-userdata",
+        "--cluster-name=bad name",
+        env={"AWS_ENDPOINT_URL": "http://127.0.0.1:9", "AWS_DEFAULT_REGION": "us-east-1"},
+    )
+    assert result.returncode == 2
+    assert "--cluster-name" in result.stderr
+
+
+def test_help_documents_every_option() -> None:
+    result = run("render-userdata", "--help")
+    assert result.returncode == 0
+    for option in [
+        "--cluster-name",
+        "--endpoint",
+        "--ca",
+        "--region",
+        "--service-cidr",
+        "--dns-cluster-ip",
+        "--node-labels",
+        "--taints",
+        "--kubelet-extra-args",
+        "--kube-proxy-extra-args",
+        "--excluded-snat-cidrs",
+        "--pre-bootstrap",
+        "--post-bootstrap",
+        "--no-wrapper",
+        "--base64",
+    ]:
+        assert option in result.stdout
