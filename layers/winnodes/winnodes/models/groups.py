@@ -1,0 +1,78 @@
+"""Which Auto Scaling groups we manage, decided from the group's tags alone."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Final
+
+from winnodes.errors import InvalidInputError
+from winnodes.models.identifiers import ClusterName
+
+MANAGED_TAG: Final = "eks-windows-nodes/managed"
+EKS_CLUSTER_NAME_TAG: Final = "eks:cluster-name"
+# `kubernetes.io/cluster/<name>` = owned | shared, the tag the EKS user guide asks nodes to carry.
+KUBERNETES_CLUSTER_TAG_PREFIX: Final = "kubernetes.io/cluster/"
+
+
+@dataclass(frozen=True, slots=True)
+class ManagedGroup:
+    auto_scaling_group_name: str
+    cluster: ClusterName
+
+
+class UnmanagedReason(StrEnum):
+    NOT_MARKED = "not-marked"  # no `eks-windows-nodes/managed=true`: not ours, silently skip
+    NO_CLUSTER = "no-cluster"  # marked, but no cluster tag: misconfigured
+    AMBIGUOUS_CLUSTER = "ambiguous-cluster"  # cluster tags name more than one cluster
+    INVALID_CLUSTER_NAME = "invalid-cluster-name"
+
+
+@dataclass(frozen=True, slots=True)
+class UnmanagedGroup:
+    auto_scaling_group_name: str
+    reason: UnmanagedReason
+    detail: str
+
+    @property
+    def misconfigured(self) -> bool:
+        """Marked for management but unusable: worth a warning, unlike an unmarked group."""
+        return self.reason is not UnmanagedReason.NOT_MARKED
+
+
+def discover_managed_group(
+    auto_scaling_group_name: str, tags: Mapping[str, str]
+) -> ManagedGroup | UnmanagedGroup:
+    """`tags` is the group's tags as key → value (ASG tag keys are unique per group)."""
+
+    def unmanaged(reason: UnmanagedReason, detail: str) -> UnmanagedGroup:
+        return UnmanagedGroup(auto_scaling_group_name, reason, detail)
+
+    marker = tags.get(MANAGED_TAG)
+    if marker is None or marker.strip().lower() != "true":
+        return unmanaged(UnmanagedReason.NOT_MARKED, f"{MANAGED_TAG} is {marker!r}, not 'true'")
+
+    named: dict[str, str] = {}  # cluster name → tag it came from
+    if (value := tags.get(EKS_CLUSTER_NAME_TAG)) is not None:
+        named.setdefault(value, EKS_CLUSTER_NAME_TAG)
+    for key in tags:
+        if key.startswith(KUBERNETES_CLUSTER_TAG_PREFIX):
+            named.setdefault(key.removeprefix(KUBERNETES_CLUSTER_TAG_PREFIX), key)
+
+    if not named:
+        return unmanaged(
+            UnmanagedReason.NO_CLUSTER,
+            f"needs {EKS_CLUSTER_NAME_TAG} or {KUBERNETES_CLUSTER_TAG_PREFIX}<name>",
+        )
+    if len(named) > 1:
+        return unmanaged(
+            UnmanagedReason.AMBIGUOUS_CLUSTER,
+            "tags name several clusters: " + ", ".join(sorted(named)),
+        )
+    (name,) = named
+    try:
+        cluster = ClusterName(name)
+    except InvalidInputError as exc:
+        return unmanaged(UnmanagedReason.INVALID_CLUSTER_NAME, f"{named[name]}: {exc.reason}")
+    return ManagedGroup(auto_scaling_group_name, cluster)

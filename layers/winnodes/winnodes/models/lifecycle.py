@@ -1,0 +1,65 @@
+"""EC2 Auto Scaling lifecycle vocabulary.
+
+States: https://docs.aws.amazon.com/autoscaling/ec2/APIReference/API_Instance.html
+Warm-pool states: https://docs.aws.amazon.com/autoscaling/ec2/userguide/warm-pool-instance-lifecycle.html"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class LifecycleState(StrEnum):
+    PENDING = "Pending"
+    PENDING_WAIT = "Pending:Wait"
+    PENDING_PROCEED = "Pending:Proceed"
+    QUARANTINED = "Quarantined"
+    IN_SERVICE = "InService"
+    TERMINATING = "Terminating"
+    TERMINATING_WAIT = "Terminating:Wait"
+    TERMINATING_PROCEED = "Terminating:Proceed"
+    TERMINATED = "Terminated"
+    DETACHING = "Detaching"
+    DETACHED = "Detached"
+    ENTERING_STANDBY = "EnteringStandby"
+    STANDBY = "Standby"
+    WARMED_PENDING = "Warmed:Pending"
+    WARMED_PENDING_WAIT = "Warmed:Pending:Wait"
+    WARMED_PENDING_PROCEED = "Warmed:Pending:Proceed"
+    WARMED_TERMINATING = "Warmed:Terminating"
+    WARMED_TERMINATING_WAIT = "Warmed:Terminating:Wait"
+    WARMED_TERMINATING_PROCEED = "Warmed:Terminating:Proceed"
+    WARMED_TERMINATED = "Warmed:Terminated"
+    WARMED_STOPPED = "Warmed:Stopped"
+    WARMED_RUNNING = "Warmed:Running"
+    WARMED_HIBERNATED = "Warmed:Hibernated"
+
+    @property
+    def awaits_launch_action(self) -> bool:
+        """A launch hook holds the instance here until CompleteLifecycleAction or timeout."""
+        return self in {LifecycleState.PENDING_WAIT, LifecycleState.WARMED_PENDING_WAIT}
+
+    @property
+    def awaits_terminate_action(self) -> bool:
+        return self in {LifecycleState.TERMINATING_WAIT, LifecycleState.WARMED_TERMINATING_WAIT}
+
+
+class LifecycleTransition(StrEnum):
+    LAUNCHING = "autoscaling:EC2_INSTANCE_LAUNCHING"
+    TERMINATING = "autoscaling:EC2_INSTANCE_TERMINATING"
+
+
+class LifecycleActionResult(StrEnum):
+    """`LifecycleActionResult` of CompleteLifecycleAction. On a terminate hook both results
+    terminate the instance; ABANDON additionally skips any remaining hooks."""
+
+    CONTINUE = "CONTINUE"
+    ABANDON = "ABANDON"
+
+
+class InstanceLocation(StrEnum):
+    """`Origin` / `Destination` of a lifecycle event: where the instance comes from and goes to.
+    https://docs.aws.amazon.com/autoscaling/ec2/userguide/warm-pools-eventbridge-events.html"""
+
+    EC2 = "EC2"
+    AUTO_SCALING_GROUP = "AutoScalingGroup"
+    WARM_POOL = "WarmPool"

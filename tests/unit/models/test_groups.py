@@ -1,0 +1,103 @@
+"""A group is managed only when marked and tied to exactly one valid cluster."""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from winnodes.models.groups import (
+    ManagedGroup,
+    UnmanagedGroup,
+    UnmanagedReason,
+    discover_managed_group,
+)
+from winnodes.models.lifecycle import LifecycleState
+
+MARK = {"eks-windows-nodes/managed": "true"}
+
+
+def reason(tags: dict[str, str]) -> UnmanagedReason:
+    found = discover_managed_group("asg", tags)
+    assert isinstance(found, UnmanagedGroup), found
+    return found.reason
+
+
+def test_cluster_from_eks_tag() -> None:
+    assert discover_managed_group("asg", MARK | {"eks:cluster-name": "prod"}) == ManagedGroup(
+        "asg",
+        "prod",  # type: ignore[arg-type]
+    )
+
+
+def test_cluster_from_kubernetes_io_tag() -> None:
+    found = discover_managed_group("asg", MARK | {"kubernetes.io/cluster/prod": "owned"})
+    assert isinstance(found, ManagedGroup)
+    assert found.cluster == "prod"
+
+
+def test_both_tags_agreeing_is_fine() -> None:
+    tags = MARK | {"eks:cluster-name": "prod", "kubernetes.io/cluster/prod": "shared"}
+    assert isinstance(discover_managed_group("asg", tags), ManagedGroup)
+
+
+def test_marker_value_is_case_insensitive_but_must_be_true() -> None:
+    assert isinstance(
+        discover_managed_group(
+            "asg", {"eks-windows-nodes/managed": "True", "eks:cluster-name": "p"}
+        ),
+        ManagedGroup,
+    )
+    assert reason({"eks-windows-nodes/managed": "false", "eks:cluster-name": "p"}) is (
+        UnmanagedReason.NOT_MARKED
+    )
+
+
+def test_unmarked_group_is_not_ours_and_not_misconfigured() -> None:
+    found = discover_managed_group("asg", {"eks:cluster-name": "prod"})
+    assert isinstance(found, UnmanagedGroup)
+    assert found.reason is UnmanagedReason.NOT_MARKED
+    assert not found.misconfigured
+
+
+def test_marked_without_cluster() -> None:
+    found = discover_managed_group("asg", MARK)
+    assert isinstance(found, UnmanagedGroup) and found.misconfigured
+    assert found.reason is UnmanagedReason.NO_CLUSTER
+
+
+def test_two_clusters_are_ambiguous() -> None:
+    assert reason(MARK | {"eks:cluster-name": "a", "kubernetes.io/cluster/b": "owned"}) is (
+        UnmanagedReason.AMBIGUOUS_CLUSTER
+    )
+    assert reason(
+        MARK | {"kubernetes.io/cluster/a": "owned", "kubernetes.io/cluster/b": "owned"}
+    ) is (UnmanagedReason.AMBIGUOUS_CLUSTER)
+
+
+def test_invalid_cluster_name_is_reported_with_its_tag() -> None:
+    found = discover_managed_group("asg", MARK | {"kubernetes.io/cluster/bad.name": "owned"})
+    assert isinstance(found, UnmanagedGroup)
+    assert found.reason is UnmanagedReason.INVALID_CLUSTER_NAME
+    assert "kubernetes.io/cluster/bad.name" in found.detail
+
+
+@given(st.dictionaries(st.text(max_size=30), st.text(max_size=10), max_size=6))
+def test_never_managed_without_the_marker(tags: dict[str, str]) -> None:
+    tags.pop("eks-windows-nodes/managed", None)
+    assert reason(tags) is UnmanagedReason.NOT_MARKED
+
+
+@given(st.dictionaries(st.text(max_size=30), st.text(max_size=10), max_size=6))
+def test_a_managed_result_always_names_a_cluster_that_a_tag_names(tags: dict[str, str]) -> None:
+    found = discover_managed_group("asg", MARK | tags)
+    if isinstance(found, ManagedGroup):
+        assert (MARK | tags).get("eks:cluster-name") == found.cluster or (
+            f"kubernetes.io/cluster/{found.cluster}" in tags
+        )
+
+
+def test_lifecycle_wait_states() -> None:
+    waiting_launch = {s for s in LifecycleState if s.awaits_launch_action}
+    assert waiting_launch == {LifecycleState.PENDING_WAIT, LifecycleState.WARMED_PENDING_WAIT}
+    assert LifecycleState("Terminating:Wait").awaits_terminate_action
+    assert not LifecycleState.IN_SERVICE.awaits_launch_action
