@@ -1,5 +1,8 @@
 """Scheduler stand-in: binds pending pods to Ready, schedulable nodes, fewest pods first.
 
+It also lifts the ``node.kubernetes.io/not-ready`` taint from Ready nodes, the one part of the
+(disabled) node-lifecycle controller that scheduling needs.
+
 Honours nodeSelector, required node affinity (matchExpressions, matchFields on metadata.name),
 taints with NoSchedule/NoExecute and ``spec.unschedulable`` (cordon). No resources, no
 preemption, no pod (anti-)affinity.
@@ -21,6 +24,7 @@ from localcloud.kube.timing import Timing
 log = logging.getLogger("localcloud.scheduler")
 
 Json = dict[str, Any]
+NOT_READY_TAINT_KEY = "node.kubernetes.io/not-ready"
 UNSCHEDULABLE_TAINT = {"key": "node.kubernetes.io/unschedulable", "effect": "NoSchedule"}
 
 
@@ -122,7 +126,29 @@ class Scheduler:
             except Exception:  # keep scheduling whatever one pass hit
                 log.exception("scheduler pass failed")
 
+    def lift_not_ready_taints(self, nodes: Sequence[Json]) -> None:
+        """The node-lifecycle controller's part we need: the apiserver taints new nodes
+        ``node.kubernetes.io/not-ready`` (TaintNodesByCondition); lift it once Ready."""
+        for node in nodes:
+            taints = node.get("spec", {}).get("taints") or []
+            kept = [t for t in taints if t.get("key") != NOT_READY_TAINT_KEY]
+            if len(kept) == len(taints) or not node_is_ready(node):
+                continue
+            meta = node["metadata"]
+            patch = {
+                "metadata": {"resourceVersion": meta["resourceVersion"]},
+                "spec": {"taints": kept or None},
+            }
+            try:
+                raw_json(self._api.patch_node, meta["name"], patch)
+            except ApiException as exc:
+                if exc.status not in (404, 409):
+                    raise
+            node["spec"]["taints"] = kept
+
     def schedule_once(self) -> int:
+        nodes = raw_json(self._api.list_node)["items"]
+        self.lift_not_ready_taints(nodes)
         pods = raw_json(
             self._api.list_pod_for_all_namespaces,
             field_selector="status.phase!=Succeeded,status.phase!=Failed",
@@ -134,7 +160,6 @@ class Scheduler:
         ]
         if not pending:
             return 0
-        nodes = raw_json(self._api.list_node)["items"]
         load = Counter(p["spec"]["nodeName"] for p in pods if p["spec"].get("nodeName"))
         bound = 0
         for pod in sorted(pending, key=lambda p: p["metadata"]["creationTimestamp"]):
