@@ -36,7 +36,11 @@ class ClusterNotFoundError(AwsError):
 
 
 class KubernetesError(WinNodesError):
-    """A Kubernetes API call failed."""
+    """A Kubernetes API call failed; `status` is the HTTP status when there was one."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 class KubernetesNotFoundError(KubernetesError):

@@ -12,6 +12,7 @@ import unicodedata
 from dataclasses import dataclass
 
 from winnodes.errors import InvalidInputError
+from winnodes.models.identifiers import ClusterName
 
 TAINT_EFFECTS = ("NoSchedule", "PreferNoSchedule", "NoExecute")
 
@@ -49,8 +50,6 @@ _ENDPOINT = re.compile(
 )
 _HOST_LABEL = re.compile(r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
 _BASE64 = re.compile(r"[A-Za-z0-9+/]+={0,2}")
-# EKS CreateCluster: name pattern and length.
-_CLUSTER_NAME = re.compile(r"[0-9A-Za-z][A-Za-z0-9\-_]*")
 
 
 @dataclass(frozen=True)
@@ -100,7 +99,7 @@ def bootstrap_settings(
     post_bootstrap: str | None = None,
 ) -> BootstrapSettings:
     """Validates every value and fills -DNSClusterIP from the service CIDR as EKS does."""
-    validate_cluster_name(cluster_name, field="cluster-name")
+    ClusterName(cluster_name)
     if (endpoint is None) != (ca_base64 is None):
         # Start-EKSBootstrap.ps1 takes -APIServerEndpoint and -Base64ClusterCA only together.
         missing = "ca" if ca_base64 is None else "endpoint"
@@ -154,15 +153,6 @@ def default_dns_cluster_ip(
 ) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
     """EKS puts CoreDNS on the tenth address of the service CIDR (172.20.0.0/16 -> 172.20.0.10)."""
     return network.network_address + 10
-
-
-def validate_cluster_name(name: str, *, field: str = "cluster-name") -> None:
-    if len(name) > 100 or not _CLUSTER_NAME.fullmatch(name):
-        raise InvalidInputError(
-            field,
-            f"{name!r} is not an EKS cluster name (1-100 characters of A-Z, a-z, 0-9, '-', '_', "
-            "starting with a letter or digit)",
-        )
 
 
 def validate_endpoint(endpoint: str) -> None:
