@@ -1,0 +1,355 @@
+"""aws-auth merge: nothing that was there is lost, the node role ends up mapped exactly once."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from winnodes.decisions.aws_auth import (
+    KUBE_PROXY_WINDOWS_GROUP,
+    NODE_USERNAME,
+    WINDOWS_NODE_GROUPS,
+    AwsAuthWarningKind,
+    MalformedAwsAuthError,
+    merge_node_role,
+    node_role_authorized,
+    parse_aws_auth,
+)
+from winnodes.models.identifiers import RoleArn
+
+ROLE = RoleArn.parse("arn:aws:iam::111122223333:role/eks/WinNodeRole")
+ROLE_TEXT = "arn:aws:iam::111122223333:role/WinNodeRole"
+LINUX_ROLE = "arn:aws:iam::111122223333:role/LinuxNodeRole"
+
+MAP_USERS = """\
+# operators
+- userarn: arn:aws:iam::111122223333:user/alice
+  username: alice
+  groups:
+    - system:masters
+"""
+
+
+def roles_of(data: dict[str, str]) -> list[dict[str, Any]]:
+    return list(parse_aws_auth(data).map_roles)
+
+
+def kinds(merge: Any) -> set[AwsAuthWarningKind]:
+    return {w.kind for w in merge.warnings}
+
+
+# --- examples -------------------------------------------------------------------------------
+
+
+def test_empty_configmap_gets_one_windows_entry() -> None:
+    merge = merge_node_role(None, ROLE)
+    assert merge.changed
+    assert roles_of(merge.data) == [
+        {"rolearn": ROLE_TEXT, "username": NODE_USERNAME, "groups": list(WINDOWS_NODE_GROUPS)}
+    ]
+    assert merge.warnings == ()
+
+
+def test_entry_is_appended_after_others_and_other_keys_stay_byte_identical() -> None:
+    map_roles = f"- rolearn: {LINUX_ROLE}\n  username: system:node:{{{{EC2PrivateDNSName}}}}\n"
+    data = {
+        "mapRoles": map_roles,
+        "mapUsers": MAP_USERS,
+        "mapAccounts": "- '111122223333'\n",
+        "custom": "  anything: [at all\n",
+    }
+    merge = merge_node_role(data, ROLE)
+    assert merge.changed
+    assert {k: v for k, v in merge.data.items() if k != "mapRoles"} == {
+        k: v for k, v in data.items() if k != "mapRoles"
+    }
+    roles = roles_of(merge.data)
+    assert roles[0] == {"rolearn": LINUX_ROLE, "username": NODE_USERNAME}
+    assert roles[1]["rolearn"] == ROLE_TEXT
+
+
+def test_linux_entry_for_the_same_role_gains_the_windows_group_and_warns() -> None:
+    data = {
+        "mapRoles": yaml.safe_dump(
+            [
+                {
+                    "rolearn": ROLE_TEXT,
+                    "username": NODE_USERNAME,
+                    "groups": ["system:bootstrappers", "system:nodes"],
+                    "note": "kept",
+                }
+            ]
+        )
+    }
+    merge = merge_node_role(data, ROLE)
+    assert merge.changed
+    assert roles_of(merge.data) == [
+        {
+            "rolearn": ROLE_TEXT,
+            "username": NODE_USERNAME,
+            "groups": ["system:bootstrappers", "system:nodes", KUBE_PROXY_WINDOWS_GROUP],
+            "note": "kept",
+        }
+    ]
+    assert kinds(merge) == {AwsAuthWarningKind.ROLE_SHARED_WITH_LINUX}
+
+
+def test_complete_entry_means_no_change_and_no_write() -> None:
+    data = merge_node_role({"mapUsers": MAP_USERS}, ROLE).data
+    again = merge_node_role(data, ROLE)
+    assert not again.changed
+    assert again.data == data
+    assert node_role_authorized(data, ROLE)
+    assert not node_role_authorized({"mapUsers": MAP_USERS}, ROLE)
+
+
+def test_role_names_match_without_regard_to_case_and_keep_their_spelling() -> None:
+    data = {
+        "mapRoles": yaml.safe_dump(
+            [
+                {
+                    "rolearn": "arn:aws:iam::111122223333:role/winnoderole",
+                    "username": NODE_USERNAME,
+                    "groups": list(WINDOWS_NODE_GROUPS),
+                }
+            ]
+        )
+    }
+    assert not merge_node_role(data, ROLE).changed
+
+
+def test_existing_entry_with_a_path_is_repaired_and_reported() -> None:
+    data = {
+        "mapRoles": yaml.safe_dump(
+            [
+                {
+                    "rolearn": "arn:aws:iam::111122223333:role/eks/WinNodeRole",
+                    "username": NODE_USERNAME,
+                    "groups": list(WINDOWS_NODE_GROUPS),
+                }
+            ]
+        )
+    }
+    merge = merge_node_role(data, ROLE)
+    assert merge.changed
+    assert [r["rolearn"] for r in roles_of(merge.data)] == [ROLE_TEXT]
+    assert kinds(merge) == {AwsAuthWarningKind.ROLE_ARN_HAD_PATH}
+
+
+def test_duplicates_already_there_are_completed_not_removed() -> None:
+    entry = {"rolearn": ROLE_TEXT, "username": NODE_USERNAME, "groups": ["system:nodes"]}
+    merge = merge_node_role({"mapRoles": yaml.safe_dump([entry, entry])}, ROLE)
+    roles = roles_of(merge.data)
+    assert len(roles) == 2
+    assert all(set(WINDOWS_NODE_GROUPS) <= set(r["groups"]) for r in roles)
+    assert AwsAuthWarningKind.DUPLICATE_ROLE_ENTRIES in kinds(merge)
+
+
+def test_foreign_username_is_kept_and_reported() -> None:
+    entry = {
+        "rolearn": ROLE_TEXT,
+        "username": "system:node:{{SessionName}}",
+        "groups": list(WINDOWS_NODE_GROUPS),
+    }
+    merge = merge_node_role({"mapRoles": yaml.safe_dump([entry])}, ROLE)
+    assert not merge.changed
+    assert kinds(merge) == {AwsAuthWarningKind.UNEXPECTED_USERNAME}
+
+
+def test_same_name_in_another_account_is_a_different_role() -> None:
+    other = {"rolearn": "arn:aws:iam::444455556666:role/WinNodeRole", "username": "x"}
+    merge = merge_node_role({"mapRoles": yaml.safe_dump([other])}, ROLE)
+    assert roles_of(merge.data) == [
+        other,
+        {"rolearn": ROLE_TEXT, "username": NODE_USERNAME, "groups": list(WINDOWS_NODE_GROUPS)},
+    ]
+
+
+def test_entry_with_null_groups_gains_groups() -> None:
+    merge = merge_node_role({"mapRoles": f"- rolearn: {ROLE_TEXT}\n  groups:\n"}, ROLE)
+    assert roles_of(merge.data)[0]["groups"] == list(WINDOWS_NODE_GROUPS)
+
+
+def test_blank_map_roles_is_an_empty_list() -> None:
+    merge = merge_node_role({"mapRoles": "  \n"}, ROLE)
+    assert len(roles_of(merge.data)) == 1
+
+
+@pytest.mark.parametrize(
+    ("data", "key"),
+    [
+        ({"mapRoles": "- rolearn: [unclosed"}, "mapRoles"),
+        ({"mapRoles": "rolearn: x\n"}, "mapRoles"),
+        ({"mapRoles": "- just a string\n"}, "mapRoles[0]"),
+        ({"mapRoles": "- username: no-arn\n"}, "mapRoles[0]"),
+        ({"mapRoles": "- rolearn: ''\n"}, "mapRoles[0]"),
+        ({"mapRoles": "- rolearn: 12\n"}, "mapRoles[0]"),
+        ({"mapRoles": f"- rolearn: {ROLE_TEXT}\n  groups: system:nodes\n"}, "mapRoles[0]"),
+        ({"mapRoles": f"- rolearn: {ROLE_TEXT}\n  groups: [1]\n"}, "mapRoles[0]"),
+        ({"mapRoles": f"- rolearn: {ROLE_TEXT}\n  username: [a]\n"}, "mapRoles[0]"),
+        ({"mapRoles": f"- rolearn: {ROLE_TEXT}\n  1: x\n"}, "mapRoles[0]"),
+        ({"mapRoles": "- when: 2001-02-30\n"}, "mapRoles"),
+        ({"mapUsers": "- {username: no-arn}\n"}, "mapUsers[0]"),
+        ({"mapUsers": "{a: b}\n"}, "mapUsers"),
+        ({"mapAccounts": "- {a: b}\n"}, "mapAccounts[0]"),
+        ({"mapAccounts": "- true\n"}, "mapAccounts[0]"),
+        ({"mapRoles": 7}, "mapRoles"),
+    ],
+)
+def test_malformed_documents_are_refused_naming_the_place(data: Any, key: str) -> None:
+    with pytest.raises(MalformedAwsAuthError) as raised:
+        merge_node_role(data, ROLE)
+    assert raised.value.key == key
+
+
+def test_unquoted_account_ids_are_accepted() -> None:
+    assert parse_aws_auth({"mapAccounts": "- 111122223333\n- '444455556666'\n"}).map_accounts == (
+        111122223333,
+        "444455556666",
+    )
+
+
+# --- properties -----------------------------------------------------------------------------
+
+TEXT = st.text(st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")), max_size=12)
+ARNS = st.sampled_from(
+    [
+        ROLE_TEXT,
+        "arn:aws:iam::111122223333:role/a/b/WinNodeRole",
+        "arn:aws:iam::111122223333:role/WINNODEROLE",
+        LINUX_ROLE,
+        "arn:aws:iam::444455556666:role/WinNodeRole",
+        "not-an-arn",
+    ]
+) | TEXT.filter(str.strip)
+GROUPS = st.lists(st.sampled_from([*WINDOWS_NODE_GROUPS, "system:masters"]) | TEXT, max_size=4)
+SCALARS = st.none() | st.booleans() | st.integers() | TEXT
+EXTRA = st.dictionaries(
+    TEXT.filter(lambda k: k not in {"rolearn", "username", "groups"}),
+    SCALARS | st.lists(SCALARS, max_size=2),
+    max_size=2,
+)
+
+
+@st.composite
+def role_entries(draw: st.DrawFn) -> dict[str, Any]:
+    entry: dict[str, Any] = {"rolearn": draw(ARNS)}
+    if draw(st.booleans()):
+        entry["username"] = draw(st.sampled_from([NODE_USERNAME, "admin"]) | TEXT)
+    if draw(st.booleans()):
+        entry["groups"] = draw(GROUPS)
+    return entry | draw(EXTRA)
+
+
+@st.composite
+def configmaps(draw: st.DrawFn) -> dict[str, str]:
+    data: dict[str, str] = {}
+    if draw(st.booleans()):
+        data["mapRoles"] = yaml.safe_dump(draw(st.lists(role_entries(), max_size=5)))
+    if draw(st.booleans()):
+        users = draw(
+            st.lists(
+                st.fixed_dictionaries(
+                    {"userarn": TEXT.filter(str.strip)},
+                    optional={"username": TEXT, "groups": GROUPS},
+                ),
+                max_size=3,
+            )
+        )
+        data["mapUsers"] = yaml.safe_dump(users, default_flow_style=draw(st.booleans()))
+    if draw(st.booleans()):
+        data["mapAccounts"] = yaml.safe_dump(
+            draw(st.lists(st.from_regex(r"\A\d{12}\Z"), max_size=2))
+        )
+    for key in draw(
+        st.lists(
+            TEXT.filter(lambda k: k not in {*data, "mapRoles", "mapUsers", "mapAccounts"}),
+            max_size=2,
+        )
+    ):
+        data[key] = draw(TEXT)
+    return data
+
+
+@settings(suppress_health_check=[HealthCheck.too_slow])
+@given(configmaps())
+def test_every_prior_entry_and_key_survives(data: dict[str, str]) -> None:
+    before = parse_aws_auth(data)
+    merge = merge_node_role(data, ROLE)
+    after = parse_aws_auth(merge.data)
+
+    # untouched keys are byte-identical; only mapRoles may be (re)written
+    assert set(merge.data) == (set(data) | {"mapRoles"} if merge.changed else set(data))
+    assert {k: v for k, v in merge.data.items() if k != "mapRoles"} == {
+        k: v for k, v in data.items() if k != "mapRoles"
+    }
+    assert after.map_users == before.map_users
+    assert after.map_accounts == before.map_accounts
+
+    matched = set(before.role_entries(ROLE))
+    # entries for other principals: same entries, same order, unchanged
+    others_before = [e for i, e in enumerate(before.map_roles) if i not in matched]
+    others_after = [e for i, e in enumerate(after.map_roles) if i not in after.role_entries(ROLE)]
+    assert others_after == others_before
+    # entries for the role keep every field but rolearn/groups, and every group they had
+    for index in matched:
+        old, new = before.map_roles[index], after.map_roles[index]
+        assert {k: v for k, v in new.items() if k not in {"rolearn", "groups"}} == {
+            k: v for k, v in old.items() if k not in {"rolearn", "groups"}
+        }
+        assert new["groups"][: len(old.get("groups") or [])] == (old.get("groups") or [])
+        assert set(WINDOWS_NODE_GROUPS) <= set(new["groups"])
+        assert RoleArn.parse(new["rolearn"]).same_role(ROLE)
+        assert "/" not in new["rolearn"].split(":role/", 1)[1]
+
+
+@settings(suppress_health_check=[HealthCheck.too_slow])
+@given(configmaps())
+def test_no_duplicates_are_created(data: dict[str, str]) -> None:
+    before = len(parse_aws_auth(data).role_entries(ROLE))
+    after = parse_aws_auth(merge_node_role(data, ROLE).data).role_entries(ROLE)
+    assert len(after) == max(1, before)
+
+
+@settings(suppress_health_check=[HealthCheck.too_slow])
+@given(configmaps())
+def test_merge_is_idempotent_and_reports_no_change(data: dict[str, str]) -> None:
+    once = merge_node_role(data, ROLE)
+    twice = merge_node_role(once.data, ROLE)
+    assert not twice.changed
+    assert twice.data == once.data
+    assert node_role_authorized(once.data, ROLE)
+    assert once.changed == (once.data != data)
+
+
+@settings(suppress_health_check=[HealthCheck.too_slow])
+@given(configmaps())
+def test_linux_warning_exactly_when_an_existing_entry_lacked_the_windows_group(
+    data: dict[str, str],
+) -> None:
+    before = parse_aws_auth(data)
+    linux = any(
+        KUBE_PROXY_WINDOWS_GROUP not in (before.map_roles[i].get("groups") or [])
+        for i in before.role_entries(ROLE)
+    )
+    assert (
+        AwsAuthWarningKind.ROLE_SHARED_WITH_LINUX in kinds(merge_node_role(data, ROLE))
+    ) == linux
+
+
+@given(
+    st.dictionaries(
+        st.sampled_from(["mapRoles", "mapUsers", "mapAccounts", "other"]),
+        st.text(max_size=60) | st.from_regex(r"\A(- |  |rolearn: |groups:|\n|\[|\{|a|:)*\Z"),
+    )
+)
+def test_any_text_either_merges_or_is_refused_typed(data: dict[str, str]) -> None:
+    try:
+        merge = merge_node_role(data, ROLE)
+    except MalformedAwsAuthError:
+        return
+    assert node_role_authorized(merge.data, ROLE)
