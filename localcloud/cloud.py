@@ -9,7 +9,6 @@ the API server runs (cluster endpoint and CA for DescribeCluster, kubelets for b
 from __future__ import annotations
 
 import importlib
-import importlib.util
 import shutil
 import tempfile
 from collections.abc import Mapping
@@ -58,11 +57,14 @@ class AwsHalf(Protocol):
     def stop(self) -> None: ...
 
 
-def aws_half_available() -> bool:
+def load_aws_half() -> type | None:
+    """``localcloud.aws.AwsCloud`` when the AWS half is installed and complete, else None."""
     try:
-        return importlib.util.find_spec("localcloud.aws") is not None
+        module = importlib.import_module("localcloud.aws")
     except ImportError:
-        return False
+        return None
+    aws_cloud = getattr(module, "AwsCloud", None)
+    return aws_cloud if isinstance(aws_cloud, type) else None
 
 
 class LocalCloud:
@@ -82,7 +84,7 @@ class LocalCloud:
         self.timing = timing or Timing()
         self._own_work_dir = work_dir is None
         self.work_dir = work_dir or Path(tempfile.mkdtemp(prefix="localcloud-"))
-        self.with_aws = aws_half_available() if with_aws is None else with_aws
+        self.with_aws = with_aws
         self.aws: AwsHalf | None = None
         self.kube: KubeCloud | None = None
 
@@ -91,19 +93,18 @@ class LocalCloud:
             identity_source: IdentitySource | None = None
             access_entries: AccessEntrySource | None = None
             allowed_hosts: frozenset[str] = frozenset()
-            if self.with_aws:
-                aws_module = importlib.import_module("localcloud.aws")
-                self.aws = aws_module.AwsCloud(
-                    **vars(
-                        AwsCloudOptions(
-                            cluster_name=self.cluster_name,
-                            region=self.region,
-                            account_id=self.account_id,
-                            timing=self.timing,
-                            work_dir=self.work_dir / "aws",
-                        )
-                    )
+            aws_cloud = load_aws_half() if self.with_aws is not False else None
+            if self.with_aws and aws_cloud is None:
+                raise RuntimeError("localcloud.aws.AwsCloud is not available")
+            if aws_cloud is not None:
+                options = AwsCloudOptions(
+                    cluster_name=self.cluster_name,
+                    region=self.region,
+                    account_id=self.account_id,
+                    timing=self.timing,
+                    work_dir=self.work_dir / "aws",
                 )
+                self.aws = aws_cloud(**vars(options))
                 self.aws.start()
                 identity_source = self.aws.identity_source
                 access_entries = self.aws.access_entries

@@ -97,7 +97,7 @@ def windows_node(
     access_entries: InMemoryAccessEntries,
     namespace: str,
 ) -> Iterator[WindowsNodeFactory]:
-    """Start simulated Windows nodes for this test: ``windows_node(authorize=True)``.
+    """Start simulated Windows nodes for this test: ``windows_node(role_name=..., authorize=True)``.
 
     ``authorize=True`` adds an EC2_WINDOWS access entry for the node's role first and waits
     until the node is Ready. Nodes carry ``localcloud.test/group=<namespace>``.
@@ -106,12 +106,12 @@ def windows_node(
 
     def start(
         *,
-        identity: NodeIdentity | None = None,
+        role_name: str | None = None,
         authorize: bool = True,
         wait: bool = True,
         az: str = "us-east-1a",
     ) -> SimulatedNode:
-        identity = identity or new_node_identity()
+        identity = new_node_identity(role_name)
         creds = identity_registry.add_instance_role(
             account_id=DEFAULT_ACCOUNT_ID,
             role_name=identity.role_name,

@@ -1,0 +1,145 @@
+"""Nodes join only when their IAM role is authorized, as in EKS (aws-auth or access entry)."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+from kubernetes.client import CoreV1Api, V1ConfigMap, V1ObjectMeta
+from kubernetes.client.exceptions import ApiException
+
+from localcloud.kube import DEFAULT_ACCOUNT_ID, IdentityRegistry, KubeCloud, NodeState
+from localcloud.kube.clients import raw_json
+from localcloud.kube.waiting import wait_until
+
+pytestmark = pytest.mark.integration
+
+
+def _node_exists(core: CoreV1Api, name: str) -> bool:
+    try:
+        raw_json(core.read_node, name)
+    except ApiException as exc:
+        if exc.status == 404:
+            return False
+        raise
+    return True
+
+
+@pytest.fixture
+def aws_auth(core: CoreV1Api):
+    """Write kube-system/aws-auth mapRoles for the test; remove it afterwards."""
+    written: list[str] = []
+
+    def write(map_roles: list[dict]) -> None:
+        body = V1ConfigMap(
+            metadata=V1ObjectMeta(name="aws-auth", namespace="kube-system"),
+            data={"mapRoles": yaml.safe_dump(map_roles)},
+        )
+        try:
+            core.create_namespaced_config_map("kube-system", body)
+        except ApiException as exc:
+            if exc.status != 409:
+                raise
+            core.replace_namespaced_config_map("aws-auth", "kube-system", body)
+        written.append("aws-auth")
+
+    yield write
+    if written:
+        core.delete_namespaced_config_map("aws-auth", "kube-system")
+
+
+def test_a_node_whose_role_is_not_mapped_cannot_register_until_aws_auth_maps_it(
+    kube: KubeCloud, core: CoreV1Api, windows_node, aws_auth
+) -> None:
+    node = windows_node(role_name="unmapped-windows-node", authorize=False)
+
+    wait_until(
+        lambda: len(node.registration_failures) >= 2,
+        timeout=30,
+        message="two refused registrations",
+    )
+    assert set(node.registration_failures) == {401}
+    assert node.state is NodeState.REGISTERING
+    assert not _node_exists(core, node.name)
+
+    role_arn = f"arn:aws:iam::{DEFAULT_ACCOUNT_ID}:role/unmapped-windows-node"
+    aws_auth(
+        [
+            {
+                "rolearn": role_arn,
+                "username": "system:node:{{EC2PrivateDNSName}}",
+                "groups": ["system:bootstrappers", "system:nodes", "eks:kube-proxy-windows"],
+            }
+        ]
+    )
+
+    assert node.wait_ready(30)
+    registered = raw_json(core.read_node, node.name)
+    assert registered["spec"]["providerID"] == f"aws:///us-east-1a/{node.spec.instance_id}"
+    labels = registered["metadata"]["labels"]
+    assert labels["kubernetes.io/os"] == "windows"
+    assert labels["node.kubernetes.io/windows-build"] == "10.0.20348"
+    assert labels["topology.kubernetes.io/zone"] == "us-east-1a"
+    assert labels["node.kubernetes.io/instance-type"] == "m5.large"
+    assert labels["kubernetes.io/hostname"] == node.name
+    decision = [d for d in kube.authenticator.decisions if d.username][-1]
+    assert decision.username == f"system:node:{node.name}"
+
+
+def test_a_node_authorized_by_an_ec2_windows_access_entry_registers_as_itself(
+    kube: KubeCloud, core: CoreV1Api, windows_node
+) -> None:
+    node = windows_node(authorize=True)
+
+    registered = raw_json(core.read_node, node.name)
+    ready = [c for c in registered["status"]["conditions"] if c["type"] == "Ready"]
+    assert ready[0]["status"] == "True"
+    assert registered["status"]["nodeInfo"]["operatingSystem"] == "windows"
+
+
+def test_a_role_mapped_to_another_username_is_forbidden_to_register(
+    core: CoreV1Api, windows_node, aws_auth
+) -> None:
+    node = windows_node(role_name="misnamed-windows-node", authorize=False)
+    aws_auth(
+        [
+            {
+                "rolearn": f"arn:aws:iam::{DEFAULT_ACCOUNT_ID}:role/misnamed-windows-node",
+                "username": "system:node:someone-else",
+                "groups": ["system:nodes"],
+            }
+        ]
+    )
+
+    wait_until(
+        lambda: 403 in node.registration_failures, timeout=30, message="a 403 on registration"
+    )
+    assert node.state is NodeState.REGISTERING
+    assert not _node_exists(core, node.name)
+
+
+def test_a_token_signed_for_another_cluster_is_unauthorized(
+    kube: KubeCloud, identity_registry: IdentityRegistry, access_entries
+) -> None:
+    creds = identity_registry.add(
+        arn=f"arn:aws:sts::{DEFAULT_ACCOUNT_ID}:assumed-role/ops-admin/alice"
+    )
+    access_entries.put(kube.cluster_name, _standard_entry("ops-admin", ["system:masters"]))
+    good = identity_registry.token_provider(creds, cluster_name=kube.cluster_name)()
+    other = identity_registry.token_provider(creds, cluster_name="another-cluster")()
+
+    ok = CoreV1Api(kube.api_client(token=good))
+    assert raw_json(ok.list_namespace)["items"]
+    refused = CoreV1Api(kube.api_client(token=other))
+    with pytest.raises(ApiException) as unauthorized:
+        raw_json(refused.list_namespace)
+    assert unauthorized.value.status == 401
+
+
+def _standard_entry(role_name: str, groups: list[str]):
+    from localcloud.kube import AccessEntry, AccessEntryType
+
+    return AccessEntry(
+        principal_arn=f"arn:aws:iam::{DEFAULT_ACCOUNT_ID}:role/{role_name}",
+        type=AccessEntryType.STANDARD,
+        kubernetes_groups=tuple(groups),
+    )
