@@ -1,0 +1,155 @@
+"""The next step of joining a launching instance as a Windows node, from observed facts.
+
+Called on the launch event and on every reconciler tick; each call returns one step, the service
+performs it and asks again. Safety rule 3: CONTINUE only once the node is Ready (and the smoke test
+passed when enabled); AWS's advice for launch hooks is the same
+(https://docs.aws.amazon.com/autoscaling/ec2/userguide/lifecycle-hooks-overview.html)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Final
+
+from winnodes.decisions.heartbeat import heartbeat_due, hook_global_timeout
+from winnodes.models.lifecycle import LifecycleState
+
+# Windows nodes take several minutes to boot and bootstrap; NTH#1205 shows what a short poll does.
+DEFAULT_JOIN_DEADLINE: Final = timedelta(minutes=20)
+
+
+class NodeAuthorization(StrEnum):
+    AUTHORIZED = "authorized"  # access entry EC2_WINDOWS or complete aws-auth entry
+    MISSING = "missing"
+    BLOCKED = "blocked"  # aws-auth malformed: we refuse to write it; an operator must fix it
+
+
+class SmokeTest(StrEnum):
+    DISABLED = "disabled"
+    PENDING = "pending"
+    PASSED = "passed"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class JoinFacts:
+    """What the service observed just now. Datetimes must be timezone-aware."""
+
+    in_group: bool  # the group lists the instance (DescribeAutoScalingInstances)
+    lifecycle_state: LifecycleState | None
+    instance_found: bool  # EC2 knows the instance (briefly false right after launch)
+    is_windows: bool
+    tags_present: bool
+    authorization: NodeAuthorization
+    node_found: bool
+    node_ready: bool
+    smoke: SmokeTest = SmokeTest.DISABLED
+    action_started_at: datetime
+    last_heartbeat_at: datetime | None = None
+    heartbeat_timeout: timedelta
+    join_deadline: timedelta = DEFAULT_JOIN_DEADLINE
+
+    @property
+    def deadline_at(self) -> datetime:
+        # Never later than the hook itself would give up.
+        limit = min(self.join_deadline, hook_global_timeout(self.heartbeat_timeout))
+        return self.action_started_at + limit
+
+    @property
+    def node_ready_for_service(self) -> bool:
+        return (
+            self.node_found
+            and self.node_ready
+            and self.smoke in {SmokeTest.DISABLED, SmokeTest.PASSED}
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Abandon:
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class TagInstance:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class AuthorizeNodeRole:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class WaitForNode:
+    reason: str
+    heartbeat_due: bool
+    deadline_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class CompleteContinue:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class NothingToDo:
+    reason: str
+
+
+type JoinStep = (
+    Abandon | TagInstance | AuthorizeNodeRole | WaitForNode | CompleteContinue | NothingToDo
+)
+
+
+def decide_join_step(facts: JoinFacts, *, now: datetime) -> JoinStep:  # noqa: PLR0911
+    # One return per rule, in priority order, reads better than a table here.
+    if not facts.in_group:
+        # Not ours to complete: acting on it would touch another group's instance.
+        return NothingToDo("instance is not in the group")
+    if facts.lifecycle_state is None or not facts.lifecycle_state.awaits_launch_action:
+        return NothingToDo(f"no launch action pending (state {facts.lifecycle_state})")
+
+    past_deadline = now >= facts.deadline_at
+    if not facts.instance_found:
+        if past_deadline:
+            return Abandon("instance never became visible in EC2")
+        return _wait(facts, now, "instance not yet visible in EC2")
+    if not facts.is_windows:
+        return Abandon("instance is not a Windows instance; check the launch template AMI")
+    if facts.smoke is SmokeTest.FAILED:
+        return Abandon("smoke test failed on the new node")
+
+    if facts.node_ready_for_service and facts.tags_present and _authorized(facts):
+        return CompleteContinue()
+    if past_deadline:
+        return Abandon(f"not joined by the deadline: {_missing(facts)}")
+    if not facts.tags_present:
+        return TagInstance()
+    if facts.authorization is NodeAuthorization.MISSING:
+        return AuthorizeNodeRole()
+    return _wait(facts, now, _missing(facts))
+
+
+def _authorized(facts: JoinFacts) -> bool:
+    return facts.authorization is NodeAuthorization.AUTHORIZED
+
+
+def _wait(facts: JoinFacts, now: datetime, reason: str) -> WaitForNode:
+    last = facts.last_heartbeat_at or facts.action_started_at
+    due = heartbeat_due(last_heartbeat_at=last, heartbeat_timeout=facts.heartbeat_timeout, now=now)
+    return WaitForNode(reason=reason, heartbeat_due=due, deadline_at=facts.deadline_at)
+
+
+def _missing(facts: JoinFacts) -> str:
+    if not facts.tags_present:
+        return "instance tags missing"
+    if facts.authorization is NodeAuthorization.BLOCKED:
+        return "node role not authorized: aws-auth is malformed and was not written"
+    if not _authorized(facts):
+        return "node role not authorized"
+    if not facts.node_found:
+        return "node not registered"
+    if not facts.node_ready:
+        return "node not Ready"
+    return "smoke test not passed yet"

@@ -1,0 +1,211 @@
+"""Join decision: one step at a time, CONTINUE only for a Ready node."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from winnodes.decisions.heartbeat import heartbeat_due, hook_global_timeout
+from winnodes.decisions.join import (
+    DEFAULT_JOIN_DEADLINE,
+    Abandon,
+    AuthorizeNodeRole,
+    CompleteContinue,
+    JoinFacts,
+    NodeAuthorization,
+    NothingToDo,
+    SmokeTest,
+    TagInstance,
+    WaitForNode,
+    decide_join_step,
+)
+from winnodes.models.lifecycle import LifecycleState
+
+T0 = datetime(2025, 6, 2, 9, 14, 37, tzinfo=UTC)
+HEARTBEAT = timedelta(minutes=5)
+
+FRESH = JoinFacts(
+    in_group=True,
+    lifecycle_state=LifecycleState.PENDING_WAIT,
+    instance_found=True,
+    is_windows=True,
+    tags_present=False,
+    authorization=NodeAuthorization.MISSING,
+    node_found=False,
+    node_ready=False,
+    action_started_at=T0,
+    heartbeat_timeout=HEARTBEAT,
+)
+JOINED = replace(
+    FRESH,
+    tags_present=True,
+    authorization=NodeAuthorization.AUTHORIZED,
+    node_found=True,
+    node_ready=True,
+)
+
+
+def step(facts: JoinFacts, after: timedelta = timedelta(seconds=30)) -> object:
+    return decide_join_step(facts, now=T0 + after)
+
+
+def test_a_fresh_instance_walks_tag_authorize_wait_continue() -> None:
+    assert step(FRESH) == TagInstance()
+    tagged = replace(FRESH, tags_present=True)
+    assert step(tagged) == AuthorizeNodeRole()
+    authorized = replace(tagged, authorization=NodeAuthorization.AUTHORIZED)
+    waiting = step(authorized)
+    assert isinstance(waiting, WaitForNode)
+    assert waiting.reason == "node not registered"
+    registered = replace(authorized, node_found=True)
+    assert isinstance(step(registered), WaitForNode)
+    assert step(replace(registered, node_ready=True)) == CompleteContinue()
+
+
+def test_default_deadline_is_twenty_minutes() -> None:
+    assert timedelta(minutes=20) == DEFAULT_JOIN_DEADLINE
+    nearly = step(replace(JOINED, node_ready=False), timedelta(minutes=19, seconds=59))
+    assert isinstance(nearly, WaitForNode)
+    assert nearly.deadline_at == T0 + timedelta(minutes=20)
+    late = step(replace(JOINED, node_ready=False), timedelta(minutes=20))
+    assert late == Abandon("not joined by the deadline: node not Ready")
+
+
+def test_deadline_never_exceeds_what_the_hook_allows() -> None:
+    # 100 × 30 s = 50 min cap; a 2 h join deadline cannot outlive the hook.
+    facts = replace(
+        FRESH, heartbeat_timeout=timedelta(seconds=30), join_deadline=timedelta(hours=2)
+    )
+    assert facts.deadline_at == T0 + timedelta(minutes=50)
+
+
+def test_ready_node_continues_even_after_the_deadline() -> None:
+    assert step(JOINED, timedelta(hours=1)) == CompleteContinue()
+
+
+def test_smoke_test_gates_continue() -> None:
+    pending = replace(JOINED, smoke=SmokeTest.PENDING)
+    waiting = step(pending)
+    assert isinstance(waiting, WaitForNode)
+    assert waiting.reason == "smoke test not passed yet"
+    assert step(replace(JOINED, smoke=SmokeTest.PASSED)) == CompleteContinue()
+    assert isinstance(step(replace(JOINED, smoke=SmokeTest.FAILED)), Abandon)
+
+
+def test_heartbeat_at_half_the_hook_timeout() -> None:
+    waiting = replace(JOINED, node_ready=False)
+    early = step(waiting, timedelta(minutes=2, seconds=29))
+    due = step(waiting, timedelta(minutes=2, seconds=30))
+    assert isinstance(early, WaitForNode) and not early.heartbeat_due
+    assert isinstance(due, WaitForNode) and due.heartbeat_due
+    sent = replace(waiting, last_heartbeat_at=T0 + timedelta(minutes=3))
+    after = step(sent, timedelta(minutes=4))
+    assert isinstance(after, WaitForNode) and not after.heartbeat_due
+
+
+def test_heartbeat_helpers() -> None:
+    assert heartbeat_due(last_heartbeat_at=T0, heartbeat_timeout=HEARTBEAT, now=T0 + HEARTBEAT / 2)
+    assert not heartbeat_due(last_heartbeat_at=T0, heartbeat_timeout=HEARTBEAT, now=T0)
+    assert hook_global_timeout(timedelta(hours=1)) == timedelta(hours=48)
+    assert hook_global_timeout(timedelta(minutes=5)) == timedelta(minutes=500)
+
+
+def test_linux_instance_is_abandoned() -> None:
+    result = step(replace(FRESH, is_windows=False))
+    assert isinstance(result, Abandon)
+    assert "Windows" in result.reason
+
+
+def test_instance_not_yet_visible_waits_then_abandons() -> None:
+    unseen = replace(FRESH, instance_found=False)
+    assert isinstance(step(unseen), WaitForNode)
+    assert isinstance(step(unseen, DEFAULT_JOIN_DEADLINE), Abandon)
+
+
+def test_blocked_authorization_waits_for_an_operator_then_abandons_with_the_reason() -> None:
+    blocked = replace(FRESH, tags_present=True, authorization=NodeAuthorization.BLOCKED)
+    assert isinstance(step(blocked), WaitForNode)
+    late = step(blocked, DEFAULT_JOIN_DEADLINE)
+    assert isinstance(late, Abandon)
+    assert "aws-auth is malformed" in late.reason
+
+
+@pytest.mark.parametrize(
+    "state",
+    [
+        LifecycleState.IN_SERVICE,
+        LifecycleState.PENDING_PROCEED,
+        LifecycleState.TERMINATING_WAIT,
+        LifecycleState.TERMINATED,
+        None,
+    ],
+)
+def test_nothing_to_do_once_the_action_is_no_longer_pending(state: LifecycleState | None) -> None:
+    assert isinstance(step(replace(JOINED, lifecycle_state=state)), NothingToDo)
+
+
+def test_instance_of_another_group_is_left_alone() -> None:
+    assert isinstance(
+        step(replace(FRESH, in_group=False, is_windows=False), timedelta(hours=1)), NothingToDo
+    )
+
+
+def test_warm_pool_launch_is_held_to_the_same_rule() -> None:
+    warm = replace(JOINED, lifecycle_state=LifecycleState.WARMED_PENDING_WAIT, node_ready=False)
+    assert isinstance(step(warm), WaitForNode)
+
+
+FACTS = st.builds(
+    JoinFacts,
+    in_group=st.booleans(),
+    lifecycle_state=st.none() | st.sampled_from(LifecycleState),
+    instance_found=st.booleans(),
+    is_windows=st.booleans(),
+    tags_present=st.booleans(),
+    authorization=st.sampled_from(NodeAuthorization),
+    node_found=st.booleans(),
+    node_ready=st.booleans(),
+    smoke=st.sampled_from(SmokeTest),
+    action_started_at=st.just(T0),
+    last_heartbeat_at=st.none() | st.timedeltas(timedelta(0), timedelta(hours=3)).map(T0.__add__),
+    heartbeat_timeout=st.timedeltas(timedelta(seconds=30), timedelta(hours=2)),
+    join_deadline=st.timedeltas(timedelta(minutes=1), timedelta(hours=3)),
+)
+ELAPSED = st.timedeltas(timedelta(0), timedelta(hours=60))
+
+
+@given(FACTS, ELAPSED)
+def test_never_continue_unless_the_node_is_ready_and_smoke_ok(
+    facts: JoinFacts, elapsed: timedelta
+) -> None:
+    result = decide_join_step(facts, now=T0 + elapsed)
+    if isinstance(result, CompleteContinue):
+        assert facts.node_found and facts.node_ready
+        assert facts.smoke in {SmokeTest.DISABLED, SmokeTest.PASSED}
+        assert facts.in_group and facts.lifecycle_state is not None
+        assert facts.lifecycle_state.awaits_launch_action
+        assert facts.tags_present and facts.authorization is NodeAuthorization.AUTHORIZED
+
+
+@given(FACTS, ELAPSED)
+def test_no_side_effect_on_instances_without_a_pending_launch_action(
+    facts: JoinFacts, elapsed: timedelta
+) -> None:
+    result = decide_join_step(facts, now=T0 + elapsed)
+    pending = facts.lifecycle_state is not None and facts.lifecycle_state.awaits_launch_action
+    if not (facts.in_group and pending):
+        assert isinstance(result, NothingToDo)
+
+
+@given(FACTS, ELAPSED)
+def test_past_the_deadline_the_answer_is_final(facts: JoinFacts, elapsed: timedelta) -> None:
+    now = T0 + elapsed
+    result = decide_join_step(facts, now=now)
+    if now >= facts.deadline_at:
+        assert isinstance(result, Abandon | CompleteContinue | NothingToDo)
+    if isinstance(result, WaitForNode):
+        assert now < result.deadline_at
