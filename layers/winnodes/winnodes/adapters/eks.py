@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import botocore.exceptions
 
-from winnodes.adapters.aws import credentials_error
+from winnodes.adapters.aws import aws_call, credentials_error, error_code
 from winnodes.errors import AwsError, ClusterNotFoundError
 from winnodes.ports import ClusterConnection
 
@@ -41,4 +41,32 @@ class EksClusters:
             ca_base64=cluster.get("certificateAuthority", {}).get("data", ""),
             service_cidr=service_cidr,
             kubernetes_version=cluster.get("version"),
+            # Clusters created before access entries existed report no accessConfig.
+            authentication_mode=cluster.get("accessConfig", {}).get(
+                "authenticationMode", "CONFIG_MAP"
+            ),
         )
+
+
+class EksAccessEntries:
+    """AccessEntries over eks:CreateAccessEntry."""
+
+    def __init__(self, client: EKSClient) -> None:
+        self._client = client
+
+    def ensure_windows_node_entry(self, cluster: str, role_arn: str) -> bool:
+        # EC2_WINDOWS entries take no username, groups or policies: EKS fills in
+        # system:node:{{EC2PrivateDNSName}} and the node groups itself (EKS user guide,
+        # creating-access-entries.html).
+        try:
+            aws_call(
+                "CreateAccessEntry",
+                lambda: self._client.create_access_entry(
+                    clusterName=cluster, principalArn=role_arn, type="EC2_WINDOWS"
+                ),
+            )
+        except botocore.exceptions.ClientError as error:
+            if error_code(error) == "ResourceInUseException":
+                return False  # one entry per principal: it is there already
+            raise AwsError(f"eks:CreateAccessEntry {role_arn} failed: {error}") from error
+        return True

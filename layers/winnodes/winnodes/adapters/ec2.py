@@ -1,0 +1,83 @@
+"""EC2 instances (and the IAM role behind an instance profile)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import botocore.exceptions
+
+from winnodes.adapters.aws import all_pages, aws_call, error_code
+from winnodes.errors import AwsError
+from winnodes.ports import Instance, InstancePlatform
+
+if TYPE_CHECKING:
+    from mypy_boto3_ec2 import EC2Client
+    from mypy_boto3_iam import IAMClient
+
+_LIVE_STATES = ["pending", "running", "stopping", "stopped", "shutting-down"]
+
+
+class Ec2Instances:
+    def __init__(self, ec2: EC2Client, iam: IAMClient) -> None:
+        self._ec2 = ec2
+        self._iam = iam
+
+    def describe_instances(self, instance_ids: Sequence[str]) -> dict[str, Instance]:
+        if not instance_ids:
+            return {}
+        paginator = self._ec2.get_paginator("describe_instances")
+        found: dict[str, Instance] = {}
+        # Filtering by instance-id (not InstanceIds=) makes unknown ids absent, not an error.
+        filters = [
+            {"Name": "instance-id", "Values": list(instance_ids)},
+            {"Name": "instance-state-name", "Values": _LIVE_STATES},
+        ]
+        for page in all_pages("DescribeInstances", paginator, Filters=filters):
+            for reservation in page["Reservations"]:
+                for raw in reservation["Instances"]:
+                    instance = _instance(raw)
+                    found[instance.instance_id] = instance
+        return found
+
+    def tag_instance(self, instance_id: str, tags: Mapping[str, str]) -> None:
+        try:
+            aws_call(
+                "CreateTags",
+                lambda: self._ec2.create_tags(
+                    Resources=[instance_id],
+                    Tags=[{"Key": k, "Value": v} for k, v in tags.items()],
+                ),
+            )
+        except botocore.exceptions.ClientError as error:
+            raise AwsError(f"CreateTags {instance_id} failed: {error}") from error
+
+    def role_of_instance_profile(self, instance_profile_arn: str) -> str | None:
+        name = instance_profile_arn.rsplit("/", 1)[-1]
+        try:
+            profile = aws_call(
+                "GetInstanceProfile",
+                lambda: self._iam.get_instance_profile(InstanceProfileName=name),
+            )["InstanceProfile"]
+        except botocore.exceptions.ClientError as error:
+            if error_code(error) == "NoSuchEntity":
+                return None
+            raise AwsError(f"GetInstanceProfile {name} failed: {error}") from error
+        roles = profile.get("Roles", [])
+        return roles[0]["Arn"] if roles else None
+
+
+def _instance(raw: Any) -> Instance:
+    platform = (raw.get("Platform") or raw.get("PlatformDetails") or "").lower()
+    return Instance(
+        instance_id=raw["InstanceId"],
+        state=raw.get("State", {}).get("Name", ""),
+        platform=(
+            InstancePlatform.WINDOWS if platform.startswith("windows") else InstancePlatform.LINUX
+        ),
+        availability_zone=raw.get("Placement", {}).get("AvailabilityZone", ""),
+        private_dns_name=raw.get("PrivateDnsName", ""),
+        launch_time=raw["LaunchTime"],
+        tags={tag["Key"]: tag.get("Value", "") for tag in raw.get("Tags", [])},
+        instance_profile_arn=raw.get("IamInstanceProfile", {}).get("Arn"),
+    )

@@ -1,0 +1,93 @@
+"""The Kubernetes objects the lifecycle touches, over KubeApi."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from winnodes.adapters.kube.api import KubeApi
+from winnodes.errors import InvalidInputError, KubernetesConflictError, KubernetesNotFoundError
+from winnodes.models.identifiers import ProviderId
+from winnodes.ports import AwsAuthDocument, NodeState
+
+CONFIGMAPS = "/api/v1/namespaces/kube-system/configmaps"
+VPC_CNI_CONFIGMAP = "amazon-vpc-cni"
+WINDOWS_IPAM_KEY = "enable-windows-ipam"
+AWS_AUTH = "aws-auth"
+
+
+class KubeCluster:
+    def __init__(self, api: KubeApi) -> None:
+        self._api = api
+
+    def ensure_windows_ipam(self) -> bool:
+        # EKS user guide, windows-support.html: the VPC resource controller hands out Windows
+        # IPs only when this key is "true". Merge patch keeps every other key as it was.
+        path = f"{CONFIGMAPS}/{VPC_CNI_CONFIGMAP}"
+        for _ in range(3):
+            try:
+                current = self._api.get(path)
+            except KubernetesNotFoundError:
+                try:
+                    self._api.create(
+                        CONFIGMAPS,
+                        {
+                            "metadata": {"name": VPC_CNI_CONFIGMAP, "namespace": "kube-system"},
+                            "data": {WINDOWS_IPAM_KEY: "true"},
+                        },
+                    )
+                except KubernetesConflictError:
+                    continue  # created meanwhile by someone else: read it again
+                return True
+            if (current.get("data") or {}).get(WINDOWS_IPAM_KEY) == "true":
+                return False
+            self._api.patch(path, {"data": {WINDOWS_IPAM_KEY: "true"}})
+            return True
+        raise KubernetesConflictError(f"{path}: kept changing while being created")
+
+    def read_aws_auth(self) -> AwsAuthDocument | None:
+        try:
+            config_map = self._api.get(f"{CONFIGMAPS}/{AWS_AUTH}")
+        except KubernetesNotFoundError:
+            return None
+        return AwsAuthDocument(
+            data=dict(config_map.get("data") or {}),
+            resource_version=config_map["metadata"]["resourceVersion"],
+        )
+
+    def write_aws_auth(self, data: Mapping[str, str], *, resource_version: str | None) -> None:
+        metadata: dict[str, Any] = {"name": AWS_AUTH, "namespace": "kube-system"}
+        body = {"metadata": metadata, "data": dict(data)}
+        if resource_version is None:
+            self._api.create(CONFIGMAPS, body)
+            return
+        metadata["resourceVersion"] = resource_version
+        self._api.replace(f"{CONFIGMAPS}/{AWS_AUTH}", body)
+
+    def nodes_by_instance(self) -> dict[str, NodeState]:
+        nodes = {}
+        for node in self._api.list("/api/v1/nodes"):
+            state = _node_state(node)
+            if state.instance_id:
+                nodes[state.instance_id] = state
+        return nodes
+
+
+def _node_state(node: Mapping[str, Any]) -> NodeState:
+    spec = node.get("spec") or {}
+    conditions = (node.get("status") or {}).get("conditions") or []
+    ready = any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
+    return NodeState(
+        name=node["metadata"]["name"],
+        instance_id=instance_id_of(spec.get("providerID", "")),
+        ready=ready,
+        unschedulable=bool(spec.get("unschedulable")),
+    )
+
+
+def instance_id_of(provider_id: str) -> str | None:
+    # The node's name is its DNS name, which can be reused; the providerID ties it to one instance.
+    try:
+        return str(ProviderId.parse(provider_id).instance_id)
+    except InvalidInputError:
+        return None
