@@ -144,7 +144,7 @@ class NodeState:
 
 
 @dataclass(frozen=True)
-class AwsAuthDocument:
+class AwsAuthConfigMap:
     """The kube-system/aws-auth ConfigMap's data, with the resourceVersion it was read at."""
 
     data: Mapping[str, str]
@@ -158,7 +158,7 @@ class ClusterKube(Protocol):
         """kube-system/amazon-vpc-cni has enable-windows-ipam "true"; True if it changed."""
         ...
 
-    def read_aws_auth(self) -> AwsAuthDocument | None: ...
+    def read_aws_auth(self) -> AwsAuthConfigMap | None: ...
 
     def write_aws_auth(self, data: Mapping[str, str], *, resource_version: str | None) -> None:
         """Replaces at `resource_version` (KubernetesConflictError when stale), or creates the

@@ -8,7 +8,7 @@ from typing import Any
 from winnodes.adapters.kube.api import KubeApi
 from winnodes.errors import InvalidInputError, KubernetesConflictError, KubernetesNotFoundError
 from winnodes.models.identifiers import ProviderId
-from winnodes.ports import AwsAuthDocument, NodeState
+from winnodes.ports import AwsAuthConfigMap, NodeState
 
 CONFIGMAPS = "/api/v1/namespaces/kube-system/configmaps"
 VPC_CNI_CONFIGMAP = "amazon-vpc-cni"
@@ -45,12 +45,12 @@ class KubeCluster:
             return True
         raise KubernetesConflictError(f"{path}: kept changing while being created")
 
-    def read_aws_auth(self) -> AwsAuthDocument | None:
+    def read_aws_auth(self) -> AwsAuthConfigMap | None:
         try:
             config_map = self._api.get(f"{CONFIGMAPS}/{AWS_AUTH}")
         except KubernetesNotFoundError:
             return None
-        return AwsAuthDocument(
+        return AwsAuthConfigMap(
             data=dict(config_map.get("data") or {}),
             resource_version=config_map["metadata"]["resourceVersion"],
         )
