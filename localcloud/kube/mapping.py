@@ -13,6 +13,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
 import yaml
 
@@ -103,7 +104,7 @@ def parse_caller_arn(arn: str) -> CallerIdentity:
 def canonical_principal_arn(arn: str) -> str:
     """Lower-cased IAM ARN without path: ``arn:aws:iam::1:role/a/b/name`` → ``.../role/name``."""
     parts = arn.strip().split(":", 5)
-    if len(parts) != 6:
+    if len(parts) != 6 or parts[0] != "arn":
         raise MappingError(f"not an ARN: {arn!r}")
     resource = parts[5]
     kind, _, rest = resource.partition("/")
@@ -120,13 +121,16 @@ def parse_aws_auth(data: Mapping[str, str]) -> list[AwsAuthEntry]:
             arn = item.get(arn_key)
             if not isinstance(arn, str) or not arn:
                 raise MappingError(f"{key} entry without {arn_key}")
+            canonical_principal_arn(arn)  # refuses what is not an ARN
             username = item.get("username")
             if not isinstance(username, str) or not username:
                 raise MappingError(f"{key} entry {arn} without username")
             entries.append(
                 AwsAuthEntry(arn=arn, username=username, groups=_groups(item, key), kind=kind)
             )
-    for account in _yaml_list(data, "mapAccounts", items=str):
+    for account in _yaml_list(data, "mapAccounts", items=(str, int)):
+        if isinstance(account, bool):
+            raise MappingError("mapAccounts holds a boolean")
         entries.append(AwsAuthEntry(arn=str(account), username="", groups=(), kind="account"))
     return entries
 
@@ -229,18 +233,20 @@ def _render(
     return KubernetesUser(username=rendered_name, groups=rendered_groups, extra=extra)
 
 
-def _yaml_list(data: Mapping[str, str], key: str, items: type = dict) -> list:  # type: ignore[type-arg]
+def _yaml_list(
+    data: Mapping[str, str], key: str, items: type | tuple[type, ...] = dict
+) -> list[Any]:
     text = data.get(key)
     if text is None or not text.strip():
         return []
     try:
         loaded = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
+    except (yaml.YAMLError, ValueError, TypeError, RecursionError) as exc:
         raise MappingError(f"{key} is not YAML") from exc
     if loaded is None:
         return []
     if not isinstance(loaded, list) or not all(isinstance(i, items) for i in loaded):
-        raise MappingError(f"{key} is not a list of {items.__name__}")
+        raise MappingError(f"{key} is not a list of the expected entries")
     return loaded
 
 

@@ -74,14 +74,25 @@ class EksAuthenticator:
             if caller_arn is None:
                 return self._decide(None, None, "STS refused the presigned request")
             caller = parse_caller_arn(caller_arn)
-            data = self.aws_auth() if self.mode is not AuthenticationMode.API else None
-            user = resolve_user(
-                caller,
-                mode=self.mode,
-                access_entries=self.access_entries.access_entries(self.cluster_name),
-                aws_auth=parse_aws_auth(data or {}),
-                private_dns_name=self.identity_source.private_dns_name,
-            )
+            user = None
+            if self.mode is not AuthenticationMode.CONFIG_MAP:
+                user = resolve_user(
+                    caller,
+                    mode=AuthenticationMode.API,
+                    access_entries=self.access_entries.access_entries(self.cluster_name),
+                    aws_auth=(),
+                    private_dns_name=self.identity_source.private_dns_name,
+                )
+            if user is None and self.mode is not AuthenticationMode.API:
+                # Read and parsed only when no access entry matched: as in EKS, a broken
+                # aws-auth locks out exactly the identities that depend on it.
+                user = resolve_user(
+                    caller,
+                    mode=AuthenticationMode.CONFIG_MAP,
+                    access_entries=(),
+                    aws_auth=parse_aws_auth(self.aws_auth() or {}),
+                    private_dns_name=self.identity_source.private_dns_name,
+                )
         except (TokenError, MappingError) as exc:
             return self._decide(caller_arn, None, str(exc))
         if user is None:

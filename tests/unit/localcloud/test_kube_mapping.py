@@ -1,0 +1,230 @@
+"""How an IAM caller becomes a Kubernetes user (localcloud/kube/mapping.py)."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+from hypothesis import given
+from hypothesis import strategies as st
+
+from localcloud.kube.mapping import (
+    AccessEntry,
+    AccessEntryType,
+    AuthenticationMode,
+    MappingError,
+    canonical_principal_arn,
+    parse_aws_auth,
+    parse_caller_arn,
+    resolve_user,
+)
+
+ACCOUNT = "123456789012"
+NODE = parse_caller_arn(f"arn:aws:sts::{ACCOUNT}:assumed-role/WinNodeRole/i-0abc1234def567890")
+DNS = {"i-0abc1234def567890": "ip-10-0-1-23.ec2.internal"}
+NODE_MAPPING = {
+    "rolearn": f"arn:aws:iam::{ACCOUNT}:role/WinNodeRole",
+    "username": "system:node:{{EC2PrivateDNSName}}",
+    "groups": ["system:bootstrappers", "system:nodes", "eks:kube-proxy-windows"],
+}
+
+
+def _resolve(
+    caller,
+    *,
+    map_roles=(),
+    map_users=(),
+    entries=(),
+    mode=AuthenticationMode.API_AND_CONFIG_MAP,
+    accounts=(),
+):
+    data = {
+        "mapRoles": yaml.safe_dump(list(map_roles)),
+        "mapUsers": yaml.safe_dump(list(map_users)),
+        "mapAccounts": yaml.safe_dump(list(accounts)),
+    }
+    return resolve_user(
+        caller,
+        mode=mode,
+        access_entries=entries,
+        aws_auth=parse_aws_auth(data),
+        private_dns_name=DNS.get,
+    )
+
+
+def test_an_assumed_role_is_compared_as_its_role() -> None:
+    assert NODE.role_arn == f"arn:aws:iam::{ACCOUNT}:role/WinNodeRole"
+    assert NODE.session_name == "i-0abc1234def567890"
+    assert NODE.account_id == ACCOUNT
+
+
+@pytest.mark.parametrize(
+    "arn",
+    [
+        "",
+        "arn",
+        "arn:aws:sts::12345:assumed-role/r/s",
+        "arn:aws:sts::123456789012:assumed-role/r",
+        "arn:aws:s3:::bucket",
+        "not:an:arn:at:all:really",
+        "arn:aws:iam::123456789012:group/g",
+    ],
+)
+def test_callers_that_are_not_iam_principals_are_refused(arn: str) -> None:
+    with pytest.raises(MappingError):
+        parse_caller_arn(arn)
+
+
+def test_the_windows_node_mapping_renders_the_private_dns_name() -> None:
+    user = _resolve(NODE, map_roles=[NODE_MAPPING])
+
+    assert user is not None
+    assert user.username == "system:node:ip-10-0-1-23.ec2.internal"
+    assert user.groups == ("system:bootstrappers", "system:nodes", "eks:kube-proxy-windows")
+    assert user.extra["arn"] == (NODE.arn,)
+
+
+def test_role_paths_and_case_do_not_matter() -> None:
+    mapping = NODE_MAPPING | {"rolearn": f"arn:aws:iam::{ACCOUNT}:role/nodes/windows/winnoderole"}
+    assert _resolve(NODE, map_roles=[mapping]) is not None
+
+
+def test_another_role_is_not_authenticated() -> None:
+    mapping = NODE_MAPPING | {"rolearn": f"arn:aws:iam::{ACCOUNT}:role/LinuxNodeRole"}
+    assert _resolve(NODE, map_roles=[mapping]) is None
+
+
+def test_an_unknown_instance_cannot_render_the_node_name() -> None:
+    stranger = parse_caller_arn(
+        f"arn:aws:sts::{ACCOUNT}:assumed-role/WinNodeRole/i-0fffffffffffffff0"
+    )
+    not_an_instance = parse_caller_arn(
+        f"arn:aws:sts::{ACCOUNT}:assumed-role/WinNodeRole/alice@example.com"
+    )
+
+    assert _resolve(stranger, map_roles=[NODE_MAPPING]) is None
+    assert _resolve(not_an_instance, map_roles=[NODE_MAPPING]) is None
+
+
+def test_session_and_account_templates() -> None:
+    caller = parse_caller_arn(f"arn:aws:sts::{ACCOUNT}:assumed-role/Ops/alice@example.com")
+    mapping = {
+        "rolearn": f"arn:aws:iam::{ACCOUNT}:role/Ops",
+        "username": "ops:{{SessionName}}:{{AccountID}}",
+        "groups": ["{{SessionNameRaw}}"],
+    }
+
+    user = _resolve(caller, map_roles=[mapping])
+
+    assert user is not None
+    assert user.username == f"ops:alice-example.com:{ACCOUNT}"
+    assert user.groups == ("alice@example.com",)
+
+
+def test_users_and_accounts() -> None:
+    alice = parse_caller_arn(f"arn:aws:iam::{ACCOUNT}:user/alice")
+    mapped = _resolve(
+        alice, map_users=[{"userarn": alice.arn, "username": "alice", "groups": ["system:masters"]}]
+    )
+    by_account = _resolve(alice, accounts=[int(ACCOUNT)])
+
+    assert mapped is not None and mapped.groups == ("system:masters",)
+    assert by_account is not None and by_account.username == alice.arn
+    # A role mapping never matches a user of the same name.
+    assert (
+        _resolve(
+            alice, map_roles=[NODE_MAPPING | {"rolearn": f"arn:aws:iam::{ACCOUNT}:role/alice"}]
+        )
+        is None
+    )
+
+
+def test_an_ec2_windows_access_entry_makes_a_windows_node() -> None:
+    entry = AccessEntry(
+        principal_arn=f"arn:aws:iam::{ACCOUNT}:role/WinNodeRole", type=AccessEntryType.EC2_WINDOWS
+    )
+
+    user = _resolve(NODE, entries=[entry])
+
+    assert user is not None
+    assert user.username == "system:node:ip-10-0-1-23.ec2.internal"
+    assert set(user.groups) == {"system:bootstrappers", "system:nodes", "eks:kube-proxy-windows"}
+
+
+def test_access_entries_win_over_aws_auth_and_modes_select_the_sources() -> None:
+    entry = AccessEntry(
+        principal_arn=f"arn:aws:iam::{ACCOUNT}:role/WinNodeRole",
+        type=AccessEntryType.STANDARD,
+        kubernetes_groups=("viewers",),
+    )
+    both = _resolve(NODE, map_roles=[NODE_MAPPING], entries=[entry])
+    config_map = _resolve(
+        NODE, map_roles=[NODE_MAPPING], entries=[entry], mode=AuthenticationMode.CONFIG_MAP
+    )
+    api_only = _resolve(NODE, map_roles=[NODE_MAPPING], mode=AuthenticationMode.API)
+
+    assert both is not None and both.groups == ("viewers",)
+    assert both.username == f"arn:aws:sts::{ACCOUNT}:assumed-role/WinNodeRole/i-0abc1234def567890"
+    assert config_map is not None and config_map.groups == tuple(NODE_MAPPING["groups"])
+    assert api_only is None
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"mapRoles": "- rolearn: [unclosed"},
+        {"mapRoles": "rolearn: not-a-list"},
+        {"mapRoles": "- username: x"},
+        {"mapRoles": "- rolearn: arn:aws:iam::123456789012:role/r"},
+        {"mapRoles": "- rolearn: not-an-arn\n  username: x"},
+        {"mapRoles": "- rolearn: arn:aws:iam::123456789012:role/r\n  username: x\n  groups: g"},
+        {"mapUsers": "- 1"},
+        {"mapAccounts": "- {a: b}"},
+    ],
+)
+def test_malformed_aws_auth_is_refused(data) -> None:
+    with pytest.raises(MappingError):
+        parse_aws_auth(data)
+
+
+@given(
+    st.dictionaries(
+        st.sampled_from(["mapRoles", "mapUsers", "mapAccounts", "other"]), st.text(max_size=200)
+    )
+)
+def test_arbitrary_aws_auth_text_parses_or_is_refused_with_a_mapping_error(data) -> None:
+    try:
+        entries = parse_aws_auth(data)
+    except MappingError:
+        return
+    assert all(e.kind in ("role", "user", "account") for e in entries)
+
+
+_mapping_entries = st.fixed_dictionaries(
+    {
+        "rolearn": st.builds(
+            lambda path, name: f"arn:aws:iam::{ACCOUNT}:role/{path}{name}",
+            st.sampled_from(["", "a/", "a/b/"]),
+            st.from_regex(r"\A[A-Za-z0-9+=,.@_-]{1,64}\Z"),
+        ),
+        "username": st.from_regex(r"\A[a-z:]{1,20}\Z"),
+        "groups": st.lists(st.from_regex(r"\A[a-z:-]{1,20}\Z"), max_size=3),
+    }
+)
+
+
+@given(st.lists(_mapping_entries, max_size=5))
+def test_well_formed_aws_auth_round_trips_through_yaml(entries) -> None:
+    parsed = parse_aws_auth({"mapRoles": yaml.safe_dump(entries)})
+
+    assert [(e.arn, e.username, list(e.groups)) for e in parsed] == [
+        (e["rolearn"], e["username"], e["groups"]) for e in entries
+    ]
+
+
+@given(st.from_regex(r"\Aarn:aws:iam::[0-9]{12}:(role|user)/([A-Za-z0-9_]+/){0,3}[A-Za-z0-9_]+\Z"))
+def test_canonical_arns_are_stable_and_pathless(arn: str) -> None:
+    canonical = canonical_principal_arn(arn)
+
+    assert canonical_principal_arn(canonical) == canonical
+    assert canonical.count("/") == 1
+    assert canonical == canonical.lower()
