@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from localcloud.kube.pki import RunPki
-from localcloud.kube.processes import ManagedProcess, free_port, spawn
+from localcloud.kube.processes import ManagedProcess, free_port, pid_alive, spawn
 
 CONTROL_PLANE_VERSION = "v1.20.2"
 BUILD_SCRIPT = Path(__file__).resolve().parent.parent / "build-control-plane.sh"
@@ -254,6 +254,7 @@ def _fast_tmp_dir(run: Path) -> Path:
     """etcd's data dir: in /dev/shm when writable (fsync is the slowest part of etcd)."""
     shm = Path("/dev/shm")
     if shm.is_dir() and os.access(shm, os.W_OK):
+        _remove_orphaned_etcd_dirs(shm)
         path = shm / f"localcloud-etcd-{os.getpid()}-{secrets.token_hex(4)}"
         path.mkdir(mode=0o700)
         (run / "etcd-data").symlink_to(path)
@@ -261,6 +262,14 @@ def _fast_tmp_dir(run: Path) -> Path:
     path = run / "etcd-data"
     path.mkdir(mode=0o700)
     return path
+
+
+def _remove_orphaned_etcd_dirs(shm: Path) -> None:
+    """Data dirs of runs that were SIGKILLed (their etcd died with them; the tmpfs stays)."""
+    for path in shm.glob("localcloud-etcd-*-*"):
+        owner = path.name.split("-")[2]
+        if owner.isdigit() and not pid_alive(int(owner)):
+            shutil.rmtree(path, ignore_errors=True)
 
 
 def _kubeconfig(*, server: str, ca_file: Path, user: dict[str, str], name: str) -> str:

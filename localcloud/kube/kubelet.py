@@ -8,6 +8,7 @@ does.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 import re
@@ -355,8 +356,12 @@ class NodeFleet:
         windows_build: str = DEFAULT_WINDOWS_BUILD,
         labels: dict[str, str] | None = None,
         taints: tuple[dict[str, str], ...] = (),
+        boot_delay: float | None = None,
     ) -> SimulatedNode:
-        """Boot a kubelet stand-in for an instance; it registers as ``private_dns_name``."""
+        """Boot a kubelet stand-in for an instance; it registers as ``private_dns_name``.
+
+        ``boot_delay`` (simulated seconds, scaled by ``time_scale``) overrides the fleet's
+        ``Timing.node_boot_delay`` for this node."""
         spec = NodeSpec(
             instance_id=instance_id,
             private_dns_name=private_dns_name,
@@ -371,7 +376,9 @@ class NodeFleet:
             endpoint=self._endpoint(),
             ca_file=self._ca_file(),
             token_provider=token_provider,
-            timing=self.timing,
+            timing=self.timing
+            if boot_delay is None
+            else dataclasses.replace(self.timing, node_boot_delay=boot_delay),
         )
         with self._lock:
             if instance_id in self._nodes:
