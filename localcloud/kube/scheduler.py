@@ -97,7 +97,9 @@ def fits(pod: Json, node: Json) -> bool:
 
 
 def choose_node(pod: Json, nodes: Sequence[Json], load: Mapping[str, int]) -> str | None:
-    candidates = [n["metadata"]["name"] for n in nodes if node_is_ready(n) and fits(pod, n)]
+    candidates: list[str] = [
+        n["metadata"]["name"] for n in nodes if node_is_ready(n) and fits(pod, n)
+    ]
     if not candidates:
         return None
     return min(candidates, key=lambda name: (load.get(name, 0), name))
