@@ -1,12 +1,95 @@
 """Composition root: builds adapters from configuration. Entry points (CLI, Lambda handlers)
-call these; nothing else constructs boto3 or Kubernetes clients."""
+call these; nothing else constructs boto3 or Kubernetes clients. Services are built once per
+container and reused by warm invocations."""
 
 from __future__ import annotations
 
-from winnodes.adapters.aws import aws_session, eks_client
-from winnodes.adapters.eks import EksClusters
+import os
+from dataclasses import dataclass
+from functools import cache
+
+from winnodes.adapters.autoscaling import AutoScalingGroups
+from winnodes.adapters.aws import (
+    autoscaling_client,
+    aws_session,
+    ec2_client,
+    eks_client,
+    iam_client,
+    sts_client,
+)
+from winnodes.adapters.clock import SystemClock
+from winnodes.adapters.ec2 import Ec2Instances
+from winnodes.adapters.eks import EksAccessEntries, EksClusters
+from winnodes.adapters.kube.cluster import KubeClusters
+from winnodes.config import Settings
 from winnodes.ports import ClusterDirectory
+from winnodes.services.join import JoinService, JoinSettings
+from winnodes.services.lifecycle import LifecycleEvents
+from winnodes.services.reconcile import ReconcileService
 
 
 def cluster_directory(region: str | None = None) -> ClusterDirectory:
     return EksClusters(eks_client(aws_session(region)))
+
+
+@cache
+def settings() -> Settings:
+    return Settings.from_env(os.environ)
+
+
+@dataclass(frozen=True)
+class _Adapters:
+    autoscaling: AutoScalingGroups
+    compute: Ec2Instances
+    clusters: EksClusters
+    access_entries: EksAccessEntries
+    kube_for: KubeClusters
+    clock: SystemClock
+
+
+@cache
+def _adapters() -> _Adapters:
+    session = aws_session(settings().region)
+    eks = eks_client(session)
+    clock = SystemClock()
+    return _Adapters(
+        autoscaling=AutoScalingGroups(autoscaling_client(session)),
+        compute=Ec2Instances(ec2_client(session), iam_client(session)),
+        clusters=EksClusters(eks),
+        access_entries=EksAccessEntries(eks),
+        kube_for=KubeClusters(sts_client(session), monotonic=clock.monotonic),
+        clock=clock,
+    )
+
+
+@cache
+def join_service() -> JoinService:
+    config = settings()
+    adapters = _adapters()
+    return JoinService(
+        autoscaling=adapters.autoscaling,
+        compute=adapters.compute,
+        clusters=adapters.clusters,
+        access_entries=adapters.access_entries,
+        kube_for=adapters.kube_for,
+        clock=adapters.clock,
+        settings=JoinSettings(
+            join_deadline=config.join_deadline,
+            wait_budget=config.join_wait_budget,
+            poll_interval=config.join_poll_interval,
+            extra_instance_tags=config.extra_instance_tags,
+        ),
+    )
+
+
+@cache
+def reconcile_service() -> ReconcileService:
+    adapters = _adapters()
+    return ReconcileService(
+        autoscaling=adapters.autoscaling, compute=adapters.compute, join=join_service()
+    )
+
+
+@cache
+def lifecycle_events() -> LifecycleEvents:
+    return LifecycleEvents(join=join_service())

@@ -54,6 +54,20 @@ class EksAccessEntries:
     def __init__(self, client: EKSClient) -> None:
         self._client = client
 
+    def has_entry(self, cluster: str, principal_arn: str) -> bool:
+        try:
+            aws_call(
+                "DescribeAccessEntry",
+                lambda: self._client.describe_access_entry(
+                    clusterName=cluster, principalArn=principal_arn
+                ),
+            )
+        except botocore.exceptions.ClientError as error:
+            if error_code(error) == "ResourceNotFoundException":
+                return False
+            raise AwsError(f"eks:DescribeAccessEntry {principal_arn} failed: {error}") from error
+        return True
+
     def ensure_windows_node_entry(self, cluster: str, role_arn: str) -> bool:
         # EC2_WINDOWS entries take no username, groups or policies: EKS fills in
         # system:node:{{EC2PrivateDNSName}} and the node groups itself (EKS user guide,

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+import threading
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from winnodes.adapters.kube.api import KubeApi
+from winnodes.adapters.kube.token import CachedToken
 from winnodes.errors import InvalidInputError, KubernetesConflictError, KubernetesNotFoundError
 from winnodes.models.identifiers import ProviderId
-from winnodes.ports import AwsAuthConfigMap, NodeState
+from winnodes.ports import AwsAuthConfigMap, ClusterConnection, NodeState
+
+if TYPE_CHECKING:
+    from mypy_boto3_sts import STSClient
 
 CONFIGMAPS = "/api/v1/namespaces/kube-system/configmaps"
 VPC_CNI_CONFIGMAP = "amazon-vpc-cni"
@@ -91,3 +96,24 @@ def instance_id_of(provider_id: str) -> str | None:
         return str(ProviderId.parse(provider_id).instance_id)
     except InvalidInputError:
         return None
+
+
+class KubeClusters:
+    """One authenticated client per cluster endpoint for the container's lifetime."""
+
+    def __init__(self, sts: STSClient, *, monotonic: Callable[[], float]) -> None:
+        self._sts = sts
+        self._monotonic = monotonic
+        self._lock = threading.Lock()
+        self._clusters: dict[tuple[str, str, str], KubeCluster] = {}
+
+    def __call__(self, connection: ClusterConnection) -> KubeCluster:
+        key = (connection.name, connection.endpoint, connection.ca_base64)
+        with self._lock:
+            if key not in self._clusters:
+                token = CachedToken(self._sts, connection.name, monotonic=self._monotonic)
+                api = KubeApi(
+                    endpoint=connection.endpoint, ca_base64=connection.ca_base64, token=token
+                )
+                self._clusters[key] = KubeCluster(api)
+            return self._clusters[key]

@@ -1,0 +1,15 @@
+"""Auto Scaling lifecycle actions delivered by EventBridge (launch: join the node)."""
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from winnodes import wiring
+from winnodes.observability import logger, metrics, tracer
+
+
+@logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics
+@tracer.capture_lambda_handler
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return wiring.lifecycle_events().handle(event)

@@ -1,0 +1,60 @@
+"""Settings from the environment, parsed once into one typed object. A bad value is an
+InvalidInputError naming the variable, raised at start-up rather than mid-way through a join."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from winnodes.errors import InvalidInputError
+
+
+@dataclass(frozen=True)
+class Settings:
+    region: str | None = None
+    join_deadline: timedelta = timedelta(minutes=20)
+    join_wait_budget: timedelta = timedelta(minutes=10)
+    join_poll_interval: timedelta = timedelta(seconds=3)
+    extra_instance_tags: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Settings:
+        return cls(
+            region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or None,
+            join_deadline=_seconds(env, "JOIN_DEADLINE_SECONDS", cls.join_deadline),
+            join_wait_budget=_seconds(env, "JOIN_WAIT_BUDGET_SECONDS", cls.join_wait_budget),
+            join_poll_interval=_seconds(env, "JOIN_POLL_SECONDS", cls.join_poll_interval),
+            extra_instance_tags=_tags(env, "EXTRA_INSTANCE_TAGS"),
+        )
+
+
+def _seconds(env: Mapping[str, str], name: str, default: timedelta) -> timedelta:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise InvalidInputError(name, f"{raw!r} is not a number of seconds") from None
+    if value <= 0:
+        raise InvalidInputError(name, "must be positive")
+    return timedelta(seconds=value)
+
+
+def _tags(env: Mapping[str, str], name: str) -> dict[str, str]:
+    raw = env.get(name)
+    if not raw:
+        return {}
+    try:
+        tags = json.loads(raw)
+    except ValueError:
+        raise InvalidInputError(name, "must be a JSON object of tag key to value") from None
+    if not isinstance(tags, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in tags.items()
+    ):
+        raise InvalidInputError(name, "must be a JSON object of tag key to value")
+    if any(k.startswith("aws:") for k in tags):
+        raise InvalidInputError(name, "tag keys starting with aws: are reserved")
+    return tags

@@ -1,0 +1,84 @@
+"""A pass's view of the fleet: each group, instance, cluster and node list is fetched at most once
+per pass, so a reconciler pass costs calls per page, not per instance pair."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+
+from winnodes.ports import (
+    AutoScaling,
+    AutoScalingGroup,
+    ClusterConnection,
+    ClusterDirectory,
+    ClusterKube,
+    Compute,
+    Instance,
+    LifecycleHook,
+    NodeState,
+)
+
+# DescribeInstances accepts at most 200 values in one filter.
+_INSTANCE_BATCH = 200
+
+
+class FleetView:
+    def __init__(
+        self,
+        *,
+        autoscaling: AutoScaling,
+        compute: Compute,
+        clusters: ClusterDirectory,
+        kube_for: Callable[[ClusterConnection], ClusterKube],
+    ) -> None:
+        self._autoscaling = autoscaling
+        self._compute = compute
+        self._clusters = clusters
+        self._kube_for = kube_for
+        self._groups: dict[str, AutoScalingGroup | None] = {}
+        self._hooks: dict[str, Sequence[LifecycleHook]] = {}
+        self._instances: dict[str, Instance | None] = {}
+        self._connections: dict[str, ClusterConnection] = {}
+        self._nodes: dict[str, dict[str, NodeState]] = {}
+
+    def remember_groups(self, groups: Iterable[AutoScalingGroup]) -> None:
+        for group in groups:
+            self._groups[group.name] = group
+
+    def group(self, name: str) -> AutoScalingGroup | None:
+        if name not in self._groups:
+            self._groups[name] = self._autoscaling.describe_group(name)
+        return self._groups[name]
+
+    def hooks(self, group: str) -> Sequence[LifecycleHook]:
+        if group not in self._hooks:
+            self._hooks[group] = self._autoscaling.lifecycle_hooks(group)
+        return self._hooks[group]
+
+    def prefetch_instances(self, instance_ids: Iterable[str]) -> None:
+        wanted = [i for i in dict.fromkeys(instance_ids) if i not in self._instances]
+        for start in range(0, len(wanted), _INSTANCE_BATCH):
+            batch = wanted[start : start + _INSTANCE_BATCH]
+            found = self._compute.describe_instances(batch)
+            for instance_id in batch:
+                self._instances[instance_id] = found.get(instance_id)
+
+    def instance(self, instance_id: str) -> Instance | None:
+        self.prefetch_instances([instance_id])
+        return self._instances[instance_id]
+
+    def forget_instance(self, instance_id: str) -> None:
+        """After we changed it (tags): read it again next time."""
+        self._instances.pop(instance_id, None)
+
+    def connection(self, cluster: str) -> ClusterConnection:
+        if cluster not in self._connections:
+            self._connections[cluster] = self._clusters.describe_cluster(cluster)
+        return self._connections[cluster]
+
+    def kube(self, cluster: str) -> ClusterKube:
+        return self._kube_for(self.connection(cluster))
+
+    def nodes(self, cluster: str) -> dict[str, NodeState]:
+        if cluster not in self._nodes:
+            self._nodes[cluster] = self.kube(cluster).nodes_by_instance()
+        return self._nodes[cluster]

@@ -1,0 +1,337 @@
+"""Join: a Windows instance launched into a managed group becomes a Ready node, and only then is
+its launch action completed with CONTINUE.
+
+The same `advance` serves the launch event (looping for a bounded time) and the reconciler (one
+step per tick). Every step is observed afresh from AWS and Kubernetes, so duplicated, lost or
+reordered events change nothing."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from winnodes.decisions.aws_auth import MalformedAwsAuthError, merge_node_role, node_role_authorized
+from winnodes.decisions.join import (
+    DEFAULT_JOIN_DEADLINE,
+    Abandon,
+    AuthorizeNodeRole,
+    CompleteContinue,
+    JoinFacts,
+    JoinStep,
+    NodeAuthorization,
+    NothingToDo,
+    TagInstance,
+    WaitForNode,
+    decide_join_step,
+)
+from winnodes.errors import KubernetesConflictError
+from winnodes.models.groups import ManagedGroup
+from winnodes.models.identifiers import RoleArn
+from winnodes.models.lifecycle import LifecycleActionResult, LifecycleState, LifecycleTransition
+from winnodes.observability import logger, metrics
+from winnodes.ports import (
+    AccessEntries,
+    AutoScaling,
+    Clock,
+    ClusterConnection,
+    ClusterDirectory,
+    ClusterKube,
+    Compute,
+    Instance,
+    InstancePlatform,
+    LifecycleHook,
+)
+from winnodes.services.fleet import FleetView
+
+CLUSTER_TAG_PREFIX = "kubernetes.io/cluster/"
+_AWS_AUTH_WRITE_ATTEMPTS = 5
+
+
+@dataclass(frozen=True)
+class JoinSettings:
+    join_deadline: timedelta = DEFAULT_JOIN_DEADLINE
+    # How long one invocation may wait for the node before leaving the rest to the reconciler.
+    wait_budget: timedelta = timedelta(minutes=10)
+    poll_interval: timedelta = timedelta(seconds=3)
+    extra_instance_tags: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class LaunchAction:
+    """One pending launch action and what this invocation learned about it so far."""
+
+    group: ManagedGroup
+    instance_id: str
+    hook: LifecycleHook
+    token: str | None = None
+    last_heartbeat_at: datetime | None = None
+    # Learned once per invocation: re-checking on every poll only adds calls.
+    tags_present: bool = False
+    authorization: NodeAuthorization | None = None
+
+
+@dataclass(frozen=True)
+class _Observation:
+    facts: JoinFacts
+    instance: Instance | None
+    connection: ClusterConnection
+    kube: ClusterKube
+    log: dict[str, str | None]
+
+
+@dataclass(frozen=True)
+class JoinResult:
+    instance_id: str
+    step: JoinStep
+    finished: bool
+
+
+class JoinService:
+    def __init__(
+        self,
+        *,
+        autoscaling: AutoScaling,
+        compute: Compute,
+        clusters: ClusterDirectory,
+        access_entries: AccessEntries,
+        kube_for: Callable[[ClusterConnection], ClusterKube],
+        clock: Clock,
+        settings: JoinSettings | None = None,
+    ) -> None:
+        self._autoscaling = autoscaling
+        self._compute = compute
+        self._clusters = clusters
+        self._access_entries = access_entries
+        self._kube_for = kube_for
+        self._clock = clock
+        self._settings = settings or JoinSettings()
+
+    def launch_hook(
+        self, group: str, hook_name: str | None = None, view: FleetView | None = None
+    ) -> LifecycleHook | None:
+        hooks = [
+            hook
+            for hook in (view or self.view()).hooks(group)
+            if hook.transition == LifecycleTransition.LAUNCHING
+            and (hook_name is None or hook.name == hook_name)
+        ]
+        return hooks[0] if hooks else None
+
+    def join(self, action: LaunchAction) -> JoinResult:
+        """Drives the action until it is finished or the wait budget is spent (the reconciler
+        carries on from there)."""
+        started = self._clock.monotonic()
+        budget = self._settings.wait_budget.total_seconds()
+        while True:
+            result = self.advance(action)
+            if result.finished or self._clock.monotonic() - started >= budget:
+                return result
+            self._clock.sleep(self._settings.poll_interval.total_seconds())
+
+    def view(self) -> FleetView:
+        return FleetView(
+            autoscaling=self._autoscaling,
+            compute=self._compute,
+            clusters=self._clusters,
+            kube_for=self._kube_for,
+        )
+
+    def advance(self, action: LaunchAction, view: FleetView | None = None) -> JoinResult:
+        """Observe (through `view`, fresh when not given), decide, perform one step."""
+        seen = self._observe(action, view or self.view())
+        step = decide_join_step(seen.facts, now=self._clock.now())
+        return JoinResult(action.instance_id, step, finished=self._perform(step, action, seen))
+
+    def _observe(self, action: LaunchAction, view: FleetView) -> _Observation:
+        group = view.group(action.group.auto_scaling_group_name)
+        members = {i.instance_id: i for i in group.instances} if group else {}
+        member = members.get(action.instance_id)
+        instance = view.instance(action.instance_id)
+        connection = view.connection(action.group.cluster)
+        kube = view.kube(action.group.cluster)
+        node = view.nodes(action.group.cluster).get(action.instance_id) if instance else None
+        if instance is not None:
+            action.tags_present = action.tags_present or self._tags_match(action.group, instance)
+            if action.authorization is not NodeAuthorization.AUTHORIZED:
+                action.authorization = self._authorization(connection, kube, instance)
+        facts = JoinFacts(
+            in_group=member is not None,
+            lifecycle_state=_state(member.lifecycle_state) if member else None,
+            instance_found=instance is not None,
+            is_windows=instance is not None and instance.platform == InstancePlatform.WINDOWS,
+            tags_present=action.tags_present,
+            authorization=action.authorization or NodeAuthorization.MISSING,
+            node_found=node is not None,
+            node_ready=node is not None and node.ready,
+            action_started_at=instance.launch_time if instance else self._clock.now(),
+            last_heartbeat_at=action.last_heartbeat_at,
+            heartbeat_timeout=timedelta(seconds=action.hook.heartbeat_timeout_seconds),
+            join_deadline=self._settings.join_deadline,
+        )
+        log = {
+            "cluster": str(action.group.cluster),
+            "asg": action.group.auto_scaling_group_name,
+            "instance_id": action.instance_id,
+            "node": node.name if node else None,
+        }
+        return _Observation(facts, instance, connection, kube, log)
+
+    def _perform(self, step: JoinStep, action: LaunchAction, seen: _Observation) -> bool:
+        """Performs `step`; True when the action needs nothing more."""
+        log = seen.log
+        match step:
+            case TagInstance():
+                self._compute.tag_instance(action.instance_id, self._wanted_tags(action.group))
+                action.tags_present = True
+                logger.info("tagged instance", extra=log)
+                return False
+            case AuthorizeNodeRole():
+                if seen.instance is not None:
+                    self._authorize(action, seen.connection, seen.kube, seen.instance, log)
+                return False
+            case WaitForNode(heartbeat_due=due, reason=reason):
+                if due:
+                    self._heartbeat(action)
+                logger.debug("waiting for node", extra=log | {"reason": reason})
+                return False
+            case CompleteContinue():
+                if self._complete(action, LifecycleActionResult.CONTINUE):
+                    joined = self._clock.now() - seen.facts.action_started_at
+                    metrics.add_metric(name="NodeJoined", unit="Count", value=1)
+                    metrics.add_metric(
+                        name="JoinSeconds", unit="Seconds", value=max(joined.total_seconds(), 0)
+                    )
+                    logger.info("node Ready: launch action completed with CONTINUE", extra=log)
+                return True
+            case Abandon(reason=reason):
+                if self._complete(action, LifecycleActionResult.ABANDON):
+                    metrics.add_metric(name="JoinAbandoned", unit="Count", value=1)
+                    logger.warning("launch action ABANDONed", extra=log | {"reason": reason})
+                return True
+            case NothingToDo(reason=reason):
+                logger.info("nothing to do", extra=log | {"reason": reason})
+                return True
+        raise AssertionError(f"unhandled join step {step!r}")
+
+    def repair_tags(self, group: ManagedGroup, instance_id: str, view: FleetView) -> bool:
+        """Re-tags an in-service instance whose tags drifted; True if it did."""
+        instance = view.instance(instance_id)
+        if instance is None or self._tags_match(group, instance):
+            return False
+        self._compute.tag_instance(instance_id, self._wanted_tags(group))
+        view.forget_instance(instance_id)
+        logger.info(
+            "repaired instance tags",
+            extra={"asg": group.auto_scaling_group_name, "instance_id": instance_id},
+        )
+        return True
+
+    def _wanted_tags(self, group: ManagedGroup) -> dict[str, str]:
+        return {f"{CLUSTER_TAG_PREFIX}{group.cluster}": "owned"} | dict(
+            self._settings.extra_instance_tags
+        )
+
+    def _tags_match(self, group: ManagedGroup, instance: Instance) -> bool:
+        wanted = self._wanted_tags(group)
+        return all(instance.tags.get(key) == value for key, value in wanted.items())
+
+    def _node_role(self, instance: Instance) -> RoleArn | None:
+        if not instance.instance_profile_arn:
+            return None
+        arn = self._compute.role_of_instance_profile(instance.instance_profile_arn)
+        return RoleArn.parse(arn) if arn else None
+
+    def _authorization(
+        self, connection: ClusterConnection, kube: ClusterKube, instance: Instance
+    ) -> NodeAuthorization:
+        role = self._node_role(instance)
+        if role is None:
+            return NodeAuthorization.MISSING
+        if connection.uses_access_entries:
+            has_entry = self._access_entries.has_entry(connection.name, str(role))
+            return NodeAuthorization.AUTHORIZED if has_entry else NodeAuthorization.MISSING
+        document = kube.read_aws_auth()
+        try:
+            authorized = node_role_authorized(document.data if document else None, role)
+        except MalformedAwsAuthError:
+            return NodeAuthorization.BLOCKED
+        return NodeAuthorization.AUTHORIZED if authorized else NodeAuthorization.MISSING
+
+    def _authorize(
+        self,
+        action: LaunchAction,
+        connection: ClusterConnection,
+        kube: ClusterKube,
+        instance: Instance,
+        log: dict[str, str | None],
+    ) -> None:
+        if kube.ensure_windows_ipam():
+            logger.info("enabled Windows IPAM (amazon-vpc-cni)", extra=log)
+        role = self._node_role(instance)
+        if role is None:
+            # Decided as MISSING again on the next step, and abandoned at the deadline.
+            logger.warning("instance has no IAM role to authorize", extra=log)
+            return
+        if connection.uses_access_entries:
+            if self._access_entries.ensure_windows_node_entry(connection.name, str(role)):
+                metrics.add_metric(name="AccessEntryCreated", unit="Count", value=1)
+                logger.info("created EC2_WINDOWS access entry", extra=log | {"role": str(role)})
+            action.authorization = NodeAuthorization.AUTHORIZED
+            return
+        action.authorization = self._merge_aws_auth(kube, role, log)
+
+    def _merge_aws_auth(
+        self, kube: ClusterKube, role: RoleArn, log: dict[str, str | None]
+    ) -> NodeAuthorization:
+        for _ in range(_AWS_AUTH_WRITE_ATTEMPTS):
+            document = kube.read_aws_auth()
+            try:
+                merge = merge_node_role(document.data if document else None, role)
+            except MalformedAwsAuthError as error:
+                # Safety rule 1: never write a document we could not read completely.
+                metrics.add_metric(name="AwsAuthMalformed", unit="Count", value=1)
+                logger.error(
+                    "aws-auth is malformed; not written", extra=log | {"error": str(error)}
+                )
+                return NodeAuthorization.BLOCKED
+            for warning in merge.warnings:
+                logger.warning(warning.message, extra=log | {"warning": warning.kind})
+            if not merge.changed:
+                return NodeAuthorization.AUTHORIZED
+            try:
+                kube.write_aws_auth(
+                    merge.data, resource_version=document.resource_version if document else None
+                )
+            except KubernetesConflictError:
+                continue  # someone else wrote meanwhile: read again, merge again
+            metrics.add_metric(name="AwsAuthUpdated", unit="Count", value=1)
+            logger.info("authorized node role in aws-auth", extra=log | {"role": str(role)})
+            return NodeAuthorization.AUTHORIZED
+        logger.warning("aws-auth kept changing; will retry", extra=log)
+        return NodeAuthorization.MISSING
+
+    def _heartbeat(self, action: LaunchAction) -> None:
+        self._autoscaling.record_heartbeat(
+            group=action.group.auto_scaling_group_name,
+            hook=action.hook.name,
+            instance_id=action.instance_id,
+            token=action.token,
+        )
+        action.last_heartbeat_at = self._clock.now()
+
+    def _complete(self, action: LaunchAction, result: LifecycleActionResult) -> bool:
+        return self._autoscaling.complete_lifecycle_action(
+            group=action.group.auto_scaling_group_name,
+            hook=action.hook.name,
+            instance_id=action.instance_id,
+            result=result.value,
+            token=action.token,
+        )
+
+
+def _state(value: str) -> LifecycleState | None:
+    try:
+        return LifecycleState(value)
+    except ValueError:
+        return None

@@ -1,0 +1,80 @@
+"""Converge: a level-triggered pass over every managed group. Events are hints; this pass
+guarantees the outcome even when an event was lost or duplicated."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+from winnodes.errors import WinNodesError
+from winnodes.models.groups import MANAGED_TAG, ManagedGroup, UnmanagedGroup, discover_managed_group
+from winnodes.models.lifecycle import LifecycleState
+from winnodes.observability import logger, metrics
+from winnodes.ports import AutoScaling, AutoScalingGroup, Compute
+from winnodes.services.fleet import FleetView
+from winnodes.services.join import JoinService, LaunchAction
+
+
+@dataclass
+class ReconcileReport:
+    groups: int = 0
+    launch_actions: int = 0
+    outcomes: Counter[str] = field(default_factory=Counter)
+    tags_repaired: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+class ReconcileService:
+    def __init__(self, *, autoscaling: AutoScaling, compute: Compute, join: JoinService) -> None:
+        self._autoscaling = autoscaling
+        self._compute = compute
+        self._join = join
+
+    def reconcile(self) -> ReconcileReport:
+        report = ReconcileReport()
+        view = self._join.view()
+        groups = list(self._autoscaling.groups_tagged(MANAGED_TAG))
+        view.remember_groups(groups)
+        view.prefetch_instances(i.instance_id for g in groups for i in g.instances)
+        for group in groups:
+            managed = discover_managed_group(group.name, group.tags)
+            if isinstance(managed, UnmanagedGroup):
+                if managed.misconfigured:
+                    logger.warning(
+                        "group marked managed but unusable",
+                        extra={"asg": group.name, "reason": managed.detail},
+                    )
+                continue
+            report.groups += 1
+            try:
+                self._reconcile_group(managed, group, view, report)
+            except WinNodesError as error:
+                # One broken group (deleted cluster, lost permissions) must not stop the others.
+                report.errors.append(f"{group.name}: {error}")
+                logger.error(
+                    "reconciling group failed", extra={"asg": group.name, "error": str(error)}
+                )
+        metrics.add_metric(name="ReconciledGroups", unit="Count", value=report.groups)
+        return report
+
+    def _reconcile_group(
+        self,
+        managed: ManagedGroup,
+        group: AutoScalingGroup,
+        view: FleetView,
+        report: ReconcileReport,
+    ) -> None:
+        hook = self._join.launch_hook(group.name, view=view)
+        for member in group.instances:
+            state = member.lifecycle_state
+            if state in (LifecycleState.PENDING_WAIT, LifecycleState.WARMED_PENDING_WAIT):
+                if hook is None:
+                    continue  # no launch hook: nothing of ours holds the instance
+                report.launch_actions += 1
+                action = LaunchAction(group=managed, instance_id=member.instance_id, hook=hook)
+                result = self._join.advance(action, view)
+                report.outcomes[type(result.step).__name__] += 1
+            elif state == LifecycleState.IN_SERVICE and self._join.repair_tags(
+                managed, member.instance_id, view
+            ):
+                report.tags_repaired += 1
