@@ -1,0 +1,958 @@
+"""EC2 Auto Scaling as our product sees it: lifecycle hooks that fire, lifecycle actions, and
+instance refresh, grafted onto moto's autoscaling backend in-process.
+
+moto 5.2.5 launches and terminates instances synchronously and never enters a wait state; it has
+no CompleteLifecycleAction, RecordLifecycleActionHeartbeat or instance refresh. ``AsgEngine``
+takes over capacity management for the groups of one account and region: every launch and
+termination goes through the group's lifecycle hooks, publishes the EventBridge event, and waits
+for the action to complete (or time out). Instance refresh replaces instances through the same
+path. Behaviour follows the AWS documentation cited at each rule.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from moto.autoscaling.exceptions import AutoscalingClientError, ValidationError
+from moto.autoscaling.models import (
+    ASG_NAME_TAG,
+    FakeAutoScalingGroup,
+    InstanceState,
+    LifecycleHook,
+    autoscaling_backends,
+)
+from moto.ec2.models.instances import Instance
+
+from localcloud.aws.clock import SimClock
+
+log = logging.getLogger("localcloud.aws.autoscaling")
+
+# One lock for all simulated AWS state touched by the engine: moto's server handles requests on
+# many threads, the engine's ticker runs on its own.
+STATE_LOCK = threading.RLock()
+
+LAUNCHING = "autoscaling:EC2_INSTANCE_LAUNCHING"
+TERMINATING = "autoscaling:EC2_INSTANCE_TERMINATING"
+# https://docs.aws.amazon.com/autoscaling/ec2/userguide/ec2-auto-scaling-lifecycle.html
+ACTIVE_STATES = frozenset({"Pending", "Pending:Wait", "Pending:Proceed", "InService"})
+TRANSITIONAL_STATES = frozenset(
+    {
+        "Pending",
+        "Pending:Wait",
+        "Pending:Proceed",
+        "Terminating",
+        "Terminating:Wait",
+        "Terminating:Proceed",
+    }
+)
+# https://docs.aws.amazon.com/autoscaling/ec2/APIReference/API_PutLifecycleHook.html:
+# HeartbeatTimeout 30..7200 s; the global timeout is min(100 × heartbeat, 172800 s).
+MIN_HEARTBEAT, MAX_HEARTBEAT, MAX_GLOBAL_TIMEOUT = 30, 7200, 172800
+# How long a terminated instance stays visible in DescribeAutoScalingInstances (simulated s).
+TERMINATED_VISIBLE_FOR = 30.0
+
+LaunchCallback = Callable[[FakeAutoScalingGroup, Instance], None]
+TerminateCallback = Callable[[Instance], None]
+EventPublisher = Callable[[dict[str, Any]], None]
+
+
+class ActiveInstanceRefreshNotFound(AutoscalingClientError):
+    code = "ActiveInstanceRefreshNotFound"
+
+
+class InstanceRefreshInProgress(AutoscalingClientError):
+    code = "InstanceRefreshInProgress"
+
+
+class IrreversibleInstanceRefresh(AutoscalingClientError):
+    code = "IrreversibleInstanceRefresh"
+
+
+@dataclass
+class LifecycleAction:
+    token: str
+    group_name: str
+    hook_name: str
+    instance_id: str
+    transition: str
+    heartbeat_timeout: int
+    default_result: str
+    started: float
+    heartbeat_deadline: float
+    global_deadline: float
+    result: str | None = None
+
+
+@dataclass
+class LaunchSpec:
+    """Which launch template version new instances use (or the group's launch configuration)."""
+
+    template_id: str | None
+    version: str | None  # as requested: "3", "$Latest", "$Default"
+
+    def as_dict(self, group: FakeAutoScalingGroup) -> dict[str, Any] | None:
+        if self.template_id is None:
+            return None
+        template = group.ec2_backend.get_launch_template(self.template_id)
+        return {
+            "LaunchTemplateId": template.id,
+            "LaunchTemplateName": template.name,
+            "Version": self.version or "$Default",
+        }
+
+
+@dataclass
+class RefreshPhase:
+    spec: LaunchSpec
+    to_replace: list[str]
+    total: int
+    surge: int = 0
+    checkpoints_done: set[float] = field(default_factory=set)
+    checkpoint_until: float | None = None
+    started: float = 0.0
+
+
+@dataclass
+class InstanceRefresh:
+    refresh_id: str
+    group_name: str
+    status: str
+    preferences: dict[str, Any]
+    desired_configuration: dict[str, Any] | None
+    strategy: str
+    start_time: datetime
+    original_spec: LaunchSpec
+    phase: RefreshPhase
+    status_reason: str = ""
+    end_time: datetime | None = None
+    rollback: dict[str, Any] | None = None
+    rollback_phase: RefreshPhase | None = None
+    launched: set[str] = field(default_factory=set)
+    cancel_requested: bool = False
+
+    @property
+    def active(self) -> bool:
+        return self.status in ("Pending", "InProgress", "Cancelling", "RollbackInProgress")
+
+    def describe(self) -> dict[str, Any]:
+        done = self.phase.total - len(self.phase.to_replace)
+        percentage = 100 if self.phase.total == 0 else int(done * 100 / self.phase.total)
+        if self.status == "Successful":
+            percentage = 100
+        out: dict[str, Any] = {
+            "InstanceRefreshId": self.refresh_id,
+            "AutoScalingGroupName": self.group_name,
+            "Status": self.status,
+            "StatusReason": self.status_reason or None,
+            "StartTime": self.start_time,
+            "EndTime": self.end_time,
+            "PercentageComplete": percentage,
+            "InstancesToUpdate": len(self.phase.to_replace),
+            "ProgressDetails": {
+                "LivePoolProgress": {
+                    "PercentageComplete": percentage,
+                    "InstancesToUpdate": len(self.phase.to_replace),
+                }
+            },
+            "Preferences": self.preferences,
+            "Strategy": self.strategy,
+        }
+        if self.desired_configuration:
+            out["DesiredConfiguration"] = self.desired_configuration
+        if self.rollback is not None and self.rollback_phase is not None:
+            rb = self.rollback_phase
+            rb_done = rb.total - len(rb.to_replace)
+            rb_pct = 100 if rb.total == 0 else int(rb_done * 100 / rb.total)
+            out["RollbackDetails"] = {
+                **self.rollback,
+                "PercentageCompleteOnRollback": rb_pct,
+                "InstancesToUpdateOnRollback": len(rb.to_replace),
+                "ProgressDetailsOnRollback": {
+                    "LivePoolProgress": {
+                        "PercentageComplete": rb_pct,
+                        "InstancesToUpdate": len(rb.to_replace),
+                    }
+                },
+            }
+        return out
+
+
+@dataclass(frozen=True)
+class CapacitySample:
+    """Group capacity after a change, for tests: InService and all non-terminated instances."""
+
+    at: float
+    group: str
+    desired: int
+    in_service: int
+    total: int
+
+
+class AsgEngine:
+    """Capacity, lifecycle hooks and instance refresh for one account/region's groups."""
+
+    def __init__(
+        self,
+        *,
+        account_id: str,
+        region: str,
+        clock: SimClock,
+        publish: EventPublisher,
+        on_launch: LaunchCallback | None = None,
+        on_terminate: TerminateCallback | None = None,
+    ) -> None:
+        self.account_id = account_id
+        self.region = region
+        self.clock = clock
+        self.publish = publish
+        self.on_launch = on_launch
+        self.on_terminate = on_terminate
+        self.actions: dict[str, LifecycleAction] = {}
+        self.hook_metadata: dict[tuple[str, str], str | None] = {}
+        self.refreshes: dict[str, list[InstanceRefresh]] = {}
+        self.capacity_log: list[CapacitySample] = []
+        self._launch_seq: dict[str, int] = {}
+        self._in_service_at: dict[str, float] = {}
+        self._terminated_at: dict[str, float] = {}
+        self._seq = 0
+
+    @property
+    def backend(self) -> Any:
+        return autoscaling_backends[self.account_id][self.region]
+
+    def owns(self, group: FakeAutoScalingGroup) -> bool:
+        return group.account_id == self.account_id and group.region == self.region
+
+    # -- hooks ------------------------------------------------------------------------------
+
+    def hooks(self, group_name: str, transition: str) -> list[LifecycleHook]:
+        return [
+            h
+            for h in self.backend.lifecycle_hooks.values()
+            if h.auto_scaling_group_name == group_name and h.lifecycle_transition == transition
+        ]
+
+    def put_hook(
+        self,
+        *,
+        group_name: str,
+        name: str,
+        transition: str | None,
+        heartbeat_timeout: int | None,
+        default_result: str | None,
+        metadata: str | None,
+        role_arn: str | None = None,
+        target_arn: str | None = None,
+    ) -> LifecycleHook:
+        """PutLifecycleHook, validated like
+        https://docs.aws.amazon.com/autoscaling/ec2/APIReference/API_PutLifecycleHook.html"""
+        if group_name not in self.backend.autoscaling_groups:
+            raise ValidationError(f"Group {group_name} not found")
+        existing = self.backend.lifecycle_hooks.get(f"{group_name}_{name}")
+        if transition is None and existing is None:
+            raise ValidationError("LifecycleTransition is required for a new lifecycle hook")
+        transition = transition or existing.lifecycle_transition
+        if transition not in (LAUNCHING, TERMINATING):
+            raise ValidationError(f"Invalid lifecycle transition: {transition}")
+        heartbeat = heartbeat_timeout or (existing.heartbeat_timeout if existing else 3600)
+        if not MIN_HEARTBEAT <= heartbeat <= MAX_HEARTBEAT:
+            raise ValidationError(
+                f"Heartbeat timeout must be between {MIN_HEARTBEAT} and {MAX_HEARTBEAT} seconds"
+            )
+        result = default_result or (existing.default_result if existing else "ABANDON")
+        if result not in ("CONTINUE", "ABANDON"):
+            raise ValidationError(f"Invalid default result: {result}")
+        hook = self.backend.create_lifecycle_hook(name, group_name, transition, heartbeat, result)
+        hook.notification_metadata = metadata
+        hook.global_timeout = min(100 * heartbeat, MAX_GLOBAL_TIMEOUT)
+        if role_arn:
+            hook.role_arn = role_arn
+        if target_arn:
+            hook.notification_target_arn = target_arn
+        else:
+            hook.notification_target_arn = None
+            hook.role_arn = role_arn
+        self.hook_metadata[(group_name, name)] = metadata
+        return hook
+
+    # -- capacity -------------------------------------------------------------------------------
+
+    def reconcile(self, group: FakeAutoScalingGroup) -> None:
+        """Launch or terminate until the active instances match desired (+ refresh surge)."""
+        if group.name not in self.backend.autoscaling_groups:
+            return
+        refresh = self.active_refresh(group.name)
+        surge = refresh.current_phase_surge() if refresh else 0  # type: ignore[attr-defined]
+        target = (group.desired_capacity or 0) + surge
+        active = [s for s in group.instance_states if s.lifecycle_state in ACTIVE_STATES]
+        if len(active) < target:
+            self.launch(group, target - len(active), self.launch_spec(group))
+        elif len(active) > target:
+            for state in self.scale_in_order(group, active)[: len(active) - target]:
+                self.begin_terminate(group, state, cause="scale in")
+        self.sample(group)
+
+    def launch_spec(self, group: FakeAutoScalingGroup) -> LaunchSpec:
+        refresh = self.active_refresh(group.name)
+        if refresh is not None:
+            return refresh.current_phase().spec  # type: ignore[attr-defined]
+        return self.group_spec(group)
+
+    @staticmethod
+    def group_spec(group: FakeAutoScalingGroup) -> LaunchSpec:
+        if group.ec2_launch_template is None:
+            return LaunchSpec(None, None)
+        return LaunchSpec(group.ec2_launch_template.id, group.launch_template_version)
+
+    def scale_in_order(
+        self, group: FakeAutoScalingGroup, active: list[InstanceState]
+    ) -> list[InstanceState]:
+        """Default termination policy, simplified: AZ with most instances, then instances not
+        on the current launch template version, then the oldest.
+        https://docs.aws.amazon.com/autoscaling/ec2/userguide/ec2-auto-scaling-termination-policies.html"""
+        candidates = [s for s in active if not s.protected_from_scale_in]
+        per_az: dict[str, int] = {}
+        for s in active:
+            per_az[s.availability_zone] = per_az.get(s.availability_zone, 0) + 1
+        current = self.resolved_version(self.group_spec(group), group)
+        return sorted(
+            candidates,
+            key=lambda s: (
+                -per_az[s.availability_zone],
+                getattr(s.instance, "localcloud_lt_version", None) == current,
+                self._launch_seq.get(s.instance_id, 0),
+            ),
+        )
+
+    @staticmethod
+    def resolved_version(spec: LaunchSpec, group: FakeAutoScalingGroup) -> int | None:
+        if spec.template_id is None:
+            return None
+        template = group.ec2_backend.get_launch_template(spec.template_id)
+        return template.get_version(spec.version or "$Default").number
+
+    def launch(self, group: FakeAutoScalingGroup, count: int, spec: LaunchSpec) -> list[str]:
+        ec2 = group.ec2_backend
+        if spec.template_id is not None:
+            template = ec2.get_launch_template(spec.template_id)
+            version = template.get_version(spec.version or "$Default")
+            image_id, user_data = version.image_id, version.user_data
+            instance_type = version.instance_type or "m5.large"
+            security_groups = version.security_groups
+            profile = version.data.get("IamInstanceProfile") or {}
+            launch_template = {"LaunchTemplateId": template.id, "Version": str(version.number)}
+            extra_tags = dict(version.instance_tags)
+            version_number: int | None = version.number
+        else:
+            config = group.launch_config
+            image_id, user_data = config.image_id, config.user_data
+            instance_type, security_groups = config.instance_type, config.security_groups
+            profile = {"Name": config.instance_profile_name} if config.instance_profile_name else {}
+            launch_template, extra_tags, version_number = None, {}, None
+        tags = group.get_propagated_tags()
+        tags[ASG_NAME_TAG] = group.name
+        tags.update(extra_tags)
+        launched = []
+        for _ in range(count):
+            az, subnet_id = self._placement(group)
+            reservation = ec2.run_instances(
+                image_id,
+                1,
+                user_data,
+                security_groups,
+                instance_type=instance_type,
+                tags={"instance": dict(tags)},
+                placement=az,
+                launch_config=group.launch_config,
+                launch_template=launch_template,
+                is_instance_type_default=False,
+                subnet_id=subnet_id,
+                region_name=self.region,
+                iam_instance_profile=profile or None,
+            )
+            instance = reservation.instances[0]
+            instance.autoscaling_group = group
+            instance.localcloud_lt_version = version_number
+            instance.localcloud_lt_id = spec.template_id
+            if profile:
+                try:
+                    ec2.associate_iam_instance_profile(
+                        instance.id,
+                        iam_instance_profile_name=profile.get("Name"),
+                        iam_instance_profile_arn=profile.get("Arn"),
+                    )
+                except Exception as exc:  # unknown profile: the instance simply has no role
+                    log.info(
+                        "instance %s: profile %s not associated: %s", instance.id, profile, exc
+                    )
+            self._seq += 1
+            self._launch_seq[instance.id] = self._seq
+            state = InstanceState(
+                instance,
+                lifecycle_state="Pending",
+                protected_from_scale_in=group.new_instances_protected_from_scale_in,
+            )
+            group.instance_states.append(state)
+            launched.append(instance.id)
+            refresh = self.active_refresh(group.name)
+            if refresh is not None:
+                refresh.launched.add(instance.id)
+            if self.on_launch is not None:
+                try:
+                    self.on_launch(group, instance)
+                except Exception:
+                    log.exception("boot simulation failed for %s", instance.id)
+            hooks = self.hooks(group.name, LAUNCHING)
+            if hooks:
+                state.lifecycle_state = "Pending:Wait"
+                for hook in hooks:
+                    self._start_action(group, state, hook)
+            else:
+                self._enter_service(state)
+        return launched
+
+    def _placement(self, group: FakeAutoScalingGroup) -> tuple[str, str | None]:
+        """AZ with the fewest active instances (AZ rebalancing), and its subnet."""
+        subnets: dict[str, str | None] = {}
+        if group.vpc_zone_identifier:
+            for subnet_id in group.vpc_zone_identifier.split(","):
+                subnet = group.ec2_backend.get_subnet(subnet_id.strip())
+                subnets.setdefault(subnet.availability_zone, subnet.id)
+        else:
+            subnets = dict.fromkeys(group.availability_zones)
+        counts = dict.fromkeys(subnets, 0)
+        for s in group.instance_states:
+            if s.lifecycle_state in ACTIVE_STATES and s.availability_zone in counts:
+                counts[s.availability_zone] += 1
+        az = min(sorted(counts), key=lambda z: counts[z])
+        return az, subnets[az]
+
+    def _enter_service(self, state: InstanceState) -> None:
+        state.lifecycle_state = "InService"
+        self._in_service_at[state.instance_id] = self.clock.now()
+
+    def begin_terminate(
+        self, group: FakeAutoScalingGroup, state: InstanceState, *, cause: str
+    ) -> None:
+        """Start terminating: Terminating:Wait while terminate hooks run, else at once.
+        https://docs.aws.amazon.com/autoscaling/ec2/userguide/lifecycle-hooks-overview.html"""
+        if state.lifecycle_state.startswith("Terminat"):
+            return
+        self._cancel_actions(state.instance_id)
+        hooks = self.hooks(group.name, TERMINATING)
+        log.debug("terminating %s (%s)", state.instance_id, cause)
+        if hooks:
+            state.lifecycle_state = "Terminating:Wait"
+            for hook in hooks:
+                self._start_action(group, state, hook)
+        else:
+            self._finish_terminate(group, state)
+
+    def _finish_terminate(self, group: FakeAutoScalingGroup, state: InstanceState) -> None:
+        state.lifecycle_state = "Terminating:Proceed"
+        instance = state.instance
+        if instance.state != "terminated":
+            group.ec2_backend.terminate_instances([instance.id])
+        state.lifecycle_state = "Terminated"
+        self._terminated_at[instance.id] = self.clock.now()
+        if self.on_terminate is not None:
+            try:
+                self.on_terminate(instance)
+            except Exception:
+                log.exception("stopping the node of %s failed", instance.id)
+
+    # -- lifecycle actions ------------------------------------------------------------------
+
+    def _start_action(
+        self, group: FakeAutoScalingGroup, state: InstanceState, hook: LifecycleHook
+    ) -> None:
+        now = self.clock.now()
+        heartbeat = int(hook.heartbeat_timeout)
+        action = LifecycleAction(
+            token=str(uuid.uuid4()),
+            group_name=group.name,
+            hook_name=hook.name,
+            instance_id=state.instance_id,
+            transition=hook.lifecycle_transition,
+            heartbeat_timeout=heartbeat,
+            default_result=hook.default_result,
+            started=now,
+            heartbeat_deadline=now + heartbeat,
+            global_deadline=now + min(100 * heartbeat, MAX_GLOBAL_TIMEOUT),
+        )
+        self.actions[action.token] = action
+        self.publish(self._event(group, action, hook))
+
+    def _event(
+        self, group: FakeAutoScalingGroup, action: LifecycleAction, hook: LifecycleHook
+    ) -> dict[str, Any]:
+        """The EventBridge event of a lifecycle action.
+        https://docs.aws.amazon.com/autoscaling/ec2/userguide/prepare-for-lifecycle-notifications.html#lifecycle-hooks-notification-messages
+        https://docs.aws.amazon.com/autoscaling/ec2/userguide/warm-pools-eventbridge-events.html"""
+        launching = action.transition == LAUNCHING
+        detail = {
+            "LifecycleActionToken": action.token,
+            "AutoScalingGroupName": group.name,
+            "LifecycleHookName": hook.name,
+            "EC2InstanceId": action.instance_id,
+            "LifecycleTransition": action.transition,
+            "Origin": "EC2" if launching else "AutoScalingGroup",
+            "Destination": "AutoScalingGroup" if launching else "EC2",
+        }
+        metadata = getattr(hook, "notification_metadata", None)
+        if metadata is not None:
+            detail["NotificationMetadata"] = metadata
+        return {
+            "version": "0",
+            "id": str(uuid.uuid4()),
+            "detail-type": (
+                "EC2 Instance-launch Lifecycle Action"
+                if launching
+                else "EC2 Instance-terminate Lifecycle Action"
+            ),
+            "source": "aws.autoscaling",
+            "account": self.account_id,
+            "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "region": self.region,
+            "resources": [group.arn],
+            "detail": detail,
+        }
+
+    def find_action(
+        self,
+        *,
+        group_name: str,
+        hook_name: str,
+        token: str | None,
+        instance_id: str | None,
+    ) -> LifecycleAction:
+        """The pending action a Complete/Heartbeat call names; the errors AWS gives otherwise.
+        https://docs.aws.amazon.com/autoscaling/ec2/APIReference/API_CompleteLifecycleAction.html"""
+        if not token and not instance_id:
+            raise ValidationError("Either LifecycleActionToken or InstanceId must be specified.")
+        if f"{group_name}_{hook_name}" not in self.backend.lifecycle_hooks:
+            raise ValidationError(
+                f"No Lifecycle Hook found with name {hook_name} for group {group_name}"
+            )
+        for action in self.actions.values():
+            if action.result is not None:
+                continue
+            if action.group_name != group_name or action.hook_name != hook_name:
+                continue
+            if (token and action.token == token) or (
+                not token and action.instance_id == instance_id
+            ):
+                if token and instance_id and action.instance_id != instance_id:
+                    break
+                return action
+        if token:
+            raise ValidationError(f"No active Lifecycle Action found with token {token}")
+        raise ValidationError(f"No active Lifecycle Action found with instance ID {instance_id}")
+
+    def complete(self, action: LifecycleAction, result: str) -> None:
+        if result not in ("CONTINUE", "ABANDON"):
+            raise ValidationError(
+                f"Invalid LifecycleActionResult: {result}. Valid values are CONTINUE and ABANDON"
+            )
+        action.result = result
+        self._settle(action.instance_id)
+
+    def heartbeat(self, action: LifecycleAction) -> None:
+        """Restart the heartbeat timeout, never past the global timeout.
+        https://docs.aws.amazon.com/autoscaling/ec2/APIReference/API_RecordLifecycleActionHeartbeat.html"""
+        action.heartbeat_deadline = min(
+            self.clock.now() + action.heartbeat_timeout, action.global_deadline
+        )
+
+    def _cancel_actions(self, instance_id: str) -> None:
+        for token in [t for t, a in self.actions.items() if a.instance_id == instance_id]:
+            del self.actions[token]
+
+    def _settle(self, instance_id: str) -> None:
+        """All of an instance's actions are done: proceed (or abandon) with its transition."""
+        actions = [a for a in self.actions.values() if a.instance_id == instance_id]
+        abandoned = any(a.result == "ABANDON" for a in actions)
+        # ABANDON ends the transition at once (launch: the instance is terminated; terminate:
+        # the remaining hooks are skipped); CONTINUE waits for the instance's other hooks.
+        # https://docs.aws.amazon.com/autoscaling/ec2/userguide/completing-lifecycle-hooks.html
+        if not abandoned and any(a.result is None for a in actions):
+            return
+        self._cancel_actions(instance_id)
+        found = self._state_of(instance_id)
+        if found is None:
+            return
+        group, state = found
+        if state.lifecycle_state == "Pending:Wait":
+            if abandoned:
+                self._launch_failed(group, state)
+            else:
+                state.lifecycle_state = "Pending:Proceed"
+                self._enter_service(state)
+        elif state.lifecycle_state == "Terminating:Wait":
+            self._finish_terminate(group, state)
+        self.reconcile(group)
+
+    def _launch_failed(self, group: FakeAutoScalingGroup, state: InstanceState) -> None:
+        """ABANDON during launch: the instance is terminated (without terminate hooks here) and
+        replaced. https://docs.aws.amazon.com/autoscaling/ec2/userguide/lifecycle-hooks-overview.html"""
+        refresh = self.active_refresh(group.name)
+        self._finish_terminate(group, state)
+        if refresh is not None and state.instance_id in refresh.launched:
+            self.refresh_replacement_failed(group, refresh, state.instance_id)
+
+    def _state_of(self, instance_id: str) -> tuple[FakeAutoScalingGroup, InstanceState] | None:
+        for group in self.backend.autoscaling_groups.values():
+            for state in group.instance_states:
+                if state.instance_id == instance_id:
+                    return group, state
+        return None
+
+    # -- time -------------------------------------------------------------------------------
+
+    def tick(self) -> None:
+        """Expire heartbeats, advance refreshes, forget terminated instances."""
+        now = self.clock.now()
+        for action in list(self.actions.values()):
+            if action.result is None and (
+                now >= action.heartbeat_deadline or now >= action.global_deadline
+            ):
+                # The heartbeat (or global) timeout applies the hook's DefaultResult.
+                # https://docs.aws.amazon.com/autoscaling/ec2/userguide/lifecycle-hooks-overview.html
+                action.result = action.default_result
+                self._settle(action.instance_id)
+        for group in list(self.backend.autoscaling_groups.values()):
+            if not self.owns(group):
+                continue
+            kept = []
+            for state in group.instance_states:
+                gone_at = self._terminated_at.get(state.instance_id)
+                if state.lifecycle_state == "Terminated" and gone_at is not None:
+                    if now - gone_at >= TERMINATED_VISIBLE_FOR:
+                        continue
+                kept.append(state)
+            group.instance_states = kept
+            refresh = self.active_refresh(group.name)
+            if refresh is not None:
+                self.step_refresh(group, refresh)
+            self.reconcile(group)
+
+    def sample(self, group: FakeAutoScalingGroup) -> None:
+        states = [s.lifecycle_state for s in group.instance_states]
+        sample = CapacitySample(
+            at=self.clock.now(),
+            group=group.name,
+            desired=group.desired_capacity or 0,
+            in_service=states.count("InService"),
+            total=sum(1 for s in states if s != "Terminated"),
+        )
+        last = next((s for s in reversed(self.capacity_log) if s.group == group.name), None)
+        if last is None or (last.desired, last.in_service, last.total) != (
+            sample.desired,
+            sample.in_service,
+            sample.total,
+        ):
+            self.capacity_log.append(sample)
+
+    # -- instance refresh ---------------------------------------------------------------------
+
+    def active_refresh(self, group_name: str) -> _RefreshView | None:
+        for refresh in self.refreshes.get(group_name, []):
+            if refresh.active:
+                return _RefreshView(refresh)
+        return None
+
+    def start_refresh(
+        self,
+        group_name: str,
+        *,
+        strategy: str | None,
+        preferences: dict[str, Any] | None,
+        desired_configuration: dict[str, Any] | None,
+    ) -> InstanceRefresh:
+        """StartInstanceRefresh.
+        https://docs.aws.amazon.com/autoscaling/ec2/APIReference/API_StartInstanceRefresh.html
+        https://docs.aws.amazon.com/autoscaling/ec2/userguide/instance-refresh-overview.html"""
+        group = self.backend.autoscaling_groups.get(group_name)
+        if group is None:
+            raise ValidationError(f"AutoScalingGroup name not found - {group_name}")
+        if self.active_refresh(group_name) is not None:
+            raise InstanceRefreshInProgress(
+                "An Instance Refresh is already in progress and blocks the execution of this "
+                "Instance Refresh."
+            )
+        if (strategy or "Rolling") != "Rolling":
+            raise ValidationError(f"Unsupported strategy {strategy}")
+        prefs = dict(preferences or {})
+        min_healthy = int(prefs.get("MinHealthyPercentage", 90))
+        max_healthy = int(prefs.get("MaxHealthyPercentage", 100))
+        if not 0 <= min_healthy <= 100:
+            raise ValidationError("MinHealthyPercentage must be between 0 and 100")
+        if not 100 <= max_healthy <= 200:
+            raise ValidationError("MaxHealthyPercentage must be between 100 and 200")
+        if max_healthy - min_healthy > 100:
+            raise ValidationError(
+                "The difference between MaxHealthyPercentage and MinHealthyPercentage must be "
+                "less than or equal to 100"
+            )
+        if min_healthy == 100 and max_healthy == 100:
+            raise ValidationError(
+                "MinHealthyPercentage and MaxHealthyPercentage cannot both be 100"
+            )
+        checkpoints = [float(p) for p in prefs.get("CheckpointPercentages") or []]
+        if checkpoints != sorted(checkpoints) or any(not 0 < p <= 100 for p in checkpoints):
+            raise ValidationError("CheckpointPercentages must be ascending values in (0, 100]")
+        original = self.group_spec(group)
+        spec = original
+        if desired_configuration:
+            lt = desired_configuration.get("LaunchTemplate")
+            if not lt:
+                raise ValidationError("Only a LaunchTemplate DesiredConfiguration is supported")
+            template = (
+                group.ec2_backend.get_launch_template(lt["LaunchTemplateId"])
+                if lt.get("LaunchTemplateId")
+                else group.ec2_backend.get_launch_template_by_name(lt["LaunchTemplateName"])
+            )
+            template.get_version(lt.get("Version") or "$Default")  # must exist
+            spec = LaunchSpec(template.id, lt.get("Version") or "$Default")
+        if prefs.get("AutoRollback"):
+            # https://docs.aws.amazon.com/autoscaling/ec2/userguide/instance-refresh-rollback.html:
+            # not with $Latest/$Default, which cannot be restored.
+            for candidate in (spec, original):
+                if candidate.template_id is None or not str(candidate.version or "").isdigit():
+                    raise ValidationError(
+                        "AutoRollback requires the Auto Scaling group and the desired "
+                        "configuration to use a specific launch template version, not $Latest "
+                        "or $Default."
+                    )
+        prefs.setdefault("MinHealthyPercentage", min_healthy)
+        prefs.setdefault("MaxHealthyPercentage", max_healthy)
+        prefs.setdefault("SkipMatching", False)
+        prefs.setdefault("AutoRollback", False)
+        prefs.setdefault("ScaleInProtectedInstances", "Ignore")
+        prefs.setdefault("StandbyInstances", "Ignore")
+        to_replace = self._to_replace(group, spec, skip_matching=bool(prefs["SkipMatching"]))
+        refresh = InstanceRefresh(
+            refresh_id=str(uuid.uuid4()),
+            group_name=group_name,
+            status="InProgress",
+            preferences=prefs,
+            desired_configuration=desired_configuration,
+            strategy="Rolling",
+            start_time=datetime.now(UTC),
+            original_spec=original,
+            phase=RefreshPhase(
+                spec=spec, to_replace=to_replace, total=len(to_replace), started=self.clock.now()
+            ),
+        )
+        self.refreshes.setdefault(group_name, []).insert(0, refresh)
+        self.step_refresh(group, _RefreshView(refresh))
+        return refresh
+
+    def _to_replace(
+        self, group: FakeAutoScalingGroup, spec: LaunchSpec, *, skip_matching: bool
+    ) -> list[str]:
+        wanted = self.resolved_version(spec, group)
+        ids = []
+        for state in group.instance_states:
+            if state.lifecycle_state not in ACTIVE_STATES:
+                continue
+            same = (
+                getattr(state.instance, "localcloud_lt_version", None) == wanted
+                and wanted is not None
+                and getattr(state.instance, "localcloud_lt_id", None) == spec.template_id
+            )
+            if skip_matching and same:
+                continue
+            ids.append(state.instance_id)
+        return ids
+
+    def step_refresh(self, group: FakeAutoScalingGroup, view: _RefreshView) -> None:
+        refresh = view.refresh
+        phase = view.current_phase()
+        now = self.clock.now()
+        if refresh.status == "Cancelling":
+            if not any(s.lifecycle_state in TRANSITIONAL_STATES for s in group.instance_states):
+                phase.surge = 0
+                self._end(refresh, "Cancelled", "Instance refresh was cancelled.")
+            return
+        states = {s.instance_id: s for s in group.instance_states}
+        phase.to_replace = [
+            i
+            for i in phase.to_replace
+            if i in states and states[i].lifecycle_state in ACTIVE_STATES
+        ]
+        if any(s.lifecycle_state in TRANSITIONAL_STATES for s in group.instance_states):
+            return
+        warmup = float(refresh.preferences.get("InstanceWarmup") or 0)
+        # InstanceWarmup counts from InService: until then the instance is not healthy yet.
+        if any(
+            now < self._in_service_at.get(i, 0) + warmup
+            for i in refresh.launched
+            if i in states and states[i].lifecycle_state == "InService"
+        ):
+            return
+        done = phase.total - len(phase.to_replace)
+        percentage = 100.0 if phase.total == 0 else done * 100.0 / phase.total
+        if phase.checkpoint_until is not None:
+            if now < phase.checkpoint_until:
+                return
+            phase.checkpoint_until = None
+            refresh.status_reason = ""
+        if refresh.status == "InProgress":
+            delay = float(refresh.preferences.get("CheckpointDelay") or 3600)
+            for checkpoint in refresh.preferences.get("CheckpointPercentages") or []:
+                checkpoint = float(checkpoint)
+                if (
+                    checkpoint < 100
+                    and percentage >= checkpoint
+                    and checkpoint not in phase.checkpoints_done
+                ):
+                    # https://docs.aws.amazon.com/autoscaling/ec2/userguide/asg-adding-checkpoints-instance-refresh.html
+                    phase.checkpoints_done.add(checkpoint)
+                    phase.checkpoint_until = now + delay
+                    refresh.status_reason = (
+                        f"Waiting for checkpoint delay: {int(percentage)}% of the instances "
+                        "have been replaced."
+                    )
+                    return
+        if not phase.to_replace:
+            phase.surge = 0
+            if refresh.status == "RollbackInProgress":
+                self._end(refresh, "RollbackSuccessful", "Rollback completed successfully.")
+            else:
+                self._apply_desired(group, refresh)
+                self._end(refresh, "Successful", "")
+            return
+        desired = group.desired_capacity or 0
+        min_healthy_pct = float(refresh.preferences.get("MinHealthyPercentage", 90))
+        max_healthy_pct = float(refresh.preferences.get("MaxHealthyPercentage", 100))
+        in_service = [s for s in group.instance_states if s.lifecycle_state == "InService"]
+        remaining = [states[i] for i in phase.to_replace]
+        if max_healthy_pct > 100:
+            # Launch before terminating: up to MaxHealthyPercentage of desired capacity.
+            if phase.surge:
+                victims = remaining[: phase.surge]
+                phase.surge = 0
+                for state in victims:
+                    self.begin_terminate(group, state, cause="instance refresh")
+                return
+            max_total = math.floor(desired * max_healthy_pct / 100)
+            phase.surge = max(1, min(len(remaining), max_total - desired))
+            return  # reconcile launches the surge with the refresh's launch spec
+        # Terminate first, keeping MinHealthyPercentage of desired capacity InService (rounded
+        # up); at least one instance at a time.
+        min_healthy = math.ceil(desired * min_healthy_pct / 100)
+        batch = max(1, min(len(remaining), len(in_service) - min_healthy))
+        for state in remaining[:batch]:
+            self.begin_terminate(group, state, cause="instance refresh")
+
+    def refresh_replacement_failed(
+        self, group: FakeAutoScalingGroup, view: _RefreshView, instance_id: str
+    ) -> None:
+        """A replacement failed to launch (launch action ABANDONed): roll back when asked to,
+        else fail. https://docs.aws.amazon.com/autoscaling/ec2/userguide/instance-refresh-rollback.html"""
+        refresh = view.refresh
+        if refresh.status != "InProgress":
+            return
+        reason = f"Instance {instance_id} failed to launch: lifecycle action ABANDONed."
+        if refresh.preferences.get("AutoRollback"):
+            self.begin_rollback(group, refresh, reason)
+        else:
+            refresh.phase.surge = 0
+            self._end(refresh, "Failed", reason)
+
+    def begin_rollback(
+        self, group: FakeAutoScalingGroup, refresh: InstanceRefresh, reason: str
+    ) -> None:
+        original = refresh.original_spec
+        refresh.phase.surge = 0
+        to_replace = self._to_replace(group, original, skip_matching=True)
+        refresh.status = "RollbackInProgress"
+        refresh.status_reason = reason
+        refresh.rollback = {"RollbackReason": reason, "RollbackStartTime": datetime.now(UTC)}
+        refresh.rollback_phase = RefreshPhase(
+            spec=original, to_replace=to_replace, total=len(to_replace), started=self.clock.now()
+        )
+
+    def cancel_refresh(self, group_name: str) -> InstanceRefresh:
+        """https://docs.aws.amazon.com/autoscaling/ec2/APIReference/API_CancelInstanceRefresh.html"""
+        view = self.active_refresh(group_name)
+        if view is None or view.refresh.status == "Cancelling":
+            raise ActiveInstanceRefreshNotFound(
+                f"No in progress or pending Instance Refresh found for Auto Scaling group "
+                f"{group_name}"
+            )
+        view.refresh.status = "Cancelling"
+        view.refresh.cancel_requested = True
+        return view.refresh
+
+    def rollback_refresh(self, group_name: str) -> InstanceRefresh:
+        """https://docs.aws.amazon.com/autoscaling/ec2/APIReference/API_RollbackInstanceRefresh.html"""
+        view = self.active_refresh(group_name)
+        if view is None or view.refresh.status != "InProgress":
+            raise ActiveInstanceRefreshNotFound(
+                f"No in progress or pending Instance Refresh found for Auto Scaling group "
+                f"{group_name}"
+            )
+        refresh = view.refresh
+        if (
+            refresh.desired_configuration is None
+            or not str(refresh.original_spec.version or "").isdigit()
+        ):
+            raise IrreversibleInstanceRefresh(
+                "The instance refresh cannot be rolled back: it has no DesiredConfiguration or "
+                "the previous launch template version is $Latest or $Default."
+            )
+        group = self.backend.autoscaling_groups[group_name]
+        self.begin_rollback(group, refresh, "Rollback requested by the user.")
+        refresh.rollback["RollbackReason"] = "Rollback requested by the user."  # type: ignore[index]
+        return refresh
+
+    def _apply_desired(self, group: FakeAutoScalingGroup, refresh: InstanceRefresh) -> None:
+        """A successful refresh writes its DesiredConfiguration into the group."""
+        if not refresh.desired_configuration:
+            return
+        lt = refresh.phase.spec
+        template = group.ec2_backend.get_launch_template(lt.template_id)
+        group._set_launch_configuration(
+            None, {"LaunchTemplateId": template.id, "Version": lt.version}, None
+        )
+
+    def _end(self, refresh: InstanceRefresh, status: str, reason: str) -> None:
+        refresh.status = status
+        refresh.status_reason = reason
+        refresh.end_time = datetime.now(UTC)
+
+
+class _RefreshView:
+    """The active refresh and its current phase (forward, or rollback)."""
+
+    def __init__(self, refresh: InstanceRefresh) -> None:
+        self.refresh = refresh
+
+    def current_phase(self) -> RefreshPhase:
+        if self.refresh.status == "RollbackInProgress" and self.refresh.rollback_phase:
+            return self.refresh.rollback_phase
+        return self.refresh.phase
+
+    def current_phase_surge(self) -> int:
+        return self.current_phase().surge
+
+    @property
+    def launched(self) -> set[str]:
+        return self.refresh.launched
+
+    @property
+    def status(self) -> str:
+        return self.refresh.status
+
+    @property
+    def preferences(self) -> dict[str, Any]:
+        return self.refresh.preferences

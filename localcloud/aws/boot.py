@@ -1,0 +1,138 @@
+"""Instance boot: what an EKS-optimized Windows AMI does with its user data, played against the
+Kubernetes half. A kubelet stand-in starts only when the instance runs a Windows EKS AMI, its user
+data calls ``Start-EKSBootstrap.ps1`` with this cluster's name, endpoint and CA, and it has an
+instance role; whether the role may join is then the API server's (webhook's) decision, as on
+EKS. Termination stops the kubelet.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from moto.ec2.models import ec2_backends
+from moto.eks.models import eks_backends
+
+from localcloud.aws.catalog import AMAZON_OWNER_ID
+from localcloud.aws.identity import assume_instance_role, instance_role_arn, token_provider
+from localcloud.aws.userdata import UserDataError, decode_user_data, parse_bootstrap_call
+
+log = logging.getLogger("localcloud.aws.boot")
+
+
+class NodeFleetLike(Protocol):
+    def start(self, **kwargs: Any) -> Any: ...
+
+    def stop(self, instance_id: str, *, delete_node: bool = False) -> None: ...
+
+
+@dataclass(frozen=True)
+class BootOutcome:
+    """Why an instance did (``kubelet_started``) or did not try to join."""
+
+    instance_id: str
+    kubelet_started: bool
+    reason: str
+
+
+class BootSimulator:
+    def __init__(
+        self,
+        *,
+        account_id: str,
+        region: str,
+        cluster_name: str,
+        endpoint_url: str,
+        delete_nodes_on_termination: bool = False,
+    ) -> None:
+        self.account_id = account_id
+        self.region = region
+        self.cluster_name = cluster_name
+        self.endpoint_url = endpoint_url
+        self.delete_nodes_on_termination = delete_nodes_on_termination
+        self.nodes: NodeFleetLike | None = None
+        self.outcomes: dict[str, BootOutcome] = {}
+        self._lock = threading.Lock()
+
+    def attach(self, nodes: NodeFleetLike) -> None:
+        self.nodes = nodes
+
+    def on_launch(self, group: Any, instance: Any) -> None:
+        outcome = self._boot(instance)
+        with self._lock:
+            self.outcomes[instance.id] = outcome
+        log.info("boot %s: %s", instance.id, outcome.reason)
+
+    def on_terminate(self, instance: Any) -> None:
+        if self.nodes is not None:
+            self.nodes.stop(instance.id, delete_node=self.delete_nodes_on_termination)
+
+    def _boot(self, instance: Any) -> BootOutcome:
+        iid = instance.id
+        image = ec2_backends[self.account_id][self.region].amis.get(instance.image_id)
+        if (
+            image is None
+            or image.platform != "windows"
+            or "EKS_Optimized" not in (image.name or "")
+        ):
+            return BootOutcome(
+                iid, False, f"{instance.image_id} is not an EKS-optimized Windows AMI"
+            )
+        if image.owner_id != AMAZON_OWNER_ID:
+            return BootOutcome(iid, False, f"{instance.image_id} is not owned by Amazon")
+        try:
+            call = parse_bootstrap_call(decode_user_data(_user_data_text(instance)))
+        except UserDataError as exc:
+            return BootOutcome(iid, False, f"bootstrap not run: {exc}")
+        cluster = eks_backends[self.account_id][self.region].clusters.get(self.cluster_name)
+        if cluster is None:
+            return BootOutcome(iid, False, f"cluster {self.cluster_name} does not exist")
+        if call.cluster_name != cluster.name:
+            return BootOutcome(iid, False, f"bootstrap names cluster {call.cluster_name!r}")
+        if call.api_server_endpoint != cluster.endpoint:
+            return BootOutcome(
+                iid, False, f"bootstrap endpoint {call.api_server_endpoint!r} is wrong"
+            )
+        if call.base64_cluster_ca != cluster.certificate_authority.get("data"):
+            return BootOutcome(iid, False, "bootstrap CA is not the cluster's")
+        role_arn = instance_role_arn(
+            account_id=self.account_id, region=self.region, instance=instance
+        )
+        if role_arn is None:
+            return BootOutcome(iid, False, "instance has no instance profile role")
+        if self.nodes is None:
+            return BootOutcome(iid, False, "no Kubernetes half attached")
+        credentials = assume_instance_role(
+            account_id=self.account_id, region=self.region, instance_id=iid, role_arn=role_arn
+        )
+        self.nodes.start(
+            instance_id=iid,
+            private_dns_name=instance.private_dns_name,
+            az=instance.placement.zone
+            if hasattr(instance.placement, "zone")
+            else instance.placement,
+            instance_type=instance.instance_type,
+            token_provider=token_provider(
+                credentials,
+                cluster_name=cluster.name,
+                region=self.region,
+                endpoint_url=self.endpoint_url,
+            ),
+            windows_build="10.0.20348" if "2022" in image.name else "10.0.17763",
+        )
+        return BootOutcome(iid, True, f"kubelet started as {credentials.arn}")
+
+
+def _user_data_text(instance: Any) -> str | None:
+    user_data = instance.user_data
+    if isinstance(user_data, list):
+        user_data = user_data[0] if user_data else None
+    if user_data is None:
+        return None
+    if hasattr(user_data, "as_bytes"):
+        return user_data.as_bytes().decode("ascii")
+    if isinstance(user_data, bytes):
+        return user_data.decode("ascii")
+    return str(user_data)
