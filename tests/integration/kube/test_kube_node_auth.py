@@ -24,27 +24,49 @@ def _node_exists(core: CoreV1Api, name: str) -> bool:
     return True
 
 
-@pytest.fixture
-def aws_auth(core: CoreV1Api):
-    """Write kube-system/aws-auth mapRoles for the test; remove it afterwards."""
-    written: list[str] = []
-
-    def write(map_roles: list[dict]) -> None:
-        body = V1ConfigMap(
-            metadata=V1ObjectMeta(name="aws-auth", namespace="kube-system"),
-            data={"mapRoles": yaml.safe_dump(map_roles)},
-        )
+def _edit_map_roles(core: CoreV1Api, edit) -> None:
+    """Read-modify-write kube-system/aws-auth mapRoles with its resourceVersion; retry 409.
+    Other tests share the cluster's aws-auth: only ever touch our own entries."""
+    for _ in range(20):
         try:
-            core.create_namespaced_config_map("kube-system", body)
+            current = core.read_namespaced_config_map("aws-auth", "kube-system")
+        except ApiException as exc:
+            if exc.status != 404:
+                raise
+            current = None
+        data = dict((current.data or {}) if current else {})
+        data["mapRoles"] = yaml.safe_dump(edit(yaml.safe_load(data.get("mapRoles") or "[]") or []))
+        try:
+            if current is None:
+                core.create_namespaced_config_map(
+                    "kube-system",
+                    V1ConfigMap(metadata=V1ObjectMeta(name="aws-auth"), data=data),
+                )
+            else:
+                current.data = data
+                core.replace_namespaced_config_map("aws-auth", "kube-system", current)
         except ApiException as exc:
             if exc.status != 409:
                 raise
-            core.replace_namespaced_config_map("aws-auth", "kube-system", body)
-        written.append("aws-auth")
+            continue
+        return
+    raise AssertionError("aws-auth kept conflicting")
 
-    yield write
-    if written:
-        core.delete_namespaced_config_map("aws-auth", "kube-system")
+
+@pytest.fixture
+def aws_auth(core: CoreV1Api):
+    """Add mapRoles entries to kube-system/aws-auth for this test; remove them afterwards."""
+    added: list[str] = []
+
+    def add(map_roles: list[dict]) -> None:
+        added.extend(m["rolearn"] for m in map_roles)
+        _edit_map_roles(core, lambda existing: [*existing, *map_roles])
+
+    yield add
+    if added:
+        _edit_map_roles(
+            core, lambda existing: [m for m in existing if m.get("rolearn") not in added]
+        )
 
 
 def test_a_node_whose_role_is_not_mapped_cannot_register_until_aws_auth_maps_it(
