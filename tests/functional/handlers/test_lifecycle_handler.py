@@ -1,0 +1,69 @@
+"""The lifecycle handler refuses bad input and skips test notifications before touching AWS."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.helpers.events import load_event
+from tests.helpers.lambda_runtime import LambdaContext, load_handler_module
+from winnodes import wiring
+from winnodes.errors import AwsError
+
+
+@pytest.fixture
+def handler(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    # Nothing listens on port 9: any AWS call would fail loudly instead of passing silently.
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
+    for built in (wiring.settings, wiring._adapters, wiring.join_service, wiring.lifecycle_events):
+        built.cache_clear()
+    yield load_handler_module("lifecycle").lambda_handler
+    for built in (wiring.settings, wiring._adapters, wiring.join_service, wiring.lifecycle_events):
+        built.cache_clear()
+
+
+def test_malformed_event_is_rejected_naming_the_field(handler, capsys) -> None:  # type: ignore[no-untyped-def]
+    result = handler(load_event("lifecycle-launch-malformed"), LambdaContext("lifecycle"))
+    assert result["status"] == "rejected"
+    assert result["field"] == "detail.EC2InstanceId"
+    emitted = [json.loads(line) for line in capsys.readouterr().out.splitlines() if "{" in line]
+    metric_names = {
+        m["Name"]
+        for record in emitted
+        for directive in record.get("_aws", {}).get("CloudWatchMetrics", [])
+        for m in directive["Metrics"]
+    }
+    assert "EventRejected" in metric_names
+
+
+@pytest.mark.parametrize(
+    "mutate",
+    [
+        lambda e: e.__setitem__("detail-type", "Something Else"),
+        lambda e: e["detail"].__setitem__("LifecycleActionToken", "short"),
+        lambda e: e["detail"].__setitem__("AutoScalingGroupName", "x" * 256),
+        lambda e: e["detail"].__setitem__("EC2InstanceId", "i-0'; DROP"),
+        lambda e: e.__setitem__("detail", "not an object"),
+    ],
+)
+def test_hostile_or_broken_events_are_rejected_without_aws_calls(handler, mutate) -> None:  # type: ignore[no-untyped-def]
+    event = load_event("lifecycle-launch")
+    mutate(event)
+    assert handler(event, LambdaContext("lifecycle"))["status"] == "rejected"
+
+
+def test_test_notification_is_skipped(handler) -> None:  # type: ignore[no-untyped-def]
+    result = handler(load_event("lifecycle-test-notification"), LambdaContext("lifecycle"))
+    assert result == {"status": "skipped", "reason": "autoscaling:TEST_NOTIFICATION"}
+
+
+def test_a_real_launch_event_does_reach_aws(handler) -> None:  # type: ignore[no-untyped-def]
+    # The counterpart of the tests above: a valid event is not rejected, it goes to AWS, which
+    # here is unreachable, so the call fails. This proves the others stopped before AWS.
+    with pytest.raises(AwsError, match=r"127\.0\.0\.1:9"):
+        handler(load_event("lifecycle-launch"), LambdaContext("lifecycle"))
