@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import botocore.exceptions
 
-from winnodes.adapters.aws import aws_call, error_code
+from winnodes.adapters.aws import all_pages, aws_call, error_code
 from winnodes.errors import AwsError
 from winnodes.ports import AutoScalingGroup, GroupInstance, LifecycleHook
 
@@ -31,14 +31,9 @@ class AutoScalingGroups:
 
     def _describe(self, **arguments: Any) -> Iterator[AutoScalingGroup]:
         paginator = self._client.get_paginator("describe_auto_scaling_groups")
-        try:
-            for page in aws_call(
-                "DescribeAutoScalingGroups", lambda: paginator.paginate(**arguments)
-            ):
-                for group in page["AutoScalingGroups"]:
-                    yield _group(group)
-        except botocore.exceptions.ClientError as error:
-            raise AwsError(f"DescribeAutoScalingGroups failed: {error}") from error
+        for page in all_pages("DescribeAutoScalingGroups", paginator, **arguments):
+            for group in page["AutoScalingGroups"]:
+                yield _group(group)
 
     def lifecycle_hooks(self, group: str) -> Sequence[LifecycleHook]:
         try:
