@@ -293,7 +293,17 @@ class AsgEngine:
         target = (group.desired_capacity or 0) + surge
         active = [s for s in group.instance_states if s.lifecycle_state in ACTIVE_STATES]
         if len(active) < target:
-            self.launch(group, target - len(active), self.launch_spec(group))
+            count = target - len(active)
+            if refresh is not None:
+                # During a refresh MaxHealthyPercentage caps every instance the group has,
+                # terminating ones included: with 100 %, replacements launch only after the old
+                # instances are gone. https://docs.aws.amazon.com/autoscaling/ec2/userguide/instance-refresh-overview.html
+                max_pct = float(refresh.preferences.get("MaxHealthyPercentage", 100))
+                cap = math.floor((group.desired_capacity or 0) * max_pct / 100)
+                present = sum(1 for s in group.instance_states if s.lifecycle_state != "Terminated")
+                count = min(count, max(0, cap - present))
+            if count:
+                self.launch(group, count, self.launch_spec(group))
         elif len(active) > target:
             for state in self.scale_in_order(group, active)[: len(active) - target]:
                 self.begin_terminate(group, state, cause="scale in")
@@ -845,7 +855,8 @@ class AsgEngine:
                 return
             max_total = math.floor(desired * max_healthy_pct / 100)
             phase.surge = max(1, min(len(remaining), max_total - desired))
-            return  # reconcile launches the surge with the refresh's launch spec
+            self.reconcile(group)  # launches the surge with the refresh's launch spec
+            return
         # Terminate first, keeping MinHealthyPercentage of desired capacity InService (rounded
         # up); at least one instance at a time.
         min_healthy = math.ceil(desired * min_healthy_pct / 100)

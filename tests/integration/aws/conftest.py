@@ -1,0 +1,78 @@
+"""Fixtures for the AWS half of the local cloud: one ``AwsCloud`` (moto over HTTP, extended) per
+module, plain boto3 clients against it, and a factory for Windows node groups."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from localcloud.aws import AwsCloud
+from tests.integration.aws.helpers import LAUNCH, TERMINATE, Clients, Group, user_data
+
+# 1 simulated second = 10 ms: a 30 s heartbeat timeout lasts 0.3 s.
+TIME_SCALE = 0.01
+
+
+@pytest.fixture(scope="module")
+def aws() -> Iterator[AwsCloud]:
+    with AwsCloud(time_scale=TIME_SCALE) as cloud:
+        yield cloud
+
+
+@pytest.fixture(scope="module")
+def clients(aws: AwsCloud) -> Clients:
+    return Clients(*(aws.client(s) for s in ("autoscaling", "ec2", "eks", "ssm", "iam", "sqs")))
+
+
+@pytest.fixture
+def make_group(aws: AwsCloud, clients: Clients) -> Callable[..., Group]:
+    def make(
+        *,
+        desired: int,
+        hooks: tuple[str, ...] = (LAUNCH, TERMINATE),
+        heartbeat: int = 600,
+        default_result: str = "ABANDON",
+        script: str | None = None,
+        max_size: int = 10,
+        profile_arn: str | None = None,
+    ) -> Group:
+        name = f"g-{secrets.token_hex(3)}"
+        ami = clients.ssm.get_parameter(
+            Name="/aws/service/ami-windows-latest/"
+            "Windows_Server-2022-English-Core-EKS_Optimized-1.31/image_id"
+        )["Parameter"]["Value"]
+        template = clients.ec2.create_launch_template(
+            LaunchTemplateName=name,
+            LaunchTemplateData={
+                "ImageId": ami,
+                "InstanceType": "m5.large",
+                "UserData": user_data(script or "<powershell>Write-Output hi</powershell>"),
+                "IamInstanceProfile": {
+                    "Arn": profile_arn or aws.world.node_instance_profile_arn  # type: ignore[union-attr]
+                },
+            },
+        )["LaunchTemplate"]
+        specs = [
+            {
+                "LifecycleHookName": "launch" if transition == LAUNCH else "terminate",
+                "LifecycleTransition": transition,
+                "HeartbeatTimeout": heartbeat,
+                "DefaultResult": default_result,
+                "NotificationMetadata": f'{{"group": "{name}"}}',
+            }
+            for transition in hooks
+        ]
+        clients.autoscaling.create_auto_scaling_group(
+            AutoScalingGroupName=name,
+            MinSize=0,
+            MaxSize=max_size,
+            DesiredCapacity=desired,
+            LaunchTemplate={"LaunchTemplateId": template["LaunchTemplateId"], "Version": "1"},
+            VPCZoneIdentifier=",".join(aws.world.subnet_ids),  # type: ignore[union-attr]
+            LifecycleHookSpecificationList=specs,
+        )
+        return Group(name=name, template_id=template["LaunchTemplateId"])
+
+    return make

@@ -1,0 +1,70 @@
+"""Helpers for the AWS half's integration tests (fixtures live in conftest.py)."""
+
+from __future__ import annotations
+
+import base64
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+LAUNCH = "autoscaling:EC2_INSTANCE_LAUNCHING"
+TERMINATE = "autoscaling:EC2_INSTANCE_TERMINATING"
+
+
+@dataclass
+class Clients:
+    autoscaling: Any
+    ec2: Any
+    eks: Any
+    ssm: Any
+    iam: Any
+    sqs: Any
+
+
+def wait_for(predicate: Callable[[], Any], *, timeout: float = 20.0, message: str = "") -> Any:
+    """Poll until ``predicate`` returns something truthy (no wall-clock assertions)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {message or predicate}")
+        time.sleep(0.02)
+
+
+def user_data(script: str) -> str:
+    return base64.b64encode(script.encode()).decode()
+
+
+def bootstrap_script(cluster: str, endpoint: str, ca: str) -> str:
+    def q(value: str) -> str:
+        return "'" + value.replace("'", "''") + "'"
+
+    return (
+        "<powershell>\n"
+        "[string]$EKSBootstrapScriptFile = "
+        '"$env:ProgramFiles\\Amazon\\EKS\\Start-EKSBootstrap.ps1"\n'
+        f"& $EKSBootstrapScriptFile -EKSClusterName {q(cluster)} -APIServerEndpoint {q(endpoint)} "
+        f"-Base64ClusterCA {q(ca)} 3>&1 4>&1 5>&1 6>&1\n"
+        "</powershell>\n"
+    )
+
+
+@dataclass
+class Group:
+    name: str
+    template_id: str
+
+
+def instances(clients: Clients, group: str) -> dict[str, str]:
+    """Instance id → LifecycleState, as DescribeAutoScalingGroups shows them."""
+    found = clients.autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[group])
+    return {
+        i["InstanceId"]: i["LifecycleState"] for i in found["AutoScalingGroups"][0]["Instances"]
+    }
+
+
+def in_state(clients: Clients, group: str, state: str) -> list[str]:
+    return sorted(i for i, s in instances(clients, group).items() if s == state)

@@ -1,0 +1,239 @@
+"""Lifecycle hooks that fire: scale-out and scale-in through Pending:Wait / Terminating:Wait, the
+EventBridge events, CompleteLifecycleAction and heartbeats with their errors, timeouts."""
+
+from __future__ import annotations
+
+import json
+import threading
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from localcloud.aws import AwsCloud
+from tests.integration.aws.helpers import LAUNCH, TERMINATE, Clients, in_state, instances, wait_for
+
+pytestmark = pytest.mark.integration
+
+
+class Recorder:
+    """An in-process event-bus target collecting lifecycle events for one group."""
+
+    def __init__(self, aws: AwsCloud, group: str) -> None:
+        self.events: list[dict[str, Any]] = []
+        self.contexts: list[Any] = []
+        self._lock = threading.Lock()
+        assert aws.events is not None
+        aws.events.put_rule(
+            f"rec-{group}",
+            event_pattern={
+                "source": ["aws.autoscaling"],
+                "detail-type": [{"prefix": "EC2 Instance-"}],
+                "detail": {"AutoScalingGroupName": [group]},
+            },
+        )
+        aws.events.put_target(f"rec-{group}", self, target_id=f"recorder-{group}")
+
+    def __call__(self, event: dict[str, Any], context: Any) -> None:
+        with self._lock:
+            self.events.append(event)
+            self.contexts.append(context)
+
+    def of(self, detail_type: str) -> list[dict[str, Any]]:
+        with self._lock:
+            return [e for e in self.events if e["detail-type"] == detail_type]
+
+
+def test_scale_out_waits_for_the_launch_hook_then_goes_in_service(
+    aws: AwsCloud, clients: Clients, make_group: Any
+) -> None:
+    group = make_group(desired=0)
+    rec = Recorder(aws, group.name)
+    clients.autoscaling.set_desired_capacity(AutoScalingGroupName=group.name, DesiredCapacity=2)
+
+    waiting = wait_for(lambda: len(in_state(clients, group.name, "Pending:Wait")) == 2)
+    assert waiting
+    launches = wait_for(
+        lambda: (
+            len(rec.of("EC2 Instance-launch Lifecycle Action")) == 2
+            and rec.of("EC2 Instance-launch Lifecycle Action")
+        )
+    )
+    event = launches[0]
+    assert event["source"] == "aws.autoscaling"
+    assert event["account"] == aws.account_id and event["region"] == aws.region
+    assert event["resources"][0].endswith(f"autoScalingGroupName/{group.name}")
+    detail = event["detail"]
+    assert detail["LifecycleTransition"] == LAUNCH
+    assert detail["LifecycleHookName"] == "launch"
+    assert detail["AutoScalingGroupName"] == group.name
+    assert json.loads(detail["NotificationMetadata"]) == {"group": group.name}
+    assert (detail["Origin"], detail["Destination"]) == ("EC2", "AutoScalingGroup")
+    assert len(detail["LifecycleActionToken"]) == 36
+    assert rec.contexts[0].function_name == f"recorder-{group.name}"
+    assert rec.contexts[0].get_remaining_time_in_millis() > 0
+
+    # The instances stay in Pending:Wait until their action completes: by token, by instance id.
+    first, second = (e["detail"] for e in launches)
+    clients.autoscaling.complete_lifecycle_action(
+        AutoScalingGroupName=group.name,
+        LifecycleHookName="launch",
+        LifecycleActionToken=first["LifecycleActionToken"],
+        LifecycleActionResult="CONTINUE",
+    )
+    assert instances(clients, group.name)[first["EC2InstanceId"]] == "InService"
+    assert instances(clients, group.name)[second["EC2InstanceId"]] == "Pending:Wait"
+    clients.autoscaling.complete_lifecycle_action(
+        AutoScalingGroupName=group.name,
+        LifecycleHookName="launch",
+        InstanceId=second["EC2InstanceId"],
+        LifecycleActionResult="CONTINUE",
+    )
+    described = clients.autoscaling.describe_auto_scaling_instances(
+        InstanceIds=[first["EC2InstanceId"], second["EC2InstanceId"]]
+    )["AutoScalingInstances"]
+    assert {i["LifecycleState"] for i in described} == {"InService"}
+
+    # A completed action is gone: completing it again is the documented ValidationError.
+    with pytest.raises(ClientError) as error:
+        clients.autoscaling.complete_lifecycle_action(
+            AutoScalingGroupName=group.name,
+            LifecycleHookName="launch",
+            LifecycleActionToken=first["LifecycleActionToken"],
+            LifecycleActionResult="CONTINUE",
+        )
+    assert error.value.response["Error"]["Code"] == "ValidationError"
+    assert "No active Lifecycle Action found with token" in error.value.response["Error"]["Message"]
+
+
+def test_scale_in_waits_for_the_terminate_hook_then_terminates(
+    aws: AwsCloud, clients: Clients, make_group: Any
+) -> None:
+    group = make_group(desired=2, hooks=(TERMINATE,))
+    in_service = wait_for(lambda: len(in_state(clients, group.name, "InService")) == 2)
+    assert in_service
+    rec = Recorder(aws, group.name)
+
+    clients.autoscaling.set_desired_capacity(AutoScalingGroupName=group.name, DesiredCapacity=1)
+    (leaving,) = wait_for(lambda: in_state(clients, group.name, "Terminating:Wait"))
+    (event,) = wait_for(lambda: rec.of("EC2 Instance-terminate Lifecycle Action"))
+    detail = event["detail"]
+    assert detail["EC2InstanceId"] == leaving
+    assert detail["LifecycleTransition"] == TERMINATE
+    assert (detail["Origin"], detail["Destination"]) == ("AutoScalingGroup", "EC2")
+    reservation = clients.ec2.describe_instances(InstanceIds=[leaving])["Reservations"][0]
+    assert reservation["Instances"][0]["State"]["Name"] == "running"
+
+    clients.autoscaling.record_lifecycle_action_heartbeat(
+        AutoScalingGroupName=group.name,
+        LifecycleHookName="terminate",
+        LifecycleActionToken=detail["LifecycleActionToken"],
+    )
+    clients.autoscaling.complete_lifecycle_action(
+        AutoScalingGroupName=group.name,
+        LifecycleHookName="terminate",
+        LifecycleActionToken=detail["LifecycleActionToken"],
+        LifecycleActionResult="CONTINUE",
+    )
+    state = clients.ec2.describe_instances(InstanceIds=[leaving])["Reservations"][0]
+    assert state["Instances"][0]["State"]["Name"] == "terminated"
+    assert wait_for(lambda: leaving not in instances(clients, group.name))
+    assert len(in_state(clients, group.name, "InService")) == 1
+
+
+def test_terminate_instance_in_group_goes_through_the_hook(
+    clients: Clients, make_group: Any
+) -> None:
+    group = make_group(desired=1, hooks=(TERMINATE,))
+    (instance,) = wait_for(lambda: in_state(clients, group.name, "InService"))
+    clients.autoscaling.terminate_instance_in_auto_scaling_group(
+        InstanceId=instance, ShouldDecrementDesiredCapacity=True
+    )
+    assert instances(clients, group.name)[instance] == "Terminating:Wait"
+    clients.autoscaling.complete_lifecycle_action(
+        AutoScalingGroupName=group.name,
+        LifecycleHookName="terminate",
+        InstanceId=instance,
+        LifecycleActionResult="ABANDON",
+    )
+    assert instances(clients, group.name).get(instance, "Terminated") == "Terminated"
+
+
+def test_heartbeat_timeout_applies_the_default_result(
+    aws: AwsCloud, clients: Clients, make_group: Any
+) -> None:
+    # DefaultResult ABANDON on launch: the instance is terminated and replaced.
+    group = make_group(desired=1, hooks=(LAUNCH,), heartbeat=30, default_result="ABANDON")
+    (first,) = wait_for(lambda: in_state(clients, group.name, "Pending:Wait"))
+    aws.clock.advance(31)
+    replacement = wait_for(
+        lambda: [i for i in in_state(clients, group.name, "Pending:Wait") if i != first]
+    )
+    assert replacement
+    terminated = clients.ec2.describe_instances(InstanceIds=[first])["Reservations"][0]
+    assert terminated["Instances"][0]["State"]["Name"] == "terminated"
+
+    # DefaultResult CONTINUE: the instance goes InService when the hook times out.
+    group2 = make_group(desired=1, hooks=(LAUNCH,), heartbeat=30, default_result="CONTINUE")
+    (waiting,) = wait_for(lambda: in_state(clients, group2.name, "Pending:Wait"))
+    aws.clock.advance(31)
+    assert wait_for(lambda: in_state(clients, group2.name, "InService") == [waiting])
+
+
+def test_heartbeats_extend_the_wait_up_to_the_global_timeout(
+    aws: AwsCloud, clients: Clients, make_group: Any
+) -> None:
+    group = make_group(desired=1, hooks=(LAUNCH,), heartbeat=30, default_result="CONTINUE")
+    (instance,) = wait_for(lambda: in_state(clients, group.name, "Pending:Wait"))
+    hook = clients.autoscaling.describe_lifecycle_hooks(AutoScalingGroupName=group.name)[
+        "LifecycleHooks"
+    ][0]
+    assert hook["GlobalTimeout"] == 3000  # min(100 × 30 s, 48 h)
+    assert hook["DefaultResult"] == "CONTINUE"
+    with aws.clock.frozen():
+        for _ in range(4):
+            aws.clock.advance(20)
+            clients.autoscaling.record_lifecycle_action_heartbeat(
+                AutoScalingGroupName=group.name, LifecycleHookName="launch", InstanceId=instance
+            )
+            assert instances(clients, group.name)[instance] == "Pending:Wait"
+        # 80 simulated seconds in: past one heartbeat timeout, still waiting thanks to heartbeats.
+        aws.clock.advance(3000)
+    assert wait_for(lambda: instances(clients, group.name)[instance] == "InService")
+
+
+def test_unknown_actions_and_hooks_are_validation_errors(clients: Clients, make_group: Any) -> None:
+    group = make_group(desired=0)
+    cases = [
+        ({"LifecycleActionToken": "11111111-2222-3333-4444-555555555555"}, "token"),
+        ({"InstanceId": "i-0123456789abcdef0"}, "instance ID"),
+    ]
+    for arguments, what in cases:
+        for call in (
+            clients.autoscaling.complete_lifecycle_action,
+            clients.autoscaling.record_lifecycle_action_heartbeat,
+        ):
+            extra = {"LifecycleActionResult": "CONTINUE"} if "complete" in call.__name__ else {}
+            with pytest.raises(ClientError) as error:
+                call(
+                    AutoScalingGroupName=group.name,
+                    LifecycleHookName="launch",
+                    **arguments,
+                    **extra,
+                )
+            assert error.value.response["Error"]["Code"] == "ValidationError"
+            assert f"No active Lifecycle Action found with {what}" in str(error.value)
+    with pytest.raises(ClientError, match="No Lifecycle Hook found"):
+        clients.autoscaling.complete_lifecycle_action(
+            AutoScalingGroupName=group.name,
+            LifecycleHookName="nope",
+            InstanceId="i-0123456789abcdef0",
+            LifecycleActionResult="CONTINUE",
+        )
+    with pytest.raises(ClientError, match="Heartbeat timeout"):
+        clients.autoscaling.put_lifecycle_hook(
+            AutoScalingGroupName=group.name,
+            LifecycleHookName="short",
+            LifecycleTransition=LAUNCH,
+            HeartbeatTimeout=10,
+        )
