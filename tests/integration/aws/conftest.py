@@ -37,8 +37,9 @@ def make_group(aws: AwsCloud, clients: Clients) -> Callable[..., Group]:
         script: str | None = None,
         max_size: int = 10,
         profile_arn: str | None = None,
+        name: str | None = None,
     ) -> Group:
-        name = f"g-{secrets.token_hex(3)}"
+        name = name or f"g-{secrets.token_hex(3)}"
         ami = clients.ssm.get_parameter(
             Name="/aws/service/ami-windows-latest/"
             "Windows_Server-2022-English-Core-EKS_Optimized-1.31/image_id"

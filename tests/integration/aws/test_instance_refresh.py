@@ -6,6 +6,7 @@ API's refusals."""
 from __future__ import annotations
 
 import math
+import secrets
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -102,8 +103,9 @@ def samples_during(aws: AwsCloud, group: str, since: float) -> list[Any]:
 def test_terminate_first_refresh_keeps_min_healthy_and_never_exceeds_desired(
     aws: AwsCloud, clients: Clients, make_group: Any
 ) -> None:
-    group = make_group(desired=4)
-    Operator(aws, clients, group.name, always_continue)
+    name = f"g-{secrets.token_hex(3)}"
+    Operator(aws, clients, name, always_continue)
+    group = make_group(desired=4, name=name)
     wait_for(lambda: len(in_state(clients, group.name, "InService")) == 4, message="4 InService")
     version = new_version(aws, clients, group.template_id)
     started_at = aws.clock.now()
@@ -154,8 +156,9 @@ def test_terminate_first_refresh_keeps_min_healthy_and_never_exceeds_desired(
 def test_launch_first_refresh_launches_before_terminating(
     aws: AwsCloud, clients: Clients, make_group: Any
 ) -> None:
-    group = make_group(desired=2)
-    Operator(aws, clients, group.name, always_continue)
+    name = f"g-{secrets.token_hex(3)}"
+    Operator(aws, clients, name, always_continue)
+    group = make_group(desired=2, name=name)
     wait_for(lambda: len(in_state(clients, group.name, "InService")) == 2)
     version = new_version(aws, clients, group.template_id)
     started_at = aws.clock.now()
@@ -174,7 +177,7 @@ def test_launch_first_refresh_launches_before_terminating(
 
 
 def test_failed_replacements_roll_back(aws: AwsCloud, clients: Clients, make_group: Any) -> None:
-    group = make_group(desired=2)
+    name = f"g-{secrets.token_hex(3)}"
     version_holder: dict[str, str] = {}
 
     def refuse_new_version(detail: dict[str, Any], launched_version: str) -> str:
@@ -184,7 +187,8 @@ def test_failed_replacements_roll_back(aws: AwsCloud, clients: Clients, make_gro
             return "ABANDON"  # the new AMI never becomes a Ready node
         return "CONTINUE"
 
-    Operator(aws, clients, group.name, refuse_new_version)
+    Operator(aws, clients, name, refuse_new_version)
+    group = make_group(desired=2, name=name)
     wait_for(lambda: len(in_state(clients, group.name, "InService")) == 2)
     version_holder["new"] = new_version(aws, clients, group.template_id)
     clients.autoscaling.start_instance_refresh(
