@@ -168,3 +168,82 @@ class ClusterKube(Protocol):
     def nodes_by_instance(self) -> dict[str, NodeState]:
         """Every Node whose providerID names an EC2 instance, by instance id."""
         ...
+
+
+# --- leave: draining the Node of an instance that terminates -------------------------------------
+
+
+@dataclass(frozen=True)
+class LeavingNode:
+    """The Node of a terminating instance, as far as a drain cares."""
+
+    name: str
+    uid: str
+    instance_id: str
+    unschedulable: bool
+    excluded_from_load_balancers: bool
+    # When the drain began (our annotation, written at cordon time): the deadline survives
+    # invocations without a database.
+    drain_started_at: datetime | None = None
+
+    @property
+    def cordoned(self) -> bool:
+        return (
+            self.unschedulable
+            and self.excluded_from_load_balancers
+            and self.drain_started_at is not None
+        )
+
+
+@dataclass(frozen=True)
+class PodOnNode:
+    """A pod on a leaving node: the facts drain decisions read, plus the uid eviction pins and
+    the labels PodDisruptionBudgets select on."""
+
+    namespace: str
+    name: str
+    uid: str
+    labels: Mapping[str, str] = field(default_factory=dict)
+    owner_kinds: tuple[str, ...] = ()  # kinds of owner references marked `controller: true`
+    is_mirror: bool = False
+    deletion_timestamp: datetime | None = None
+    has_emptydir: bool = False
+    phase: str = "Running"
+
+    @property
+    def key(self) -> str:
+        """"namespace/name", as results are keyed."""
+        return f"{self.namespace}/{self.name}"
+
+
+class NodeDrain(Protocol):
+    """Draining one cluster's Nodes. Evictions honour PodDisruptionBudgets."""
+
+    def leaving_node(self, instance_id: str, *, name: str | None = None) -> LeavingNode | None:
+        """The Node whose providerID names `instance_id` (`name`, when known, saves a list)."""
+        ...
+
+    def cordon(self, node: LeavingNode, *, drain_started_at: datetime | None) -> None:
+        """Unschedulable, excluded from external load balancers, and annotated with
+        `drain_started_at` when given, in one patch."""
+        ...
+
+    def pods_on(self, node: str) -> Sequence[PodOnNode]: ...
+
+    def evict(self, pods: Sequence[PodOnNode]) -> Mapping[str, int]:
+        """Evicts concurrently; the HTTP status of each eviction by pod key (503 when the API
+        could not be reached)."""
+        ...
+
+    def delete_pods(self, pods: Sequence[PodOnNode]) -> None:
+        """Deletes without the Eviction API (completed pods, forced drains after the deadline).
+        Pods already gone are fine."""
+        ...
+
+    def disruption_budgets(self, pods: Sequence[PodOnNode]) -> Mapping[str, str]:
+        """By pod key, "namespace/name" of a PodDisruptionBudget selecting the pod."""
+        ...
+
+    def delete_node(self, node: LeavingNode) -> bool:
+        """False when it was already gone (or replaced by another Node of that name)."""
+        ...

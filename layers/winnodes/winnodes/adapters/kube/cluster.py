@@ -7,6 +7,7 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from winnodes.adapters.kube.api import KubeApi
+from winnodes.adapters.kube.drain import KubeDrain
 from winnodes.adapters.kube.token import CachedToken
 from winnodes.errors import InvalidInputError, KubernetesConflictError, KubernetesNotFoundError
 from winnodes.models.identifiers import ProviderId
@@ -24,6 +25,10 @@ AWS_AUTH = "aws-auth"
 class KubeCluster:
     def __init__(self, api: KubeApi) -> None:
         self._api = api
+
+    @property
+    def api(self) -> KubeApi:
+        return self._api
 
     def ensure_windows_ipam(self) -> bool:
         # EKS user guide, windows-support.html: the VPC resource controller hands out Windows
@@ -117,3 +122,9 @@ class KubeClusters:
                 )
                 self._clusters[key] = KubeCluster(api)
             return self._clusters[key]
+
+    def drain(self, connection: ClusterConnection) -> KubeDrain:
+        """Drain operations over the same authenticated API as `self(connection)`. A fresh one per
+        call: it discovers the policy API version again, so a cluster upgraded under a warm
+        container is evicted with the version it serves now."""
+        return KubeDrain(self(connection).api)

@@ -1,0 +1,233 @@
+"""Draining Nodes over KubeApi: find, cordon, list pods, evict (policy/v1 or v1beta1, discovered
+like kubectl's CheckEvictionSupport), delete pods and the Node, name the PodDisruptionBudgets
+that stand in the way."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import suppress
+from datetime import UTC, datetime
+from typing import Any, Final
+from urllib.parse import quote
+
+from winnodes.adapters.kube.api import STRATEGIC_MERGE_PATCH, KubeApi
+from winnodes.errors import (
+    InvalidInputError,
+    KubernetesConflictError,
+    KubernetesError,
+    KubernetesNotFoundError,
+)
+from winnodes.models.identifiers import ProviderId
+from winnodes.ports import LeavingNode, PodOnNode
+
+DRAIN_STARTED_ANNOTATION: Final = "eks-windows-nodes/drain-started-at"
+# Managed node groups label a leaving node so external load balancers stop sending it traffic.
+EXCLUDE_FROM_LOAD_BALANCERS_LABEL: Final = "node.kubernetes.io/exclude-from-external-load-balancers"
+MIRROR_POD_ANNOTATION: Final = "kubernetes.io/config.mirror"
+# The urllib3 pool of the official client's configuration holds cpu_count × 5 connections;
+# more threads than that would open and discard extra TLS connections.
+DEFAULT_CONCURRENCY: Final = 8
+_UNREACHABLE: Final = 503
+
+
+class KubeDrain:
+    """One cluster's drain operations. Thread-safe; evictions run on a bounded pool."""
+
+    def __init__(self, api: KubeApi, *, concurrency: int = DEFAULT_CONCURRENCY) -> None:
+        self._api = api
+        self._concurrency = max(1, concurrency)
+        self._lock = threading.Lock()
+        self._policy_version: str | None = None
+
+    # -- the Node ---------------------------------------------------------------------------
+
+    def leaving_node(self, instance_id: str, *, name: str | None = None) -> LeavingNode | None:
+        if name is not None:
+            try:
+                node = self._api.get(f"/api/v1/nodes/{quote(name, safe='')}")
+            except KubernetesNotFoundError:
+                node = None
+            if node is not None and _instance_id(node) == instance_id:
+                return _leaving_node(node, instance_id)
+        # The name is the DNS name, which a new instance can reuse: the providerID decides.
+        for node in self._api.list("/api/v1/nodes"):
+            if _instance_id(node) == instance_id:
+                return _leaving_node(node, instance_id)
+        return None
+
+    def cordon(self, node: LeavingNode, *, drain_started_at: datetime | None) -> None:
+        metadata: dict[str, Any] = {"labels": {EXCLUDE_FROM_LOAD_BALANCERS_LABEL: "true"}}
+        if drain_started_at is not None:
+            metadata["annotations"] = {DRAIN_STARTED_ANNOTATION: _rfc3339(drain_started_at)}
+        self._api.patch(
+            f"/api/v1/nodes/{quote(node.name, safe='')}",
+            {"metadata": metadata, "spec": {"unschedulable": True}},
+            content_type=STRATEGIC_MERGE_PATCH,
+        )
+
+    def delete_node(self, node: LeavingNode) -> bool:
+        try:
+            self._api.delete(
+                f"/api/v1/nodes/{quote(node.name, safe='')}",
+                {"preconditions": {"uid": node.uid}},
+            )
+        except (KubernetesNotFoundError, KubernetesConflictError):
+            return False
+        return True
+
+    # -- its pods ---------------------------------------------------------------------------
+
+    def pods_on(self, node: str) -> Sequence[PodOnNode]:
+        return [
+            _pod(pod)
+            for pod in self._api.list(
+                "/api/v1/pods", query={"fieldSelector": f"spec.nodeName={node}"}
+            )
+        ]
+
+    def evict(self, pods: Sequence[PodOnNode]) -> Mapping[str, int]:
+        if not pods:
+            return {}
+        version = self.policy_version()
+        statuses = self._map(lambda pod: self._evict_one(pod, version), pods)
+        return {pod.key: status for pod, status in zip(pods, statuses, strict=True)}
+
+    def _evict_one(self, pod: PodOnNode, version: str) -> int:
+        body = {
+            "apiVersion": f"policy/{version}",
+            "kind": "Eviction",
+            "metadata": {"name": pod.name, "namespace": pod.namespace},
+            # Pinned to the uid we planned for: a new pod of the same name is not ours (409).
+            "deleteOptions": {"preconditions": {"uid": pod.uid}},
+        }
+        try:
+            self._api.create(f"{_pod_path(pod)}/eviction", body)
+        except KubernetesError as error:
+            return error.status or _UNREACHABLE
+        return 201
+
+    def delete_pods(self, pods: Sequence[PodOnNode]) -> None:
+        def delete(pod: PodOnNode) -> None:
+            # Gone already, or replaced by a pod that is not on this node: fine either way.
+            with suppress(KubernetesNotFoundError, KubernetesConflictError):
+                self._api.delete(_pod_path(pod), {"preconditions": {"uid": pod.uid}})
+
+        self._map(delete, pods)
+
+    def disruption_budgets(self, pods: Sequence[PodOnNode]) -> Mapping[str, str]:
+        version = self.policy_version()
+        budgets: dict[str, str] = {}
+        for namespace in sorted({pod.namespace for pod in pods}):
+            path = (
+                f"/apis/policy/{version}/namespaces/{quote(namespace, safe='')}"
+                "/poddisruptionbudgets"
+            )
+            pdbs = list(self._api.list(path))
+            for pod in pods:
+                if pod.namespace != namespace:
+                    continue
+                for pdb in pdbs:
+                    if selects((pdb.get("spec") or {}).get("selector"), pod.labels):
+                        budgets[pod.key] = f"{namespace}/{pdb['metadata']['name']}"
+                        break
+        return budgets
+
+    def policy_version(self) -> str:
+        """policy/v1 where the server has it (Kubernetes >= 1.22 for Eviction), else v1beta1."""
+        with self._lock:
+            if self._policy_version is None:
+                group = self._api.get("/apis/policy")
+                versions = {v.get("version") for v in group.get("versions") or []}
+                self._policy_version = "v1" if "v1" in versions else "v1beta1"
+            return self._policy_version
+
+    def _map[T, R](self, call: Callable[[T], R], items: Sequence[T]) -> list[R]:
+        if len(items) <= 1:
+            return [call(item) for item in items]
+        workers = min(self._concurrency, len(items))
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="drain") as pool:
+            return list(pool.map(call, items))
+
+
+def selects(selector: Mapping[str, Any] | None, labels: Mapping[str, str]) -> bool:
+    """A LabelSelector against a pod's labels. An empty selector of a PDB selects every pod of
+    its namespace in policy/v1 (and none in v1beta1; treating it as all at worst names one
+    blocker too many)."""
+    if selector is None:
+        return False
+    if any(labels.get(k) != v for k, v in (selector.get("matchLabels") or {}).items()):
+        return False
+    return all(_matches(e, labels) for e in selector.get("matchExpressions") or [])
+
+
+def _matches(expression: Mapping[str, Any], labels: Mapping[str, str]) -> bool:
+    key, operator = expression.get("key"), expression.get("operator")
+    present = isinstance(key, str) and key in labels
+    value_in = present and labels[str(key)] in set(expression.get("values") or [])
+    match operator:
+        case "In":
+            return value_in
+        case "NotIn":
+            return not value_in
+        case "Exists":
+            return present
+        case "DoesNotExist":
+            return not present
+    return False
+
+
+def _pod_path(pod: PodOnNode) -> str:
+    return f"/api/v1/namespaces/{quote(pod.namespace, safe='')}/pods/{quote(pod.name, safe='')}"
+
+
+def _instance_id(node: Mapping[str, Any]) -> str | None:
+    try:
+        return str(ProviderId.parse((node.get("spec") or {}).get("providerID", "")).instance_id)
+    except InvalidInputError:
+        return None
+
+
+def _leaving_node(node: Mapping[str, Any], instance_id: str) -> LeavingNode:
+    metadata = node["metadata"]
+    labels = metadata.get("labels") or {}
+    started = (metadata.get("annotations") or {}).get(DRAIN_STARTED_ANNOTATION)
+    return LeavingNode(
+        name=metadata["name"],
+        uid=metadata["uid"],
+        instance_id=instance_id,
+        unschedulable=bool((node.get("spec") or {}).get("unschedulable")),
+        excluded_from_load_balancers=labels.get(EXCLUDE_FROM_LOAD_BALANCERS_LABEL) == "true",
+        drain_started_at=_parse_time(started),
+    )
+
+
+def _pod(pod: Mapping[str, Any]) -> PodOnNode:
+    metadata = pod["metadata"]
+    owners = metadata.get("ownerReferences") or []
+    volumes = (pod.get("spec") or {}).get("volumes") or []
+    return PodOnNode(
+        namespace=metadata["namespace"],
+        name=metadata["name"],
+        uid=metadata["uid"],
+        labels=dict(metadata.get("labels") or {}),
+        owner_kinds=tuple(o["kind"] for o in owners if o.get("controller")),
+        is_mirror=MIRROR_POD_ANNOTATION in (metadata.get("annotations") or {}),
+        deletion_timestamp=_parse_time(metadata.get("deletionTimestamp")),
+        has_emptydir=any("emptyDir" in volume for volume in volumes),
+        phase=(pod.get("status") or {}).get("phase") or "Pending",
+    )
+
+
+def _rfc3339(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def _parse_time(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None  # someone else's value: the drain restarts its clock rather than fail

@@ -1,0 +1,403 @@
+"""Leave: the Node of an instance that a managed group terminates is cordoned and drained with
+evictions that honour PodDisruptionBudgets, then deleted, and only then is the terminate action
+completed with CONTINUE. A drain never outlives its deadline: at the deadline the action is
+completed anyway (a terminate hook can delay the instance's end, not prevent it).
+
+The same `advance` serves the terminate event (looping for a bounded time, heartbeating) and the
+reconciler (one non-blocking step per tick). The drain's start time lives on the Node (an
+annotation written at cordon time), so the deadline holds across invocations, and every step is
+observed afresh: duplicated, lost or reordered events change nothing."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from winnodes.decisions.drain import (
+    PDB_RETRY_INTERVAL,
+    ContinueDraining,
+    DrainClock,
+    DrainPolicy,
+    DrainProgress,
+    DrainStep,
+    DrainTimedOut,
+    EvictionOutcome,
+    FinishDrain,
+    Pod,
+    PodPhase,
+    PodRef,
+    classify_eviction_response,
+    decide_drain_step,
+    drain_progress,
+    eviction_retry_delay,
+    plan_evictions,
+)
+from winnodes.models.groups import ManagedGroup
+from winnodes.models.lifecycle import LifecycleActionResult, LifecycleState, LifecycleTransition
+from winnodes.observability import logger, metrics
+from winnodes.ports import (
+    AutoScaling,
+    Clock,
+    ClusterConnection,
+    ClusterDirectory,
+    ClusterKube,
+    Compute,
+    LeavingNode,
+    LifecycleHook,
+    NodeDrain,
+    PodOnNode,
+)
+from winnodes.services.fleet import FleetView
+
+
+@dataclass(frozen=True)
+class LeaveSettings:
+    policy: DrainPolicy = field(default_factory=DrainPolicy)
+    # How long one invocation may drain before leaving the rest to the reconciler.
+    wait_budget: timedelta = timedelta(minutes=10)
+    # How often a drain looks again while evicted pods terminate (kubectl polls every second).
+    poll_interval: timedelta = timedelta(seconds=1)
+    # How soon an eviction a PodDisruptionBudget refused is tried again (kubectl: 5 s).
+    pdb_retry_interval: timedelta = PDB_RETRY_INTERVAL
+
+
+@dataclass
+class TerminateAction:
+    """One pending terminate action and what this invocation learned about it so far. The
+    reconciler builds a fresh one per tick; nothing here is needed for correctness."""
+
+    group: ManagedGroup
+    instance_id: str
+    hook: LifecycleHook
+    token: str | None = None
+    last_heartbeat_at: datetime | None = None
+    node_name: str | None = None
+    # By pod key ("namespace/name"): the PDB that refused its last eviction (None: unnamed).
+    pdb_refusals: dict[str, str | None] = field(default_factory=dict)
+    retry_at: dict[str, datetime] = field(default_factory=dict)
+    failures: dict[str, int] = field(default_factory=dict)
+    evicted: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class NotTerminating:
+    """The instance is not held by a terminate action (in service, gone, or never ours)."""
+
+    lifecycle_state: str | None
+
+
+type LeaveStep = DrainStep | NotTerminating
+
+
+@dataclass(frozen=True)
+class _Observation:
+    drain: NodeDrain
+    node: LeavingNode | None
+    pods: Sequence[PodOnNode]
+    now: datetime
+    started_at: datetime
+    log: dict[str, str | None]
+
+
+@dataclass(frozen=True)
+class LeaveResult:
+    instance_id: str
+    step: LeaveStep
+    finished: bool
+    progress: DrainProgress = field(default_factory=lambda: DrainProgress(remaining=()))
+    node: str | None = None
+
+    @property
+    def remaining(self) -> int:
+        return len(self.progress.remaining)
+
+    @property
+    def blocked_by_pdb(self) -> int:
+        return len(self.progress.blocked_by_pdb)
+
+
+class LeaveService:
+    def __init__(
+        self,
+        *,
+        autoscaling: AutoScaling,
+        compute: Compute,
+        clusters: ClusterDirectory,
+        kube_for: Callable[[ClusterConnection], ClusterKube],
+        drain_for: Callable[[ClusterConnection], NodeDrain],
+        clock: Clock,
+        settings: LeaveSettings | None = None,
+    ) -> None:
+        self._autoscaling = autoscaling
+        self._compute = compute
+        self._clusters = clusters
+        self._kube_for = kube_for
+        self._drain_for = drain_for
+        self._clock = clock
+        self._settings = settings or LeaveSettings()
+
+    def view(self) -> FleetView:
+        return FleetView(
+            autoscaling=self._autoscaling,
+            compute=self._compute,
+            clusters=self._clusters,
+            kube_for=self._kube_for,
+        )
+
+    def terminate_hook(
+        self, group: str, hook_name: str | None = None, view: FleetView | None = None
+    ) -> LifecycleHook | None:
+        hooks = [
+            hook
+            for hook in (view or self.view()).hooks(group)
+            if hook.transition == LifecycleTransition.TERMINATING
+            and (hook_name is None or hook.name == hook_name)
+        ]
+        return hooks[0] if hooks else None
+
+    def leave(self, action: TerminateAction) -> LeaveResult:
+        """Drives the action until it is finished or the wait budget is spent (the reconciler
+        carries on from there)."""
+        started = self._clock.monotonic()
+        budget = self._settings.wait_budget.total_seconds()
+        while True:
+            result = self.advance(action)
+            elapsed = self._clock.monotonic() - started
+            if result.finished or elapsed >= budget:
+                return result
+            self._clock.sleep(min(self._pause(action, result), budget - elapsed))
+
+    def advance(self, action: TerminateAction, view: FleetView | None = None) -> LeaveResult:
+        """Observe (through `view`, fresh when not given), decide, perform one step."""
+        view = view or self.view()
+        now = self._clock.now()
+        log: dict[str, str | None] = {
+            "cluster": str(action.group.cluster),
+            "asg": action.group.auto_scaling_group_name,
+            "instance_id": action.instance_id,
+            "node": action.node_name,
+        }
+        state = self._lifecycle_state(action, view)
+        if state is None or not LifecycleState(state).awaits_terminate_action:
+            logger.info("instance is not awaiting a terminate action", extra=log | {"state": state})
+            return LeaveResult(action.instance_id, NotTerminating(state), finished=True)
+
+        drain = self._drain_for(view.connection(action.group.cluster))
+        node = drain.leaving_node(action.instance_id, name=action.node_name)
+        if node is None:
+            # Never joined, or already deleted: nothing to drain (NTH#331).
+            step = decide_drain_step(
+                DrainProgress(remaining=()),
+                self._drain_clock(action, now),
+                node_exists=False,
+                now=now,
+            )
+            return self._perform(step, action, _Observation(drain, None, (), now, now, log))
+        action.node_name = log["node"] = node.name
+        if not node.cordoned:
+            first = node.drain_started_at is None
+            drain.cordon(node, drain_started_at=now if first else None)
+            if first:
+                logger.info("cordoned node; drain started", extra=log)
+        started_at = node.drain_started_at or now
+        pods = drain.pods_on(node.name)
+        progress = self._progress(action, pods, now)
+        step = decide_drain_step(
+            progress, self._drain_clock(action, started_at), node_exists=True, now=now
+        )
+        seen = _Observation(drain, node, pods, now, started_at, log)
+        return self._perform(step, action, seen)
+
+    # -- perform ----------------------------------------------------------------------------
+
+    def _perform(self, step: DrainStep, action: TerminateAction, seen: _Observation) -> LeaveResult:
+        match step:
+            case ContinueDraining(heartbeat_due=due):
+                self._evict(action, seen)
+                if due:
+                    self._heartbeat(action)
+                progress = self._progress(action, seen.pods, seen.now)
+                logger.debug(
+                    "draining",
+                    extra=seen.log
+                    | {
+                        "remaining": str(len(progress.remaining)),
+                        "blocked_by_pdb": str(len(progress.blocked_by_pdb)),
+                    },
+                )
+                return LeaveResult(action.instance_id, step, False, progress, action.node_name)
+            case FinishDrain(delete_node=delete_node):
+                if delete_node and seen.node is not None:
+                    seen.drain.delete_node(seen.node)
+                if self._complete(action):
+                    if seen.node is not None:
+                        took = max((self._clock.now() - seen.started_at).total_seconds(), 0.0)
+                        metrics.add_metric(name="DrainSeconds", unit="Seconds", value=took)
+                    logger.info(
+                        "node drained: terminate action completed with CONTINUE", extra=seen.log
+                    )
+                return LeaveResult(action.instance_id, step, True, node=action.node_name)
+            case DrainTimedOut():
+                progress = self._timed_out(step, action, seen)
+                return LeaveResult(action.instance_id, step, True, progress, action.node_name)
+        raise AssertionError(f"unhandled drain step {step!r}")
+
+    def _evict(self, action: TerminateAction, seen: _Observation) -> None:
+        drain, pods, now, log = seen.drain, seen.pods, seen.now, seen.log
+        by_key = {pod.key: pod for pod in pods}
+        plan = plan_evictions((_decision_pod(p) for p in pods), self._settings.policy, now)
+        if plan.delete:
+            drain.delete_pods([by_key[str(p.ref)] for p in plan.delete])
+        due = [
+            by_key[key] for p in plan.evict if action.retry_at.get(key := str(p.ref), now) <= now
+        ]
+        statuses = drain.evict(due)
+        blocked: list[PodOnNode] = []
+        evicted = 0
+        for pod in due:
+            outcome = classify_eviction_response(statuses.get(pod.key, 503))
+            match outcome:
+                case EvictionOutcome.EVICTED | EvictionOutcome.GONE:
+                    action.pdb_refusals.pop(pod.key, None)
+                    action.retry_at.pop(pod.key, None)
+                    evicted += outcome is EvictionOutcome.EVICTED
+                case EvictionOutcome.BLOCKED_BY_PDB:
+                    blocked.append(pod)
+                    action.retry_at[pod.key] = now + self._settings.pdb_retry_interval
+                case EvictionOutcome.RETRY | EvictionOutcome.FAILED:
+                    attempt = action.failures.get(pod.key, 0)
+                    action.failures[pod.key] = attempt + 1
+                    action.retry_at[pod.key] = now + eviction_retry_delay(attempt)
+                    logger.warning(
+                        "eviction failed; retrying later",
+                        extra=log | {"pod": pod.key, "status": str(statuses.get(pod.key))},
+                    )
+        if blocked:
+            budgets = drain.disruption_budgets(blocked)
+            for pod in blocked:
+                action.pdb_refusals[pod.key] = budgets.get(pod.key)
+            metrics.add_metric(name="EvictionsBlockedByPDB", unit="Count", value=len(blocked))
+        if evicted:
+            action.evicted += evicted
+            metrics.add_metric(name="PodsEvicted", unit="Count", value=evicted)
+
+    def _timed_out(
+        self, step: DrainTimedOut, action: TerminateAction, seen: _Observation
+    ) -> DrainProgress:
+        drain, node, pods, now = seen.drain, seen.node, seen.pods, seen.now
+        blocking = {str(ref) for ref in step.blocking_pods}
+        left = [pod for pod in pods if pod.key in blocking]
+        # This invocation may not have seen the refusals (a reconciler tick): ask the budgets.
+        pdbs = sorted(set(step.blocking_pdbs) | set(drain.disruption_budgets(left).values()))
+        if step.delete_remaining_pods:
+            drain.delete_pods(left)
+        if step.delete_node and node is not None:
+            drain.delete_node(node)
+        completed = self._complete(action)
+        details: dict[str, str | None] = {
+            "blocking_pods": ",".join(sorted(blocking)),
+            "blocking_pdbs": ",".join(pdbs),
+            "forced": str(step.delete_remaining_pods).lower(),
+        }
+        if completed:
+            metrics.add_metric(name="DrainTimedOut", unit="Count", value=1)
+            metrics.add_metadata(key="blocking_pdbs", value=pdbs)
+            metrics.add_metadata(key="blocking_pods", value=sorted(blocking))
+            logger.warning(
+                "drain deadline reached: terminate action completed with CONTINUE",
+                extra=seen.log | details,
+            )
+        progress = self._progress(action, pods, now)
+        return DrainProgress(
+            remaining=progress.remaining,
+            blocked_by_pdb=progress.blocked_by_pdb,
+            blocking_pdbs=tuple(pdbs),
+            refused=progress.refused,
+        )
+
+    # -- observe ----------------------------------------------------------------------------
+
+    def _lifecycle_state(self, action: TerminateAction, view: FleetView) -> str | None:
+        group = view.group(action.group.auto_scaling_group_name)
+        members = {i.instance_id: i for i in group.instances} if group else {}
+        member = members.get(action.instance_id)
+        if member is None or member.lifecycle_state not in LifecycleState:
+            return None
+        return member.lifecycle_state
+
+    def _progress(
+        self, action: TerminateAction, pods: Sequence[PodOnNode], now: datetime
+    ) -> DrainProgress:
+        refusals: Mapping[PodRef, str | None] = {
+            PodRef(p.namespace, p.name): action.pdb_refusals[p.key]
+            for p in pods
+            if p.key in action.pdb_refusals
+        }
+        return drain_progress(
+            (_decision_pod(p) for p in pods),
+            self._settings.policy,
+            now,
+            pdb_refusals=refusals,
+        )
+
+    def _drain_clock(self, action: TerminateAction, started_at: datetime) -> DrainClock:
+        return DrainClock(
+            started_at=started_at,
+            heartbeat_timeout=timedelta(seconds=action.hook.heartbeat_timeout_seconds),
+            last_heartbeat_at=action.last_heartbeat_at,
+            policy=self._settings.policy,
+        )
+
+    def _pause(self, action: TerminateAction, result: LeaveResult) -> float:
+        """Poll while evicted pods terminate; when only PDB refusals remain, wait for the first
+        retry instead of asking the API every second."""
+        poll = self._settings.poll_interval.total_seconds()
+        if result.progress.blocked_by_pdb and len(result.progress.blocked_by_pdb) == len(
+            result.progress.remaining
+        ):
+            now = self._clock.now()
+            retries = [
+                at
+                for key, at in action.retry_at.items()
+                if key in {str(ref) for ref in result.progress.blocked_by_pdb}
+            ]
+            if retries:
+                return max(poll, (min(retries) - now).total_seconds())
+        return poll
+
+    # -- act on the lifecycle action --------------------------------------------------------
+
+    def _heartbeat(self, action: TerminateAction) -> None:
+        self._autoscaling.record_heartbeat(
+            group=action.group.auto_scaling_group_name,
+            hook=action.hook.name,
+            instance_id=action.instance_id,
+            token=action.token,
+        )
+        action.last_heartbeat_at = self._clock.now()
+
+    def _complete(self, action: TerminateAction) -> bool:
+        return self._autoscaling.complete_lifecycle_action(
+            group=action.group.auto_scaling_group_name,
+            hook=action.hook.name,
+            instance_id=action.instance_id,
+            result=LifecycleActionResult.CONTINUE.value,
+            token=action.token,
+        )
+
+
+def _decision_pod(pod: PodOnNode) -> Pod:
+    try:
+        phase = PodPhase(pod.phase)
+    except ValueError:
+        phase = PodPhase.UNKNOWN
+    return Pod(
+        namespace=pod.namespace,
+        name=pod.name,
+        owner_kinds=pod.owner_kinds,
+        is_mirror=pod.is_mirror,
+        deletion_timestamp=pod.deletion_timestamp,
+        has_emptydir=pod.has_emptydir,
+        phase=phase,
+    )
