@@ -398,7 +398,7 @@ class AsgEngine:
                         iam_instance_profile_name=profile.get("Name"),
                         iam_instance_profile_arn=profile.get("Arn"),
                     )
-                except Exception as exc:  # unknown profile: the instance simply has no role
+                except Exception as exc:  # noqa: BLE001 - unknown profile: the instance has no role
                     log.info(
                         "instance %s: profile %s not associated: %s", instance.id, profile, exc
                     )
@@ -643,9 +643,12 @@ class AsgEngine:
             kept = []
             for state in group.instance_states:
                 gone_at = self._terminated_at.get(state.instance_id)
-                if state.lifecycle_state == "Terminated" and gone_at is not None:
-                    if now - gone_at >= TERMINATED_VISIBLE_FOR:
-                        continue
+                if (
+                    state.lifecycle_state == "Terminated"
+                    and gone_at is not None
+                    and now - gone_at >= TERMINATED_VISIBLE_FOR
+                ):
+                    continue
                 kept.append(state)
             group.instance_states = kept
             refresh = self.active_refresh(group.name)
@@ -783,7 +786,7 @@ class AsgEngine:
             ids.append(state.instance_id)
         return ids
 
-    def step_refresh(self, group: FakeAutoScalingGroup, view: _RefreshView) -> None:
+    def step_refresh(self, group: FakeAutoScalingGroup, view: _RefreshView) -> None:  # noqa: PLR0911
         refresh = view.refresh
         phase = view.current_phase()
         now = self.clock.now()
@@ -817,8 +820,8 @@ class AsgEngine:
             refresh.status_reason = ""
         if refresh.status == "InProgress":
             delay = float(refresh.preferences.get("CheckpointDelay") or 3600)
-            for checkpoint in refresh.preferences.get("CheckpointPercentages") or []:
-                checkpoint = float(checkpoint)
+            for value in refresh.preferences.get("CheckpointPercentages") or []:
+                checkpoint = float(value)
                 if (
                     checkpoint < 100
                     and percentage >= checkpoint

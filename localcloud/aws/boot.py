@@ -69,7 +69,7 @@ class BootSimulator:
         if self.nodes is not None:
             self.nodes.stop(instance.id, delete_node=self.delete_nodes_on_termination)
 
-    def _boot(self, instance: Any) -> BootOutcome:
+    def _boot(self, instance: Any) -> BootOutcome:  # noqa: PLR0911 - one reason per refusal
         iid = instance.id
         image = ec2_backends[self.account_id][self.region].amis.get(instance.image_id)
         if (

@@ -245,7 +245,7 @@ class EksState:
             )
         name = (role or user).group(2)  # type: ignore[union-attr]
         kind = "role" if role else "user"
-        if entry_type == "EC2_WINDOWS" or entry_type == "EC2_LINUX":
+        if entry_type in {"EC2_WINDOWS", "EC2_LINUX"}:
             username = "system:node:{{EC2PrivateDNSName}}"
         elif entry_type == "FARGATE_LINUX":
             username = "system:node:{{SessionName}}"
@@ -277,7 +277,7 @@ class EksState:
                 iam.get_role(role.group(2))
             elif user:
                 iam.get_user(user.group(2))
-        except Exception:  # moto raises its own NoSuchEntity types
+        except Exception:  # noqa: BLE001 - moto raises its own NoSuchEntity types
             return False
         return True
 

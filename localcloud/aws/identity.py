@@ -115,7 +115,7 @@ class MotoIdentitySource:
     def private_dns_name(self, instance_id: str) -> str | None:
         try:
             instance = ec2_backends[self.account_id][self.region].get_instance(instance_id)
-        except Exception:  # moto's InvalidInstanceIdError: unknown instance
+        except Exception:  # noqa: BLE001 - moto's InvalidInstanceIdError: unknown instance
             return None
         return instance.private_dns_name
 
