@@ -212,7 +212,7 @@ class PodOnNode:
 
     @property
     def key(self) -> str:
-        """"namespace/name", as results are keyed."""
+        """ "namespace/name", as results are keyed."""
         return f"{self.namespace}/{self.name}"
 
 
