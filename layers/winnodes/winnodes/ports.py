@@ -10,6 +10,16 @@ from enum import StrEnum
 from typing import Any, Protocol
 
 
+class Clock(Protocol):
+    """Wall time for decisions, monotonic time and sleep for bounded waits."""
+
+    def now(self) -> datetime: ...
+
+    def monotonic(self) -> float: ...
+
+    def sleep(self, seconds: float) -> None: ...
+
+
 @dataclass(frozen=True)
 class ClusterConnection:
     """How nodes reach a cluster, as eks:DescribeCluster reports it."""
@@ -33,6 +43,8 @@ class ClusterDirectory(Protocol):
 
 
 class AccessEntries(Protocol):
+    def has_entry(self, cluster: str, principal_arn: str) -> bool: ...
+
     def ensure_windows_node_entry(self, cluster: str, role_arn: str) -> bool:
         """Creates the EC2_WINDOWS access entry for `role_arn` unless one exists; True if
         created."""
