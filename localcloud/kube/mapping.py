@@ -115,24 +115,53 @@ def canonical_principal_arn(arn: str) -> str:
 
 def parse_aws_auth(data: Mapping[str, str]) -> list[AwsAuthEntry]:
     """Entries of an aws-auth ConfigMap's ``data``; raises ``MappingError`` when malformed."""
-    entries: list[AwsAuthEntry] = []
-    for key, arn_key, kind in (("mapRoles", "rolearn", "role"), ("mapUsers", "userarn", "user")):
-        for item in _yaml_list(data, key):
-            arn = item.get(arn_key)
-            if not isinstance(arn, str) or not arn:
-                raise MappingError(f"{key} entry without {arn_key}")
-            canonical_principal_arn(arn)  # refuses what is not an ARN
-            username = item.get("username")
-            if not isinstance(username, str) or not username:
-                raise MappingError(f"{key} entry {arn} without username")
-            entries.append(
-                AwsAuthEntry(arn=arn, username=username, groups=_groups(item, key), kind=kind)
-            )
-    for account in _yaml_list(data, "mapAccounts", items=(str, int)):
-        if isinstance(account, bool):
-            raise MappingError("mapAccounts holds a boolean")
-        entries.append(AwsAuthEntry(arn=str(account), username="", groups=(), kind="account"))
+    entries, errors = parse_aws_auth_leniently(data)
+    if errors:
+        raise MappingError(errors[0])
     return entries
+
+
+def parse_aws_auth_leniently(data: Mapping[str, str]) -> tuple[list[AwsAuthEntry], list[str]]:
+    """What aws-iam-authenticator keeps of an aws-auth with errors: every entry that parses
+    ("There was an error parsing the config maps. Only saving data that was good",
+    pkg/mapper/configmap/configmap.go); a key that is not YAML contributes nothing."""
+    entries: list[AwsAuthEntry] = []
+    errors: list[str] = []
+    for key, arn_key, kind in (("mapRoles", "rolearn", "role"), ("mapUsers", "userarn", "user")):
+        try:
+            items = _yaml_list(data, key)
+        except MappingError as exc:
+            errors.append(str(exc))
+            continue
+        for item in items:
+            try:
+                entries.append(_aws_auth_entry(item, key=key, arn_key=arn_key, kind=kind))
+            except MappingError as exc:
+                errors.append(str(exc))
+    try:
+        accounts = _yaml_list(data, "mapAccounts", items=(str, int))
+    except MappingError as exc:
+        errors.append(str(exc))
+        accounts = []
+    for account in accounts:
+        if isinstance(account, bool):
+            errors.append("mapAccounts holds a boolean")
+            continue
+        entries.append(AwsAuthEntry(arn=str(account), username="", groups=(), kind="account"))
+    return entries, errors
+
+
+def _aws_auth_entry(
+    item: Mapping[str, object], *, key: str, arn_key: str, kind: str
+) -> AwsAuthEntry:
+    arn = item.get(arn_key)
+    if not isinstance(arn, str) or not arn:
+        raise MappingError(f"{key} entry without {arn_key}")
+    canonical_principal_arn(arn)  # refuses what is not an ARN
+    username = item.get("username")
+    if not isinstance(username, str) or not username:
+        raise MappingError(f"{key} entry {arn} without username")
+    return AwsAuthEntry(arn=arn, username=username, groups=_groups(item, key), kind=kind)
 
 
 def resolve_user(

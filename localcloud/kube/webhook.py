@@ -21,7 +21,7 @@ from localcloud.kube.mapping import (
     AuthenticationMode,
     KubernetesUser,
     MappingError,
-    parse_aws_auth,
+    parse_aws_auth_leniently,
     parse_caller_arn,
     resolve_user,
 )
@@ -84,13 +84,16 @@ class EksAuthenticator:
                     private_dns_name=self.identity_source.private_dns_name,
                 )
             if user is None and self.mode is not AuthenticationMode.API:
-                # Read and parsed only when no access entry matched: as in EKS, a broken
-                # aws-auth locks out exactly the identities that depend on it.
+                # Read and parsed only when no access entry matched. As in EKS, entries that
+                # do not parse are skipped and the rest still map their identities.
+                entries, errors = parse_aws_auth_leniently(self.aws_auth() or {})
+                for error in errors:
+                    log.warning("aws-auth: %s (entry ignored)", error)
                 user = resolve_user(
                     caller,
                     mode=AuthenticationMode.CONFIG_MAP,
                     access_entries=(),
-                    aws_auth=parse_aws_auth(self.aws_auth() or {}),
+                    aws_auth=entries,
                     private_dns_name=self.identity_source.private_dns_name,
                 )
         except (TokenError, MappingError) as exc:

@@ -228,3 +228,24 @@ def test_canonical_arns_are_stable_and_pathless(arn: str) -> None:
     assert canonical_principal_arn(canonical) == canonical
     assert canonical.count("/") == 1
     assert canonical == canonical.lower()
+
+
+def test_aws_auth_entries_that_do_not_parse_are_skipped_and_the_rest_still_map() -> None:
+    from localcloud.kube.mapping import parse_aws_auth_leniently
+
+    data = {
+        "mapRoles": (
+            "- rolearn: arn:aws:iam::111122223333:role/good\n  username: good\n"
+            "- username: orphan\n  groups: [x]\n"
+        ),
+        "mapUsers": "- userarn: [unclosed\n",
+        "mapAccounts": "- '444455556666'\n",
+    }
+    entries, errors = parse_aws_auth_leniently(data)
+    assert [(e.kind, e.arn) for e in entries] == [
+        ("role", "arn:aws:iam::111122223333:role/good"),
+        ("account", "444455556666"),
+    ]
+    assert len(errors) == 2
+    with pytest.raises(MappingError):
+        parse_aws_auth(data)

@@ -104,11 +104,11 @@ def test_expired_and_malformed_tokens_are_refused() -> None:
     assert authenticator.authenticate("some-other-token") is None
 
 
-def test_a_malformed_aws_auth_refuses_everyone_it_would_map() -> None:
+def test_a_mapRoles_that_is_not_yaml_maps_none_of_its_roles() -> None:
     authenticator, _, token, _ = _setup({"mapRoles": "- rolearn: [unclosed"})
 
     assert authenticator.authenticate(token()) is None
-    assert "not YAML" in authenticator.decisions[-1].reason
+    assert authenticator.decisions[-1].reason == "identity is not mapped"
 
 
 def test_a_malformed_aws_auth_does_not_lock_out_access_entries() -> None:
