@@ -1,0 +1,240 @@
+"""The product on the whole local cloud: the lifecycle handler subscribed to the local event bus
+like its EventBridge rule, the reconciler called as its schedule would, the functions'
+identity an assumed IAM role mapped into the cluster exactly as in a deployment."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from localcloud.aws import AwsCloud
+from localcloud.kube import KubeCloud, Timing
+from tests.helpers.lambda_runtime import LambdaContext, load_handler_module
+from winnodes import rbac, wiring
+from winnodes.userdata import bootstrap_settings, encode_userdata, render_userdata
+
+LAUNCH = "autoscaling:EC2_INSTANCE_LAUNCHING"
+_RBAC_PATHS = {
+    "ClusterRole": "/apis/rbac.authorization.k8s.io/v1/clusterroles",
+    "ClusterRoleBinding": "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings",
+    "Role": "/apis/rbac.authorization.k8s.io/v1/namespaces/kube-system/roles",
+    "RoleBinding": "/apis/rbac.authorization.k8s.io/v1/namespaces/kube-system/rolebindings",
+}
+_WIRED = (
+    wiring.settings,
+    wiring._adapters,
+    wiring.join_service,
+    wiring.reconcile_service,
+    wiring.lifecycle_events,
+)
+
+
+@dataclass
+class Product:
+    """The deployed functions, as the local cloud sees them."""
+
+    aws: AwsCloud
+    kube: KubeCloud
+    env: dict[str, str]
+    function_role_arn: str
+    lifecycle: Callable[[dict[str, Any], Any], dict[str, Any]]
+    reconcile: Callable[[dict[str, Any], Any], dict[str, Any]]
+
+    def client(self, service: str) -> Any:
+        return self.aws.client(service)
+
+    def configure(self, **settings: str) -> None:
+        """Change the functions' environment (as a redeploy would) and start cold."""
+        os.environ.update(settings)
+        for built in _WIRED:
+            built.cache_clear()
+
+    def tick(self) -> dict[str, Any]:
+        """One scheduled reconciler run."""
+        return self.reconcile(
+            {"source": "aws.events", "detail-type": "Scheduled Event"}, LambdaContext("reconcile")
+        )
+
+    def user_data(self, **override: str) -> str:
+        cluster = self.client("eks").describe_cluster(name=self.aws.cluster_name)["cluster"]
+        settings = bootstrap_settings(
+            cluster_name=override.get("cluster", self.aws.cluster_name),
+            endpoint=override.get("endpoint", cluster["endpoint"]),
+            ca_base64=override.get("ca", cluster["certificateAuthority"]["data"]),
+            service_cidr=cluster["kubernetesNetworkConfig"]["serviceIpv4Cidr"],
+        )
+        return encode_userdata(render_userdata(settings))
+
+    def make_group(
+        self,
+        *,
+        desired: int,
+        profile_arn: str,
+        managed: bool = True,
+        heartbeat: int = 600,
+        user_data: str | None = None,
+    ) -> str:
+        name = f"win-{secrets.token_hex(3)}"
+        ec2, autoscaling, ssm = (self.client(s) for s in ("ec2", "autoscaling", "ssm"))
+        ami = ssm.get_parameter(
+            Name="/aws/service/ami-windows-latest/"
+            "Windows_Server-2022-English-Core-EKS_Optimized-1.31/image_id"
+        )["Parameter"]["Value"]
+        template = ec2.create_launch_template(
+            LaunchTemplateName=name,
+            LaunchTemplateData={
+                "ImageId": ami,
+                "InstanceType": "m5.large",
+                "UserData": user_data or self.user_data(),
+                "IamInstanceProfile": {"Arn": profile_arn},
+            },
+        )["LaunchTemplate"]
+        tags = [{"Key": f"kubernetes.io/cluster/{self.aws.cluster_name}", "Value": "owned"}]
+        if managed:
+            tags.append({"Key": "eks-windows-nodes/managed", "Value": "true"})
+        autoscaling.create_auto_scaling_group(
+            AutoScalingGroupName=name,
+            MinSize=0,
+            MaxSize=10,
+            DesiredCapacity=desired,
+            LaunchTemplate={"LaunchTemplateId": template["LaunchTemplateId"], "Version": "1"},
+            VPCZoneIdentifier=",".join(self.aws.world.subnet_ids),  # type: ignore[union-attr]
+            LifecycleHookSpecificationList=[
+                {
+                    "LifecycleHookName": "join",
+                    "LifecycleTransition": LAUNCH,
+                    "HeartbeatTimeout": heartbeat,
+                    "DefaultResult": "ABANDON",
+                }
+            ],
+            Tags=[
+                {
+                    **t,
+                    "PropagateAtLaunch": False,
+                    "ResourceId": name,
+                    "ResourceType": "auto-scaling-group",
+                }
+                for t in tags
+            ],
+        )
+        return name
+
+
+def start_product(*, authentication_mode: str) -> Iterator[Product]:
+    saved = dict(os.environ)
+    # Real time on the AWS side: the functions measure deadlines with the wall clock.
+    with (
+        AwsCloud(
+            time_scale=1.0, timing=Timing.fast(), authentication_mode=authentication_mode
+        ) as aws,
+        KubeCloud(
+            cluster_name=aws.cluster_name,
+            region=aws.region,
+            identity_source=aws.identity_source,
+            access_entries=aws.access_entries,
+            allowed_sts_hosts=aws.allowed_sts_hosts,
+            timing=Timing.fast(),
+        ) as kube,
+    ):
+        aws.attach(kube)
+        role_arn, credentials = _function_identity(aws)
+        _grant(kube, role_arn, uses_access_entries=authentication_mode != "CONFIG_MAP", aws=aws)
+        env = {
+            **aws.env(),
+            "AWS_ACCESS_KEY_ID": credentials["AccessKeyId"],
+            "AWS_SECRET_ACCESS_KEY": credentials["SecretAccessKey"],
+            "AWS_SESSION_TOKEN": credentials["SessionToken"],
+            "POWERTOOLS_METRICS_NAMESPACE": "EksWindowsNodes",
+            "JOIN_WAIT_BUDGET_SECONDS": "30",
+            "JOIN_POLL_SECONDS": "0.2",
+            "JOIN_DEADLINE_SECONDS": "1200",
+        }
+        product = Product(
+            aws=aws,
+            kube=kube,
+            env=env,
+            function_role_arn=role_arn,
+            lifecycle=load_handler_module("lifecycle").lambda_handler,
+            reconcile=load_handler_module("reconcile").lambda_handler,
+        )
+        product.configure(**env)
+        try:
+            yield product
+        finally:
+            os.environ.clear()
+            os.environ.update(saved)
+            for built in _WIRED:
+                built.cache_clear()
+
+
+def _function_identity(aws: AwsCloud) -> tuple[str, dict[str, str]]:
+    iam, sts = aws.client("iam"), aws.client("sts")
+    role = iam.create_role(
+        RoleName="eks-windows-nodes-functions",
+        AssumeRolePolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Action": "sts:AssumeRole",
+                        "Principal": {"Service": "lambda.amazonaws.com"},
+                    }
+                ],
+            }
+        ),
+    )["Role"]
+    credentials = sts.assume_role(RoleArn=role["Arn"], RoleSessionName="lifecycle")["Credentials"]
+    return role["Arn"], credentials
+
+
+def _grant(kube: KubeCloud, role_arn: str, *, uses_access_entries: bool, aws: AwsCloud) -> None:
+    api = kube.api_client()
+    for manifest in rbac.MANIFESTS:
+        api.call_api(
+            _RBAC_PATHS[manifest["kind"]],
+            "POST",
+            body=manifest,
+            auth_settings=["BearerToken"],
+            _preload_content=False,
+        )
+    if uses_access_entries:
+        aws.client("eks").create_access_entry(
+            clusterName=aws.cluster_name,
+            principalArn=role_arn,
+            type="STANDARD",
+            username="eks-windows-nodes",
+            kubernetesGroups=[rbac.FUNCTIONS_GROUP],
+        )
+        return
+    # CONFIG_MAP clusters: the operator maps the functions' role (and others have theirs).
+    aws_auth = {
+        "metadata": {"name": "aws-auth", "namespace": "kube-system"},
+        "data": {
+            "mapRoles": (
+                f"- rolearn: {role_arn}\n  username: eks-windows-nodes\n"
+                f"  groups:\n  - {rbac.FUNCTIONS_GROUP}\n"
+                "- rolearn: arn:aws:iam::111122223333:role/ops-admins\n"
+                "  username: ops:{{SessionName}}\n  groups:\n  - system:masters\n"
+            ),
+            "mapUsers": (
+                "- userarn: arn:aws:iam::111122223333:user/alice\n"
+                "  username: alice\n  groups:\n  - viewers\n"
+            ),
+            "mapAccounts": '- "444455556666"\n',
+            "x-operator-note": "do not remove",
+        },
+    }
+    kube.core_v1().create_namespaced_config_map("kube-system", aws_auth)
+
+
+@pytest.fixture
+def node_role(product: Product) -> tuple[str, str]:
+    """A fresh Windows node role and its instance profile: (role ARN, profile ARN)."""
+    return product.aws.create_node_role(f"win-node-{secrets.token_hex(3)}")

@@ -1,0 +1,78 @@
+"""Small readers of the local cloud's state for the join tests."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import yaml
+
+from tests.integration.join.conftest import Product
+
+
+def wait_for(predicate: Callable[[], Any], *, timeout: float = 90.0, message: str = "") -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {message or predicate}")
+        time.sleep(0.1)
+
+
+def states(product: Product, group: str) -> dict[str, str]:
+    found = product.client("autoscaling").describe_auto_scaling_groups(
+        AutoScalingGroupNames=[group]
+    )["AutoScalingGroups"][0]["Instances"]
+    return {i["InstanceId"]: i["LifecycleState"] for i in found}
+
+
+def all_in_service(product: Product, group: str, count: int) -> list[str]:
+    current = states(product, group)
+    in_service = sorted(i for i, s in current.items() if s == "InService")
+    return in_service if len(in_service) == count else []
+
+
+def instance_tags(product: Product, instance_id: str) -> dict[str, str]:
+    reservations = product.client("ec2").describe_instances(InstanceIds=[instance_id])
+    raw = reservations["Reservations"][0]["Instances"][0]
+    return {t["Key"]: t["Value"] for t in raw.get("Tags", [])}
+
+
+def ready_nodes_by_instance(product: Product) -> dict[str, str]:
+    nodes = product.kube.core_v1().list_node().items
+    ready = {}
+    for node in nodes:
+        conditions = {c.type: c.status for c in node.status.conditions or []}
+        if conditions.get("Ready") == "True" and node.spec.provider_id:
+            ready[node.spec.provider_id.rsplit("/", 1)[-1]] = node.metadata.name
+    return ready
+
+
+def aws_auth_data(product: Product) -> dict[str, str]:
+    config_map = product.kube.core_v1().read_namespaced_config_map("aws-auth", "kube-system")
+    return dict(config_map.data or {})
+
+
+def map_roles(product: Product) -> list[dict[str, Any]]:
+    return yaml.safe_load(aws_auth_data(product).get("mapRoles", "")) or []
+
+
+class Recorder:
+    """Wraps a handler to keep what it returned (and raised) per delivery."""
+
+    def __init__(self, handler: Callable[[dict[str, Any], Any], dict[str, Any]]) -> None:
+        self.handler = handler
+        self.results: list[dict[str, Any]] = []
+        self.errors: list[BaseException] = []
+
+    def __call__(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
+        try:
+            result = self.handler(event, context)
+        except BaseException as error:
+            self.errors.append(error)
+            raise
+        self.results.append(result)
+        return result

@@ -1,0 +1,115 @@
+"""Join on an API_AND_CONFIG_MAP cluster: the node role gets an EC2_WINDOWS access entry; events
+that arrive twice or not at all end in the same state."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from localcloud.aws.events import Chaos
+from tests.integration.join.conftest import Product, start_product
+from tests.integration.join.helpers import (
+    Recorder,
+    all_in_service,
+    instance_tags,
+    ready_nodes_by_instance,
+    states,
+    wait_for,
+)
+
+pytestmark = pytest.mark.integration
+
+LAUNCH_PATTERN = {
+    "source": ["aws.autoscaling"],
+    "detail-type": ["EC2 Instance-launch Lifecycle Action"],
+}
+
+
+@pytest.fixture(scope="module")
+def product() -> Iterator[Product]:
+    yield from start_product(authentication_mode="API_AND_CONFIG_MAP")
+
+
+@pytest.fixture
+def launches(product: Product) -> Iterator[Recorder]:
+    recorder = Recorder(product.lifecycle)
+    product.aws.events.put_rule("join", event_pattern=LAUNCH_PATTERN)
+    product.aws.events.put_target("join", recorder, target_id="lifecycle")
+    yield recorder
+    product.aws.events.set_chaos(Chaos())
+    product.aws.events.remove_rule("join")
+
+
+def windows_entries(product: Product, role_arn: str) -> list[str]:
+    eks = product.client("eks")
+    principals = eks.list_access_entries(clusterName=product.aws.cluster_name)["accessEntries"]
+    return [
+        p
+        for p in principals
+        if p == role_arn
+        and eks.describe_access_entry(clusterName=product.aws.cluster_name, principalArn=p)[
+            "accessEntry"
+        ]["type"]
+        == "EC2_WINDOWS"
+    ]
+
+
+def test_scale_out_by_three_creates_one_access_entry_and_joins_every_node(
+    product: Product, launches: Recorder, node_role: tuple[str, str]
+) -> None:
+    role_arn, profile_arn = node_role
+    group = product.make_group(desired=0, profile_arn=profile_arn)
+    product.client("autoscaling").set_desired_capacity(
+        AutoScalingGroupName=group, DesiredCapacity=3
+    )
+    instances = wait_for(lambda: all_in_service(product, group, 3), message="3 InService")
+    assert windows_entries(product, role_arn) == [role_arn]
+    ready = ready_nodes_by_instance(product)
+    assert set(instances) <= set(ready)
+    for instance_id in instances:
+        tags = instance_tags(product, instance_id)
+        assert tags[f"kubernetes.io/cluster/{product.aws.cluster_name}"] == "owned"
+    assert not launches.errors
+
+
+def test_every_event_delivered_twice_ends_in_the_same_state(
+    product: Product, launches: Recorder, node_role: tuple[str, str]
+) -> None:
+    role_arn, profile_arn = node_role
+    product.aws.events.set_chaos(Chaos(duplicate=1.0, seed=7))
+    group = product.make_group(desired=0, profile_arn=profile_arn)
+    product.client("autoscaling").set_desired_capacity(
+        AutoScalingGroupName=group, DesiredCapacity=3
+    )
+    instances = wait_for(lambda: all_in_service(product, group, 3), message="3 InService")
+    wait_for(lambda: len(launches.results) >= 6, message="both copies of every event handled")
+    assert windows_entries(product, role_arn) == [role_arn]
+    assert set(instances) <= set(ready_nodes_by_instance(product))
+    assert not launches.errors  # the second copy finds the action completed: quiet, no failure
+    per_instance = {
+        i: [r for r in launches.results if r.get("instance_id") == i] for i in instances
+    }
+    assert all(len(results) == 2 for results in per_instance.values())
+
+
+def test_a_lost_launch_event_is_finished_by_the_reconciler(
+    product: Product, launches: Recorder, node_role: tuple[str, str]
+) -> None:
+    role_arn, profile_arn = node_role
+    product.aws.events.set_chaos(Chaos(drop=1.0, seed=3))
+    group = product.make_group(desired=0, profile_arn=profile_arn)
+    product.client("autoscaling").set_desired_capacity(
+        AutoScalingGroupName=group, DesiredCapacity=1
+    )
+    (instance_id,) = wait_for(lambda: list(states(product, group)), message="instance launched")
+    assert launches.results == []  # the event never arrived
+
+    def reconciled() -> bool:
+        product.tick()
+        return states(product, group).get(instance_id) == "InService"
+
+    wait_for(reconciled, message="reconciler completes the launch action")
+    assert windows_entries(product, role_arn) == [role_arn]
+    assert instance_id in ready_nodes_by_instance(product)
+    assert launches.results == []

@@ -1,0 +1,141 @@
+"""Join on a CONFIG_MAP cluster: the node role is authorized through aws-auth, which is merged,
+never clobbered, and never written when it cannot be read."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.integration.join.conftest import Product, start_product
+from tests.integration.join.helpers import (
+    Recorder,
+    all_in_service,
+    aws_auth_data,
+    instance_tags,
+    map_roles,
+    ready_nodes_by_instance,
+    states,
+    wait_for,
+)
+
+pytestmark = pytest.mark.integration
+
+LAUNCH_PATTERN = {
+    "source": ["aws.autoscaling"],
+    "detail-type": ["EC2 Instance-launch Lifecycle Action"],
+}
+
+
+@pytest.fixture(scope="module")
+def product() -> Iterator[Product]:
+    yield from start_product(authentication_mode="CONFIG_MAP")
+
+
+@pytest.fixture(scope="module")
+def launches(product: Product) -> Recorder:
+    recorder = Recorder(product.lifecycle)
+    product.aws.events.put_rule("join", event_pattern=LAUNCH_PATTERN)
+    product.aws.events.put_target("join", recorder)
+    return recorder
+
+
+def test_scale_out_by_three_joins_every_node_and_keeps_foreign_entries(
+    product: Product, launches: Recorder, node_role: tuple[str, str]
+) -> None:
+    role_arn, profile_arn = node_role
+    before = aws_auth_data(product)
+    group = product.make_group(desired=0, profile_arn=profile_arn)
+    product.client("autoscaling").set_desired_capacity(
+        AutoScalingGroupName=group, DesiredCapacity=3
+    )
+    instances = wait_for(lambda: all_in_service(product, group, 3), message="3 InService")
+
+    ready = ready_nodes_by_instance(product)
+    for instance_id in instances:
+        assert instance_id in ready, f"{instance_id} has no Ready node"
+        assert (
+            instance_tags(product, instance_id)[f"kubernetes.io/cluster/{product.aws.cluster_name}"]
+            == "owned"
+        )
+
+    entries = [e for e in map_roles(product) if e["rolearn"] == role_arn]
+    assert entries == [
+        {
+            "rolearn": role_arn,
+            "username": "system:node:{{EC2PrivateDNSName}}",
+            "groups": ["system:bootstrappers", "system:nodes", "eks:kube-proxy-windows"],
+        }
+    ]
+    after = aws_auth_data(product)
+    # Everything that was there before is still there, byte for byte outside mapRoles.
+    for key in ("mapUsers", "mapAccounts", "x-operator-note"):
+        assert after[key] == before[key]
+    roles_before = {e["rolearn"] for e in __import__("yaml").safe_load(before["mapRoles"])}
+    assert roles_before <= {e["rolearn"] for e in map_roles(product)}
+
+    vpc_cni = product.kube.core_v1().read_namespaced_config_map("amazon-vpc-cni", "kube-system")
+    assert vpc_cni.data["enable-windows-ipam"] == "true"
+    finished = [r for r in launches.results if r.get("status") == "finished"]
+    assert {r["instance_id"] for r in finished} >= set(instances)
+    assert not launches.errors
+
+
+def test_an_instance_whose_node_never_becomes_ready_is_abandoned_at_the_deadline(
+    product: Product, launches: Recorder, node_role: tuple[str, str]
+) -> None:
+    _, profile_arn = node_role
+    product.configure(JOIN_DEADLINE_SECONDS="4")
+    try:
+        # User data for another cluster: the instance boots but never registers.
+        group = product.make_group(
+            desired=1, profile_arn=profile_arn, user_data=product.user_data(cluster="elsewhere")
+        )
+        wait_for(lambda: states(product, group), message="instance launched")
+        (instance_id,) = states(product, group)
+        wait_for(
+            lambda: any(
+                r.get("instance_id") == instance_id and r.get("step") == "Abandon"
+                for r in launches.results
+            ),
+            message="ABANDON",
+        )
+        wait_for(
+            lambda: states(product, group).get(instance_id) in (None, "Terminating", "Terminated"),
+            message="abandoned instance leaves the group",
+        )
+        assert instance_id not in ready_nodes_by_instance(product)
+    finally:
+        product.configure(JOIN_DEADLINE_SECONDS="1200")
+
+
+def test_a_malformed_aws_auth_is_left_untouched(
+    product: Product, launches: Recorder, node_role: tuple[str, str]
+) -> None:
+    _, profile_arn = node_role
+    core = product.kube.core_v1()
+    config_map = core.read_namespaced_config_map("aws-auth", "kube-system")
+    original = dict(config_map.data)
+    # An entry without rolearn: the merge cannot prove it would keep it, so it must not write.
+    config_map.data["mapRoles"] = original["mapRoles"] + "- username: orphan\n  groups:\n  - x\n"
+    core.replace_namespaced_config_map("aws-auth", "kube-system", config_map)
+    malformed = aws_auth_data(product)
+    product.configure(JOIN_DEADLINE_SECONDS="4")
+    try:
+        group = product.make_group(desired=1, profile_arn=profile_arn)
+        wait_for(lambda: states(product, group), message="instance launched")
+        (instance_id,) = states(product, group)
+        wait_for(
+            lambda: any(
+                r.get("instance_id") == instance_id and r.get("step") == "Abandon"
+                for r in launches.results
+            ),
+            message="ABANDON",
+        )
+        assert aws_auth_data(product) == malformed
+        assert instance_id not in ready_nodes_by_instance(product)
+    finally:
+        product.configure(JOIN_DEADLINE_SECONDS="1200")
+        config_map = core.read_namespaced_config_map("aws-auth", "kube-system")
+        config_map.data = original
+        core.replace_namespaced_config_map("aws-auth", "kube-system", config_map)
