@@ -18,6 +18,10 @@ class Settings:
     join_wait_budget: timedelta = timedelta(minutes=10)
     join_poll_interval: timedelta = timedelta(seconds=3)
     extra_instance_tags: Mapping[str, str] = field(default_factory=dict)
+    drain_deadline: timedelta = timedelta(minutes=15)
+    drain_wait_budget: timedelta = timedelta(minutes=10)
+    drain_force: bool = False
+    drain_delete_emptydir_data: bool = True
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -27,6 +31,10 @@ class Settings:
             join_wait_budget=_seconds(env, "JOIN_WAIT_BUDGET_SECONDS", cls.join_wait_budget),
             join_poll_interval=_seconds(env, "JOIN_POLL_SECONDS", cls.join_poll_interval),
             extra_instance_tags=_tags(env, "EXTRA_INSTANCE_TAGS"),
+            drain_deadline=_seconds(env, "DRAIN_DEADLINE_SECONDS", cls.drain_deadline),
+            drain_wait_budget=_seconds(env, "DRAIN_WAIT_BUDGET_SECONDS", cls.drain_wait_budget),
+            drain_force=_flag(env, "DRAIN_FORCE", default=False),
+            drain_delete_emptydir_data=_flag(env, "DRAIN_DELETE_EMPTYDIR_DATA", default=True),
         )
 
 
@@ -41,6 +49,17 @@ def _seconds(env: Mapping[str, str], name: str, default: timedelta) -> timedelta
     if value <= 0:
         raise InvalidInputError(name, "must be positive")
     return timedelta(seconds=value)
+
+
+def _flag(env: Mapping[str, str], name: str, *, default: bool) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw in ("true", "1", "yes"):
+        return True
+    if raw in ("false", "0", "no"):
+        return False
+    raise InvalidInputError(name, f"{raw!r} is not true or false")
 
 
 def _tags(env: Mapping[str, str], name: str) -> dict[str, str]:

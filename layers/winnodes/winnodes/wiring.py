@@ -22,8 +22,10 @@ from winnodes.adapters.ec2 import Ec2Instances
 from winnodes.adapters.eks import EksAccessEntries, EksClusters
 from winnodes.adapters.kube.cluster import KubeClusters
 from winnodes.config import Settings
+from winnodes.decisions.drain import DrainPolicy
 from winnodes.ports import ClusterDirectory
 from winnodes.services.join import JoinService, JoinSettings
+from winnodes.services.leave import LeaveService, LeaveSettings
 from winnodes.services.lifecycle import LifecycleEvents
 from winnodes.services.reconcile import ReconcileService
 
@@ -86,10 +88,49 @@ def join_service() -> JoinService:
 def reconcile_service() -> ReconcileService:
     adapters = _adapters()
     return ReconcileService(
-        autoscaling=adapters.autoscaling, compute=adapters.compute, join=join_service()
+        autoscaling=adapters.autoscaling,
+        compute=adapters.compute,
+        join=join_service(),
+        leave=leave_service(),
+    )
+
+
+@cache
+def leave_service() -> LeaveService:
+    config = settings()
+    adapters = _adapters()
+    return LeaveService(
+        autoscaling=adapters.autoscaling,
+        compute=adapters.compute,
+        clusters=adapters.clusters,
+        kube_for=adapters.kube_for,
+        drain_for=adapters.kube_for.drain,
+        clock=adapters.clock,
+        settings=LeaveSettings(
+            policy=DrainPolicy(
+                force=config.drain_force,
+                delete_emptydir_data=config.drain_delete_emptydir_data,
+                timeout=config.drain_deadline,
+            ),
+            wait_budget=config.drain_wait_budget,
+        ),
     )
 
 
 @cache
 def lifecycle_events() -> LifecycleEvents:
-    return LifecycleEvents(join=join_service())
+    return LifecycleEvents(join=join_service(), leave=leave_service())
+
+
+def reset() -> None:
+    """Forget every built service, as a new Lambda container would (tests change the
+    environment between runs; a deployed function never needs this)."""
+    for built in (
+        settings,
+        _adapters,
+        join_service,
+        leave_service,
+        reconcile_service,
+        lifecycle_events,
+    ):
+        built.cache_clear()

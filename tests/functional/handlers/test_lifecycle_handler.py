@@ -20,11 +20,9 @@ def handler(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
-    for built in (wiring.settings, wiring._adapters, wiring.join_service, wiring.lifecycle_events):
-        built.cache_clear()
+    wiring.reset()
     yield load_handler_module("lifecycle").lambda_handler
-    for built in (wiring.settings, wiring._adapters, wiring.join_service, wiring.lifecycle_events):
-        built.cache_clear()
+    wiring.reset()
 
 
 def test_malformed_event_is_rejected_naming_the_field(handler, capsys) -> None:  # type: ignore[no-untyped-def]

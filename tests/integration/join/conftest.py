@@ -20,19 +20,13 @@ from winnodes import rbac, wiring
 from winnodes.userdata import bootstrap_settings, encode_userdata, render_userdata
 
 LAUNCH = "autoscaling:EC2_INSTANCE_LAUNCHING"
+TERMINATE = "autoscaling:EC2_INSTANCE_TERMINATING"
 _RBAC_PATHS = {
     "ClusterRole": "/apis/rbac.authorization.k8s.io/v1/clusterroles",
     "ClusterRoleBinding": "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings",
     "Role": "/apis/rbac.authorization.k8s.io/v1/namespaces/kube-system/roles",
     "RoleBinding": "/apis/rbac.authorization.k8s.io/v1/namespaces/kube-system/rolebindings",
 }
-_WIRED = (
-    wiring.settings,
-    wiring._adapters,
-    wiring.join_service,
-    wiring.reconcile_service,
-    wiring.lifecycle_events,
-)
 
 
 @dataclass
@@ -52,8 +46,7 @@ class Product:
     def configure(self, **settings: str) -> None:
         """Change the functions' environment (as a redeploy would) and start cold."""
         os.environ.update(settings)
-        for built in _WIRED:
-            built.cache_clear()
+        wiring.reset()
 
     def tick(self) -> dict[str, Any]:
         """One scheduled reconciler run."""
@@ -107,11 +100,12 @@ class Product:
             VPCZoneIdentifier=",".join(self.aws.world.subnet_ids),  # type: ignore[union-attr]
             LifecycleHookSpecificationList=[
                 {
-                    "LifecycleHookName": "join",
-                    "LifecycleTransition": LAUNCH,
+                    "LifecycleHookName": name,
+                    "LifecycleTransition": transition,
                     "HeartbeatTimeout": heartbeat,
-                    "DefaultResult": "ABANDON",
+                    "DefaultResult": "ABANDON" if transition == LAUNCH else "CONTINUE",
                 }
+                for name, transition in (("join", LAUNCH), ("leave", TERMINATE))
             ],
             Tags=[
                 {
@@ -169,8 +163,7 @@ def start_product(*, authentication_mode: str) -> Iterator[Product]:
         finally:
             os.environ.clear()
             os.environ.update(saved)
-            for built in _WIRED:
-                built.cache_clear()
+            wiring.reset()
 
 
 def _function_identity(aws: AwsCloud) -> tuple[str, dict[str, str]]:

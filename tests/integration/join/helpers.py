@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -67,12 +68,23 @@ class Recorder:
         self.handler = handler
         self.results: list[dict[str, Any]] = []
         self.errors: list[BaseException] = []
+        self._in_flight = 0
+        self._lock = threading.Lock()
 
     def __call__(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
+        with self._lock:
+            self._in_flight += 1
         try:
             result = self.handler(event, context)
         except BaseException as error:
             self.errors.append(error)
             raise
+        finally:
+            with self._lock:
+                self._in_flight -= 1
         self.results.append(result)
         return result
+
+    def wait_idle(self, timeout: float = 90.0) -> None:
+        """Until no invocation runs: one still running could act on the next test's cloud."""
+        wait_for(lambda: self._in_flight == 0, timeout=timeout, message="handlers to finish")

@@ -37,8 +37,9 @@ def launches(product: Product) -> Iterator[Recorder]:
     product.aws.events.put_rule("join", event_pattern=LAUNCH_PATTERN)
     product.aws.events.put_target("join", recorder, target_id="lifecycle")
     yield recorder
-    product.aws.events.set_chaos(Chaos())
     product.aws.events.remove_rule("join")
+    recorder.wait_idle()
+    product.aws.events.set_chaos(Chaos())
 
 
 def windows_entries(product: Product, role_arn: str) -> list[str]:

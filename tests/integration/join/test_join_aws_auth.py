@@ -33,11 +33,13 @@ def product() -> Iterator[Product]:
 
 
 @pytest.fixture(scope="module")
-def launches(product: Product) -> Recorder:
+def launches(product: Product) -> Iterator[Recorder]:
     recorder = Recorder(product.lifecycle)
     product.aws.events.put_rule("join", event_pattern=LAUNCH_PATTERN)
     product.aws.events.put_target("join", recorder)
-    return recorder
+    yield recorder
+    product.aws.events.remove_rule("join")
+    recorder.wait_idle()
 
 
 def test_scale_out_by_three_joins_every_node_and_keeps_foreign_entries(
@@ -86,11 +88,11 @@ def test_an_instance_whose_node_never_becomes_ready_is_abandoned_at_the_deadline
 ) -> None:
     _, profile_arn = node_role
     product.configure(JOIN_DEADLINE_SECONDS="4")
+    # User data for another cluster: the instance boots but never registers.
+    group = product.make_group(
+        desired=1, profile_arn=profile_arn, user_data=product.user_data(cluster="elsewhere")
+    )
     try:
-        # User data for another cluster: the instance boots but never registers.
-        group = product.make_group(
-            desired=1, profile_arn=profile_arn, user_data=product.user_data(cluster="elsewhere")
-        )
         wait_for(lambda: states(product, group), message="instance launched")
         (instance_id,) = states(product, group)
         wait_for(
@@ -106,6 +108,10 @@ def test_an_instance_whose_node_never_becomes_ready_is_abandoned_at_the_deadline
         )
         assert instance_id not in ready_nodes_by_instance(product)
     finally:
+        # No replacements for the abandoned instance: they would keep the handler busy.
+        product.client("autoscaling").set_desired_capacity(
+            AutoScalingGroupName=group, DesiredCapacity=0
+        )
         product.configure(JOIN_DEADLINE_SECONDS="1200")
 
 
@@ -121,8 +127,8 @@ def test_a_malformed_aws_auth_is_left_untouched(
     core.replace_namespaced_config_map("aws-auth", "kube-system", config_map)
     malformed = aws_auth_data(product)
     product.configure(JOIN_DEADLINE_SECONDS="4")
+    group = product.make_group(desired=1, profile_arn=profile_arn)
     try:
-        group = product.make_group(desired=1, profile_arn=profile_arn)
         wait_for(lambda: states(product, group), message="instance launched")
         (instance_id,) = states(product, group)
         wait_for(
@@ -135,6 +141,9 @@ def test_a_malformed_aws_auth_is_left_untouched(
         assert aws_auth_data(product) == malformed
         assert instance_id not in ready_nodes_by_instance(product)
     finally:
+        product.client("autoscaling").set_desired_capacity(
+            AutoScalingGroupName=group, DesiredCapacity=0
+        )
         product.configure(JOIN_DEADLINE_SECONDS="1200")
         config_map = core.read_namespaced_config_map("aws-auth", "kube-system")
         config_map.data = original

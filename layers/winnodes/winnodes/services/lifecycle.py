@@ -1,5 +1,6 @@
-"""Routes Auto Scaling lifecycle events: launch → join. Test notifications are skipped, events of
-groups we do not manage are ignored, malformed events are refused without side effects."""
+"""Routes Auto Scaling lifecycle events: launch → join, terminate → leave. Test notifications are
+skipped, events of groups we do not manage are ignored, malformed events are refused without
+side effects."""
 
 from __future__ import annotations
 
@@ -10,18 +11,22 @@ from winnodes.errors import InvalidInputError
 from winnodes.models.events import (
     LaunchLifecycleEvent,
     LifecycleTestNotification,
+    TerminateLifecycleEvent,
     classify_lifecycle_event,
 )
-from winnodes.models.groups import UnmanagedGroup, discover_managed_group
+from winnodes.models.groups import ManagedGroup, UnmanagedGroup, discover_managed_group
 from winnodes.observability import logger, metrics
+from winnodes.services.fleet import FleetView
 from winnodes.services.join import JoinService, LaunchAction
+from winnodes.services.leave import LeaveService, TerminateAction
 
 type Outcome = dict[str, Any]
 
 
 class LifecycleEvents:
-    def __init__(self, *, join: JoinService) -> None:
+    def __init__(self, *, join: JoinService, leave: LeaveService) -> None:
         self._join = join
+        self._leave = leave
 
     def handle(self, raw: Mapping[str, Any]) -> Outcome:
         try:
@@ -36,17 +41,13 @@ class LifecycleEvents:
             return {"status": "skipped", "reason": "autoscaling:TEST_NOTIFICATION"}
         if isinstance(event, LaunchLifecycleEvent):
             return self._launch(event)
-        # The terminate path (drain) is not handled here yet; the hook's default applies.
-        return {"status": "ignored", "reason": "terminate lifecycle actions are not handled"}
+        return self._terminate(event)
 
-    def _launch(self, event: LaunchLifecycleEvent) -> Outcome:
-        detail = event.detail
-        log = {"asg": detail.auto_scaling_group_name, "instance_id": str(detail.ec2_instance_id)}
-        if detail.into_warm_pool:
-            # Warm-pool instances are stopped after launch; they join when they leave the pool.
-            return {"status": "ignored", "reason": "instance is going to the warm pool"}
-        view = self._join.view()
-        group = view.group(detail.auto_scaling_group_name)
+    def _managed_group(
+        self, group_name: str, instance_id: str, view: FleetView
+    ) -> ManagedGroup | Outcome:
+        log = {"asg": group_name, "instance_id": instance_id}
+        group = view.group(group_name)
         if group is None:
             logger.info("group no longer exists", extra=log)
             return {"status": "ignored", "reason": "group not found"}
@@ -54,7 +55,22 @@ class LifecycleEvents:
         if isinstance(managed, UnmanagedGroup):
             logger.info("event for an unmanaged group", extra=log | {"reason": managed.detail})
             return {"status": "ignored", "reason": managed.detail}
-        hook = self._join.launch_hook(group.name, detail.lifecycle_hook_name, view=view)
+        return managed
+
+    def _launch(self, event: LaunchLifecycleEvent) -> Outcome:
+        detail = event.detail
+        if detail.into_warm_pool:
+            # Warm-pool instances are stopped after launch; they join when they leave the pool.
+            return {"status": "ignored", "reason": "instance is going to the warm pool"}
+        view = self._join.view()
+        managed = self._managed_group(
+            detail.auto_scaling_group_name, str(detail.ec2_instance_id), view
+        )
+        if not isinstance(managed, ManagedGroup):
+            return managed
+        hook = self._join.launch_hook(
+            managed.auto_scaling_group_name, detail.lifecycle_hook_name, view=view
+        )
         if hook is None:
             return {"status": "ignored", "reason": "lifecycle hook not found"}
         action = LaunchAction(
@@ -68,4 +84,32 @@ class LifecycleEvents:
             "status": "finished" if result.finished else "waiting",
             "step": type(result.step).__name__,
             "instance_id": result.instance_id,
+        }
+
+    def _terminate(self, event: TerminateLifecycleEvent) -> Outcome:
+        detail = event.detail
+        view = self._leave.view()
+        managed = self._managed_group(
+            detail.auto_scaling_group_name, str(detail.ec2_instance_id), view
+        )
+        if not isinstance(managed, ManagedGroup):
+            return managed
+        hook = self._leave.terminate_hook(
+            managed.auto_scaling_group_name, detail.lifecycle_hook_name, view=view
+        )
+        if hook is None:
+            return {"status": "ignored", "reason": "lifecycle hook not found"}
+        action = TerminateAction(
+            group=managed,
+            instance_id=str(detail.ec2_instance_id),
+            hook=hook,
+            token=detail.lifecycle_action_token,
+        )
+        result = self._leave.leave(action)
+        return {
+            "status": "finished" if result.finished else "draining",
+            "step": type(result.step).__name__,
+            "instance_id": action.instance_id,
+            "remaining": result.remaining,
+            "blocked_by_pdb": result.blocked_by_pdb,
         }

@@ -1,4 +1,5 @@
-"""Converge: a level-triggered pass over every managed group. Events are hints; this pass
+"""Converge: a level-triggered pass over every managed group, driving pending launch and terminate
+actions forward and repairing drifted tags. Events are hints; this pass
 guarantees the outcome even when an event was lost or duplicated."""
 
 from __future__ import annotations
@@ -13,22 +14,27 @@ from winnodes.observability import logger, metrics
 from winnodes.ports import AutoScaling, AutoScalingGroup, Compute
 from winnodes.services.fleet import FleetView
 from winnodes.services.join import JoinService, LaunchAction
+from winnodes.services.leave import LeaveService, TerminateAction
 
 
 @dataclass
 class ReconcileReport:
     groups: int = 0
     launch_actions: int = 0
+    terminate_actions: int = 0
     outcomes: Counter[str] = field(default_factory=Counter)
     tags_repaired: int = 0
     errors: list[str] = field(default_factory=list)
 
 
 class ReconcileService:
-    def __init__(self, *, autoscaling: AutoScaling, compute: Compute, join: JoinService) -> None:
+    def __init__(
+        self, *, autoscaling: AutoScaling, compute: Compute, join: JoinService, leave: LeaveService
+    ) -> None:
         self._autoscaling = autoscaling
         self._compute = compute
         self._join = join
+        self._leave = leave
 
     def reconcile(self) -> ReconcileReport:
         report = ReconcileReport()
@@ -64,16 +70,31 @@ class ReconcileService:
         view: FleetView,
         report: ReconcileReport,
     ) -> None:
-        hook = self._join.launch_hook(group.name, view=view)
+        launch_hook = self._join.launch_hook(group.name, view=view)
+        terminate_hook = self._leave.terminate_hook(group.name, view=view)
         for member in group.instances:
             state = member.lifecycle_state
             if state in (LifecycleState.PENDING_WAIT, LifecycleState.WARMED_PENDING_WAIT):
-                if hook is None:
+                if launch_hook is None:
                     continue  # no launch hook: nothing of ours holds the instance
                 report.launch_actions += 1
-                action = LaunchAction(group=managed, instance_id=member.instance_id, hook=hook)
-                result = self._join.advance(action, view)
-                report.outcomes[type(result.step).__name__] += 1
+                action = LaunchAction(
+                    group=managed, instance_id=member.instance_id, hook=launch_hook
+                )
+                joined = self._join.advance(action, view)
+                report.outcomes[type(joined.step).__name__] += 1
+            elif state in (
+                LifecycleState.TERMINATING_WAIT,
+                LifecycleState.WARMED_TERMINATING_WAIT,
+            ):
+                if terminate_hook is None:
+                    continue
+                report.terminate_actions += 1
+                leaving = TerminateAction(
+                    group=managed, instance_id=member.instance_id, hook=terminate_hook
+                )
+                left = self._leave.advance(leaving, view)
+                report.outcomes[type(left.step).__name__] += 1
             elif state == LifecycleState.IN_SERVICE and self._join.repair_tags(
                 managed, member.instance_id, view
             ):

@@ -1,0 +1,138 @@
+"""Leave end to end: a managed group scales in, the terminate hook fires, the lifecycle handler
+drains the node (pods move to the remaining node), deletes it and completes the action."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from localcloud.aws.events import Chaos
+from tests.integration.join.conftest import Product, start_product
+from tests.integration.join.helpers import (
+    Recorder,
+    all_in_service,
+    ready_nodes_by_instance,
+    states,
+    wait_for,
+)
+
+pytestmark = pytest.mark.integration
+
+# Past the terminate hook: the action was completed and the instance is on its way out.
+GONE = (None, "Terminating:Proceed", "Terminated")
+LIFECYCLE_PATTERN = {
+    "source": ["aws.autoscaling"],
+    "detail-type": [
+        "EC2 Instance-launch Lifecycle Action",
+        "EC2 Instance-terminate Lifecycle Action",
+    ],
+}
+
+
+@pytest.fixture(scope="module")
+def product() -> Iterator[Product]:
+    yield from start_product(authentication_mode="API_AND_CONFIG_MAP")
+
+
+@pytest.fixture
+def lifecycle(product: Product) -> Iterator[Recorder]:
+    recorder = Recorder(product.lifecycle)
+    product.aws.events.put_rule("lifecycle", event_pattern=LIFECYCLE_PATTERN)
+    product.aws.events.put_target("lifecycle", recorder, target_id="lifecycle")
+    yield recorder
+    product.aws.events.remove_rule("lifecycle")
+    recorder.wait_idle()
+    product.aws.events.set_chaos(Chaos())
+
+
+def deployment(product: Product, namespace: str, replicas: int) -> None:
+    core = product.kube.core_v1()
+    core.create_namespace({"metadata": {"name": namespace}})
+    product.kube.api_client().call_api(
+        f"/apis/apps/v1/namespaces/{namespace}/deployments",
+        "POST",
+        body={
+            "metadata": {"name": "iis"},
+            "spec": {
+                "replicas": replicas,
+                "selector": {"matchLabels": {"app": "iis"}},
+                "template": {
+                    "metadata": {"labels": {"app": "iis"}},
+                    "spec": {
+                        "nodeSelector": {"kubernetes.io/os": "windows"},
+                        "terminationGracePeriodSeconds": 1,
+                        "containers": [{"name": "iis", "image": "mcr.microsoft.com/iis"}],
+                    },
+                },
+            },
+        },
+        auth_settings=["BearerToken"],
+        _preload_content=False,
+    )
+
+
+def running_pods_by_node(product: Product, namespace: str) -> dict[str, int]:
+    pods = product.kube.core_v1().list_namespaced_pod(namespace).items
+    counts: dict[str, int] = {}
+    for pod in pods:
+        if pod.status.phase == "Running" and not pod.metadata.deletion_timestamp:
+            counts[pod.spec.node_name] = counts.get(pod.spec.node_name, 0) + 1
+    return counts
+
+
+def test_scale_in_drains_the_node_deletes_it_and_completes_the_action(
+    product: Product, lifecycle: Recorder, node_role: tuple[str, str]
+) -> None:
+    _, profile_arn = node_role
+    group = product.make_group(desired=0, profile_arn=profile_arn)
+    autoscaling = product.client("autoscaling")
+    autoscaling.set_desired_capacity(AutoScalingGroupName=group, DesiredCapacity=2)
+    instances = wait_for(lambda: all_in_service(product, group, 2), message="2 InService")
+    nodes = ready_nodes_by_instance(product)
+    deployment(product, "shop", replicas=4)
+    wait_for(lambda: sum(running_pods_by_node(product, "shop").values()) == 4, message="4 pods run")
+
+    leaving = max(instances)  # any one: scale in names it explicitly below
+    autoscaling.terminate_instance_in_auto_scaling_group(
+        InstanceId=leaving, ShouldDecrementDesiredCapacity=True
+    )
+    wait_for(lambda: states(product, group).get(leaving) in GONE, message="action completed")
+
+    assert nodes[leaving] not in {n.metadata.name for n in product.kube.core_v1().list_node().items}
+    staying = nodes[min(instances)]
+    wait_for(
+        lambda: running_pods_by_node(product, "shop") == {staying: 4},
+        message="all pods on the remaining node",
+    )
+    finished = [
+        r
+        for r in lifecycle.results
+        if r.get("instance_id") == leaving and r["status"] == "finished"
+    ]
+    assert finished and finished[-1]["step"] in ("FinishDrain", "NodeGone")
+    assert not lifecycle.errors
+
+
+def test_a_lost_terminate_event_is_finished_by_the_reconciler(
+    product: Product, lifecycle: Recorder, node_role: tuple[str, str]
+) -> None:
+    _, profile_arn = node_role
+    group = product.make_group(desired=0, profile_arn=profile_arn)
+    autoscaling = product.client("autoscaling")
+    autoscaling.set_desired_capacity(AutoScalingGroupName=group, DesiredCapacity=1)
+    (instance_id,) = wait_for(lambda: all_in_service(product, group, 1), message="InService")
+    node = ready_nodes_by_instance(product)[instance_id]
+    product.aws.events.set_chaos(Chaos(drop=1.0, seed=5))
+    autoscaling.set_desired_capacity(AutoScalingGroupName=group, DesiredCapacity=0)
+    wait_for(
+        lambda: states(product, group).get(instance_id) == "Terminating:Wait",
+        message="terminate hook holds the instance",
+    )
+
+    def reconciled() -> bool:
+        product.tick()
+        return states(product, group).get(instance_id) in GONE
+
+    wait_for(reconciled, message="reconciler completes the terminate action")
+    assert node not in {n.metadata.name for n in product.kube.core_v1().list_node().items}
