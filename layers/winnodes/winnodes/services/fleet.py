@@ -3,7 +3,8 @@ per pass, so a reconciler pass costs calls per page, not per instance pair."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Sequence
+from typing import Any
 
 from winnodes.ports import (
     AutoScaling,
@@ -39,6 +40,7 @@ class FleetView:
         self._instances: dict[str, Instance | None] = {}
         self._connections: dict[str, ClusterConnection] = {}
         self._nodes: dict[str, dict[str, NodeState]] = {}
+        self._memo: dict[Hashable, Any] = {}
 
     def remember_groups(self, groups: Iterable[AutoScalingGroup]) -> None:
         for group in groups:
@@ -82,3 +84,14 @@ class FleetView:
         if cluster not in self._nodes:
             self._nodes[cluster] = self.kube(cluster).nodes_by_instance()
         return self._nodes[cluster]
+
+    def memo[T](self, key: Hashable, fetch: Callable[[], T]) -> T:
+        """Anything else read once per pass (a role behind a profile, a role's authorization)."""
+        if key not in self._memo:
+            self._memo[key] = fetch()
+        value: T = self._memo[key]
+        return value
+
+    def remember(self, key: Hashable, value: object) -> None:
+        """After we changed something: what the pass should now believe."""
+        self._memo[key] = value

@@ -78,6 +78,7 @@ class _Observation:
     connection: ClusterConnection
     kube: ClusterKube
     log: dict[str, str | None]
+    view: FleetView
 
 
 @dataclass(frozen=True)
@@ -154,7 +155,7 @@ class JoinService:
         if instance is not None:
             action.tags_present = action.tags_present or self._tags_match(action.group, instance)
             if action.authorization is not NodeAuthorization.AUTHORIZED:
-                action.authorization = self._authorization(connection, kube, instance)
+                action.authorization = self._authorization(connection, kube, instance, view)
         facts = JoinFacts(
             in_group=member is not None,
             lifecycle_state=_state(member.lifecycle_state) if member else None,
@@ -175,7 +176,7 @@ class JoinService:
             "instance_id": action.instance_id,
             "node": node.name if node else None,
         }
-        return _Observation(facts, instance, connection, kube, log)
+        return _Observation(facts, instance, connection, kube, log, view)
 
     def _perform(self, step: JoinStep, action: LaunchAction, seen: _Observation) -> bool:
         """Performs `step`; True when the action needs nothing more."""
@@ -188,7 +189,7 @@ class JoinService:
                 return False
             case AuthorizeNodeRole():
                 if seen.instance is not None:
-                    self._authorize(action, seen.connection, seen.kube, seen.instance, log)
+                    self._authorize(action, seen, seen.instance)
                 return False
             case WaitForNode(heartbeat_due=due, reason=reason):
                 if due:
@@ -236,18 +237,28 @@ class JoinService:
         wanted = self._wanted_tags(group)
         return all(instance.tags.get(key) == value for key, value in wanted.items())
 
-    def _node_role(self, instance: Instance) -> RoleArn | None:
-        if not instance.instance_profile_arn:
+    def _node_role(self, instance: Instance, view: FleetView) -> RoleArn | None:
+        profile = instance.instance_profile_arn
+        if not profile:
             return None
-        arn = self._compute.role_of_instance_profile(instance.instance_profile_arn)
+        arn = view.memo(("role", profile), lambda: self._compute.role_of_instance_profile(profile))
         return RoleArn.parse(arn) if arn else None
 
     def _authorization(
-        self, connection: ClusterConnection, kube: ClusterKube, instance: Instance
+        self, connection: ClusterConnection, kube: ClusterKube, instance: Instance, view: FleetView
     ) -> NodeAuthorization:
-        role = self._node_role(instance)
+        role = self._node_role(instance, view)
         if role is None:
             return NodeAuthorization.MISSING
+        # One look per role and cluster per pass: a group's instances share their role.
+        return view.memo(
+            ("authorization", connection.name, str(role)),
+            lambda: self._read_authorization(connection, kube, role),
+        )
+
+    def _read_authorization(
+        self, connection: ClusterConnection, kube: ClusterKube, role: RoleArn
+    ) -> NodeAuthorization:
         if connection.uses_access_entries:
             has_entry = self._access_entries.has_entry(connection.name, str(role))
             return NodeAuthorization.AUTHORIZED if has_entry else NodeAuthorization.MISSING
@@ -258,17 +269,11 @@ class JoinService:
             return NodeAuthorization.BLOCKED
         return NodeAuthorization.AUTHORIZED if authorized else NodeAuthorization.MISSING
 
-    def _authorize(
-        self,
-        action: LaunchAction,
-        connection: ClusterConnection,
-        kube: ClusterKube,
-        instance: Instance,
-        log: dict[str, str | None],
-    ) -> None:
+    def _authorize(self, action: LaunchAction, seen: _Observation, instance: Instance) -> None:
+        connection, kube, log = seen.connection, seen.kube, seen.log
         if kube.ensure_windows_ipam():
             logger.info("enabled Windows IPAM (amazon-vpc-cni)", extra=log)
-        role = self._node_role(instance)
+        role = self._node_role(instance, seen.view)
         if role is None:
             # Decided as MISSING again on the next step, and abandoned at the deadline.
             logger.warning("instance has no IAM role to authorize", extra=log)
@@ -278,8 +283,9 @@ class JoinService:
                 metrics.add_metric(name="AccessEntryCreated", unit="Count", value=1)
                 logger.info("created EC2_WINDOWS access entry", extra=log | {"role": str(role)})
             action.authorization = NodeAuthorization.AUTHORIZED
-            return
-        action.authorization = self._merge_aws_auth(kube, role, log)
+        else:
+            action.authorization = self._merge_aws_auth(kube, role, log)
+        seen.view.remember(("authorization", connection.name, str(role)), action.authorization)
 
     def _merge_aws_auth(
         self, kube: ClusterKube, role: RoleArn, log: dict[str, str | None]
