@@ -6,8 +6,8 @@ import json
 
 import pytest
 
+from localcloud.deployment import lambda_context, load_handler
 from tests.helpers.events import load_event
-from tests.helpers.lambda_runtime import LambdaContext, load_handler_module
 from winnodes import wiring
 from winnodes.errors import AwsError
 
@@ -21,12 +21,12 @@ def handler(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
     wiring.reset()
-    yield load_handler_module("lifecycle").lambda_handler
+    yield load_handler("lifecycle")
     wiring.reset()
 
 
 def test_malformed_event_is_rejected_naming_the_field(handler, capsys) -> None:  # type: ignore[no-untyped-def]
-    result = handler(load_event("lifecycle-launch-malformed"), LambdaContext("lifecycle"))
+    result = handler(load_event("lifecycle-launch-malformed"), lambda_context("lifecycle"))
     assert result["status"] == "rejected"
     assert result["field"] == "detail.EC2InstanceId"
     emitted = [json.loads(line) for line in capsys.readouterr().out.splitlines() if "{" in line]
@@ -52,11 +52,11 @@ def test_malformed_event_is_rejected_naming_the_field(handler, capsys) -> None: 
 def test_hostile_or_broken_events_are_rejected_without_aws_calls(handler, mutate) -> None:  # type: ignore[no-untyped-def]
     event = load_event("lifecycle-launch")
     mutate(event)
-    assert handler(event, LambdaContext("lifecycle"))["status"] == "rejected"
+    assert handler(event, lambda_context("lifecycle"))["status"] == "rejected"
 
 
 def test_test_notification_is_skipped(handler) -> None:  # type: ignore[no-untyped-def]
-    result = handler(load_event("lifecycle-test-notification"), LambdaContext("lifecycle"))
+    result = handler(load_event("lifecycle-test-notification"), lambda_context("lifecycle"))
     assert result == {"status": "skipped", "reason": "autoscaling:TEST_NOTIFICATION"}
 
 
@@ -64,4 +64,4 @@ def test_a_real_launch_event_does_reach_aws(handler) -> None:  # type: ignore[no
     # The counterpart of the tests above: a valid event is not rejected, it goes to AWS, which
     # here is unreachable, so the call fails. This proves the others stopped before AWS.
     with pytest.raises(AwsError, match=r"127\.0\.0\.1:9"):
-        handler(load_event("lifecycle-launch"), LambdaContext("lifecycle"))
+        handler(load_event("lifecycle-launch"), lambda_context("lifecycle"))

@@ -9,7 +9,7 @@ from typing import Any
 
 import yaml
 
-from tests.integration.join.conftest import Product
+from localcloud.deployment import Product
 
 
 def wait_for(predicate: Callable[[], Any], *, timeout: float = 90.0, message: str = "") -> Any:

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from localcloud.aws.events import Chaos
-from tests.integration.join.conftest import Product, start_product
+from localcloud.deployment import Product, deploy
 from tests.integration.join.helpers import (
     Recorder,
     all_in_service,
@@ -28,7 +28,8 @@ LAUNCH_PATTERN = {
 
 @pytest.fixture(scope="module")
 def product() -> Iterator[Product]:
-    yield from start_product(authentication_mode="API_AND_CONFIG_MAP")
+    with deploy(authentication_mode="API_AND_CONFIG_MAP") as product:
+        yield product
 
 
 @pytest.fixture
