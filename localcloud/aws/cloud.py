@@ -245,9 +245,12 @@ class AwsCloud:
         ec2 = self.client("ec2")
         vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
         subnets = []
+        # /20s, as real node subnets are: benchmarks launch hundreds of instances.
         for i, az in enumerate(("a", "b")):
             subnet = ec2.create_subnet(
-                VpcId=vpc, CidrBlock=f"10.0.{i + 1}.0/24", AvailabilityZone=f"{self.region}{az}"
+                VpcId=vpc,
+                CidrBlock=f"10.0.{16 * (i + 1)}.0/20",
+                AvailabilityZone=f"{self.region}{az}",
             )["Subnet"]["SubnetId"]
             subnets.append(subnet)
         sg = ec2.create_security_group(

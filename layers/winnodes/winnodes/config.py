@@ -16,7 +16,7 @@ class Settings:
     region: str | None = None
     join_deadline: timedelta = timedelta(minutes=20)
     join_wait_budget: timedelta = timedelta(minutes=10)
-    join_poll_interval: timedelta = timedelta(seconds=3)
+    join_poll_interval: timedelta = timedelta(seconds=2)
     extra_instance_tags: Mapping[str, str] = field(default_factory=dict)
     drain_deadline: timedelta = timedelta(minutes=15)
     drain_wait_budget: timedelta = timedelta(minutes=10)

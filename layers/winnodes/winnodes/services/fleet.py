@@ -42,6 +42,13 @@ class FleetView:
         self._nodes: dict[str, dict[str, NodeState]] = {}
         self._memo: dict[Hashable, Any] = {}
 
+    def refresh(self) -> None:
+        """For the next poll of a waiting action: groups, instances and nodes change from one
+        poll to the next; clusters, hooks and roles do not within one invocation."""
+        self._groups.clear()
+        self._instances.clear()
+        self._nodes.clear()
+
     def remember_groups(self, groups: Iterable[AutoScalingGroup]) -> None:
         for group in groups:
             self._groups[group.name] = group

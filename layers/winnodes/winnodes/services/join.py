@@ -53,7 +53,7 @@ class JoinSettings:
     join_deadline: timedelta = DEFAULT_JOIN_DEADLINE
     # How long one invocation may wait for the node before leaving the rest to the reconciler.
     wait_budget: timedelta = timedelta(minutes=10)
-    poll_interval: timedelta = timedelta(seconds=3)
+    poll_interval: timedelta = timedelta(seconds=2)
     extra_instance_tags: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -124,11 +124,13 @@ class JoinService:
         carries on from there)."""
         started = self._clock.monotonic()
         budget = self._settings.wait_budget.total_seconds()
+        view = self.view()
         while True:
-            result = self.advance(action)
+            result = self.advance(action, view)
             if result.finished or self._clock.monotonic() - started >= budget:
                 return result
             self._clock.sleep(self._settings.poll_interval.total_seconds())
+            view.refresh()
 
     def view(self) -> FleetView:
         return FleetView(
