@@ -4,12 +4,15 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Sequence
+from dataclasses import asdict
 from pathlib import Path
 
 from winnodes import wiring
 from winnodes.errors import InvalidInputError, WinNodesError
+from winnodes.models.events import classify_lifecycle_event
 from winnodes.services.userdata import UserdataRequest, settings_for
 from winnodes.userdata import encode_userdata, render_userdata
 from winnodes.userdata.settings import parse_cidr_list, parse_node_labels, parse_taints
@@ -40,7 +43,57 @@ def _parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(title="commands", required=True, metavar="COMMAND")
     _add_render_userdata(commands)
+    _add_lifecycle(commands)
+    _add_reconcile(commands)
     return parser
+
+
+def _add_lifecycle(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    lifecycle = commands.add_parser(
+        "lifecycle",
+        help="handle one lifecycle event, as the lifecycle function does",
+        description=(
+            "Handle one EventBridge lifecycle event (launch: join the node; terminate: drain "
+            "it) exactly as the lifecycle function does, against AWS_ENDPOINT_URL or AWS. "
+            "Prints the outcome as JSON; a rejected event exits with status 2."
+        ),
+    )
+    lifecycle.add_argument(
+        "--event", "-e", required=True, type=Path, metavar="FILE", help="event JSON (see events/)"
+    )
+    lifecycle.set_defaults(run=_lifecycle)
+
+
+def _add_reconcile(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    reconcile = commands.add_parser(
+        "reconcile",
+        help="run one reconciler pass over every managed group",
+        description=(
+            "One pass of the scheduled reconciler: every pending launch and terminate action "
+            "of every managed group is driven one step forward. Prints the report as JSON."
+        ),
+    )
+    reconcile.set_defaults(run=_reconcile)
+
+
+def _lifecycle(args: argparse.Namespace) -> str:
+    try:
+        event = json.loads(args.event.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as error:
+        raise InvalidInputError("event", f"cannot read {args.event}: {error}") from None
+    try:
+        classify_lifecycle_event(event)  # bad input fails here, before any AWS set-up
+    except InvalidInputError as error:
+        raise InvalidInputError("event", f"{error.field}: {error.reason}") from None
+    outcome = wiring.lifecycle_events().handle(event)
+    if outcome.get("status") == "rejected":
+        raise InvalidInputError("event", f"{outcome['field']}: {outcome['reason']}")
+    return json.dumps(outcome, indent=2) + "\n"
+
+
+def _reconcile(args: argparse.Namespace) -> str:
+    report = wiring.reconcile_service().reconcile()
+    return json.dumps(asdict(report), indent=2, default=str) + "\n"
 
 
 def _add_render_userdata(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -3,32 +3,15 @@
 from __future__ import annotations
 
 import base64
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
+from tests.helpers.cli import run
 from tests.helpers.golden import GOLDEN, assert_golden
 from tests.helpers.powershell import bootstrap_call_arguments
 
 CA = (GOLDEN / "userdata" / "test-ca.b64").read_text().strip()
 ENDPOINT = "https://ABCDEF0123456789.gr7.us-east-1.eks.amazonaws.com"
-WINNODES = Path(sys.executable).parent / "winnodes"
-
-
-def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    # No AWS settings leak in from the machine: the DescribeCluster path is tested on its own.
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    return subprocess.run(
-        [str(WINNODES), *args],
-        capture_output=True,
-        text=True,
-        check=False,
-        env={**clean, **(env or {})},
-        timeout=60,
-    )
 
 
 def test_minimal_render_matches_golden() -> None:
