@@ -115,3 +115,25 @@ def test_a_lost_launch_event_is_finished_by_the_reconciler(
     assert windows_entries(product, role_arn) == [role_arn]
     assert instance_id in ready_nodes_by_instance(product)
     assert launches.results == []
+
+
+def test_the_reconciler_repairs_drifted_tags_and_a_deleted_access_entry(
+    product: Product, launches: Recorder, node_role: tuple[str, str]
+) -> None:
+    role_arn, profile_arn = node_role
+    group = product.make_group(desired=1, profile_arn=profile_arn)
+    (instance_id,) = wait_for(lambda: all_in_service(product, group, 1), message="InService")
+    cluster_tag = f"kubernetes.io/cluster/{product.aws.cluster_name}"
+    product.client("ec2").delete_tags(Resources=[instance_id], Tags=[{"Key": cluster_tag}])
+    product.client("eks").delete_access_entry(
+        clusterName=product.aws.cluster_name, principalArn=role_arn
+    )
+    assert windows_entries(product, role_arn) == []
+
+    report = product.tick()
+
+    assert report["tags_repaired"] >= 1
+    assert report["authorizations_repaired"] >= 1
+    assert instance_tags(product, instance_id)[cluster_tag] == "owned"
+    assert windows_entries(product, role_arn) == [role_arn]
+    assert product.tick()["authorizations_repaired"] == 0  # nothing left to repair

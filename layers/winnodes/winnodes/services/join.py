@@ -230,6 +230,27 @@ class JoinService:
         )
         return True
 
+    def repair_authorization(self, group: ManagedGroup, instance_id: str, view: FleetView) -> bool:
+        """Re-authorizes the role of an in-service Windows instance whose access entry or
+        aws-auth entry went missing; True if it did. A malformed aws-auth stays untouched."""
+        instance = view.instance(instance_id)
+        if instance is None or instance.platform != InstancePlatform.WINDOWS:
+            return False
+        connection = view.connection(group.cluster)
+        kube = view.kube(group.cluster)
+        if self._authorization(connection, kube, instance, view) is not NodeAuthorization.MISSING:
+            return False
+        log = {
+            "cluster": str(group.cluster),
+            "asg": group.auto_scaling_group_name,
+            "instance_id": instance_id,
+            "node": None,
+        }
+        repaired = self._authorize_instance(connection, kube, instance, view, log)
+        if repaired is NodeAuthorization.AUTHORIZED:
+            logger.info("repaired node role authorization", extra=log)
+        return repaired is NodeAuthorization.AUTHORIZED
+
     def _wanted_tags(self, group: ManagedGroup) -> dict[str, str]:
         return {f"{CLUSTER_TAG_PREFIX}{group.cluster}": "owned"} | dict(
             self._settings.extra_instance_tags
@@ -272,22 +293,34 @@ class JoinService:
         return NodeAuthorization.AUTHORIZED if authorized else NodeAuthorization.MISSING
 
     def _authorize(self, action: LaunchAction, seen: _Observation, instance: Instance) -> None:
-        connection, kube, log = seen.connection, seen.kube, seen.log
+        action.authorization = self._authorize_instance(
+            seen.connection, seen.kube, instance, seen.view, seen.log
+        )
+
+    def _authorize_instance(
+        self,
+        connection: ClusterConnection,
+        kube: ClusterKube,
+        instance: Instance,
+        view: FleetView,
+        log: dict[str, str | None],
+    ) -> NodeAuthorization:
         if kube.ensure_windows_ipam():
             logger.info("enabled Windows IPAM (amazon-vpc-cni)", extra=log)
-        role = self._node_role(instance, seen.view)
+        role = self._node_role(instance, view)
         if role is None:
             # Decided as MISSING again on the next step, and abandoned at the deadline.
             logger.warning("instance has no IAM role to authorize", extra=log)
-            return
+            return NodeAuthorization.MISSING
         if connection.uses_access_entries:
             if self._access_entries.ensure_windows_node_entry(connection.name, str(role)):
                 metrics.add_metric(name="AccessEntryCreated", unit="Count", value=1)
                 logger.info("created EC2_WINDOWS access entry", extra=log | {"role": str(role)})
-            action.authorization = NodeAuthorization.AUTHORIZED
+            authorization = NodeAuthorization.AUTHORIZED
         else:
-            action.authorization = self._merge_aws_auth(kube, role, log)
-        seen.view.remember(("authorization", connection.name, str(role)), action.authorization)
+            authorization = self._merge_aws_auth(kube, role, log)
+        view.remember(("authorization", connection.name, str(role)), authorization)
+        return authorization
 
     def _merge_aws_auth(
         self, kube: ClusterKube, role: RoleArn, log: dict[str, str | None]

@@ -24,6 +24,7 @@ class ReconcileReport:
     terminate_actions: int = 0
     outcomes: Counter[str] = field(default_factory=Counter)
     tags_repaired: int = 0
+    authorizations_repaired: int = 0
     errors: list[str] = field(default_factory=list)
 
 
@@ -95,7 +96,8 @@ class ReconcileService:
                 )
                 left = self._leave.advance(leaving, view)
                 report.outcomes[type(left.step).__name__] += 1
-            elif state == LifecycleState.IN_SERVICE and self._join.repair_tags(
-                managed, member.instance_id, view
-            ):
-                report.tags_repaired += 1
+            elif state == LifecycleState.IN_SERVICE:
+                if self._join.repair_tags(managed, member.instance_id, view):
+                    report.tags_repaired += 1
+                if self._join.repair_authorization(managed, member.instance_id, view):
+                    report.authorizations_repaired += 1
