@@ -111,7 +111,7 @@ def test_scale_in_drains_the_node_deletes_it_and_completes_the_action(
         for r in lifecycle.results
         if r.get("instance_id") == leaving and r["status"] == "finished"
     ]
-    assert finished and finished[-1]["step"] in ("FinishDrain", "NodeGone")
+    assert finished and finished[-1]["step"] == "FinishDrain"
     assert not lifecycle.errors
 
 
@@ -137,3 +137,75 @@ def test_a_lost_terminate_event_is_finished_by_the_reconciler(
 
     wait_for(reconciled, message="reconciler completes the terminate action")
     assert node not in {n.metadata.name for n in product.kube.core_v1().list_node().items}
+
+
+def test_a_node_that_never_joined_completes_at_once(
+    product: Product, node_role: tuple[str, str]
+) -> None:
+    _, profile_arn = node_role
+    # Nobody handles the launch and the user data names another cluster: no Node ever exists.
+    group = product.make_group(
+        desired=1, profile_arn=profile_arn, user_data=product.user_data(cluster="elsewhere")
+    )
+    autoscaling = product.client("autoscaling")
+    (instance_id,) = wait_for(lambda: list(states(product, group)), message="instance launched")
+    wait_for(lambda: states(product, group)[instance_id] == "Pending:Wait", message="launch hook")
+    autoscaling.complete_lifecycle_action(
+        AutoScalingGroupName=group,
+        LifecycleHookName="join",
+        InstanceId=instance_id,
+        LifecycleActionResult="CONTINUE",
+    )
+    wait_for(lambda: states(product, group)[instance_id] == "InService", message="InService")
+    recorder = Recorder(product.lifecycle)
+    product.aws.events.put_rule("leave-only", event_pattern=LIFECYCLE_PATTERN)
+    product.aws.events.put_target("leave-only", recorder, target_id="lifecycle")
+    try:
+        autoscaling.set_desired_capacity(AutoScalingGroupName=group, DesiredCapacity=0)
+        wait_for(lambda: states(product, group).get(instance_id) in GONE, message="completed")
+        (result,) = [r for r in recorder.results if r.get("instance_id") == instance_id]
+        assert result["status"] == "finished"
+        assert result["remaining"] == 0
+    finally:
+        product.aws.events.remove_rule("leave-only")
+        recorder.wait_idle()
+
+
+def test_a_budget_that_never_allows_completes_at_the_drain_deadline(
+    product: Product, lifecycle: Recorder, node_role: tuple[str, str]
+) -> None:
+    _, profile_arn = node_role
+    group = product.make_group(desired=0, profile_arn=profile_arn)
+    autoscaling = product.client("autoscaling")
+    autoscaling.set_desired_capacity(AutoScalingGroupName=group, DesiredCapacity=1)
+    (instance_id,) = wait_for(lambda: all_in_service(product, group, 1), message="InService")
+    node = ready_nodes_by_instance(product)[instance_id]
+    deployment(product, "pinned", replicas=2)
+    wait_for(lambda: running_pods_by_node(product, "pinned").get(node) == 2, message="pods run")
+    product.kube.api_client().call_api(
+        "/apis/policy/v1beta1/namespaces/pinned/poddisruptionbudgets",
+        "POST",
+        body={
+            "metadata": {"name": "all"},
+            "spec": {"minAvailable": 2, "selector": {"matchLabels": {"app": "iis"}}},
+        },
+        auth_settings=["BearerToken"],
+        _preload_content=False,
+    )
+    product.configure(DRAIN_DEADLINE_SECONDS="3")
+    try:
+        autoscaling.set_desired_capacity(AutoScalingGroupName=group, DesiredCapacity=0)
+        wait_for(lambda: states(product, group).get(instance_id) in GONE, message="completed")
+    finally:
+        product.configure(DRAIN_DEADLINE_SECONDS="900")
+    results = [
+        r
+        for r in lifecycle.results
+        if r.get("instance_id") == instance_id and "remaining" in r and r["status"] == "finished"
+    ]
+    assert len(results) == 1
+    result = results[0]
+    assert result["step"] == "DrainTimedOut"
+    assert result["blocked_by_pdb"] >= 1
+    # Not forced: the protected pods were not deleted behind the budget's back.
+    assert running_pods_by_node(product, "pinned").get(node) == 2
