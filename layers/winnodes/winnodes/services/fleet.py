@@ -63,6 +63,13 @@ class FleetView:
             self._hooks[group] = self._autoscaling.lifecycle_hooks(group)
         return self._hooks[group]
 
+    def hook(self, group: str, transition: str, name: str | None = None) -> LifecycleHook | None:
+        """The group's hook for `transition` (the one named `name`, when given)."""
+        for hook in self.hooks(group):
+            if hook.transition == transition and (name is None or hook.name == name):
+                return hook
+        return None
+
     def prefetch_instances(self, instance_ids: Iterable[str]) -> None:
         wanted = [i for i in dict.fromkeys(instance_ids) if i not in self._instances]
         for start in range(0, len(wanted), _INSTANCE_BATCH):

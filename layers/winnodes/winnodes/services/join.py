@@ -111,13 +111,7 @@ class JoinService:
     def launch_hook(
         self, group: str, hook_name: str | None = None, view: FleetView | None = None
     ) -> LifecycleHook | None:
-        hooks = [
-            hook
-            for hook in (view or self.view()).hooks(group)
-            if hook.transition == LifecycleTransition.LAUNCHING
-            and (hook_name is None or hook.name == hook_name)
-        ]
-        return hooks[0] if hooks else None
+        return (view or self.view()).hook(group, LifecycleTransition.LAUNCHING, hook_name)
 
     def join(self, action: LaunchAction) -> JoinResult:
         """Drives the action until it is finished or the wait budget is spent (the reconciler
