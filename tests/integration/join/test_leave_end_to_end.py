@@ -3,7 +3,10 @@ drains the node (pods move to the remaining node), deletes it and completes the 
 
 from __future__ import annotations
 
+import json
+import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -209,3 +212,122 @@ def test_a_budget_that_never_allows_completes_at_the_drain_deadline(
     assert result["blocked_by_pdb"] >= 1
     # Not forced: the protected pods were not deleted behind the budget's back.
     assert running_pods_by_node(product, "pinned").get(node) == 2
+
+
+def create(product: Product, path: str, body: dict[str, object]) -> None:
+    product.kube.api_client().call_api(
+        path, "POST", body=body, auth_settings=["BearerToken"], _preload_content=False
+    )
+
+
+def emitted_metric(output: str, name: str) -> float:
+    """Sum of one metric over the EMF records the handlers printed."""
+    total = 0.0
+    for line in output.splitlines():
+        if not line.startswith("{") or '"_aws"' not in line:
+            continue
+        record = json.loads(line)
+        value = record.get(name)
+        if value is not None:
+            total += sum(value) if isinstance(value, list) else value
+    return total
+
+
+def test_blocked_evictions_wait_for_the_budget_and_daemonset_pods_stay(
+    product: Product, lifecycle: Recorder, node_role: tuple[str, str], capsys: Any
+) -> None:
+    _, profile_arn = node_role
+    group = product.make_group(desired=0, profile_arn=profile_arn)
+    autoscaling = product.client("autoscaling")
+    autoscaling.set_desired_capacity(AutoScalingGroupName=group, DesiredCapacity=2)
+    instances = wait_for(lambda: all_in_service(product, group, 2), message="2 InService")
+    nodes = ready_nodes_by_instance(product)
+    leaving, staying = max(instances), min(instances)
+    deployment(product, "blocked", replicas=4)
+    windows = {"kubernetes.io/os": "windows"}
+    create(
+        product,
+        "/apis/apps/v1/namespaces/blocked/daemonsets",
+        {
+            "metadata": {"name": "agent"},
+            "spec": {
+                "selector": {"matchLabels": {"app": "agent"}},
+                "template": {
+                    "metadata": {"labels": {"app": "agent"}},
+                    "spec": {
+                        "nodeSelector": windows,
+                        "containers": [{"name": "agent", "image": "agent"}],
+                    },
+                },
+            },
+        },
+    )
+    create(
+        product,
+        "/apis/policy/v1beta1/namespaces/blocked/poddisruptionbudgets",
+        {
+            "metadata": {"name": "iis"},
+            "spec": {"minAvailable": 4, "selector": {"matchLabels": {"app": "iis"}}},
+        },
+    )
+    wait_for(
+        lambda: sum(running_pods_by_node(product, "blocked").values()) == 6,
+        message="4 iis pods and 2 agents run",
+    )
+    on_leaving = running_pods_by_node(product, "blocked")[nodes[leaving]]
+    capsys.readouterr()
+
+    autoscaling.terminate_instance_in_auto_scaling_group(
+        InstanceId=leaving, ShouldDecrementDesiredCapacity=True
+    )
+    core = product.kube.core_v1()
+    wait_for(lambda: core.read_node(nodes[leaving]).spec.unschedulable, message="cordoned")
+    time.sleep(2)  # several eviction rounds, every one refused by the budget
+    assert running_pods_by_node(product, "blocked")[nodes[leaving]] == on_leaving
+    core.api_client.call_api(
+        "/apis/policy/v1beta1/namespaces/blocked/poddisruptionbudgets/iis",
+        "PATCH",
+        body={"spec": {"minAvailable": 0}},
+        header_params={"Content-Type": "application/merge-patch+json"},
+        auth_settings=["BearerToken"],
+        _preload_content=False,
+    )
+    wait_for(lambda: states(product, group).get(leaving) in GONE, message="completed")
+
+    (result,) = [
+        r for r in lifecycle.results if r.get("instance_id") == leaving and "remaining" in r
+    ]
+    assert result["step"] == "FinishDrain"
+    output = capsys.readouterr().out
+    assert emitted_metric(output, "EvictionsBlockedByPDB") >= 1
+    # Only the Deployment's pods were evicted: the DaemonSet's agent was left alone.
+    assert emitted_metric(output, "PodsEvicted") == on_leaving - 1
+    assert running_pods_by_node(product, "blocked").get(nodes[staying]) == 5
+
+
+def test_every_terminate_event_delivered_twice_completes_once(
+    product: Product, lifecycle: Recorder, node_role: tuple[str, str]
+) -> None:
+    _, profile_arn = node_role
+    group = product.make_group(desired=0, profile_arn=profile_arn)
+    autoscaling = product.client("autoscaling")
+    autoscaling.set_desired_capacity(AutoScalingGroupName=group, DesiredCapacity=2)
+    instances = wait_for(lambda: all_in_service(product, group, 2), message="2 InService")
+    nodes = ready_nodes_by_instance(product)
+    product.aws.events.set_chaos(Chaos(duplicate=1.0, seed=11))
+    autoscaling.set_desired_capacity(AutoScalingGroupName=group, DesiredCapacity=0)
+    for instance_id in instances:
+        wait_for(lambda i=instance_id: states(product, group).get(i) in GONE, message="completed")
+    wait_for(
+        lambda: sum(1 for r in lifecycle.results if "remaining" in r) >= 4,
+        message="both copies of both events handled",
+    )
+    assert not lifecycle.errors
+    remaining_nodes = {n.metadata.name for n in product.kube.core_v1().list_node().items}
+    for instance_id in instances:
+        assert nodes[instance_id] not in remaining_nodes
+        copies = [
+            r for r in lifecycle.results if r.get("instance_id") == instance_id and "remaining" in r
+        ]
+        assert len(copies) == 2
+        assert all(r["status"] == "finished" for r in copies)
