@@ -50,7 +50,17 @@ def lifecycle(product: Product) -> Iterator[Recorder]:
     product.aws.events.set_chaos(Chaos())
 
 
-def deployment(product: Product, namespace: str, replicas: int) -> None:
+def pin(product: Product, node_names: list[str], group: str) -> dict[str, str]:
+    """Label this test's nodes: other tests' nodes share the cluster."""
+    selector = {"test.eks-windows-nodes/pool": group}
+    for name in node_names:
+        product.kube.core_v1().patch_node(name, {"metadata": {"labels": selector}})
+    return selector
+
+
+def deployment(
+    product: Product, namespace: str, replicas: int, node_selector: dict[str, str]
+) -> None:
     core = product.kube.core_v1()
     core.create_namespace({"metadata": {"name": namespace}})
     product.kube.api_client().call_api(
@@ -64,7 +74,7 @@ def deployment(product: Product, namespace: str, replicas: int) -> None:
                 "template": {
                     "metadata": {"labels": {"app": "iis"}},
                     "spec": {
-                        "nodeSelector": {"kubernetes.io/os": "windows"},
+                        "nodeSelector": node_selector,
                         "terminationGracePeriodSeconds": 1,
                         "containers": [{"name": "iis", "image": "mcr.microsoft.com/iis"}],
                     },
@@ -94,7 +104,8 @@ def test_scale_in_drains_the_node_deletes_it_and_completes_the_action(
     autoscaling.set_desired_capacity(AutoScalingGroupName=group, DesiredCapacity=2)
     instances = wait_for(lambda: all_in_service(product, group, 2), message="2 InService")
     nodes = ready_nodes_by_instance(product)
-    deployment(product, "shop", replicas=4)
+    selector = pin(product, [nodes[i] for i in instances], group)
+    deployment(product, "shop", replicas=4, node_selector=selector)
     wait_for(lambda: sum(running_pods_by_node(product, "shop").values()) == 4, message="4 pods run")
 
     leaving = max(instances)  # any one: scale in names it explicitly below
@@ -183,7 +194,7 @@ def test_a_budget_that_never_allows_completes_at_the_drain_deadline(
     autoscaling.set_desired_capacity(AutoScalingGroupName=group, DesiredCapacity=1)
     (instance_id,) = wait_for(lambda: all_in_service(product, group, 1), message="InService")
     node = ready_nodes_by_instance(product)[instance_id]
-    deployment(product, "pinned", replicas=2)
+    deployment(product, "pinned", replicas=2, node_selector=pin(product, [node], group))
     wait_for(lambda: running_pods_by_node(product, "pinned").get(node) == 2, message="pods run")
     product.kube.api_client().call_api(
         "/apis/policy/v1beta1/namespaces/pinned/poddisruptionbudgets",
@@ -243,8 +254,9 @@ def test_blocked_evictions_wait_for_the_budget_and_daemonset_pods_stay(
     instances = wait_for(lambda: all_in_service(product, group, 2), message="2 InService")
     nodes = ready_nodes_by_instance(product)
     leaving, staying = max(instances), min(instances)
-    deployment(product, "blocked", replicas=4)
-    windows = {"kubernetes.io/os": "windows"}
+    core = product.kube.core_v1()
+    mine = pin(product, [nodes[i] for i in instances], group)
+    deployment(product, "blocked", replicas=4, node_selector=mine)
     create(
         product,
         "/apis/apps/v1/namespaces/blocked/daemonsets",
@@ -255,7 +267,7 @@ def test_blocked_evictions_wait_for_the_budget_and_daemonset_pods_stay(
                 "template": {
                     "metadata": {"labels": {"app": "agent"}},
                     "spec": {
-                        "nodeSelector": windows,
+                        "nodeSelector": mine,
                         "containers": [{"name": "agent", "image": "agent"}],
                     },
                 },
@@ -280,7 +292,6 @@ def test_blocked_evictions_wait_for_the_budget_and_daemonset_pods_stay(
     autoscaling.terminate_instance_in_auto_scaling_group(
         InstanceId=leaving, ShouldDecrementDesiredCapacity=True
     )
-    core = product.kube.core_v1()
     wait_for(lambda: core.read_node(nodes[leaving]).spec.unschedulable, message="cordoned")
     time.sleep(2)  # several eviction rounds, every one refused by the budget
     assert running_pods_by_node(product, "blocked")[nodes[leaving]] == on_leaving
