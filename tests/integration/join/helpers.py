@@ -36,6 +36,20 @@ def all_in_service(product: Product, group: str, count: int) -> list[str]:
     return in_service if len(in_service) == count else []
 
 
+def scale_out(
+    product: Product, profile_arn: str, count: int
+) -> tuple[str, list[str], dict[str, str]]:
+    """A managed group scaled from 0 to `count` through the lifecycle handler: its name, its
+    InService instances and their nodes (instance id -> node name)."""
+    group = product.make_group(desired=0, profile_arn=profile_arn)
+    product.client("autoscaling").set_desired_capacity(
+        AutoScalingGroupName=group, DesiredCapacity=count
+    )
+    instances = wait_for(lambda: all_in_service(product, group, count), message="InService")
+    nodes = ready_nodes_by_instance(product)
+    return group, instances, {i: nodes[i] for i in instances}
+
+
 def instance_tags(product: Product, instance_id: str) -> dict[str, str]:
     reservations = product.client("ec2").describe_instances(InstanceIds=[instance_id])
     raw = reservations["Reservations"][0]["Instances"][0]

@@ -14,8 +14,7 @@ from localcloud.aws.events import Chaos
 from localcloud.deployment import Product, deploy
 from tests.integration.join.helpers import (
     Recorder,
-    all_in_service,
-    ready_nodes_by_instance,
+    scale_out,
     states,
     wait_for,
 )
@@ -99,11 +98,8 @@ def test_scale_in_drains_the_node_deletes_it_and_completes_the_action(
     product: Product, lifecycle: Recorder, node_role: tuple[str, str]
 ) -> None:
     _, profile_arn = node_role
-    group = product.make_group(desired=0, profile_arn=profile_arn)
+    group, instances, nodes = scale_out(product, profile_arn, 2)
     autoscaling = product.client("autoscaling")
-    autoscaling.set_desired_capacity(AutoScalingGroupName=group, DesiredCapacity=2)
-    instances = wait_for(lambda: all_in_service(product, group, 2), message="2 InService")
-    nodes = ready_nodes_by_instance(product)
     selector = pin(product, [nodes[i] for i in instances], group)
     deployment(product, "shop", replicas=4, node_selector=selector)
     wait_for(lambda: sum(running_pods_by_node(product, "shop").values()) == 4, message="4 pods run")
@@ -133,11 +129,9 @@ def test_a_lost_terminate_event_is_finished_by_the_reconciler(
     product: Product, lifecycle: Recorder, node_role: tuple[str, str]
 ) -> None:
     _, profile_arn = node_role
-    group = product.make_group(desired=0, profile_arn=profile_arn)
+    group, (instance_id,), nodes = scale_out(product, profile_arn, 1)
+    node = nodes[instance_id]
     autoscaling = product.client("autoscaling")
-    autoscaling.set_desired_capacity(AutoScalingGroupName=group, DesiredCapacity=1)
-    (instance_id,) = wait_for(lambda: all_in_service(product, group, 1), message="InService")
-    node = ready_nodes_by_instance(product)[instance_id]
     product.aws.events.set_chaos(Chaos(drop=1.0, seed=5))
     autoscaling.set_desired_capacity(AutoScalingGroupName=group, DesiredCapacity=0)
     wait_for(
@@ -189,11 +183,9 @@ def test_a_budget_that_never_allows_completes_at_the_drain_deadline(
     product: Product, lifecycle: Recorder, node_role: tuple[str, str]
 ) -> None:
     _, profile_arn = node_role
-    group = product.make_group(desired=0, profile_arn=profile_arn)
+    group, (instance_id,), nodes = scale_out(product, profile_arn, 1)
+    node = nodes[instance_id]
     autoscaling = product.client("autoscaling")
-    autoscaling.set_desired_capacity(AutoScalingGroupName=group, DesiredCapacity=1)
-    (instance_id,) = wait_for(lambda: all_in_service(product, group, 1), message="InService")
-    node = ready_nodes_by_instance(product)[instance_id]
     deployment(product, "pinned", replicas=2, node_selector=pin(product, [node], group))
     wait_for(lambda: running_pods_by_node(product, "pinned").get(node) == 2, message="pods run")
     product.kube.api_client().call_api(
@@ -248,11 +240,8 @@ def test_blocked_evictions_wait_for_the_budget_and_daemonset_pods_stay(
     product: Product, lifecycle: Recorder, node_role: tuple[str, str], capsys: Any
 ) -> None:
     _, profile_arn = node_role
-    group = product.make_group(desired=0, profile_arn=profile_arn)
+    group, instances, nodes = scale_out(product, profile_arn, 2)
     autoscaling = product.client("autoscaling")
-    autoscaling.set_desired_capacity(AutoScalingGroupName=group, DesiredCapacity=2)
-    instances = wait_for(lambda: all_in_service(product, group, 2), message="2 InService")
-    nodes = ready_nodes_by_instance(product)
     leaving, staying = max(instances), min(instances)
     core = product.kube.core_v1()
     mine = pin(product, [nodes[i] for i in instances], group)
@@ -320,11 +309,8 @@ def test_every_terminate_event_delivered_twice_completes_once(
     product: Product, lifecycle: Recorder, node_role: tuple[str, str]
 ) -> None:
     _, profile_arn = node_role
-    group = product.make_group(desired=0, profile_arn=profile_arn)
+    group, instances, nodes = scale_out(product, profile_arn, 2)
     autoscaling = product.client("autoscaling")
-    autoscaling.set_desired_capacity(AutoScalingGroupName=group, DesiredCapacity=2)
-    instances = wait_for(lambda: all_in_service(product, group, 2), message="2 InService")
-    nodes = ready_nodes_by_instance(product)
     product.aws.events.set_chaos(Chaos(duplicate=1.0, seed=11))
     autoscaling.set_desired_capacity(AutoScalingGroupName=group, DesiredCapacity=0)
     for instance_id in instances:
