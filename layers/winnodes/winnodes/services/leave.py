@@ -33,6 +33,7 @@ from winnodes.decisions.drain import (
     eviction_retry_delay,
     plan_evictions,
 )
+from winnodes.errors import KubernetesNotFoundError
 from winnodes.models.groups import ManagedGroup
 from winnodes.models.lifecycle import LifecycleActionResult, LifecycleState, LifecycleTransition
 from winnodes.observability import logger, metrics
@@ -179,6 +180,15 @@ class LeaveService:
 
         drain = self._drain_for(view.connection(action.group.cluster))
         node = drain.leaving_node(action.instance_id, name=action.node_name)
+        if node is not None and not node.cordoned:
+            first = node.drain_started_at is None
+            try:
+                drain.cordon(node, drain_started_at=now if first else None)
+            except KubernetesNotFoundError:
+                node = None  # deleted since we looked: a duplicate event finished the drain
+            else:
+                if first:
+                    logger.info("cordoned node; drain started", extra=log | {"node": node.name})
         if node is None:
             # Never joined, or already deleted: nothing to drain (NTH#331).
             step = decide_drain_step(
@@ -189,11 +199,6 @@ class LeaveService:
             )
             return self._perform(step, action, _Observation(drain, None, (), now, now, log))
         action.node_name = log["node"] = node.name
-        if not node.cordoned:
-            first = node.drain_started_at is None
-            drain.cordon(node, drain_started_at=now if first else None)
-            if first:
-                logger.info("cordoned node; drain started", extra=log)
         started_at = node.drain_started_at or now
         pods = drain.pods_on(node.name)
         progress = self._progress(action, pods, now)
