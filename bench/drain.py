@@ -37,6 +37,7 @@ from localcloud.kube import (
 )
 from localcloud.kube.clients import raw_json
 from localcloud.kube.waiting import wait_until
+from winnodes import rbac
 from winnodes.adapters.kube.api import KubeApi
 from winnodes.adapters.kube.drain import KubeDrain
 from winnodes.adapters.kube.token import CachedToken
@@ -49,12 +50,6 @@ ROOT = Path(__file__).parents[1]
 RESULTS = ROOT / "bench" / "results"
 GROUP = "bench-windows"
 HOOK = LifecycleHook("terminate", "autoscaling:EC2_INSTANCE_TERMINATING", 600, "ABANDON")
-DRAIN_RULES = [
-    {"apiGroups": [""], "resources": ["nodes"], "verbs": ["get", "list", "patch", "delete"]},
-    {"apiGroups": [""], "resources": ["pods"], "verbs": ["list", "delete"]},
-    {"apiGroups": [""], "resources": ["pods/eviction"], "verbs": ["create"]},
-    {"apiGroups": ["policy"], "resources": ["poddisruptionbudgets"], "verbs": ["list"]},
-]
 
 
 class Clock:
@@ -130,10 +125,13 @@ class Bench:
                 principal_arn=f"arn:aws:iam::{DEFAULT_ACCOUNT_ID}:role/{role}", username=user
             ),
         )
-        rbac = RbacAuthorizationV1Api(self.kube.api_client())
-        raw_json(rbac.create_cluster_role, {"metadata": {"name": user}, "rules": DRAIN_RULES})
+        rbac_api = RbacAuthorizationV1Api(self.kube.api_client())
         raw_json(
-            rbac.create_cluster_role_binding,
+            rbac_api.create_cluster_role,
+            {"metadata": {"name": user}, "rules": rbac.CLUSTER_ROLE["rules"]},
+        )
+        raw_json(
+            rbac_api.create_cluster_role_binding,
             {
                 "metadata": {"name": user},
                 "subjects": [

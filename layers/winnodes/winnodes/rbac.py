@@ -17,10 +17,9 @@ CLUSTER_ROLE: Final[dict[str, Any]] = {
     "metadata": {"name": NAME},
     "rules": [
         {"apiGroups": [""], "resources": ["nodes"], "verbs": ["get", "list", "patch", "delete"]},
-        {"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list", "delete"]},
+        {"apiGroups": [""], "resources": ["pods"], "verbs": ["list", "delete"]},
         {"apiGroups": [""], "resources": ["pods/eviction"], "verbs": ["create"]},
         {"apiGroups": ["policy"], "resources": ["poddisruptionbudgets"], "verbs": ["list"]},
-        {"apiGroups": ["apps"], "resources": ["daemonsets"], "verbs": ["get"]},
     ],
 }
 

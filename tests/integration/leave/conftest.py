@@ -22,6 +22,7 @@ from kubernetes.client import AppsV1Api, CustomObjectsApi, RbacAuthorizationV1Ap
 from localcloud.kube import DEFAULT_ACCOUNT_ID, AccessEntry, IdentityRegistry, KubeCloud
 from localcloud.kube.clients import raw_json
 from localcloud.kube.waiting import wait_until
+from winnodes import rbac
 from winnodes.adapters.kube.api import KubeApi
 from winnodes.adapters.kube.drain import KubeDrain
 from winnodes.adapters.kube.token import CachedToken
@@ -42,12 +43,6 @@ TEST_GROUP_LABEL = "localcloud.test/group"
 TERMINATING = "autoscaling:EC2_INSTANCE_TERMINATING"
 
 # Exactly the verbs the leave capability uses (safety rule 6).
-DRAIN_RULES = [
-    {"apiGroups": [""], "resources": ["nodes"], "verbs": ["get", "list", "patch", "delete"]},
-    {"apiGroups": [""], "resources": ["pods"], "verbs": ["list", "delete"]},
-    {"apiGroups": [""], "resources": ["pods/eviction"], "verbs": ["create"]},
-    {"apiGroups": ["policy"], "resources": ["poddisruptionbudgets"], "verbs": ["list"]},
-]
 
 
 @pytest.fixture
@@ -60,10 +55,13 @@ def function_api(
     creds = identity_registry.add(arn=f"arn:aws:sts::{DEFAULT_ACCOUNT_ID}:assumed-role/{role}/s1")
     role_arn = f"arn:aws:iam::{DEFAULT_ACCOUNT_ID}:role/{role}"
     access_entries.put(kube.cluster_name, AccessEntry(principal_arn=role_arn, username=username))
-    rbac = RbacAuthorizationV1Api(kube.api_client())
-    raw_json(rbac.create_cluster_role, {"metadata": {"name": username}, "rules": DRAIN_RULES})
+    rbac_api = RbacAuthorizationV1Api(kube.api_client())
     raw_json(
-        rbac.create_cluster_role_binding,
+        rbac_api.create_cluster_role,
+        {"metadata": {"name": username}, "rules": rbac.CLUSTER_ROLE["rules"]},
+    )
+    raw_json(
+        rbac_api.create_cluster_role_binding,
         {
             "metadata": {"name": username},
             "subjects": [
@@ -86,8 +84,8 @@ def function_api(
         ca_base64=kube.ca_data,
         token=CachedToken(sts, kube.cluster_name, monotonic=lambda: 0.0),
     )
-    raw_json(rbac.delete_cluster_role_binding, username)
-    raw_json(rbac.delete_cluster_role, username)
+    raw_json(rbac_api.delete_cluster_role_binding, username)
+    raw_json(rbac_api.delete_cluster_role, username)
     access_entries.delete(kube.cluster_name, role_arn)
 
 
