@@ -9,6 +9,7 @@ from typing import Any
 
 import yaml
 
+from localcloud.aws.events import Chaos
 from localcloud.deployment import Product
 
 
@@ -102,3 +103,46 @@ class Recorder:
     def wait_idle(self, timeout: float = 90.0) -> None:
         """Until no invocation runs: one still running could act on the next test's cloud."""
         wait_for(lambda: self._in_flight == 0, timeout=timeout, message="handlers to finish")
+
+
+def scale_out_with_every_event_twice(
+    product: Product, launches: Recorder, profile_arn: str, count: int = 3
+) -> list[str]:
+    """Scale a managed group from 0 to `count` while EventBridge delivers every event twice,
+    and check what must then hold whatever the cluster's authentication mode: every instance
+    InService (its launch action completed with CONTINUE, never ABANDON), tagged for the
+    cluster, its node Ready, and both copies of every event handled without an error. Returns
+    the instances, for the mode's own checks of the node role's authorization."""
+    product.aws.events.set_chaos(Chaos(duplicate=1.0, seed=7))
+    try:
+        group = product.make_group(desired=0, profile_arn=profile_arn)
+        product.client("autoscaling").set_desired_capacity(
+            AutoScalingGroupName=group, DesiredCapacity=count
+        )
+        instances: list[str] = wait_for(
+            lambda: all_in_service(product, group, count), message=f"{count} InService"
+        )
+
+        def copies() -> dict[str, list[dict[str, Any]]]:
+            return {
+                i: [r for r in launches.results if r.get("instance_id") == i] for i in instances
+            }
+
+        wait_for(
+            lambda: all(len(c) >= 2 for c in copies().values()),
+            message="both copies of every launch event handled",
+        )
+    finally:
+        product.aws.events.set_chaos(Chaos())
+    assert not launches.errors  # the later copy finds the action completed: quiet, no failure
+    assert all(s == "InService" for s in states(product, group).values())
+    ready = ready_nodes_by_instance(product)
+    cluster_tag = f"kubernetes.io/cluster/{product.aws.cluster_name}"
+    for instance_id, results in copies().items():
+        assert len(results) == 2, f"{instance_id}: {results}"
+        assert all(r["status"] == "finished" for r in results), results
+        steps = [r["step"] for r in results]
+        assert "CompleteContinue" in steps and "Abandon" not in steps, steps
+        assert instance_id in ready, f"{instance_id} has no Ready node"
+        assert instance_tags(product, instance_id)[cluster_tag] == "owned"
+    return instances

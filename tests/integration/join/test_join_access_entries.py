@@ -14,6 +14,7 @@ from tests.integration.join.helpers import (
     all_in_service,
     instance_tags,
     ready_nodes_by_instance,
+    scale_out_with_every_event_twice,
     states,
     wait_for,
 )
@@ -79,20 +80,8 @@ def test_every_event_delivered_twice_ends_in_the_same_state(
     product: Product, launches: Recorder, node_role: tuple[str, str]
 ) -> None:
     role_arn, profile_arn = node_role
-    product.aws.events.set_chaos(Chaos(duplicate=1.0, seed=7))
-    group = product.make_group(desired=0, profile_arn=profile_arn)
-    product.client("autoscaling").set_desired_capacity(
-        AutoScalingGroupName=group, DesiredCapacity=3
-    )
-    instances = wait_for(lambda: all_in_service(product, group, 3), message="3 InService")
-    wait_for(lambda: len(launches.results) >= 6, message="both copies of every event handled")
+    scale_out_with_every_event_twice(product, launches, profile_arn)
     assert windows_entries(product, role_arn) == [role_arn]
-    assert set(instances) <= set(ready_nodes_by_instance(product))
-    assert not launches.errors  # the second copy finds the action completed: quiet, no failure
-    per_instance = {
-        i: [r for r in launches.results if r.get("instance_id") == i] for i in instances
-    }
-    assert all(len(results) == 2 for results in per_instance.values())
 
 
 def test_a_lost_launch_event_is_finished_by_the_reconciler(

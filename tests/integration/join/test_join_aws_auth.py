@@ -15,6 +15,7 @@ from tests.integration.join.helpers import (
     instance_tags,
     map_roles,
     ready_nodes_by_instance,
+    scale_out_with_every_event_twice,
     states,
     wait_for,
 )
@@ -25,6 +26,15 @@ LAUNCH_PATTERN = {
     "source": ["aws.autoscaling"],
     "detail-type": ["EC2 Instance-launch Lifecycle Action"],
 }
+
+
+def windows_node_entry(role_arn: str) -> dict[str, object]:
+    """The mapRoles entry EKS documents for a Windows node role."""
+    return {
+        "rolearn": role_arn,
+        "username": "system:node:{{EC2PrivateDNSName}}",
+        "groups": ["system:bootstrappers", "system:nodes", "eks:kube-proxy-windows"],
+    }
 
 
 @pytest.fixture(scope="module")
@@ -63,13 +73,7 @@ def test_scale_out_by_three_joins_every_node_and_keeps_foreign_entries(
         )
 
     entries = [e for e in map_roles(product) if e["rolearn"] == role_arn]
-    assert entries == [
-        {
-            "rolearn": role_arn,
-            "username": "system:node:{{EC2PrivateDNSName}}",
-            "groups": ["system:bootstrappers", "system:nodes", "eks:kube-proxy-windows"],
-        }
-    ]
+    assert entries == [windows_node_entry(role_arn)]
     after = aws_auth_data(product)
     # Everything that was there before is still there, byte for byte outside mapRoles.
     for key in ("mapUsers", "mapAccounts", "x-operator-note"):
@@ -82,6 +86,16 @@ def test_scale_out_by_three_joins_every_node_and_keeps_foreign_entries(
     finished = [r for r in launches.results if r.get("status") == "finished"]
     assert {r["instance_id"] for r in finished} >= set(instances)
     assert not launches.errors
+
+
+def test_every_event_delivered_twice_maps_the_node_role_once(
+    product: Product, launches: Recorder, node_role: tuple[str, str]
+) -> None:
+    role_arn, profile_arn = node_role
+    scale_out_with_every_event_twice(product, launches, profile_arn)
+    # Every copy of every launch event merged the same role: one entry, not one per copy.
+    entries = [e for e in map_roles(product) if e["rolearn"] == role_arn]
+    assert entries == [windows_node_entry(role_arn)]
 
 
 def test_an_instance_whose_node_never_becomes_ready_is_abandoned_at_the_deadline(
