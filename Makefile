@@ -11,7 +11,7 @@ export EKS_WINDOWS_NODES_CACHE := $(CACHE)
 export SAM_CLI_TELEMETRY := 0
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help venv sam-venv control-plane lint typecheck imports pytest sam-validate sam-build test demo lock clean
+.PHONY: help venv sam-venv control-plane botocore-data lint typecheck imports pytest sam-validate sam-build test demo lock clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -32,6 +32,14 @@ $(SAM_VENV)/.installed: requirements/sam.txt
 venv: $(VENV)/.installed  ## create the project venv (.venv) when missing or stale
 sam-venv: $(SAM_VENV)/.installed  ## create the aws-sam-cli tool venv (.venv-sam)
 
+# The trimmed botocore models the layer carries (winnodes/adapters/botocore_data.py); the tests
+# run against them so a missing operation fails here, not in Lambda.
+BOTOCORE_DATA := layers/winnodes/winnodes/adapters/botocore-data
+$(BOTOCORE_DATA)/endpoints.json: layers/winnodes/winnodes/adapters/botocore_data.py $(VENV)/.installed
+	$(PY) -m winnodes.adapters.botocore_data $(BOTOCORE_DATA)
+
+botocore-data: $(BOTOCORE_DATA)/endpoints.json  ## trimmed botocore models for the tests
+
 control-plane:  ## build the local kube-apiserver once into the cache (~10 min the first time)
 	@bash localcloud/build-control-plane.sh >/dev/null
 
@@ -45,14 +53,14 @@ typecheck: venv  ## mypy --strict on winnodes
 imports: venv  ## import-linter contracts (only adapters import boto3/kubernetes)
 	$(VENV)/bin/lint-imports
 
-pytest: venv control-plane  ## unit, functional and integration tests
+pytest: venv control-plane botocore-data  ## unit, functional and integration tests
 	@scripts/run-pytest $(VENV)/bin/python $(PYTEST_ARGS)
 
 sam-validate: sam-venv  ## sam validate --lint (offline)
 	$(SAM_VENV)/bin/sam validate --lint --region $(REGION)
 
 sam-build: sam-venv  ## sam build (python3.13 found via scripts/find-python313)
-	@py=$$(scripts/find-python313) && PATH="$$(dirname $$py):$$PATH" $(SAM_VENV)/bin/sam build --region $(REGION)
+	@py=$$(scripts/find-python313) && PATH="$$(dirname $$py):$$PATH" PYTHON="$$py" $(SAM_VENV)/bin/sam build --region $(REGION)
 
 test: lint typecheck imports pytest sam-validate sam-build  ## everything CI runs
 	@echo "==> all checks passed"
