@@ -9,4 +9,7 @@ NAMESPACE = "EksWindowsNodes"
 
 logger = Logger(service=SERVICE)
 metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
-tracer = Tracer(service=SERVICE)
+# Only the libraries our calls go through: botocore (AWS) and http.client (the Kubernetes
+# client's urllib3). Patching everything X-Ray supports imports each of them on cold start.
+TRACED_MODULES = ("botocore", "httplib")
+tracer = Tracer(service=SERVICE, patch_modules=TRACED_MODULES)

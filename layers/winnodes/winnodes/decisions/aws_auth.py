@@ -13,9 +13,8 @@ import copy
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from types import ModuleType
 from typing import Any, Final
-
-import yaml
 
 from winnodes.errors import InvalidInputError, WinNodesError
 from winnodes.models.identifiers import RoleArn
@@ -174,6 +173,7 @@ def _yaml_list(data: Mapping[str, str], key: str) -> list[Any]:
     text = data.get(key)
     if text is None or not text.strip():
         return []
+    yaml = _yaml()
     try:
         loaded = yaml.safe_load(text)
     # ValueError: PyYAML builds dates and numbers eagerly (`2001-02-30` raises it).
@@ -213,10 +213,19 @@ def _account(index: int, item: Any) -> str | int:
 
 
 def _dump_entries(entries: Sequence[Entry]) -> str:
-    rendered = yaml.safe_dump(
+    yaml = _yaml()
+    rendered: str = yaml.safe_dump(
         list(entries), default_flow_style=False, sort_keys=False, allow_unicode=True
     )
     # Never write what we could not read back identically.
     if yaml.safe_load(rendered) != list(entries):
         raise MalformedAwsAuthError(MAP_ROLES, "cannot be rewritten without changing an entry")
     return rendered
+
+
+def _yaml() -> ModuleType:
+    # Imported on first use: clusters on access entries never read aws-auth, and importing
+    # PyYAML costs ~15 ms of every cold start.
+    import yaml  # noqa: PLC0415
+
+    return yaml
