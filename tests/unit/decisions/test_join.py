@@ -19,6 +19,7 @@ from winnodes.decisions.join import (
     NodeAuthorization,
     NothingToDo,
     SmokeTest,
+    StartSmokeTest,
     TagInstance,
     WaitForNode,
     decide_join_step,
@@ -96,6 +97,49 @@ def test_smoke_test_gates_continue() -> None:
     assert isinstance(step(replace(JOINED, smoke=SmokeTest.FAILED)), Abandon)
 
 
+SMOKE_READY = replace(JOINED, smoke=SmokeTest.NOT_STARTED, windows_build="10.0.20348")
+
+
+def test_a_ready_node_gets_the_smoke_pod_of_its_windows_release() -> None:
+    assert step(SMOKE_READY) == StartSmokeTest("mcr.microsoft.com/windows/nanoserver:ltsc2022")
+    ltsc2019 = replace(SMOKE_READY, windows_build="10.0.17763")
+    assert step(ltsc2019) == StartSmokeTest("mcr.microsoft.com/windows/nanoserver:ltsc2019")
+
+
+def test_the_operators_image_wins_over_the_default() -> None:
+    mine = replace(SMOKE_READY, smoke_image="registry.internal/smoke:1", windows_build=None)
+    assert step(mine) == StartSmokeTest("registry.internal/smoke:1")
+
+
+def test_an_unknown_windows_build_is_abandoned_asking_for_an_image() -> None:
+    result = step(replace(SMOKE_READY, windows_build="10.0.30000"))
+    assert isinstance(result, Abandon) and result.smoke_test_failed
+    assert "10.0.30000" in result.reason and "SMOKE_TEST_IMAGE" in result.reason
+
+
+def test_the_smoke_pod_waits_for_a_ready_node() -> None:
+    not_ready = step(replace(SMOKE_READY, node_ready=False))
+    assert isinstance(not_ready, WaitForNode) and not_ready.reason == "node not Ready"
+    late = step(SMOKE_READY, DEFAULT_JOIN_DEADLINE)
+    assert late == Abandon("not joined by the deadline: smoke test not started")
+
+
+def test_a_failed_smoke_pod_abandons_with_its_reason() -> None:
+    failed = replace(JOINED, smoke=SmokeTest.FAILED, smoke_detail="smoke pod failed: exit code 1")
+    assert step(failed) == Abandon(
+        "smoke test failed on the new node: smoke pod failed: exit code 1", smoke_test_failed=True
+    )
+
+
+def test_a_pending_smoke_pod_says_what_it_waits_for() -> None:
+    pending = replace(
+        JOINED, smoke=SmokeTest.PENDING, smoke_detail="smoke pod Pending: ErrImagePull"
+    )
+    waiting = step(pending)
+    assert isinstance(waiting, WaitForNode)
+    assert waiting.reason == "smoke test not passed yet (smoke pod Pending: ErrImagePull)"
+
+
 def test_heartbeat_at_half_the_hook_timeout() -> None:
     waiting = replace(JOINED, node_ready=False)
     early = step(waiting, timedelta(minutes=2, seconds=29))
@@ -170,6 +214,9 @@ FACTS = st.builds(
     node_found=st.booleans(),
     node_ready=st.booleans(),
     smoke=st.sampled_from(SmokeTest),
+    smoke_detail=st.none() | st.text(max_size=20),
+    windows_build=st.none() | st.sampled_from(["10.0.17763", "10.0.20348", "10.0.19041"]),
+    smoke_image=st.none() | st.just("registry.internal/smoke:1"),
     action_started_at=st.just(T0),
     last_heartbeat_at=st.none() | st.timedeltas(timedelta(0), timedelta(hours=3)).map(T0.__add__),
     heartbeat_timeout=st.timedeltas(timedelta(seconds=30), timedelta(hours=2)),
@@ -209,3 +256,21 @@ def test_past_the_deadline_the_answer_is_final(facts: JoinFacts, elapsed: timede
         assert isinstance(result, Abandon | CompleteContinue | NothingToDo)
     if isinstance(result, WaitForNode):
         assert now < result.deadline_at
+
+
+@given(FACTS, ELAPSED)
+def test_a_smoke_pod_starts_only_on_a_joined_node_before_the_deadline(
+    facts: JoinFacts, elapsed: timedelta
+) -> None:
+    now = T0 + elapsed
+    result = decide_join_step(facts, now=now)
+    if isinstance(result, StartSmokeTest):
+        assert facts.smoke is SmokeTest.NOT_STARTED
+        assert facts.node_found and facts.node_ready and facts.is_windows
+        assert facts.tags_present and facts.authorization is NodeAuthorization.AUTHORIZED
+        assert now < facts.deadline_at
+        assert result.image == facts.smoke_image or result.image.startswith(
+            "mcr.microsoft.com/windows/nanoserver:ltsc"
+        )
+    if isinstance(result, Abandon) and result.smoke_test_failed:
+        assert facts.smoke in {SmokeTest.FAILED, SmokeTest.NOT_STARTED}

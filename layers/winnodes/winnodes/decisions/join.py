@@ -3,7 +3,9 @@
 Called on the launch event and on every reconciler tick; each call returns one step, the service
 performs it and asks again. Safety rule 3: CONTINUE only once the node is Ready (and the smoke test
 passed when enabled); AWS's advice for launch hooks is the same
-(https://docs.aws.amazon.com/autoscaling/ec2/userguide/lifecycle-hooks-overview.html)."""
+(https://docs.aws.amazon.com/autoscaling/ec2/userguide/lifecycle-hooks-overview.html).
+With the smoke test enabled, a Ready node first gets its smoke pod (decisions.smoke); a pod that
+fails ABANDONs the action."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from enum import StrEnum
 from typing import Final
 
 from winnodes.decisions.heartbeat import heartbeat_due, hook_global_timeout
+from winnodes.decisions.smoke import SmokeTest, default_smoke_image
 from winnodes.models.lifecycle import LifecycleState
 
 # Windows nodes take several minutes to boot and bootstrap; NTH#1205 shows what a short poll does.
@@ -23,13 +26,6 @@ class NodeAuthorization(StrEnum):
     AUTHORIZED = "authorized"  # access entry EC2_WINDOWS or complete aws-auth entry
     MISSING = "missing"
     BLOCKED = "blocked"  # aws-auth malformed: we refuse to write it; an operator must fix it
-
-
-class SmokeTest(StrEnum):
-    DISABLED = "disabled"
-    PENDING = "pending"
-    PASSED = "passed"
-    FAILED = "failed"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -45,6 +41,9 @@ class JoinFacts:
     node_found: bool
     node_ready: bool
     smoke: SmokeTest = SmokeTest.DISABLED
+    smoke_detail: str | None = None  # why the smoke pod failed or is still pending
+    windows_build: str | None = None  # the node's node.kubernetes.io/windows-build label
+    smoke_image: str | None = None  # the operator's image; None: chosen by the node's build
     action_started_at: datetime
     last_heartbeat_at: datetime | None = None
     heartbeat_timeout: timedelta
@@ -68,6 +67,7 @@ class JoinFacts:
 @dataclass(frozen=True, slots=True)
 class Abandon:
     reason: str
+    smoke_test_failed: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +78,11 @@ class TagInstance:
 @dataclass(frozen=True, slots=True)
 class AuthorizeNodeRole:
     pass
+
+
+@dataclass(frozen=True, slots=True)
+class StartSmokeTest:
+    image: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,7 +103,13 @@ class NothingToDo:
 
 
 type JoinStep = (
-    Abandon | TagInstance | AuthorizeNodeRole | WaitForNode | CompleteContinue | NothingToDo
+    Abandon
+    | TagInstance
+    | AuthorizeNodeRole
+    | StartSmokeTest
+    | WaitForNode
+    | CompleteContinue
+    | NothingToDo
 )
 
 
@@ -118,7 +129,9 @@ def decide_join_step(facts: JoinFacts, *, now: datetime) -> JoinStep:  # noqa: P
     if not facts.is_windows:
         return Abandon("instance is not a Windows instance; check the launch template AMI")
     if facts.smoke is SmokeTest.FAILED:
-        return Abandon("smoke test failed on the new node")
+        return Abandon(
+            f"smoke test failed on the new node: {facts.smoke_detail}", smoke_test_failed=True
+        )
 
     if facts.node_ready_for_service and facts.tags_present and _authorized(facts):
         return CompleteContinue()
@@ -128,7 +141,26 @@ def decide_join_step(facts: JoinFacts, *, now: datetime) -> JoinStep:  # noqa: P
         return TagInstance()
     if facts.authorization is NodeAuthorization.MISSING:
         return AuthorizeNodeRole()
+    if (
+        facts.smoke is SmokeTest.NOT_STARTED
+        and facts.node_found
+        and facts.node_ready
+        and _authorized(facts)
+    ):
+        return _start_smoke_test(facts)
     return _wait(facts, now, _missing(facts))
+
+
+def _start_smoke_test(facts: JoinFacts) -> StartSmokeTest | Abandon:
+    image = facts.smoke_image or default_smoke_image(facts.windows_build)
+    if image is None:
+        # Guessing would run an image the node cannot start and fail the node for it.
+        return Abandon(
+            f"smoke test: no default image for Windows build {facts.windows_build!r}; "
+            "set SMOKE_TEST_IMAGE to an image this node can run",
+            smoke_test_failed=True,
+        )
+    return StartSmokeTest(image)
 
 
 def _authorized(facts: JoinFacts) -> bool:
@@ -141,7 +173,7 @@ def _wait(facts: JoinFacts, now: datetime, reason: str) -> WaitForNode:
     return WaitForNode(reason=reason, heartbeat_due=due, deadline_at=facts.deadline_at)
 
 
-def _missing(facts: JoinFacts) -> str:
+def _missing(facts: JoinFacts) -> str:  # noqa: PLR0911 - one reason per unmet condition
     if not facts.tags_present:
         return "instance tags missing"
     if facts.authorization is NodeAuthorization.BLOCKED:
@@ -152,4 +184,8 @@ def _missing(facts: JoinFacts) -> str:
         return "node not registered"
     if not facts.node_ready:
         return "node not Ready"
+    if facts.smoke is SmokeTest.NOT_STARTED:
+        return "smoke test not started"
+    if facts.smoke_detail:
+        return f"smoke test not passed yet ({facts.smoke_detail})"
     return "smoke test not passed yet"

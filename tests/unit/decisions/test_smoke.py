@@ -1,0 +1,195 @@
+"""Smoke gate: the image a node can run, the pod pinned to it, and what its phase means."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from winnodes.decisions.drain import PodPhase
+from winnodes.decisions.smoke import (
+    INSTANCE_ID_LABEL,
+    MANAGED_BY,
+    MANAGED_BY_LABEL,
+    SmokePod,
+    SmokeTest,
+    SmokeVerdict,
+    default_smoke_image,
+    is_image_reference,
+    judge_smoke_pod,
+    smoke_pod_manifest,
+    smoke_pod_name,
+    windows_build_number,
+)
+from winnodes.models.identifiers import InstanceId
+
+NODE = "ip-10-0-1-23.ec2.internal"
+INSTANCE = InstanceId("i-0123456789abcdef0")
+# Kubernetes: object names are DNS-1123 subdomains; label values at most 63 characters.
+DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
+LABEL_VALUE = re.compile(r"([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?")
+
+INSTANCE_IDS = st.from_regex(r"i-(?:[0-9a-f]{8}|[0-9a-f]{17})", fullmatch=True).map(InstanceId)
+
+
+@pytest.mark.parametrize(
+    ("label", "image"),
+    [
+        ("10.0.17763", "mcr.microsoft.com/windows/nanoserver:ltsc2019"),
+        ("10.0.20348", "mcr.microsoft.com/windows/nanoserver:ltsc2022"),
+        ("10.0.26100", "mcr.microsoft.com/windows/nanoserver:ltsc2025"),
+        ("10.0.20348.2113", "mcr.microsoft.com/windows/nanoserver:ltsc2022"),
+    ],
+)
+def test_the_default_image_is_nano_server_of_the_nodes_own_release(label: str, image: str) -> None:
+    assert default_smoke_image(label) == image
+
+
+@pytest.mark.parametrize("label", [None, "", "10.0.19041", "10.0.14393", "20348", "10.0.x", "ltsc"])
+def test_an_unknown_build_has_no_default_image(label: str | None) -> None:
+    assert default_smoke_image(label) is None
+
+
+@given(st.integers(0, 999_999), st.none() | st.integers(0, 999_999))
+def test_a_build_label_parses_to_its_build_number(build: int, revision: int | None) -> None:
+    label = f"10.0.{build}" + ("" if revision is None else f".{revision}")
+    assert windows_build_number(label) == build
+
+
+@given(st.text())
+def test_any_label_value_parses_or_is_unknown_without_raising(label: str) -> None:
+    number = windows_build_number(label)
+    assert number is None or label.startswith(f"10.0.{number}")
+    image = default_smoke_image(label)
+    assert image is None or image.startswith("mcr.microsoft.com/windows/nanoserver:ltsc")
+
+
+def test_the_pod_is_pinned_to_the_node_and_runs_once_without_credentials() -> None:
+    image = "mcr.microsoft.com/windows/nanoserver:ltsc2022"
+    pod = smoke_pod_manifest(
+        instance_id=INSTANCE, node_name=NODE, namespace="eks-windows-nodes", image=image
+    )
+    assert pod["metadata"] == {
+        "name": "winnodes-smoke-i-0123456789abcdef0",
+        "namespace": "eks-windows-nodes",
+        "labels": {MANAGED_BY_LABEL: MANAGED_BY, INSTANCE_ID_LABEL: INSTANCE},
+    }
+    spec = pod["spec"]
+    assert spec["nodeName"] == NODE
+    assert spec["nodeSelector"] == {"kubernetes.io/os": "windows"}
+    assert spec["tolerations"] == [{"operator": "Exists"}]  # a tainted Windows node runs it too
+    assert spec["restartPolicy"] == "Never"
+    assert spec["automountServiceAccountToken"] is False
+    (container,) = spec["containers"]
+    assert container["image"] == image
+    assert container["command"][:2] == ["cmd", "/c"]
+    assert set(container["resources"]["requests"]) == {"cpu", "memory"}
+
+
+@given(INSTANCE_IDS, st.sampled_from(["eks-windows-nodes", "smoke", "a" * 63]))
+def test_the_name_is_a_valid_object_name_derived_from_the_instance_only(
+    instance_id: InstanceId, namespace: str
+) -> None:
+    first = smoke_pod_manifest(
+        instance_id=instance_id, node_name=NODE, namespace=namespace, image="smoke:1"
+    )
+    again = smoke_pod_manifest(
+        instance_id=instance_id, node_name=NODE, namespace=namespace, image="smoke:1"
+    )
+    assert first == again  # a duplicate event asks for the very same pod
+    name = first["metadata"]["name"]
+    assert name == smoke_pod_name(instance_id)
+    assert len(name) <= 63 and DNS_SUBDOMAIN.fullmatch(name)
+    assert all(LABEL_VALUE.fullmatch(v) for v in first["metadata"]["labels"].values())
+
+
+def pod(phase: PodPhase, *, node: str | None = NODE, **status: object) -> SmokePod:
+    return SmokePod(node_name=node, phase=phase, **status)  # type: ignore[arg-type]
+
+
+def test_no_pod_means_not_started() -> None:
+    assert judge_smoke_pod(None, node_name=NODE) == SmokeVerdict(SmokeTest.NOT_STARTED)
+
+
+def test_a_succeeded_pod_passes() -> None:
+    verdict = judge_smoke_pod(pod(PodPhase.SUCCEEDED, exit_code=0), node_name=NODE)
+    assert verdict == SmokeVerdict(SmokeTest.PASSED)
+
+
+@pytest.mark.parametrize("phase", [PodPhase.PENDING, PodPhase.RUNNING, PodPhase.UNKNOWN])
+def test_a_pod_not_finished_is_pending(phase: PodPhase) -> None:
+    verdict = judge_smoke_pod(pod(phase, reason="ImagePullBackOff"), node_name=NODE)
+    assert verdict.state is SmokeTest.PENDING
+    assert verdict.detail is not None and "ImagePullBackOff" in verdict.detail
+
+
+def test_a_failed_pod_fails_and_says_why() -> None:
+    verdict = judge_smoke_pod(
+        pod(PodPhase.FAILED, exit_code=1, reason="Error", message="boom"), node_name=NODE
+    )
+    assert verdict == SmokeVerdict(SmokeTest.FAILED, "smoke pod failed: exit code 1, Error, boom")
+    rejected = judge_smoke_pod(pod(PodPhase.FAILED, reason="NodeAffinity"), node_name=NODE)
+    assert rejected == SmokeVerdict(SmokeTest.FAILED, "smoke pod failed: NodeAffinity")
+
+
+def test_a_pod_of_that_name_on_another_node_proves_nothing() -> None:
+    verdict = judge_smoke_pod(pod(PodPhase.SUCCEEDED, node="other"), node_name=NODE)
+    assert verdict.state is SmokeTest.FAILED
+    assert verdict.detail is not None and "'other'" in verdict.detail
+
+
+@pytest.mark.parametrize(
+    "image",
+    [
+        "busybox",
+        "mcr.microsoft.com/windows/nanoserver:ltsc2022",
+        "123456789012.dkr.ecr.us-east-1.amazonaws.com/team/smoke:v1.2_3",
+        "registry.internal:5000/smoke",
+        "localhost:5000/a/b/c:latest",
+        "mcr.microsoft.com/windows/nanoserver@sha256:" + "ab" * 32,
+        "smoke:1@sha256:" + "0" * 64,
+    ],
+)
+def test_image_references_a_kubelet_pulls_are_accepted(image: str) -> None:
+    assert is_image_reference(image)
+
+
+@pytest.mark.parametrize(
+    "image",
+    [
+        "",
+        "Smoke",  # repository paths are lowercase
+        "mcr.microsoft.com/",
+        ":ltsc2022",
+        "smoke:",
+        "smoke:a:b",
+        "smoke test",
+        "smoke\n",
+        "smoke@sha256:short",
+        "registry:port/smoke",
+        "a" * 256,  # a name longer than 255 characters
+    ],
+)
+def test_malformed_image_references_are_refused(image: str) -> None:
+    assert not is_image_reference(image)
+
+
+COMPONENT = st.from_regex(r"[a-z0-9]{1,8}(?:[._-][a-z0-9]{1,8}){0,2}", fullmatch=True)
+DOMAIN = st.from_regex(r"[a-z0-9]{1,10}(?:\.[a-z0-9]{1,10}){1,3}(?::[0-9]{1,5})?", fullmatch=True)
+TAG = st.from_regex(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,20}", fullmatch=True)
+
+
+@given(st.none() | DOMAIN, st.lists(COMPONENT, min_size=1, max_size=4), st.none() | TAG)
+def test_every_well_formed_reference_is_accepted(
+    domain: str | None, path: list[str], tag: str | None
+) -> None:
+    name = "/".join(([domain] if domain else []) + path)
+    assert is_image_reference(name + (f":{tag}" if tag else ""))
+
+
+@given(st.text(max_size=300))
+def test_any_text_is_judged_without_raising(value: str) -> None:
+    if is_image_reference(value):
+        assert not any(c.isspace() for c in value) and value == value.strip()
