@@ -9,6 +9,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Protocol
 
+from winnodes.decisions.smoke import SmokePod
+
 
 class Clock(Protocol):
     """Wall time for decisions, monotonic time and sleep for bounded waits."""
@@ -153,6 +155,7 @@ class NodeState:
     instance_id: str | None
     ready: bool
     unschedulable: bool = False
+    windows_build: str | None = None  # label node.kubernetes.io/windows-build
 
 
 @dataclass(frozen=True)
@@ -179,6 +182,20 @@ class ClusterKube(Protocol):
 
     def nodes_by_instance(self) -> dict[str, NodeState]:
         """Every Node whose providerID names an EC2 instance, by instance id."""
+        ...
+
+
+class SmokePods(Protocol):
+    """The join's smoke-test pods in one cluster."""
+
+    def read(self, *, namespace: str, name: str) -> SmokePod | None: ...
+
+    def create(self, manifest: JsonObject) -> bool:
+        """False when a pod of that name already exists (a duplicate started it)."""
+        ...
+
+    def delete(self, *, namespace: str, name: str) -> bool:
+        """False when it was already gone."""
         ...
 
 

@@ -8,7 +8,9 @@ from typing import TYPE_CHECKING, Any
 
 from winnodes.adapters.kube.api import KubeApi
 from winnodes.adapters.kube.drain import KubeDrain
+from winnodes.adapters.kube.smoke import KubeSmokePods
 from winnodes.adapters.kube.token import CachedToken
+from winnodes.decisions.smoke import WINDOWS_BUILD_LABEL
 from winnodes.errors import InvalidInputError, KubernetesConflictError, KubernetesNotFoundError
 from winnodes.models.identifiers import ProviderId
 from winnodes.ports import AwsAuthConfigMap, ClusterConnection, NodeState
@@ -85,6 +87,7 @@ class KubeCluster:
 
 def _node_state(node: Mapping[str, Any]) -> NodeState:
     spec = node.get("spec") or {}
+    labels = node["metadata"].get("labels") or {}
     conditions = (node.get("status") or {}).get("conditions") or []
     ready = any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
     return NodeState(
@@ -92,6 +95,7 @@ def _node_state(node: Mapping[str, Any]) -> NodeState:
         instance_id=instance_id_of(spec.get("providerID", "")),
         ready=ready,
         unschedulable=bool(spec.get("unschedulable")),
+        windows_build=labels.get(WINDOWS_BUILD_LABEL),
     )
 
 
@@ -128,3 +132,7 @@ class KubeClusters:
         call: it discovers the policy API version again, so a cluster upgraded under a warm
         container is evicted with the version it serves now."""
         return KubeDrain(self(connection).api)
+
+    def smoke_pods(self, connection: ClusterConnection) -> KubeSmokePods:
+        """The join's smoke-test pods, over the same authenticated API as `self(connection)`."""
+        return KubeSmokePods(self(connection).api)
