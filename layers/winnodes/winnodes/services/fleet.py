@@ -53,6 +53,10 @@ class FleetView:
         for group in groups:
             self._groups[group.name] = group
 
+    def forget_group(self, name: str) -> None:
+        """Read the group (its instances' lifecycle states) again next time."""
+        self._groups.pop(name, None)
+
     def group(self, name: str) -> AutoScalingGroup | None:
         if name not in self._groups:
             self._groups[name] = self._autoscaling.describe_group(name)

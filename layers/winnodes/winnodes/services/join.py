@@ -21,13 +21,22 @@ from winnodes.decisions.join import (
     JoinStep,
     NodeAuthorization,
     NothingToDo,
+    StartSmokeTest,
     TagInstance,
     WaitForNode,
     decide_join_step,
 )
-from winnodes.errors import KubernetesConflictError
+from winnodes.decisions.smoke import (
+    SmokeTest,
+    SmokeTestPolicy,
+    SmokeVerdict,
+    judge_smoke_pod,
+    smoke_pod_manifest,
+    smoke_pod_name,
+)
+from winnodes.errors import KubernetesConflictError, KubernetesError
 from winnodes.models.groups import ManagedGroup
-from winnodes.models.identifiers import RoleArn
+from winnodes.models.identifiers import InstanceId, RoleArn
 from winnodes.models.lifecycle import LifecycleActionResult, LifecycleState, LifecycleTransition
 from winnodes.observability import logger, metrics
 from winnodes.ports import (
@@ -41,6 +50,8 @@ from winnodes.ports import (
     Instance,
     InstancePlatform,
     LifecycleHook,
+    NodeState,
+    SmokePods,
 )
 from winnodes.services.fleet import FleetView
 
@@ -55,6 +66,7 @@ class JoinSettings:
     wait_budget: timedelta = timedelta(minutes=10)
     poll_interval: timedelta = timedelta(seconds=2)
     extra_instance_tags: Mapping[str, str] = field(default_factory=dict)
+    smoke_test: SmokeTestPolicy = field(default_factory=SmokeTestPolicy)
 
 
 @dataclass
@@ -75,6 +87,7 @@ class LaunchAction:
 class _Observation:
     facts: JoinFacts
     instance: Instance | None
+    node: NodeState | None
     connection: ClusterConnection
     kube: ClusterKube
     log: dict[str, str | None]
@@ -99,6 +112,7 @@ class JoinService:
         kube_for: Callable[[ClusterConnection], ClusterKube],
         clock: Clock,
         settings: JoinSettings | None = None,
+        smoke_pods_for: Callable[[ClusterConnection], SmokePods] | None = None,
     ) -> None:
         self._autoscaling = autoscaling
         self._compute = compute
@@ -107,6 +121,9 @@ class JoinService:
         self._kube_for = kube_for
         self._clock = clock
         self._settings = settings or JoinSettings()
+        if self._settings.smoke_test.enabled and smoke_pods_for is None:
+            raise ValueError("the smoke test is enabled, but no SmokePods were given")
+        self._smoke_pods_for = smoke_pods_for
 
     def launch_hook(
         self, group: str, hook_name: str | None = None, view: FleetView | None = None
@@ -141,13 +158,20 @@ class JoinService:
         return JoinResult(action.instance_id, step, finished=self._perform(step, action, seen))
 
     def _observe(self, action: LaunchAction, view: FleetView) -> _Observation:
-        group = view.group(action.group.auto_scaling_group_name)
-        members = {i.instance_id: i for i in group.instances} if group else {}
-        member = members.get(action.instance_id)
         instance = view.instance(action.instance_id)
         connection = view.connection(action.group.cluster)
         kube = view.kube(action.group.cluster)
         node = view.nodes(action.group.cluster).get(action.instance_id) if instance else None
+        smoke = self._smoke_verdict(action, node, connection)
+        if smoke.state is SmokeTest.NOT_STARTED and node is not None and node.ready:
+            # The lifecycle state is read after the pod, and fresh: whoever completes the action
+            # deletes the pod only afterwards, so a missing pod here means either "not started"
+            # or an action that this read shows completed. Starting it again after a duplicate
+            # completed the action would leave a pod behind on an in-service node.
+            view.forget_group(action.group.auto_scaling_group_name)
+        group = view.group(action.group.auto_scaling_group_name)
+        members = {i.instance_id: i for i in group.instances} if group else {}
+        member = members.get(action.instance_id)
         if instance is not None:
             action.tags_present = action.tags_present or self._tags_match(action.group, instance)
             if action.authorization is not NodeAuthorization.AUTHORIZED:
@@ -161,6 +185,10 @@ class JoinService:
             authorization=action.authorization or NodeAuthorization.MISSING,
             node_found=node is not None,
             node_ready=node is not None and node.ready,
+            smoke=smoke.state,
+            smoke_detail=smoke.detail,
+            windows_build=node.windows_build if node else None,
+            smoke_image=self._settings.smoke_test.image,
             action_started_at=instance.launch_time if instance else self._clock.now(),
             last_heartbeat_at=action.last_heartbeat_at,
             heartbeat_timeout=timedelta(seconds=action.hook.heartbeat_timeout_seconds),
@@ -172,9 +200,24 @@ class JoinService:
             "instance_id": action.instance_id,
             "node": node.name if node else None,
         }
-        return _Observation(facts, instance, connection, kube, log, view)
+        return _Observation(facts, instance, node, connection, kube, log, view)
 
-    def _perform(self, step: JoinStep, action: LaunchAction, seen: _Observation) -> bool:
+    def _smoke_verdict(
+        self, action: LaunchAction, node: NodeState | None, connection: ClusterConnection
+    ) -> SmokeVerdict:
+        policy = self._settings.smoke_test
+        if not policy.enabled:
+            return SmokeVerdict(SmokeTest.DISABLED)
+        if node is None or not node.ready:
+            return SmokeVerdict(SmokeTest.NOT_STARTED)  # it runs only on a Ready node
+        pod = self._smoke_pods(connection).read(
+            namespace=policy.namespace, name=smoke_pod_name(InstanceId(action.instance_id))
+        )
+        return judge_smoke_pod(pod, node_name=node.name)
+
+    def _perform(  # noqa: PLR0911 - one return per kind of step
+        self, step: JoinStep, action: LaunchAction, seen: _Observation
+    ) -> bool:
         """Performs `step`; True when the action needs nothing more."""
         log = seen.log
         match step:
@@ -186,6 +229,9 @@ class JoinService:
             case AuthorizeNodeRole():
                 if seen.instance is not None:
                     self._authorize(action, seen, seen.instance)
+                return False
+            case StartSmokeTest(image=image):
+                self._start_smoke_test(action, seen, image)
                 return False
             case WaitForNode(heartbeat_due=due, reason=reason):
                 if due:
@@ -199,17 +245,60 @@ class JoinService:
                     metrics.add_metric(
                         name="JoinSeconds", unit="Seconds", value=max(joined.total_seconds(), 0)
                     )
-                    logger.info("node Ready: launch action completed with CONTINUE", extra=log)
+                    logger.info(
+                        "node Ready: launch action completed with CONTINUE",
+                        extra=log | {"smoke_test": seen.facts.smoke.value},
+                    )
+                self._remove_smoke_pod(action, seen)
                 return True
-            case Abandon(reason=reason):
+            case Abandon(reason=reason, smoke_test_failed=smoke_test_failed):
                 if self._complete(action, LifecycleActionResult.ABANDON):
                     metrics.add_metric(name="JoinAbandoned", unit="Count", value=1)
+                    if smoke_test_failed:
+                        metrics.add_metric(name="SmokeTestFailed", unit="Count", value=1)
                     logger.warning("launch action ABANDONed", extra=log | {"reason": reason})
+                self._remove_smoke_pod(action, seen)
                 return True
             case NothingToDo(reason=reason):
                 logger.info("nothing to do", extra=log | {"reason": reason})
                 return True
         raise AssertionError(f"unhandled join step {step!r}")
+
+    def _smoke_pods(self, connection: ClusterConnection) -> SmokePods:
+        if self._smoke_pods_for is None:  # refused at construction when the test is enabled
+            raise AssertionError("smoke test pods used while the smoke test is disabled")
+        return self._smoke_pods_for(connection)
+
+    def _start_smoke_test(self, action: LaunchAction, seen: _Observation, image: str) -> None:
+        if seen.node is None:  # decided only for a Ready node
+            raise AssertionError("smoke test started without a node")
+        policy = self._settings.smoke_test
+        manifest = smoke_pod_manifest(
+            instance_id=InstanceId(action.instance_id),
+            node_name=seen.node.name,
+            namespace=policy.namespace,
+            image=image,
+        )
+        log = seen.log | {"pod": f"{policy.namespace}/{manifest['metadata']['name']}"}
+        if self._smoke_pods(seen.connection).create(manifest):
+            logger.info("smoke test started", extra=log | {"image": image})
+        else:
+            logger.info("smoke test already started", extra=log)
+
+    def _remove_smoke_pod(self, action: LaunchAction, seen: _Observation) -> None:
+        """After the action is complete: the pod did its job. Best effort; a pod left behind is
+        deleted with its Node by Kubernetes' pod garbage collector."""
+        if seen.facts.smoke not in {SmokeTest.PENDING, SmokeTest.PASSED, SmokeTest.FAILED}:
+            return
+        namespace = self._settings.smoke_test.namespace
+        name = smoke_pod_name(InstanceId(action.instance_id))
+        try:
+            self._smoke_pods(seen.connection).delete(namespace=namespace, name=name)
+        except KubernetesError as error:
+            logger.warning(
+                "smoke pod not deleted",
+                extra=seen.log | {"pod": f"{namespace}/{name}", "error": str(error)},
+            )
 
     def repair_tags(self, group: ManagedGroup, instance_id: str, view: FleetView) -> bool:
         """Re-tags an in-service instance whose tags drifted; True if it did."""

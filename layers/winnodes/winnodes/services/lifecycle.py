@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from winnodes.decisions.join import Abandon, NothingToDo, WaitForNode
 from winnodes.errors import InvalidInputError
 from winnodes.models.events import (
     LaunchLifecycleEvent,
@@ -80,11 +81,14 @@ class LifecycleEvents:
             token=detail.lifecycle_action_token,
         )
         result = self._join.join(action)
-        return {
+        outcome: Outcome = {
             "status": "finished" if result.finished else "waiting",
             "step": type(result.step).__name__,
             "instance_id": result.instance_id,
         }
+        if isinstance(result.step, Abandon | WaitForNode | NothingToDo):
+            outcome["reason"] = result.step.reason
+        return outcome
 
     def _terminate(self, event: TerminateLifecycleEvent) -> Outcome:
         detail = event.detail
