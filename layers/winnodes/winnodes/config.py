@@ -4,11 +4,16 @@ InvalidInputError naming the variable, raised at start-up rather than mid-way th
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from winnodes.decisions.smoke import DEFAULT_SMOKE_TEST_NAMESPACE, is_image_reference
 from winnodes.errors import InvalidInputError
+
+# A namespace name is an RFC 1123 label.
+_NAMESPACE = re.compile(r"[a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?")
 
 
 @dataclass(frozen=True)
@@ -22,6 +27,9 @@ class Settings:
     drain_wait_budget: timedelta = timedelta(minutes=10)
     drain_force: bool = False
     drain_delete_emptydir_data: bool = True
+    smoke_test_enabled: bool = False
+    smoke_test_image: str | None = None  # None: Nano Server of the node's Windows release
+    smoke_test_namespace: str = DEFAULT_SMOKE_TEST_NAMESPACE
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -35,6 +43,11 @@ class Settings:
             drain_wait_budget=_seconds(env, "DRAIN_WAIT_BUDGET_SECONDS", cls.drain_wait_budget),
             drain_force=_flag(env, "DRAIN_FORCE", default=False),
             drain_delete_emptydir_data=_flag(env, "DRAIN_DELETE_EMPTYDIR_DATA", default=True),
+            smoke_test_enabled=_flag(env, "SMOKE_TEST_ENABLED", default=False),
+            smoke_test_image=_image(env, "SMOKE_TEST_IMAGE"),
+            smoke_test_namespace=_namespace(
+                env, "SMOKE_TEST_NAMESPACE", DEFAULT_SMOKE_TEST_NAMESPACE
+            ),
         )
 
 
@@ -77,3 +90,23 @@ def _tags(env: Mapping[str, str], name: str) -> dict[str, str]:
     if any(k.startswith("aws:") for k in tags):
         raise InvalidInputError(name, "tag keys starting with aws: are reserved")
     return tags
+
+
+def _image(env: Mapping[str, str], name: str) -> str | None:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return None
+    if not is_image_reference(raw):
+        raise InvalidInputError(name, f"{raw!r} is not an image reference")
+    return raw
+
+
+def _namespace(env: Mapping[str, str], name: str, default: str) -> str:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    if _NAMESPACE.fullmatch(raw) is None:
+        raise InvalidInputError(
+            name, f"{raw!r} is not a namespace name (lowercase RFC 1123 label, at most 63)"
+        )
+    return raw

@@ -23,6 +23,7 @@ from winnodes.adapters.eks import EksAccessEntries, EksClusters
 from winnodes.adapters.kube.cluster import KubeClusters
 from winnodes.config import Settings
 from winnodes.decisions.drain import DrainPolicy
+from winnodes.decisions.smoke import SmokeTestPolicy
 from winnodes.ports import ClusterDirectory
 from winnodes.services.join import JoinService, JoinSettings
 from winnodes.services.leave import LeaveService, LeaveSettings
@@ -80,7 +81,13 @@ def join_service() -> JoinService:
             wait_budget=config.join_wait_budget,
             poll_interval=config.join_poll_interval,
             extra_instance_tags=config.extra_instance_tags,
+            smoke_test=SmokeTestPolicy(
+                enabled=config.smoke_test_enabled,
+                image=config.smoke_test_image,
+                namespace=config.smoke_test_namespace,
+            ),
         ),
+        smoke_pods_for=adapters.kube_for.smoke_pods,
     )
 
 
