@@ -1,7 +1,8 @@
 """The product deployed onto the local cloud, as `sam deploy` plus the cluster set-up would: the
 functions' identity an assumed IAM role mapped into the cluster (aws-auth or an access entry)
-and bound to the ClusterRole in winnodes.rbac; the handlers loaded from functions/<name>/app.py
-with the environment the template gives them. Tests, benchmarks and the demo use it."""
+and bound to the RBAC in winnodes.rbac (ClusterRole, kube-system Role, the smoke-test namespace
+and its Role); the handlers loaded from functions/<name>/app.py with the environment the
+template gives them. Tests, benchmarks and the demo use it."""
 
 from __future__ import annotations
 
@@ -25,11 +26,13 @@ from winnodes.userdata import bootstrap_settings, encode_userdata, render_userda
 
 LAUNCH = "autoscaling:EC2_INSTANCE_LAUNCHING"
 TERMINATE = "autoscaling:EC2_INSTANCE_TERMINATING"
-_RBAC_PATHS = {
-    "ClusterRole": "/apis/rbac.authorization.k8s.io/v1/clusterroles",
-    "ClusterRoleBinding": "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings",
-    "Role": "/apis/rbac.authorization.k8s.io/v1/namespaces/kube-system/roles",
-    "RoleBinding": "/apis/rbac.authorization.k8s.io/v1/namespaces/kube-system/rolebindings",
+# The resource (collection) name of each kind winnodes.rbac ships.
+_RESOURCES = {
+    "Namespace": "namespaces",
+    "ClusterRole": "clusterroles",
+    "ClusterRoleBinding": "clusterrolebindings",
+    "Role": "roles",
+    "RoleBinding": "rolebindings",
 }
 
 
@@ -196,6 +199,15 @@ def deploy(*, authentication_mode: str = "API_AND_CONFIG_MAP") -> Iterator[Produ
             wiring.reset()
 
 
+def collection_path(manifest: dict[str, Any]) -> str:
+    """Where a manifest is POSTed: its API group and version, its namespace when it has one."""
+    api_version = manifest["apiVersion"]
+    root = "/api/v1" if api_version == "v1" else f"/apis/{api_version}"
+    namespace = manifest["metadata"].get("namespace")
+    scope = f"/namespaces/{namespace}" if namespace else ""
+    return f"{root}{scope}/{_RESOURCES[manifest['kind']]}"
+
+
 def _function_identity(aws: AwsCloud) -> tuple[str, dict[str, str]]:
     iam, sts = aws.client("iam"), aws.client("sts")
     role = iam.create_role(
@@ -221,7 +233,7 @@ def _grant(kube: KubeCloud, role_arn: str, *, uses_access_entries: bool, aws: Aw
     api = kube.api_client()
     for manifest in rbac.MANIFESTS:
         api.call_api(
-            _RBAC_PATHS[manifest["kind"]],
+            collection_path(manifest),
             "POST",
             body=manifest,
             auth_settings=["BearerToken"],

@@ -1,12 +1,15 @@
 """The Kubernetes permissions the functions need, and no more (safety rule 6). Bound to the group
 the functions' IAM role is mapped to (aws-auth mapRoles or an access entry's kubernetesGroups).
 
-Join: read/patch Nodes' state, the amazon-vpc-cni and aws-auth ConfigMaps in kube-system.
+Join: read/patch Nodes' state, the amazon-vpc-cni and aws-auth ConfigMaps in kube-system; with
+the smoke test, create/get/delete Pods in the smoke-test namespace only.
 Leave: cordon/label/annotate and delete Nodes, list and evict Pods, read PDBs to name blockers."""
 
 from __future__ import annotations
 
 from typing import Any, Final
+
+from winnodes.decisions.smoke import DEFAULT_SMOKE_TEST_NAMESPACE, MANAGED_BY, MANAGED_BY_LABEL
 
 FUNCTIONS_GROUP: Final = "eks-windows-nodes"
 NAME: Final = "eks-windows-nodes"
@@ -50,14 +53,48 @@ KUBE_SYSTEM_ROLE: Final[dict[str, Any]] = {
     ],
 }
 
-KUBE_SYSTEM_ROLE_BINDING: Final[dict[str, Any]] = {
-    "apiVersion": "rbac.authorization.k8s.io/v1",
-    "kind": "RoleBinding",
-    "metadata": {"name": NAME, "namespace": "kube-system"},
-    "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": NAME},
-    "subjects": [
-        {"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": FUNCTIONS_GROUP}
-    ],
-}
 
-MANIFESTS: Final = (CLUSTER_ROLE, CLUSTER_ROLE_BINDING, KUBE_SYSTEM_ROLE, KUBE_SYSTEM_ROLE_BINDING)
+def _role_binding(namespace: str) -> dict[str, Any]:
+    """Binds the functions' group to the Role of ours in `namespace`."""
+    return {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "RoleBinding",
+        "metadata": {"name": NAME, "namespace": namespace},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": NAME},
+        "subjects": [
+            {"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": FUNCTIONS_GROUP}
+        ],
+    }
+
+
+KUBE_SYSTEM_ROLE_BINDING: Final = _role_binding("kube-system")
+
+
+def smoke_test_manifests(
+    namespace: str = DEFAULT_SMOKE_TEST_NAMESPACE,
+) -> tuple[dict[str, Any], ...]:
+    """The smoke test's namespace and a Role there: its pods are created, read and deleted by
+    name, so no cluster-wide right to create pods is needed. Apply these for the namespace
+    SMOKE_TEST_NAMESPACE names (the default unless set)."""
+    role: dict[str, Any] = {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "Role",
+        "metadata": {"name": NAME, "namespace": namespace},
+        "rules": [{"apiGroups": [""], "resources": ["pods"], "verbs": ["create", "get", "delete"]}],
+    }
+    namespace_object = {
+        "apiVersion": "v1",
+        "kind": "Namespace",
+        "metadata": {"name": namespace, "labels": {MANAGED_BY_LABEL: MANAGED_BY}},
+    }
+    return (namespace_object, role, _role_binding(namespace))
+
+
+# In the order they can be created (a namespace before what lives in it).
+MANIFESTS: Final = (
+    CLUSTER_ROLE,
+    CLUSTER_ROLE_BINDING,
+    KUBE_SYSTEM_ROLE,
+    KUBE_SYSTEM_ROLE_BINDING,
+    *smoke_test_manifests(),
+)

@@ -1,0 +1,24 @@
+"""The smoke test's RBAC: pods only in its own namespace, created before its Role."""
+
+from __future__ import annotations
+
+from winnodes import rbac
+
+
+def test_the_smoke_test_may_create_pods_only_in_its_own_namespace() -> None:
+    namespace, role, binding = rbac.smoke_test_manifests("node-checks")
+    assert namespace["kind"] == "Namespace" and namespace["metadata"]["name"] == "node-checks"
+    assert role["kind"] == "Role" and role["metadata"]["namespace"] == "node-checks"
+    assert role["rules"] == [
+        {"apiGroups": [""], "resources": ["pods"], "verbs": ["create", "get", "delete"]}
+    ]
+    assert binding["metadata"]["namespace"] == "node-checks"
+    assert binding["roleRef"]["name"] == role["metadata"]["name"]
+    assert binding["subjects"][0]["name"] == rbac.FUNCTIONS_GROUP
+    cluster_wide = [r for r in rbac.CLUSTER_ROLE["rules"] if "pods" in r["resources"]]
+    assert all("create" not in r["verbs"] for r in cluster_wide)
+
+
+def test_the_shipped_manifests_create_the_namespace_before_its_role() -> None:
+    kinds = [(m["kind"], m["metadata"].get("namespace")) for m in rbac.MANIFESTS]
+    assert kinds.index(("Namespace", None)) < kinds.index(("Role", "eks-windows-nodes"))
