@@ -21,6 +21,9 @@ from localcloud.aws.userdata import UserDataError, decode_user_data, parse_boots
 
 log = logging.getLogger("localcloud.aws.boot")
 
+# The node.kubernetes.io/windows-build a kubelet reports on each Windows Server release.
+_WINDOWS_BUILDS = {"2019": "10.0.17763", "2022": "10.0.20348", "2025": "10.0.26100"}
+
 
 class NodeFleetLike(Protocol):
     def start(self, **kwargs: Any) -> Any: ...
@@ -54,13 +57,16 @@ class BootSimulator:
         self.delete_nodes_on_termination = delete_nodes_on_termination
         self.nodes: NodeFleetLike | None = None
         self.outcomes: dict[str, BootOutcome] = {}
+        # By group name: how its nodes' run-to-completion pods end ("complete" unless set;
+        # "fail": containers exit 1, "hang": they never exit). See localcloud.kube.Workloads.
+        self.workloads: dict[str, str] = {}
         self._lock = threading.Lock()
 
     def attach(self, nodes: NodeFleetLike) -> None:
         self.nodes = nodes
 
     def on_launch(self, group: Any, instance: Any) -> None:
-        outcome = self._boot(instance)
+        outcome = self._boot(instance, workloads=self.workloads.get(group.name, "complete"))
         with self._lock:
             self.outcomes[instance.id] = outcome
         log.info("boot %s: %s", instance.id, outcome.reason)
@@ -69,7 +75,9 @@ class BootSimulator:
         if self.nodes is not None:
             self.nodes.stop(instance.id, delete_node=self.delete_nodes_on_termination)
 
-    def _boot(self, instance: Any) -> BootOutcome:  # noqa: PLR0911 - one reason per refusal
+    def _boot(  # noqa: PLR0911 - one reason per refusal
+        self, instance: Any, *, workloads: str
+    ) -> BootOutcome:
         iid = instance.id
         image = ec2_backends[self.account_id][self.region].amis.get(instance.image_id)
         if (
@@ -120,7 +128,11 @@ class BootSimulator:
                 region=self.region,
                 endpoint_url=self.endpoint_url,
             ),
-            windows_build="10.0.20348" if "2022" in image.name else "10.0.17763",
+            windows_build=next(
+                (b for v, b in _WINDOWS_BUILDS.items() if f"Windows_Server-{v}-" in image.name),
+                _WINDOWS_BUILDS["2019"],
+            ),
+            workloads=workloads,
         )
         return BootOutcome(iid, True, f"kubelet started as {credentials.arn}")
 

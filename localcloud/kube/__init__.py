@@ -8,7 +8,7 @@ from localcloud.kube.identity import (
     IdentitySource,
     InMemoryAccessEntries,
 )
-from localcloud.kube.kubelet import NodeFleet, NodeState, SimulatedNode
+from localcloud.kube.kubelet import NodeFleet, NodeState, SimulatedNode, Workloads
 from localcloud.kube.mapping import AccessEntry, AccessEntryType, AuthenticationMode
 from localcloud.kube.timing import Timing
 from localcloud.kube.token import PresignedCallerIdentity, presign_token
@@ -30,5 +30,6 @@ __all__ = [
     "PresignedCallerIdentity",
     "SimulatedNode",
     "Timing",
+    "Workloads",
     "presign_token",
 ]

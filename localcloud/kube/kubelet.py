@@ -43,6 +43,14 @@ class NodeState(StrEnum):
     STOPPED = "Stopped"
 
 
+class Workloads(StrEnum):
+    """How the containers of a node's run-to-completion pods (restartPolicy Never) end."""
+
+    COMPLETE = "complete"  # exit code 0 after the run time: the pod Succeeded
+    FAIL = "fail"  # exit code 1: the pod Failed (a node that cannot run the workload)
+    HANG = "hang"  # never exit: the pod stays Running until this changes
+
+
 @dataclass(frozen=True)
 class NodeSpec:
     instance_id: str
@@ -52,6 +60,7 @@ class NodeSpec:
     windows_build: str = DEFAULT_WINDOWS_BUILD
     labels: dict[str, str] = field(default_factory=dict)
     taints: tuple[dict[str, str], ...] = ()
+    workloads: Workloads = Workloads.COMPLETE
 
     @property
     def node_name(self) -> str:
@@ -106,10 +115,12 @@ class SimulatedNode:
         )
         self.state = NodeState.BOOTING
         self.registration_failures: list[int | str] = []
+        # May be changed while the node runs (a test releases a hanging pod).
+        self.workloads = spec.workloads
         self._started_at = datetime.now(UTC)
         self._pod_seen: dict[str, float] = {}
         self._terminating_seen: dict[str, float] = {}
-        self._running: set[str] = set()
+        self._running: dict[str, float] = {}  # uid -> when it became Running
 
     @property
     def name(self) -> str:
@@ -254,21 +265,29 @@ class SimulatedNode:
             meta = pod["metadata"]
             uid = meta["uid"]
             seen.add(uid)
+            phase = pod.get("status", {}).get("phase")
             if meta.get("deletionTimestamp"):
                 self._terminate(pod, now)
-            elif uid not in self._running and pod.get("status", {}).get("phase") in (
-                None,
-                "Pending",
-            ):
+            elif uid not in self._running and phase in (None, "Pending"):
                 first = self._pod_seen.setdefault(uid, now)
                 if now - first >= self.timing.scaled(self.timing.pod_start_delay):
                     self._mark_running(pod)
-                    self._running.add(uid)
+                    self._running[uid] = now
+            elif (
+                uid in self._running
+                and phase == "Running"
+                and pod["spec"].get("restartPolicy") == "Never"
+                and self.workloads is not Workloads.HANG
+                and now - self._running[uid] >= self.timing.scaled(self.timing.pod_run_time)
+            ):
+                self._mark_completed(
+                    pod, exit_code=0 if self.workloads is Workloads.COMPLETE else 1
+                )
         for uid in set(self._pod_seen) - seen:
             self._pod_seen.pop(uid, None)
         for uid in set(self._terminating_seen) - seen:
             self._terminating_seen.pop(uid, None)
-        self._running &= seen
+        self._running = {uid: at for uid, at in self._running.items() if uid in seen}
 
     def _terminate(self, pod: dict[str, Any], now: float) -> None:
         meta = pod["metadata"]
@@ -288,33 +307,39 @@ class SimulatedNode:
                 raise
 
     def _mark_running(self, pod: dict[str, Any]) -> None:
-        meta = pod["metadata"]
         now = _rfc3339(datetime.now(UTC))
-        containers = pod["spec"].get("containers", [])
-        condition = {"status": "True", "lastProbeTime": None, "lastTransitionTime": now}
         status = {
             "phase": "Running",
             "hostIP": self.spec.internal_ip,
-            "podIP": _pod_ip(meta["uid"]),
+            "podIP": _pod_ip(pod["metadata"]["uid"]),
             "startTime": now,
-            "conditions": [
-                {"type": t, **condition}
-                for t in ("Initialized", "Ready", "ContainersReady", "PodScheduled")
-            ],
-            "containerStatuses": [
-                {
-                    "name": c["name"],
-                    "image": c.get("image", ""),
-                    "imageID": "",
-                    "containerID": f"containerd://{meta['uid']}-{c['name']}",
-                    "ready": True,
-                    "started": True,
-                    "restartCount": 0,
-                    "state": {"running": {"startedAt": now}},
-                }
-                for c in containers
-            ],
+            **_pod_conditions_and_containers(
+                pod, ready=True, now=now, state={"running": {"startedAt": now}}
+            ),
         }
+        self._patch_pod_status(pod, status)
+
+    def _mark_completed(self, pod: dict[str, Any], *, exit_code: int) -> None:
+        """The containers exited: the pod ends Succeeded (all 0) or Failed, as a kubelet reports
+        it (Ready False with reason PodCompleted, each container terminated)."""
+        now = _rfc3339(datetime.now(UTC))
+        started = (pod.get("status") or {}).get("startTime") or now
+        terminated = {
+            "exitCode": exit_code,
+            "reason": "Completed" if exit_code == 0 else "Error",
+            "startedAt": started,
+            "finishedAt": now,
+        }
+        status = {
+            "phase": "Succeeded" if exit_code == 0 else "Failed",
+            **_pod_conditions_and_containers(
+                pod, ready=False, now=now, state={"terminated": terminated}
+            ),
+        }
+        self._patch_pod_status(pod, status)
+
+    def _patch_pod_status(self, pod: dict[str, Any], status: dict[str, Any]) -> None:
+        meta = pod["metadata"]
         try:
             raw_json(
                 self._api.patch_namespaced_pod_status,
@@ -325,6 +350,37 @@ class SimulatedNode:
         except ApiException as exc:
             if exc.status != 404:
                 raise
+
+
+def _pod_conditions_and_containers(
+    pod: dict[str, Any], *, ready: bool, now: str, state: dict[str, Any]
+) -> dict[str, Any]:
+    meta = pod["metadata"]
+    readiness = {"status": "True"} if ready else {"status": "False", "reason": "PodCompleted"}
+    return {
+        "conditions": [
+            {
+                "type": t,
+                **(readiness if t in ("Ready", "ContainersReady") else {"status": "True"}),
+                "lastProbeTime": None,
+                "lastTransitionTime": now,
+            }
+            for t in ("Initialized", "Ready", "ContainersReady", "PodScheduled")
+        ],
+        "containerStatuses": [
+            {
+                "name": c["name"],
+                "image": c.get("image", ""),
+                "imageID": "",
+                "containerID": f"containerd://{meta['uid']}-{c['name']}",
+                "ready": ready,
+                "started": ready,
+                "restartCount": 0,
+                "state": state,
+            }
+            for c in pod["spec"].get("containers", [])
+        ],
+    }
 
 
 class NodeFleet:
@@ -357,11 +413,13 @@ class NodeFleet:
         labels: dict[str, str] | None = None,
         taints: tuple[dict[str, str], ...] = (),
         boot_delay: float | None = None,
+        workloads: Workloads | str = Workloads.COMPLETE,
     ) -> SimulatedNode:
         """Boot a kubelet stand-in for an instance; it registers as ``private_dns_name``.
 
         ``boot_delay`` (simulated seconds, scaled by ``time_scale``) overrides the fleet's
-        ``Timing.node_boot_delay`` for this node."""
+        ``Timing.node_boot_delay`` for this node. ``workloads`` says how its run-to-completion
+        pods end (``Workloads``: complete, fail, hang)."""
         spec = NodeSpec(
             instance_id=instance_id,
             private_dns_name=private_dns_name,
@@ -370,6 +428,7 @@ class NodeFleet:
             windows_build=windows_build,
             labels=dict(labels or {}),
             taints=taints,
+            workloads=Workloads(workloads),
         )
         node = SimulatedNode(
             spec,

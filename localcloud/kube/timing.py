@@ -7,12 +7,15 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class Timing:
-    """``time_scale`` multiplies simulated durations (boot, pod start, termination grace
-    periods): 0.01 turns a 30 s grace period into 0.3 s. Polling intervals are real seconds."""
+    """``time_scale`` multiplies simulated durations (boot, pod start and run time, termination
+    grace periods): 0.01 turns a 30 s grace period into 0.3 s. Polling intervals are real
+    seconds."""
 
     time_scale: float = 1.0
     node_boot_delay: float = 0.0
     pod_start_delay: float = 1.0
+    # How long a run-to-completion pod (restartPolicy Never) runs once Running.
+    pod_run_time: float = 5.0
     heartbeat_interval: float = 5.0
     sync_interval: float = 0.5
     register_retry: float = 1.0
