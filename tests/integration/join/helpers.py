@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import yaml
+from kubernetes import watch
 
 from localcloud.aws.events import Chaos
 from localcloud.deployment import Product
+
+LAUNCH_PATTERN = {
+    "source": ["aws.autoscaling"],
+    "detail-type": ["EC2 Instance-launch Lifecycle Action"],
+}
 
 
 def wait_for(predicate: Callable[[], Any], *, timeout: float = 90.0, message: str = "") -> Any:
@@ -105,6 +113,20 @@ class Recorder:
         wait_for(lambda: self._in_flight == 0, timeout=timeout, message="handlers to finish")
 
 
+@contextmanager
+def launch_events(product: Product) -> Iterator[Recorder]:
+    """The lifecycle handler receives the launch events while this lasts; it records them."""
+    recorder = Recorder(product.lifecycle)
+    product.aws.events.put_rule("join", event_pattern=LAUNCH_PATTERN)
+    product.aws.events.put_target("join", recorder, target_id="lifecycle")
+    try:
+        yield recorder
+    finally:
+        product.aws.events.remove_rule("join")
+        recorder.wait_idle()
+        product.aws.events.set_chaos(Chaos())
+
+
 def scale_out_with_every_event_twice(
     product: Product, launches: Recorder, profile_arn: str, count: int = 3
 ) -> list[str]:
@@ -146,3 +168,69 @@ def scale_out_with_every_event_twice(
         assert instance_id in ready, f"{instance_id} has no Ready node"
         assert instance_tags(product, instance_id)[cluster_tag] == "owned"
     return instances
+
+
+def emitted_metric(output: str, name: str) -> float:
+    """Sum of one metric over the EMF records the handlers printed."""
+    total = 0.0
+    for line in output.splitlines():
+        if not line.startswith("{") or '"_aws"' not in line:
+            continue
+        record = json.loads(line)
+        value = record.get(name)
+        if value is not None:
+            total += sum(value) if isinstance(value, list) else value
+    return total
+
+
+class PodHistory:
+    """Every change to the pods of one namespace while it watches, as (event type, pod object)
+    in the API server's order. A watch from the namespace's current resourceVersion misses no
+    pod, however short-lived."""
+
+    def __init__(self, product: Product, namespace: str) -> None:
+        self._core = product.kube.core_v1()
+        self._namespace = namespace
+        self.events: list[tuple[str, dict[str, Any]]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, name="pod-history", daemon=True)
+        self._resource_version = ""
+        self.error: str | None = None
+
+    def __enter__(self) -> PodHistory:
+        listed = self._core.list_namespaced_pod(self._namespace)
+        self._resource_version = listed.metadata.resource_version
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+    def _watch(self) -> None:
+        while not self._stop.is_set():
+            stream = watch.Watch().stream(
+                self._core.list_namespaced_pod,
+                self._namespace,
+                resource_version=self._resource_version,
+                timeout_seconds=1,
+            )
+            for event in stream:
+                if event["type"] == "ERROR":  # e.g. 410 Gone: the history would have a gap
+                    self.error = str(event["raw_object"])
+                    return
+                pod = event["raw_object"]
+                self._resource_version = pod["metadata"]["resourceVersion"]
+                self.events.append((event["type"], pod))
+
+    def of(self, label: str, value: str) -> list[tuple[str, dict[str, Any]]]:
+        """The events of pods labelled `label=value`."""
+        assert self.error is None, f"pod watch failed: {self.error}"
+        return [
+            (kind, pod)
+            for kind, pod in list(self.events)
+            if (pod["metadata"].get("labels") or {}).get(label) == value
+        ]
+
+    def phases(self, label: str, value: str) -> list[str]:
+        return [(pod.get("status") or {}).get("phase", "") for _, pod in self.of(label, value)]

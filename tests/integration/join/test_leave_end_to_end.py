@@ -3,7 +3,6 @@ drains the node (pods move to the remaining node), deletes it and completes the 
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -14,6 +13,7 @@ from localcloud.aws.events import Chaos
 from localcloud.deployment import Product, deploy
 from tests.integration.join.helpers import (
     Recorder,
+    emitted_metric,
     scale_out,
     states,
     wait_for,
@@ -221,19 +221,6 @@ def create(product: Product, path: str, body: dict[str, object]) -> None:
     product.kube.api_client().call_api(
         path, "POST", body=body, auth_settings=["BearerToken"], _preload_content=False
     )
-
-
-def emitted_metric(output: str, name: str) -> float:
-    """Sum of one metric over the EMF records the handlers printed."""
-    total = 0.0
-    for line in output.splitlines():
-        if not line.startswith("{") or '"_aws"' not in line:
-            continue
-        record = json.loads(line)
-        value = record.get(name)
-        if value is not None:
-            total += sum(value) if isinstance(value, list) else value
-    return total
 
 
 def test_blocked_evictions_wait_for_the_budget_and_daemonset_pods_stay(

@@ -1,0 +1,198 @@
+"""Join with the smoke test enabled: a Windows pod pinned to the new node must run to completion
+before the launch action completes with CONTINUE; a node that cannot run it is ABANDONed; the pod
+is removed afterwards, and duplicated or lost events still start exactly one pod per node."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from kubernetes.client.exceptions import ApiException
+
+from localcloud.aws.events import Chaos
+from localcloud.deployment import Product, deploy
+from localcloud.kube import Workloads
+from localcloud.kube.clients import raw_json
+from tests.integration.join.helpers import (
+    PodHistory,
+    Recorder,
+    all_in_service,
+    emitted_metric,
+    launch_events,
+    ready_nodes_by_instance,
+    scale_out_with_every_event_twice,
+    states,
+    wait_for,
+)
+from winnodes.decisions.smoke import DEFAULT_SMOKE_TEST_NAMESPACE, INSTANCE_ID_LABEL
+
+pytestmark = pytest.mark.integration
+
+# The groups' AMI is Windows Server 2022: its nodes report build 10.0.20348.
+LTSC2022 = "mcr.microsoft.com/windows/nanoserver:ltsc2022"
+
+
+@pytest.fixture(scope="module")
+def product() -> Iterator[Product]:
+    with deploy(authentication_mode="API_AND_CONFIG_MAP") as product:
+        product.configure(SMOKE_TEST_ENABLED="true")
+        yield product
+
+
+@pytest.fixture
+def launches(product: Product) -> Iterator[Recorder]:
+    with launch_events(product) as recorder:
+        yield recorder
+
+
+@pytest.fixture
+def smoke_pods(product: Product) -> Iterator[PodHistory]:
+    with PodHistory(product, DEFAULT_SMOKE_TEST_NAMESPACE) as history:
+        yield history
+
+
+def smoke_pod(product: Product, instance_id: str) -> dict[str, Any] | None:
+    try:
+        return raw_json(
+            product.kube.core_v1().read_namespaced_pod,
+            f"winnodes-smoke-{instance_id}",
+            DEFAULT_SMOKE_TEST_NAMESPACE,
+        )
+    except ApiException as error:
+        if error.status == 404:
+            return None
+        raise
+
+
+def phase(pod: dict[str, Any] | None) -> str | None:
+    return (pod.get("status") or {}).get("phase") if pod else None
+
+
+def created(history: PodHistory, instance_id: str) -> list[dict[str, Any]]:
+    return [pod for kind, pod in history.of(INSTANCE_ID_LABEL, instance_id) if kind == "ADDED"]
+
+
+def ran_once_and_was_removed(
+    product: Product, history: PodHistory, instance_id: str, ended: str
+) -> dict[str, Any]:
+    """The node's one smoke pod, which reached phase `ended` and is gone now."""
+    wait_for(lambda: smoke_pod(product, instance_id) is None, message="smoke pod removed")
+    (pod,) = created(history, instance_id)
+    assert ended in history.phases(INSTANCE_ID_LABEL, instance_id)
+    assert history.of(INSTANCE_ID_LABEL, instance_id)[-1][0] == "DELETED"
+    return pod
+
+
+def launch_one(product: Product, profile_arn: str, workloads: Workloads) -> tuple[str, str]:
+    """A managed group whose nodes run pods as `workloads` says, scaled to one instance."""
+    group = product.make_group(desired=0, profile_arn=profile_arn)
+    product.aws.boot.workloads[group] = workloads  # type: ignore[union-attr]
+    product.client("autoscaling").set_desired_capacity(
+        AutoScalingGroupName=group, DesiredCapacity=1
+    )
+    (instance_id,) = wait_for(lambda: list(states(product, group)), message="instance launched")
+    return group, instance_id
+
+
+def finished(launches: Recorder, instance_id: str) -> dict[str, Any] | None:
+    return next(
+        (
+            r
+            for r in launches.results
+            if r.get("instance_id") == instance_id and r["status"] == "finished"
+        ),
+        None,
+    )
+
+
+def test_continue_waits_for_the_smoke_pod_pinned_to_the_node_which_is_then_removed(
+    product: Product, launches: Recorder, node_role: tuple[str, str], smoke_pods: PodHistory
+) -> None:
+    _, profile_arn = node_role
+    group, instance_id = launch_one(product, profile_arn, Workloads.HANG)
+
+    pod = wait_for(
+        lambda: (p := smoke_pod(product, instance_id)) and phase(p) == "Running" and p,
+        message="the smoke pod runs",
+    )
+    spec = pod["spec"]
+    assert spec["nodeName"] == ready_nodes_by_instance(product)[instance_id]
+    assert spec["nodeSelector"] == {"kubernetes.io/os": "windows"}
+    assert spec["tolerations"] == [{"operator": "Exists"}]
+    assert spec["restartPolicy"] == "Never"
+    assert spec["containers"][0]["image"] == LTSC2022
+    # A reconciler tick decides while the pod still runs: the gate holds.
+    product.tick()
+    assert states(product, group)[instance_id] == "Pending:Wait"
+    assert finished(launches, instance_id) is None
+
+    product.kube.nodes.get(instance_id).workloads = Workloads.COMPLETE  # type: ignore[union-attr]
+
+    wait_for(lambda: all_in_service(product, group, 1), message="InService")
+    result = wait_for(lambda: finished(launches, instance_id), message="the handler finished")
+    assert result["step"] == "CompleteContinue"
+    ran_once_and_was_removed(product, smoke_pods, instance_id, "Succeeded")
+    assert not launches.errors
+
+
+def test_a_node_that_cannot_run_the_smoke_pod_is_abandoned_with_the_reason_and_a_metric(
+    product: Product,
+    launches: Recorder,
+    node_role: tuple[str, str],
+    smoke_pods: PodHistory,
+    capsys: Any,
+) -> None:
+    _, profile_arn = node_role
+    capsys.readouterr()
+    group, instance_id = launch_one(product, profile_arn, Workloads.FAIL)
+    try:
+        result = wait_for(lambda: finished(launches, instance_id), message="action finished")
+    finally:
+        # Every replacement would fail the same way: stop the group relaunching.
+        product.client("autoscaling").set_desired_capacity(
+            AutoScalingGroupName=group, DesiredCapacity=0
+        )
+    assert result["step"] == "Abandon"
+    assert result["reason"] == (
+        "smoke test failed on the new node: smoke pod failed: exit code 1, Error"
+    )
+    assert states(product, group).get(instance_id) != "InService"
+    output = capsys.readouterr().out
+    assert emitted_metric(output, "SmokeTestFailed") >= 1
+    assert emitted_metric(output, "JoinAbandoned") >= 1
+    assert emitted_metric(output, "NodeJoined") == 0
+    ran_once_and_was_removed(product, smoke_pods, instance_id, "Failed")
+
+
+def test_every_event_delivered_twice_starts_one_smoke_pod_per_node(
+    product: Product, launches: Recorder, node_role: tuple[str, str], smoke_pods: PodHistory
+) -> None:
+    _, profile_arn = node_role
+    instances = scale_out_with_every_event_twice(product, launches, profile_arn, count=2)
+    for instance_id in instances:
+        ran_once_and_was_removed(product, smoke_pods, instance_id, "Succeeded")
+
+
+def test_a_lost_launch_event_is_smoke_tested_by_the_reconciler_with_the_operators_image(
+    product: Product, launches: Recorder, node_role: tuple[str, str], smoke_pods: PodHistory
+) -> None:
+    _, profile_arn = node_role
+    image = "registry.internal:5000/windows/smoke:ltsc2022"
+    product.configure(SMOKE_TEST_IMAGE=image)
+    product.aws.events.set_chaos(Chaos(drop=1.0, seed=3))
+    try:
+        group, instance_id = launch_one(product, profile_arn, Workloads.COMPLETE)
+
+        def reconciled() -> bool:
+            product.tick()
+            return states(product, group).get(instance_id) == "InService"
+
+        wait_for(reconciled, message="the reconciler completes the launch action")
+    finally:
+        product.configure(SMOKE_TEST_IMAGE="")
+    assert launches.results == []  # the event never arrived
+    # The tick that completed the action removed the pod before it returned.
+    assert smoke_pod(product, instance_id) is None
+    pod = ran_once_and_was_removed(product, smoke_pods, instance_id, "Succeeded")
+    assert pod["spec"]["containers"][0]["image"] == image
