@@ -1,9 +1,11 @@
-"""Fixtures for the leave capability against the local cloud's real kube-apiserver.
+"""Fixtures for the leave capability on the whole local cloud: the product deployed once per
+module (localcloud.deployment: its functions' IAM role mapped into the cluster and bound to
+winnodes.rbac), each test's group on moto's Auto Scaling with real lifecycle hooks, and a
+LeaveService wired as the function wires it, but with a clock tests can move forward and a record
+of what it asked of Auto Scaling and the cluster.
 
-The functions' Kubernetes identity is an IAM role given exactly the drain verbs by an access
-entry and a ClusterRole, and authenticated with a presigned STS token, as on EKS. The Auto
-Scaling side is an in-memory group (`GroupDouble`) that answers like the API: an action can be
-completed once, heartbeats only while it waits."""
+The lifecycle handler joins a group's nodes when the test asks for it; terminate events reach no
+handler, so each test drives the drain engine itself, one step or one invocation at a time."""
 
 from __future__ import annotations
 
@@ -15,78 +17,205 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import boto3
 import pytest
-from kubernetes.client import AppsV1Api, CustomObjectsApi, RbacAuthorizationV1Api
 
-from localcloud.kube import DEFAULT_ACCOUNT_ID, AccessEntry, IdentityRegistry, KubeCloud
+from localcloud.deployment import Product, deploy
+from localcloud.kube import KubeCloud, SimulatedNode
 from localcloud.kube.clients import raw_json
-from localcloud.kube.waiting import wait_until
-from winnodes import rbac
-from winnodes.adapters.kube.api import KubeApi
-from winnodes.adapters.kube.drain import KubeDrain
-from winnodes.adapters.kube.token import CachedToken
+from tests.helpers.workloads import TEST_GROUP_LABEL, Workloads
+from tests.integration.join.helpers import (
+    Recorder,
+    all_in_service,
+    ready_nodes_by_instance,
+    states,
+    wait_for,
+)
+from winnodes.adapters.autoscaling import AutoScalingGroups
+from winnodes.adapters.aws import (
+    AwsSession,
+    autoscaling_client,
+    ec2_client,
+    eks_client,
+    iam_client,
+    sts_client,
+)
+from winnodes.adapters.ec2 import Ec2Instances
+from winnodes.adapters.eks import EksClusters
+from winnodes.adapters.kube.cluster import KubeClusters
 from winnodes.decisions.drain import DrainPolicy
 from winnodes.models.groups import ManagedGroup
 from winnodes.models.identifiers import ClusterName
 from winnodes.ports import (
+    AutoScaling,
     AutoScalingGroup,
     ClusterConnection,
-    GroupInstance,
     LeavingNode,
     LifecycleHook,
+    NodeDrain,
     PodOnNode,
 )
 from winnodes.services.leave import LeaveService, LeaveSettings, TerminateAction
 
-TEST_GROUP_LABEL = "localcloud.test/group"
-TERMINATING = "autoscaling:EC2_INSTANCE_TERMINATING"
+# Past the terminate hook: the action was completed and the instance is on its way out.
+GONE = (None, "Terminating:Proceed", "Terminated")
 
-# Exactly the verbs the leave capability uses (safety rule 6).
+
+@pytest.fixture(scope="module")
+def product() -> Iterator[Product]:
+    with deploy(authentication_mode="API_AND_CONFIG_MAP") as product:
+        yield product
+
+
+@pytest.fixture(scope="module")
+def kube(product: Product) -> KubeCloud:
+    """The deployed product's cluster, so that `namespace` and `core` are made there."""
+    return product.kube
 
 
 @pytest.fixture
-def function_api(
-    kube: KubeCloud, identity_registry: IdentityRegistry, access_entries: Any
-) -> Iterator[KubeApi]:
-    """KubeApi as the Lambda function: STS token, access entry, a ClusterRole of drain verbs."""
-    role = f"winnodes-leave-{secrets.token_hex(3)}"
-    username = f"fn-{role}"
-    creds = identity_registry.add(arn=f"arn:aws:sts::{DEFAULT_ACCOUNT_ID}:assumed-role/{role}/s1")
-    role_arn = f"arn:aws:iam::{DEFAULT_ACCOUNT_ID}:role/{role}"
-    access_entries.put(kube.cluster_name, AccessEntry(principal_arn=role_arn, username=username))
-    rbac_api = RbacAuthorizationV1Api(kube.api_client())
-    raw_json(
-        rbac_api.create_cluster_role,
-        {"metadata": {"name": username}, "rules": rbac.CLUSTER_ROLE["rules"]},
-    )
-    raw_json(
-        rbac_api.create_cluster_role_binding,
-        {
-            "metadata": {"name": username},
-            "subjects": [
-                {"kind": "User", "name": username, "apiGroup": "rbac.authorization.k8s.io"}
-            ],
-            "roleRef": {
-                "kind": "ClusterRole",
-                "name": username,
-                "apiGroup": "rbac.authorization.k8s.io",
-            },
-        },
-    )
-    sts = boto3.session.Session(
-        aws_access_key_id=creds.access_key_id,
-        aws_secret_access_key=creds.secret_access_key,
-        region_name="us-east-1",
-    ).client("sts", endpoint_url="https://sts.us-east-1.amazonaws.com")
-    yield KubeApi(
-        endpoint=kube.endpoint,
-        ca_base64=kube.ca_data,
-        token=CachedToken(sts, kube.cluster_name, monotonic=lambda: 0.0),
-    )
-    raw_json(rbac_api.delete_cluster_role_binding, username)
-    raw_json(rbac_api.delete_cluster_role, username)
-    access_entries.delete(kube.cluster_name, role_arn)
+def workloads(kube: KubeCloud, namespace: str) -> Workloads:
+    return Workloads(kube, namespace)
+
+
+@dataclass(frozen=True)
+class Member:
+    """An instance of a test's group and its Node."""
+
+    instance_id: str
+    name: str
+
+
+@dataclass
+class Pool:
+    """One managed group of a test: launches go through the group's launch hook (joined by the
+    lifecycle handler when `joins` records them), Nodes are labelled for the test's workloads."""
+
+    product: Product
+    name: str
+    namespace: str
+    joins: Recorder | None
+
+    def states(self) -> dict[str, str]:
+        return states(self.product, self.name)
+
+    def state(self, instance_id: str) -> str | None:
+        return self.states().get(instance_id)
+
+    def scale_to(self, count: int) -> list[Member]:
+        """Desired capacity `count` (joined by the handler); the members that launched for it."""
+        assert self.joins is not None, "a pool without joins: use launch()"
+        before = set(self.states())
+        self._set_desired(count)
+        in_service = wait_for(
+            lambda: all_in_service(self.product, self.name, count), message=f"{count} InService"
+        )
+        ready = ready_nodes_by_instance(self.product)
+        return [self.member(i, ready[i]) for i in in_service if i not in before]
+
+    def launch(self, count: int) -> list[str]:
+        """Desired capacity `count` with nobody handling the launches: the instances held in
+        Pending:Wait by the launch hook."""
+        assert self.joins is None, "the handler would complete these launches"
+        self._set_desired(count)
+
+        def held() -> list[str]:
+            current = self.states()
+            waiting = sorted(i for i, s in current.items() if s == "Pending:Wait")
+            return waiting if len(waiting) == len(current) == count else []
+
+        return wait_for(held, message=f"{count} in Pending:Wait")
+
+    def wait_node(self, instance_id: str) -> Member:
+        """The instance's Node, once Ready."""
+        ready = wait_for(
+            lambda: ready_nodes_by_instance(self.product).get(instance_id),
+            message=f"Node of {instance_id} Ready",
+        )
+        return self.member(instance_id, ready)
+
+    def member(self, instance_id: str, node: str) -> Member:
+        labels = {"metadata": {"labels": {TEST_GROUP_LABEL: self.namespace}}}
+        self.product.kube.core_v1().patch_node(node, labels)
+        return Member(instance_id, node)
+
+    def kubelet(self, instance_id: str) -> SimulatedNode:
+        node = wait_for(
+            lambda: self.product.kube.nodes.get(instance_id), message=f"{instance_id} boots"
+        )
+        assert isinstance(node, SimulatedNode)
+        return node
+
+    def complete_launch(self, instance_id: str) -> None:
+        self.product.client("autoscaling").complete_lifecycle_action(
+            AutoScalingGroupName=self.name,
+            LifecycleHookName="join",
+            InstanceId=instance_id,
+            LifecycleActionResult="CONTINUE",
+        )
+        wait_for(lambda: self.state(instance_id) == "InService", message="InService")
+
+    def terminate(self, instance_id: str) -> None:
+        """Scale in this instance: the terminate hook holds it in Terminating:Wait."""
+        self.product.client("autoscaling").terminate_instance_in_auto_scaling_group(
+            InstanceId=instance_id, ShouldDecrementDesiredCapacity=True
+        )
+        wait_for(
+            lambda: self.state(instance_id) == "Terminating:Wait",
+            message=f"{instance_id} in Terminating:Wait",
+        )
+
+    def terminate_token(self, instance_id: str) -> str:
+        """LifecycleActionToken of the instance's terminate event, as EventBridge published it."""
+        (token,) = [
+            e["detail"]["LifecycleActionToken"]
+            for e in self.product.aws.events.published
+            if e.get("detail-type") == "EC2 Instance-terminate Lifecycle Action"
+            and e["detail"].get("EC2InstanceId") == instance_id
+        ]
+        return str(token)
+
+    def _set_desired(self, count: int) -> None:
+        self.product.client("autoscaling").set_desired_capacity(
+            AutoScalingGroupName=self.name, DesiredCapacity=count
+        )
+
+
+PoolFactory = Callable[..., Pool]
+LAUNCH_EVENTS = {
+    "source": ["aws.autoscaling"],
+    "detail-type": ["EC2 Instance-launch Lifecycle Action"],
+}
+
+
+@pytest.fixture
+def pool(product: Product, namespace: str) -> Iterator[PoolFactory]:
+    """``pool(joins=True, authorized=False, heartbeat=600)``: a managed group of this test with
+    its own node role. With `joins` the lifecycle handler joins its launches (and authorizes the
+    role); without, launches wait in Pending:Wait and the role is authorized only when asked."""
+    rules: list[tuple[str, Recorder]] = []
+
+    def make(*, joins: bool = True, authorized: bool = False, heartbeat: int = 600) -> Pool:
+        role_arn, profile_arn = product.aws.create_node_role(f"win-node-{secrets.token_hex(3)}")
+        if authorized:
+            product.client("eks").create_access_entry(
+                clusterName=product.aws.cluster_name, principalArn=role_arn, type="EC2_WINDOWS"
+            )
+        name = product.make_group(desired=0, profile_arn=profile_arn, heartbeat=heartbeat)
+        recorder = None
+        if joins:
+            recorder = Recorder(product.lifecycle)
+            rule = f"join-{name}"
+            pattern = {**LAUNCH_EVENTS, "detail": {"AutoScalingGroupName": [name]}}
+            product.aws.events.put_rule(rule, event_pattern=pattern)
+            product.aws.events.put_target(rule, recorder, target_id="lifecycle")
+            rules.append((rule, recorder))
+        return Pool(product, name, namespace, recorder)
+
+    yield make
+    for rule, recorder in rules:
+        product.aws.events.remove_rule(rule)
+        recorder.wait_idle()
+        assert not recorder.errors, recorder.errors
 
 
 class ShiftedClock:
@@ -105,68 +234,67 @@ class ShiftedClock:
         time.sleep(max(seconds, 0.0))
 
 
-@dataclass
-class GroupDouble:
-    """One Auto Scaling group as the lifecycle API answers: CompleteLifecycleAction and heartbeats
-    only succeed while the instance waits in Terminating:Wait."""
+class RecordingAutoScaling:
+    """The function's Auto Scaling adapter, keeping which lifecycle calls the group accepted."""
 
-    name: str
-    hook: LifecycleHook
-    states: dict[str, str] = field(default_factory=dict)
-    completions: list[tuple[str, str]] = field(default_factory=list)
-    refused_completions: list[str] = field(default_factory=list)
-    heartbeats: list[str] = field(default_factory=list)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
+    def __init__(self, inner: AutoScaling) -> None:
+        self._inner = inner
+        self.completions: list[tuple[str, str]] = []
+        self.refused_completions: list[str] = []
+        self.heartbeats: list[str] = []
+        self._lock = threading.Lock()
 
     def describe_group(self, name: str) -> AutoScalingGroup | None:
-        if name != self.name:
-            return None
-        with self._lock:
-            members = tuple(GroupInstance(i, s) for i, s in self.states.items())
-        return AutoScalingGroup(name=name, tags={}, instances=members)
+        return self._inner.describe_group(name)
 
     def groups_tagged(self, tag_key: str) -> Iterator[AutoScalingGroup]:
-        group = self.describe_group(self.name)
-        return iter([group] if group else [])
+        return self._inner.groups_tagged(tag_key)
 
     def lifecycle_hooks(self, group: str) -> Sequence[LifecycleHook]:
-        return [self.hook]
+        return self._inner.lifecycle_hooks(group)
 
     def complete_lifecycle_action(
         self, *, group: str, hook: str, instance_id: str, result: str, token: str | None = None
     ) -> bool:
+        accepted = self._inner.complete_lifecycle_action(
+            group=group, hook=hook, instance_id=instance_id, result=result, token=token
+        )
         with self._lock:
-            if self.states.get(instance_id) != "Terminating:Wait":
+            if accepted:
+                self.completions.append((instance_id, result))
+            else:
                 self.refused_completions.append(instance_id)
-                return False
-            self.states[instance_id] = "Terminating:Proceed"
-            self.completions.append((instance_id, result))
-            return True
+        return accepted
 
     def record_heartbeat(
         self, *, group: str, hook: str, instance_id: str, token: str | None = None
     ) -> bool:
-        with self._lock:
-            if self.states.get(instance_id) != "Terminating:Wait":
-                return False
-            self.heartbeats.append(instance_id)
-            return True
+        accepted = self._inner.record_heartbeat(
+            group=group, hook=hook, instance_id=instance_id, token=token
+        )
+        if accepted:
+            with self._lock:
+                self.heartbeats.append(instance_id)
+        return accepted
 
-    def terminate(self, instance_id: str) -> None:
-        with self._lock:
-            self.states[instance_id] = "Terminating:Wait"
+
+@dataclass
+class DrainRecord:
+    """What the drain asked of the cluster, over every invocation of one Leave."""
+
+    evicted: list[str] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
+    deleted_nodes: list[str] = field(default_factory=list)
+    statuses: list[int] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
 
 
 class RecordingDrain:
-    """KubeDrain, recording which pods it was asked to evict or delete."""
+    """The function's KubeDrain, writing what it is asked to do into a DrainRecord."""
 
-    def __init__(self, inner: KubeDrain) -> None:
+    def __init__(self, inner: NodeDrain, record: DrainRecord) -> None:
         self._inner = inner
-        self.evicted: list[str] = []
-        self.deleted: list[str] = []
-        self.deleted_nodes: list[str] = []
-        self.statuses: list[int] = []
-        self._lock = threading.Lock()
+        self._record = record
 
     def leaving_node(self, instance_id: str, *, name: str | None = None) -> LeavingNode | None:
         return self._inner.leaving_node(instance_id, name=name)
@@ -179,51 +307,39 @@ class RecordingDrain:
 
     def evict(self, pods: Sequence[PodOnNode]) -> dict[str, int]:
         statuses = dict(self._inner.evict(pods))
-        with self._lock:
-            self.evicted.extend(p.key for p in pods)
-            self.statuses.extend(statuses.values())
+        with self._record.lock:
+            self._record.evicted.extend(p.key for p in pods)
+            self._record.statuses.extend(statuses.values())
         return statuses
 
     def delete_pods(self, pods: Sequence[PodOnNode]) -> None:
-        with self._lock:
-            self.deleted.extend(p.key for p in pods)
+        with self._record.lock:
+            self._record.deleted.extend(p.key for p in pods)
         self._inner.delete_pods(pods)
 
     def disruption_budgets(self, pods: Sequence[PodOnNode]) -> dict[str, str]:
         return dict(self._inner.disruption_budgets(pods))
 
     def delete_node(self, node: LeavingNode) -> bool:
-        with self._lock:
-            self.deleted_nodes.append(node.name)
+        with self._record.lock:
+            self._record.deleted_nodes.append(node.name)
         return self._inner.delete_node(node)
-
-
-class StaticClusters:
-    def __init__(self, kube: KubeCloud) -> None:
-        self._kube = kube
-
-    def describe_cluster(self, name: str) -> ClusterConnection:
-        return ClusterConnection(
-            name=name,
-            endpoint=self._kube.endpoint,
-            ca_base64=self._kube.ca_data,
-            service_cidr="10.100.0.0/16",
-        )
 
 
 @dataclass
 class Leave:
-    """A LeaveService over the real apiserver and a group double, with what tests look at."""
+    """A LeaveService as the function builds it, over one test's group, with what tests look at."""
 
     service: LeaveService
-    group: GroupDouble
-    drain: RecordingDrain
+    autoscaling: RecordingAutoScaling
+    drain: DrainRecord
     clock: ShiftedClock
     managed: ManagedGroup
+    hook: LifecycleHook
 
     def action(self, instance_id: str, *, token: str | None = None) -> TerminateAction:
         return TerminateAction(
-            group=self.managed, instance_id=instance_id, hook=self.group.hook, token=token
+            group=self.managed, instance_id=instance_id, hook=self.hook, token=token
         )
 
 
@@ -231,33 +347,30 @@ LeaveFactory = Callable[..., Leave]
 
 
 @pytest.fixture
-def leave_for(kube: KubeCloud, function_api: KubeApi, namespace: str) -> LeaveFactory:
+def leave_for(product: Product) -> LeaveFactory:
     def make(
+        group: Pool,
         *,
         policy: DrainPolicy | None = None,
-        heartbeat_timeout: int = 600,
         wait_budget: timedelta = timedelta(seconds=60),
         pdb_retry: timedelta = timedelta(seconds=0.5),
     ) -> Leave:
-        hook = LifecycleHook(
-            name="terminate",
-            transition=TERMINATING,
-            heartbeat_timeout_seconds=heartbeat_timeout,
-            default_result="ABANDON",
-        )
-        group = GroupDouble(name=f"g-{namespace}", hook=hook)
-        drain = RecordingDrain(KubeDrain(function_api))
+        # The functions' own credentials: deploy() put them in the environment.
+        session = AwsSession(product.aws.region)
+        autoscaling = RecordingAutoScaling(AutoScalingGroups(autoscaling_client(session)))
+        kube_for = KubeClusters(sts_client(session), monotonic=time.monotonic)
+        record = DrainRecord()
         clock = ShiftedClock()
 
-        def no_cluster_kube(connection: ClusterConnection) -> Any:
-            raise AssertionError("leave needs no ClusterKube")
+        def drain_for(connection: ClusterConnection) -> NodeDrain:
+            return RecordingDrain(kube_for.drain(connection), record)
 
         service = LeaveService(
-            autoscaling=group,
-            compute=None,  # type: ignore[arg-type]
-            clusters=StaticClusters(kube),
-            kube_for=no_cluster_kube,
-            drain_for=lambda connection: drain,
+            autoscaling=autoscaling,
+            compute=Ec2Instances(ec2_client(session), iam_client(session)),
+            clusters=EksClusters(eks_client(session)),
+            kube_for=kube_for,
+            drain_for=drain_for,
             clock=clock,
             settings=LeaveSettings(
                 policy=policy or DrainPolicy(),
@@ -266,129 +379,12 @@ def leave_for(kube: KubeCloud, function_api: KubeApi, namespace: str) -> LeaveFa
                 pdb_retry_interval=pdb_retry,
             ),
         )
-        managed = ManagedGroup(group.name, ClusterName(kube.cluster_name))
-        return Leave(service, group, drain, clock, managed)
+        hook = service.terminate_hook(group.name)
+        assert hook is not None, f"{group.name} has no terminate hook"
+        managed = ManagedGroup(group.name, ClusterName(product.aws.cluster_name))
+        return Leave(service, autoscaling, record, clock, managed, hook)
 
     return make
-
-
-class Workloads:
-    """Windows workloads pinned to this test's nodes, over the admin identity."""
-
-    def __init__(self, kube: KubeCloud, namespace: str) -> None:
-        self.namespace = namespace
-        self.core = kube.core_v1()
-        self.apps = AppsV1Api(kube.api_client())
-        self.custom = CustomObjectsApi(kube.api_client())
-
-    def template(self, app: str, *, node: str | None = None) -> dict[str, Any]:
-        selector = {"kubernetes.io/os": "windows", TEST_GROUP_LABEL: self.namespace}
-        if node:
-            selector["kubernetes.io/hostname"] = node
-        return {
-            "metadata": {"labels": {"app": app}},
-            "spec": {
-                "nodeSelector": selector,
-                "terminationGracePeriodSeconds": 30,
-                "containers": [
-                    {"name": "iis", "image": "mcr.microsoft.com/windows/servercore/iis:ltsc2022"}
-                ],
-            },
-        }
-
-    def deployment(self, app: str, replicas: int) -> None:
-        raw_json(
-            self.apps.create_namespaced_deployment,
-            self.namespace,
-            {
-                "metadata": {"name": app},
-                "spec": {
-                    "replicas": replicas,
-                    "selector": {"matchLabels": {"app": app}},
-                    "template": self.template(app),
-                },
-            },
-        )
-
-    def daemonset(self, app: str) -> None:
-        raw_json(
-            self.apps.create_namespaced_daemon_set,
-            self.namespace,
-            {
-                "metadata": {"name": app},
-                "spec": {
-                    "selector": {"matchLabels": {"app": app}},
-                    "template": self.template(app),
-                },
-            },
-        )
-
-    def bare_pod(self, name: str, node: str) -> None:
-        body = self.template(name, node=node)
-        body["metadata"]["name"] = name
-        raw_json(self.core.create_namespaced_pod, self.namespace, body)
-
-    def pdb(self, app: str, **spec: Any) -> None:
-        self.custom.create_namespaced_custom_object(
-            "policy",
-            "v1beta1",
-            self.namespace,
-            "poddisruptionbudgets",
-            {
-                "apiVersion": "policy/v1beta1",
-                "kind": "PodDisruptionBudget",
-                "metadata": {"name": app},
-                "spec": {**spec, "selector": {"matchLabels": {"app": app}}},
-            },
-        )
-
-    def patch_pdb(self, app: str, **spec: Any) -> None:
-        self.custom.patch_namespaced_custom_object(
-            "policy", "v1beta1", self.namespace, "poddisruptionbudgets", app, {"spec": spec}
-        )
-
-    def wait_pdb_allows(self, app: str, disruptions: int, *, timeout: float = 30) -> None:
-        def allowed() -> bool:
-            pdb = self.custom.get_namespaced_custom_object(
-                "policy", "v1beta1", self.namespace, "poddisruptionbudgets", app
-            )
-            status = pdb.get("status") or {}
-            return (
-                status.get("observedGeneration") == pdb["metadata"]["generation"]
-                and status.get("disruptionsAllowed") == disruptions
-            )
-
-        wait_until(allowed, timeout=timeout, message=f"PDB {app} allows {disruptions}")
-
-    def pods(self, app: str | None = None) -> list[dict[str, Any]]:
-        selector = f"app={app}" if app else ""
-        return raw_json(self.core.list_namespaced_pod, self.namespace, label_selector=selector)[
-            "items"
-        ]
-
-    def running(self, app: str) -> list[dict[str, Any]]:
-        return [
-            p
-            for p in self.pods(app)
-            if p.get("status", {}).get("phase") == "Running"
-            and not p["metadata"].get("deletionTimestamp")
-            and any(
-                c["type"] == "Ready" and c["status"] == "True"
-                for c in p["status"].get("conditions", [])
-            )
-        ]
-
-    def wait_running(self, app: str, count: int, *, timeout: float = 60) -> list[dict[str, Any]]:
-        def enough() -> list[dict[str, Any]] | None:
-            pods = self.running(app)
-            return pods if len(pods) == count and len(self.pods(app)) == count else None
-
-        return wait_until(enough, timeout=timeout, message=f"{count} running pods of {app}")
-
-
-@pytest.fixture
-def workloads(kube: KubeCloud, namespace: str) -> Workloads:
-    return Workloads(kube, namespace)
 
 
 def node_exists(kube: KubeCloud, name: str) -> bool:
