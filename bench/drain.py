@@ -38,6 +38,7 @@ from localcloud.kube import (
 from localcloud.kube.clients import raw_json
 from localcloud.kube.waiting import wait_until
 from winnodes import rbac
+from winnodes.adapters.clock import SystemClock
 from winnodes.adapters.kube.api import KubeApi
 from winnodes.adapters.kube.drain import KubeDrain
 from winnodes.adapters.kube.token import CachedToken
@@ -50,17 +51,6 @@ ROOT = Path(__file__).parents[1]
 RESULTS = ROOT / "bench" / "results"
 GROUP = "bench-windows"
 HOOK = LifecycleHook("terminate", "autoscaling:EC2_INSTANCE_TERMINATING", 600, "ABANDON")
-
-
-class Clock:
-    def now(self) -> datetime:
-        return datetime.now(UTC)
-
-    def monotonic(self) -> float:
-        return time.monotonic()
-
-    def sleep(self, seconds: float) -> None:
-        time.sleep(max(seconds, 0.0))
 
 
 class Group:
@@ -169,7 +159,7 @@ class Bench:
             clusters=Clusters(),
             kube_for=None,  # type: ignore[arg-type]
             drain_for=lambda connection: KubeDrain(api),
-            clock=Clock(),
+            clock=SystemClock(),
             settings=LeaveSettings(),
         )
 
