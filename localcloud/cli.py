@@ -1,4 +1,6 @@
-"""``python -m localcloud up|status|down``: the local cloud as a background process.
+"""``python -m localcloud up|status|down``: the local cloud as a background process;
+``python -m localcloud demo``: the product's main job on a local cloud of its own
+(localcloud/demo.py).
 
 ``up`` starts a daemon (``python -m localcloud serve``, its own session) that runs
 ``LocalCloud`` until SIGTERM, waits for it to be ready and prints ``export`` lines. The daemon
@@ -21,6 +23,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from localcloud.demo import NodeAuth
 from localcloud.kube.controlplane import cache_dir, ensure_binaries
 from localcloud.kube.processes import pid_alive, stop_pid
 
@@ -219,6 +222,29 @@ def _stop_all(state_dir: Path, state: dict[str, Any]) -> None:
     shutil.rmtree(state_dir / "run", ignore_errors=True)
 
 
+# -- demo ------------------------------------------------------------------------------------
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from localcloud.demo import DemoOptions, run_demo
+
+    options = DemoOptions(
+        nodes=args.nodes,
+        replicas=args.replicas,
+        auth=NodeAuth(args.auth),
+        boot_seconds=args.boot_seconds,
+        join_timeout=args.join_timeout,
+        workload_timeout=args.workload_timeout,
+        drain_timeout=args.drain_timeout,
+        handler_log=args.handler_log,
+        report=args.report,
+    )
+    problems = options.problems()
+    for problem in problems:
+        print(f"python -m localcloud demo: error: {problem}", file=sys.stderr)
+    return 2 if problems else run_demo(options)
+
+
 # -- parser ----------------------------------------------------------------------------------
 
 
@@ -288,6 +314,59 @@ def build_parser() -> argparse.ArgumentParser:
         )
     )
     down.set_defaults(func=cmd_down)
+
+    demo = sub.add_parser(
+        "demo",
+        help="the main job on the local cloud: a Windows node group joins and leaves",
+        description="Deploy the product on a fresh local cloud (its own, stopped at the end), "
+        "create a managed Windows node group for the private cluster, scale it out, run a "
+        "replicated workload with a PodDisruptionBudget, scale in by one, and narrate every "
+        "step the real handlers take. Exits 0 when everything converged, 1 with the reason "
+        "when a stage did not within its timeout.",
+    )
+    demo.add_argument(
+        "--nodes", type=int, default=3, help="instances to scale out to (default %(default)s)"
+    )
+    demo.add_argument(
+        "--replicas",
+        type=int,
+        default=6,
+        help="workload replicas; the budget allows one disruption (default %(default)s)",
+    )
+    demo.add_argument(
+        "--auth",
+        choices=[a.value for a in NodeAuth],
+        default=NodeAuth.ACCESS_ENTRY.value,
+        help="how the node role is authorized: an EC2_WINDOWS access entry (cluster mode "
+        "API_AND_CONFIG_MAP) or the aws-auth ConfigMap (mode CONFIG_MAP) (default %(default)s)",
+    )
+    demo.add_argument(
+        "--boot-seconds",
+        type=float,
+        default=3.0,
+        help="how long an instance boots before its kubelet registers (default %(default)s)",
+    )
+    for name, default, what in (
+        ("join", 120.0, "the scale-out"),
+        ("workload", 60.0, "the workload"),
+        ("drain", 120.0, "the scale-in"),
+    ):
+        demo.add_argument(
+            f"--{name}-timeout",
+            type=float,
+            default=default,
+            metavar="SECONDS",
+            help=f"give up when {what} has not converged by then (default %(default)s)",
+        )
+    demo.add_argument(
+        "--handler-log",
+        type=Path,
+        default=None,
+        help="where the handlers' logs and metrics go "
+        "(default: $EKS_WINDOWS_NODES_CACHE/demo/handlers.log)",
+    )
+    demo.add_argument("--report", type=Path, default=None, help="also write a JSON report here")
+    demo.set_defaults(func=cmd_demo)
     return parser
 
 
