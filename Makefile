@@ -65,6 +65,10 @@ sam-build: sam-venv  ## sam build (python3.13 found via scripts/find-python313)
 test: lint typecheck imports pytest sam-validate sam-build  ## everything CI runs
 	@echo "==> all checks passed"
 
+demo: venv control-plane botocore-data  ## the main job on the local cloud, narrated (DEMO_ARGS="--help")
+	@echo "==> demo: a managed Windows node group joins, runs a workload and drains, on the local cloud"
+	@$(PY) -m localcloud demo $(DEMO_ARGS)
+
 lock:  ## re-resolve the pinned files from the top-level requirements
 	@scripts/lock
 
