@@ -1,0 +1,68 @@
+"""The functions' IAM policy in template.yaml grants exactly what the adapters call.
+
+The adapters' calls are listed once, in `botocore_data.OPERATIONS` (the trimmed models carry
+nothing else, so a call missing there fails in every integration test); the policy must allow
+each of them and nothing more, and no call that changes something may apply to every resource
+without a condition."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from winnodes.adapters.botocore_data import OPERATIONS
+
+TEMPLATE = Path(__file__).parents[2] / "template.yaml"
+# GetCallerIdentity needs no permission (it presigns the EKS token with the caller's own role):
+# https://docs.aws.amazon.com/STS/latest/APIReference/API_GetCallerIdentity.html
+NEEDS_NO_PERMISSION = {"sts:GetCallerIdentity"}
+READ_ONLY_PREFIXES = ("Describe", "Get", "List")
+
+
+class _CloudFormationLoader(yaml.SafeLoader):
+    """Reads CloudFormation's short-form intrinsics (!Sub, !Ref, ...) as plain values."""
+
+
+def _intrinsic(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> Any:
+    if isinstance(node, yaml.ScalarNode):
+        value: Any = loader.construct_scalar(node)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)
+    return {f"Fn::{suffix}": value}
+
+
+_CloudFormationLoader.add_multi_constructor("!", _intrinsic)
+
+
+def _policy_statements() -> list[dict[str, Any]]:
+    template = yaml.load(TEMPLATE.read_text(), Loader=_CloudFormationLoader)
+    policy = template["Resources"]["LifecyclePolicy"]["Properties"]["PolicyDocument"]
+    return list(policy["Statement"])
+
+
+def _actions(statement: dict[str, Any]) -> list[str]:
+    action = statement["Action"]
+    return [action] if isinstance(action, str) else list(action)
+
+
+def test_the_policy_allows_exactly_the_calls_the_adapters_make() -> None:
+    called = {f"{service}:{op}" for service, ops in OPERATIONS.items() for op in ops}
+    allowed = {a for s in _policy_statements() if s["Effect"] == "Allow" for a in _actions(s)}
+    assert allowed == called - NEEDS_NO_PERMISSION
+
+
+def test_no_call_that_changes_something_applies_to_every_resource_unconditionally() -> None:
+    for statement in _policy_statements():
+        writes = [
+            a for a in _actions(statement) if not a.split(":")[1].startswith(READ_ONLY_PREFIXES)
+        ]
+        if not writes:
+            continue
+        resources = statement["Resource"]
+        resources = resources if isinstance(resources, list) else [resources]
+        assert "*" not in resources, statement["Sid"]
+        assert statement.get("Condition"), f"{statement['Sid']} allows {writes} unconditionally"
