@@ -3,7 +3,8 @@ its launch action completed with CONTINUE.
 
 The same `advance` serves the launch event (looping for a bounded time) and the reconciler (one
 step per tick). Every step is observed afresh from AWS and Kubernetes, so duplicated, lost or
-reordered events change nothing."""
+reordered events change nothing. Authorizing the node role (services.authorization) and the smoke
+gate (services.smoke) are services of their own; this one decides when each runs."""
 
 from __future__ import annotations
 
@@ -11,7 +12,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from winnodes.decisions.aws_auth import MalformedAwsAuthError, merge_node_role, node_role_authorized
 from winnodes.decisions.join import (
     DEFAULT_JOIN_DEADLINE,
     Abandon,
@@ -26,17 +26,8 @@ from winnodes.decisions.join import (
     WaitForNode,
     decide_join_step,
 )
-from winnodes.decisions.smoke import (
-    SmokeTest,
-    SmokeTestPolicy,
-    SmokeVerdict,
-    judge_smoke_pod,
-    smoke_pod_manifest,
-    smoke_pod_name,
-)
-from winnodes.errors import KubernetesConflictError, KubernetesError
+from winnodes.decisions.smoke import SmokeTest, SmokeTestPolicy
 from winnodes.models.groups import ManagedGroup
-from winnodes.models.identifiers import InstanceId, RoleArn
 from winnodes.models.lifecycle import LifecycleActionResult, LifecycleState, LifecycleTransition
 from winnodes.observability import logger, metrics
 from winnodes.ports import (
@@ -53,10 +44,11 @@ from winnodes.ports import (
     NodeState,
     SmokePods,
 )
+from winnodes.services.authorization import NodeRoleAuthorization
 from winnodes.services.fleet import FleetView
+from winnodes.services.smoke import SmokeGate
 
 CLUSTER_TAG_PREFIX = "kubernetes.io/cluster/"
-_AWS_AUTH_WRITE_ATTEMPTS = 5
 
 
 @dataclass(frozen=True)
@@ -117,13 +109,11 @@ class JoinService:
         self._autoscaling = autoscaling
         self._compute = compute
         self._clusters = clusters
-        self._access_entries = access_entries
         self._kube_for = kube_for
         self._clock = clock
         self._settings = settings or JoinSettings()
-        if self._settings.smoke_test.enabled and smoke_pods_for is None:
-            raise ValueError("the smoke test is enabled, but no SmokePods were given")
-        self._smoke_pods_for = smoke_pods_for
+        self._node_role = NodeRoleAuthorization(compute=compute, access_entries=access_entries)
+        self._smoke = SmokeGate(policy=self._settings.smoke_test, pods_for=smoke_pods_for)
 
     def launch_hook(
         self, group: str, hook_name: str | None = None, view: FleetView | None = None
@@ -162,7 +152,7 @@ class JoinService:
         connection = view.connection(action.group.cluster)
         kube = view.kube(action.group.cluster)
         node = view.nodes(action.group.cluster).get(action.instance_id) if instance else None
-        smoke = self._smoke_verdict(action, node, connection)
+        smoke = self._smoke.verdict(action.instance_id, node, connection)
         if smoke.state is SmokeTest.NOT_STARTED and node is not None and node.ready:
             # The lifecycle state is read after the pod, and fresh: whoever completes the action
             # deletes the pod only afterwards, so a missing pod here means either "not started"
@@ -175,7 +165,7 @@ class JoinService:
         if instance is not None:
             action.tags_present = action.tags_present or self._tags_match(action.group, instance)
             if action.authorization is not NodeAuthorization.AUTHORIZED:
-                action.authorization = self._authorization(connection, kube, instance, view)
+                action.authorization = self._node_role.status(connection, kube, instance, view)
         facts = JoinFacts(
             in_group=member is not None,
             lifecycle_state=_state(member.lifecycle_state) if member else None,
@@ -202,19 +192,6 @@ class JoinService:
         }
         return _Observation(facts, instance, node, connection, kube, log, view)
 
-    def _smoke_verdict(
-        self, action: LaunchAction, node: NodeState | None, connection: ClusterConnection
-    ) -> SmokeVerdict:
-        policy = self._settings.smoke_test
-        if not policy.enabled:
-            return SmokeVerdict(SmokeTest.DISABLED)
-        if node is None or not node.ready:
-            return SmokeVerdict(SmokeTest.NOT_STARTED)  # it runs only on a Ready node
-        pod = self._smoke_pods(connection).read(
-            namespace=policy.namespace, name=smoke_pod_name(InstanceId(action.instance_id))
-        )
-        return judge_smoke_pod(pod, node_name=node.name)
-
     def _perform(  # noqa: PLR0911 - one return per kind of step
         self, step: JoinStep, action: LaunchAction, seen: _Observation
     ) -> bool:
@@ -227,8 +204,7 @@ class JoinService:
                 logger.info("tagged instance", extra=log)
                 return False
             case AuthorizeNodeRole():
-                if seen.instance is not None:
-                    self._authorize(action, seen, seen.instance)
+                self._authorize(action, seen)
                 return False
             case StartSmokeTest(image=image):
                 self._start_smoke_test(action, seen, image)
@@ -249,7 +225,7 @@ class JoinService:
                         "node Ready: launch action completed with CONTINUE",
                         extra=log | {"smoke_test": seen.facts.smoke.value},
                     )
-                self._remove_smoke_pod(action, seen)
+                self._smoke.remove(action.instance_id, seen.facts.smoke, seen.connection, log)
                 return True
             case Abandon(reason=reason, smoke_test_failed=smoke_test_failed):
                 if self._complete(action, LifecycleActionResult.ABANDON):
@@ -257,48 +233,23 @@ class JoinService:
                     if smoke_test_failed:
                         metrics.add_metric(name="SmokeTestFailed", unit="Count", value=1)
                     logger.warning("launch action ABANDONed", extra=log | {"reason": reason})
-                self._remove_smoke_pod(action, seen)
+                self._smoke.remove(action.instance_id, seen.facts.smoke, seen.connection, log)
                 return True
             case NothingToDo(reason=reason):
                 logger.info("nothing to do", extra=log | {"reason": reason})
                 return True
         raise AssertionError(f"unhandled join step {step!r}")
 
-    def _smoke_pods(self, connection: ClusterConnection) -> SmokePods:
-        if self._smoke_pods_for is None:  # refused at construction when the test is enabled
-            raise AssertionError("smoke test pods used while the smoke test is disabled")
-        return self._smoke_pods_for(connection)
+    def _authorize(self, action: LaunchAction, seen: _Observation) -> None:
+        if seen.instance is not None:
+            action.authorization = self._node_role.authorize(
+                seen.connection, seen.kube, seen.instance, seen.view, seen.log
+            )
 
     def _start_smoke_test(self, action: LaunchAction, seen: _Observation, image: str) -> None:
         if seen.node is None:  # decided only for a Ready node
             raise AssertionError("smoke test started without a node")
-        policy = self._settings.smoke_test
-        manifest = smoke_pod_manifest(
-            instance_id=InstanceId(action.instance_id),
-            node_name=seen.node.name,
-            namespace=policy.namespace,
-            image=image,
-        )
-        log = seen.log | {"pod": f"{policy.namespace}/{manifest['metadata']['name']}"}
-        if self._smoke_pods(seen.connection).create(manifest):
-            logger.info("smoke test started", extra=log | {"image": image})
-        else:
-            logger.info("smoke test already started", extra=log)
-
-    def _remove_smoke_pod(self, action: LaunchAction, seen: _Observation) -> None:
-        """After the action is complete: the pod did its job. Best effort; a pod left behind is
-        deleted with its Node by Kubernetes' pod garbage collector."""
-        if seen.facts.smoke not in {SmokeTest.PENDING, SmokeTest.PASSED, SmokeTest.FAILED}:
-            return
-        namespace = self._settings.smoke_test.namespace
-        name = smoke_pod_name(InstanceId(action.instance_id))
-        try:
-            self._smoke_pods(seen.connection).delete(namespace=namespace, name=name)
-        except KubernetesError as error:
-            logger.warning(
-                "smoke pod not deleted",
-                extra=seen.log | {"pod": f"{namespace}/{name}", "error": str(error)},
-            )
+        self._smoke.start(action.instance_id, seen.node, seen.connection, image, seen.log)
 
     def repair_tags(self, group: ManagedGroup, instance_id: str, view: FleetView) -> bool:
         """Re-tags an in-service instance whose tags drifted; True if it did."""
@@ -316,23 +267,7 @@ class JoinService:
     def repair_authorization(self, group: ManagedGroup, instance_id: str, view: FleetView) -> bool:
         """Re-authorizes the role of an in-service Windows instance whose access entry or
         aws-auth entry went missing; True if it did. A malformed aws-auth stays untouched."""
-        instance = view.instance(instance_id)
-        if instance is None or instance.platform != InstancePlatform.WINDOWS:
-            return False
-        connection = view.connection(group.cluster)
-        kube = view.kube(group.cluster)
-        if self._authorization(connection, kube, instance, view) is not NodeAuthorization.MISSING:
-            return False
-        log = {
-            "cluster": str(group.cluster),
-            "asg": group.auto_scaling_group_name,
-            "instance_id": instance_id,
-            "node": None,
-        }
-        repaired = self._authorize_instance(connection, kube, instance, view, log)
-        if repaired is NodeAuthorization.AUTHORIZED:
-            logger.info("repaired node role authorization", extra=log)
-        return repaired is NodeAuthorization.AUTHORIZED
+        return self._node_role.repair(group, instance_id, view)
 
     def _wanted_tags(self, group: ManagedGroup) -> dict[str, str]:
         return {f"{CLUSTER_TAG_PREFIX}{group.cluster}": "owned"} | dict(
@@ -342,98 +277,6 @@ class JoinService:
     def _tags_match(self, group: ManagedGroup, instance: Instance) -> bool:
         wanted = self._wanted_tags(group)
         return all(instance.tags.get(key) == value for key, value in wanted.items())
-
-    def _node_role(self, instance: Instance, view: FleetView) -> RoleArn | None:
-        profile = instance.instance_profile_arn
-        if not profile:
-            return None
-        arn = view.memo(("role", profile), lambda: self._compute.role_of_instance_profile(profile))
-        return RoleArn.parse(arn) if arn else None
-
-    def _authorization(
-        self, connection: ClusterConnection, kube: ClusterKube, instance: Instance, view: FleetView
-    ) -> NodeAuthorization:
-        role = self._node_role(instance, view)
-        if role is None:
-            return NodeAuthorization.MISSING
-        # One look per role and cluster per pass: a group's instances share their role.
-        return view.memo(
-            ("authorization", connection.name, str(role)),
-            lambda: self._read_authorization(connection, kube, role),
-        )
-
-    def _read_authorization(
-        self, connection: ClusterConnection, kube: ClusterKube, role: RoleArn
-    ) -> NodeAuthorization:
-        if connection.uses_access_entries:
-            has_entry = self._access_entries.has_entry(connection.name, str(role))
-            return NodeAuthorization.AUTHORIZED if has_entry else NodeAuthorization.MISSING
-        document = kube.read_aws_auth()
-        try:
-            authorized = node_role_authorized(document.data if document else None, role)
-        except MalformedAwsAuthError:
-            return NodeAuthorization.BLOCKED
-        return NodeAuthorization.AUTHORIZED if authorized else NodeAuthorization.MISSING
-
-    def _authorize(self, action: LaunchAction, seen: _Observation, instance: Instance) -> None:
-        action.authorization = self._authorize_instance(
-            seen.connection, seen.kube, instance, seen.view, seen.log
-        )
-
-    def _authorize_instance(
-        self,
-        connection: ClusterConnection,
-        kube: ClusterKube,
-        instance: Instance,
-        view: FleetView,
-        log: dict[str, str | None],
-    ) -> NodeAuthorization:
-        if kube.ensure_windows_ipam():
-            logger.info("enabled Windows IPAM (amazon-vpc-cni)", extra=log)
-        role = self._node_role(instance, view)
-        if role is None:
-            # Decided as MISSING again on the next step, and abandoned at the deadline.
-            logger.warning("instance has no IAM role to authorize", extra=log)
-            return NodeAuthorization.MISSING
-        if connection.uses_access_entries:
-            if self._access_entries.ensure_windows_node_entry(connection.name, str(role)):
-                metrics.add_metric(name="AccessEntryCreated", unit="Count", value=1)
-                logger.info("created EC2_WINDOWS access entry", extra=log | {"role": str(role)})
-            authorization = NodeAuthorization.AUTHORIZED
-        else:
-            authorization = self._merge_aws_auth(kube, role, log)
-        view.remember(("authorization", connection.name, str(role)), authorization)
-        return authorization
-
-    def _merge_aws_auth(
-        self, kube: ClusterKube, role: RoleArn, log: dict[str, str | None]
-    ) -> NodeAuthorization:
-        for _ in range(_AWS_AUTH_WRITE_ATTEMPTS):
-            document = kube.read_aws_auth()
-            try:
-                merge = merge_node_role(document.data if document else None, role)
-            except MalformedAwsAuthError as error:
-                # Safety rule 1: never write a document we could not read completely.
-                metrics.add_metric(name="AwsAuthMalformed", unit="Count", value=1)
-                logger.error(
-                    "aws-auth is malformed; not written", extra=log | {"error": str(error)}
-                )
-                return NodeAuthorization.BLOCKED
-            for warning in merge.warnings:
-                logger.warning(warning.message, extra=log | {"warning": warning.kind})
-            if not merge.changed:
-                return NodeAuthorization.AUTHORIZED
-            try:
-                kube.write_aws_auth(
-                    merge.data, resource_version=document.resource_version if document else None
-                )
-            except KubernetesConflictError:
-                continue  # someone else wrote meanwhile: read again, merge again
-            metrics.add_metric(name="AwsAuthUpdated", unit="Count", value=1)
-            logger.info("authorized node role in aws-auth", extra=log | {"role": str(role)})
-            return NodeAuthorization.AUTHORIZED
-        logger.warning("aws-auth kept changing; will retry", extra=log)
-        return NodeAuthorization.MISSING
 
     def _heartbeat(self, action: LaunchAction) -> None:
         self._autoscaling.record_heartbeat(

@@ -1,0 +1,140 @@
+"""Authorizing a Windows instance's node role in its cluster: the role behind the instance profile
+gets an EC2_WINDOWS access entry (clusters with access entries) or its entry merged into
+kube-system/aws-auth, and amazon-vpc-cni gets enable-windows-ipam.
+
+Reads are memoised in the pass's FleetView: a group's instances share their role, so a pass looks
+once per role and cluster."""
+
+from __future__ import annotations
+
+from winnodes.decisions.aws_auth import MalformedAwsAuthError, merge_node_role, node_role_authorized
+from winnodes.decisions.join import NodeAuthorization
+from winnodes.errors import KubernetesConflictError
+from winnodes.models.groups import ManagedGroup
+from winnodes.models.identifiers import RoleArn
+from winnodes.observability import logger, metrics
+from winnodes.ports import (
+    AccessEntries,
+    ClusterConnection,
+    ClusterKube,
+    Compute,
+    Instance,
+    InstancePlatform,
+)
+from winnodes.services.fleet import FleetView
+
+_AWS_AUTH_WRITE_ATTEMPTS = 5
+
+
+class NodeRoleAuthorization:
+    def __init__(self, *, compute: Compute, access_entries: AccessEntries) -> None:
+        self._compute = compute
+        self._access_entries = access_entries
+
+    def status(
+        self, connection: ClusterConnection, kube: ClusterKube, instance: Instance, view: FleetView
+    ) -> NodeAuthorization:
+        role = self._node_role(instance, view)
+        if role is None:
+            return NodeAuthorization.MISSING
+        # One look per role and cluster per pass: a group's instances share their role.
+        return view.memo(
+            ("authorization", connection.name, str(role)),
+            lambda: self._read(connection, kube, role),
+        )
+
+    def authorize(
+        self,
+        connection: ClusterConnection,
+        kube: ClusterKube,
+        instance: Instance,
+        view: FleetView,
+        log: dict[str, str | None],
+    ) -> NodeAuthorization:
+        if kube.ensure_windows_ipam():
+            logger.info("enabled Windows IPAM (amazon-vpc-cni)", extra=log)
+        role = self._node_role(instance, view)
+        if role is None:
+            # Decided as MISSING again on the next step, and abandoned at the deadline.
+            logger.warning("instance has no IAM role to authorize", extra=log)
+            return NodeAuthorization.MISSING
+        if connection.uses_access_entries:
+            if self._access_entries.ensure_windows_node_entry(connection.name, str(role)):
+                metrics.add_metric(name="AccessEntryCreated", unit="Count", value=1)
+                logger.info("created EC2_WINDOWS access entry", extra=log | {"role": str(role)})
+            authorization = NodeAuthorization.AUTHORIZED
+        else:
+            authorization = self._merge_aws_auth(kube, role, log)
+        view.remember(("authorization", connection.name, str(role)), authorization)
+        return authorization
+
+    def repair(self, group: ManagedGroup, instance_id: str, view: FleetView) -> bool:
+        """Re-authorizes the role of an in-service Windows instance whose access entry or
+        aws-auth entry went missing; True if it did. A malformed aws-auth stays untouched."""
+        instance = view.instance(instance_id)
+        if instance is None or instance.platform != InstancePlatform.WINDOWS:
+            return False
+        connection = view.connection(group.cluster)
+        kube = view.kube(group.cluster)
+        if self.status(connection, kube, instance, view) is not NodeAuthorization.MISSING:
+            return False
+        log = {
+            "cluster": str(group.cluster),
+            "asg": group.auto_scaling_group_name,
+            "instance_id": instance_id,
+            "node": None,
+        }
+        repaired = self.authorize(connection, kube, instance, view, log)
+        if repaired is NodeAuthorization.AUTHORIZED:
+            logger.info("repaired node role authorization", extra=log)
+        return repaired is NodeAuthorization.AUTHORIZED
+
+    def _node_role(self, instance: Instance, view: FleetView) -> RoleArn | None:
+        profile = instance.instance_profile_arn
+        if not profile:
+            return None
+        arn = view.memo(("role", profile), lambda: self._compute.role_of_instance_profile(profile))
+        return RoleArn.parse(arn) if arn else None
+
+    def _read(
+        self, connection: ClusterConnection, kube: ClusterKube, role: RoleArn
+    ) -> NodeAuthorization:
+        if connection.uses_access_entries:
+            has_entry = self._access_entries.has_entry(connection.name, str(role))
+            return NodeAuthorization.AUTHORIZED if has_entry else NodeAuthorization.MISSING
+        document = kube.read_aws_auth()
+        try:
+            authorized = node_role_authorized(document.data if document else None, role)
+        except MalformedAwsAuthError:
+            return NodeAuthorization.BLOCKED
+        return NodeAuthorization.AUTHORIZED if authorized else NodeAuthorization.MISSING
+
+    def _merge_aws_auth(
+        self, kube: ClusterKube, role: RoleArn, log: dict[str, str | None]
+    ) -> NodeAuthorization:
+        for _ in range(_AWS_AUTH_WRITE_ATTEMPTS):
+            document = kube.read_aws_auth()
+            try:
+                merge = merge_node_role(document.data if document else None, role)
+            except MalformedAwsAuthError as error:
+                # Safety rule 1: never write a document we could not read completely.
+                metrics.add_metric(name="AwsAuthMalformed", unit="Count", value=1)
+                logger.error(
+                    "aws-auth is malformed; not written", extra=log | {"error": str(error)}
+                )
+                return NodeAuthorization.BLOCKED
+            for warning in merge.warnings:
+                logger.warning(warning.message, extra=log | {"warning": warning.kind})
+            if not merge.changed:
+                return NodeAuthorization.AUTHORIZED
+            try:
+                kube.write_aws_auth(
+                    merge.data, resource_version=document.resource_version if document else None
+                )
+            except KubernetesConflictError:
+                continue  # someone else wrote meanwhile: read again, merge again
+            metrics.add_metric(name="AwsAuthUpdated", unit="Count", value=1)
+            logger.info("authorized node role in aws-auth", extra=log | {"role": str(role)})
+            return NodeAuthorization.AUTHORIZED
+        logger.warning("aws-auth kept changing; will retry", extra=log)
+        return NodeAuthorization.MISSING
