@@ -47,6 +47,18 @@ for service in ("sts", "autoscaling", "eks", "iam", "ec2"):
 print(time.perf_counter() - t)
 """
 
+# For context: the libraries the handlers must load (botocore, Powertools Logger, Metrics, a
+# Tracer that patches botocore, the Parser's EventBridge model) and nothing of ours.
+REQUIRED_LIBRARIES = """
+import time
+t = time.perf_counter()
+import botocore.session
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
+Logger(service="bench"), Metrics(namespace="bench"), Tracer(patch_modules=("botocore", "httplib"))
+print(time.perf_counter() - t)
+"""
+
 # The handler module, then the services it builds on its first event (all clients included).
 HANDLER = """
 import time
@@ -68,6 +80,7 @@ class Program:
 PROGRAMS = (
     Program("bare import boto3", BARE),
     Program("boto3 + 5 clients", BARE_WITH_CLIENTS),
+    Program("required libraries", REQUIRED_LIBRARIES),
     Program("lifecycle handler", HANDLER.format(build="lifecycle_events"), "lifecycle"),
     Program("reconcile handler", HANDLER.format(build="reconcile_service"), "reconcile"),
 )
