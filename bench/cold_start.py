@@ -1,7 +1,7 @@
 """Handler cold start: import + client construction of each handler, against a bare
 `import boto3`, in fresh interpreters of the same run. Prints the figures and writes JSON.
 
-    .venv/bin/python bench/cold_start.py [--runs 15] [--source]
+    .venv/bin/python bench/cold_start.py [--runs 31] [--source]
 
 What runs is what Lambda runs: the `sam build` output (the layer's python/ with its bytecode
 and trimmed botocore data, and the function's code), built first when missing, on a python3.13
@@ -159,7 +159,7 @@ def run_once(runtime: Runtime, program: Program) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=15, help="fresh interpreters per program")
+    parser.add_argument("--runs", type=int, default=31, help="fresh interpreters per program")
     parser.add_argument(
         "--source", action="store_true", help="measure the source tree in the dev venv"
     )
