@@ -14,6 +14,8 @@ from moto.autoscaling import responses as asg_responses
 from moto.autoscaling.exceptions import ValidationError
 from moto.autoscaling.models import AutoScalingBackend, FakeAutoScalingGroup, InstanceState
 from moto.core.responses import ActionResult, EmptyResult
+from moto.ec2.exceptions import InvalidInstanceIdError
+from moto.ec2.models import EC2Backend
 from moto.ec2.models.launch_templates import LaunchTemplate
 from moto.ec2.responses import launch_templates as lt_responses
 from moto.ec2.utils import parse_user_data
@@ -68,6 +70,7 @@ def install() -> None:
             return
         _patch_autoscaling()
         _patch_launch_templates()
+        _patch_ec2_tags()
         _patch_eks()
         _installed = True
 
@@ -334,6 +337,33 @@ def _patch_autoscaling() -> None:
 
 
 # -- EC2 launch templates ---------------------------------------------------------------------
+
+
+def _patch_ec2_tags() -> None:
+    """moto accepts CreateTags (and DeleteTags) on an instance id it never launched. AWS answers
+    InvalidInstanceID.NotFound, for the whole request
+    (https://docs.aws.amazon.com/AWSEC2/latest/APIReference/errors-overview.html): the instance
+    does not exist, or was launched so recently that the id has not propagated yet."""
+    original = EC2Backend.do_resources_exist
+
+    @functools.wraps(original)
+    def do_resources_exist(self: EC2Backend, resource_ids: list[str]) -> bool:
+        active = ACTIVE
+        if (
+            active is not None
+            and self.account_id == active.engine.account_id
+            and self.region_name == active.engine.region
+        ):
+            unknown = [
+                resource_id
+                for resource_id in resource_ids
+                if resource_id.startswith("i-") and self.get_instance_by_id(resource_id) is None
+            ]
+            if unknown:
+                raise InvalidInstanceIdError(unknown)
+        return original(self, resource_ids)
+
+    EC2Backend.do_resources_exist = do_resources_exist  # type: ignore[method-assign]
 
 
 def _patch_launch_templates() -> None:
