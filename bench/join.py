@@ -59,14 +59,7 @@ class CallCounter:
 
 @contextmanager
 def counting(counter: CallCounter) -> Iterator[None]:
-    adapters = wiring._adapters()
-    clients = [
-        adapters.autoscaling._client,
-        adapters.compute._ec2,
-        adapters.compute._iam,
-        adapters.clusters._client,
-        adapters.access_entries._client,
-    ]
+    clients = list(wiring.aws_clients().values())
     for client in clients:
         client.meta.events.register("before-call", counter.aws)
     original_request = KubeApi._request

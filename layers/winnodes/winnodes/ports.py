@@ -121,7 +121,10 @@ class Compute(Protocol):
         """The instances that exist, by id (missing ids are simply absent)."""
         ...
 
-    def tag_instance(self, instance_id: str, tags: Mapping[str, str]) -> None: ...
+    def tag_instances(self, instance_ids: Sequence[str], tags: Mapping[str, str]) -> list[str]:
+        """Adds or overwrites `tags` on the instances; returns those tagged, leaving out any that
+        no longer exist (or are not visible yet: EC2 is eventually consistent)."""
+        ...
 
     def role_of_instance_profile(self, instance_profile_arn: str) -> str | None:
         """The IAM role ARN of an instance profile."""

@@ -5,8 +5,10 @@ container and reused by warm invocations."""
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
+from typing import Any
 
 from winnodes.adapters.autoscaling import AutoScalingGroups
 from winnodes.adapters.aws import (
@@ -48,21 +50,30 @@ class _Adapters:
     access_entries: EksAccessEntries
     kube_for: KubeClusters
     clock: SystemClock
+    aws_clients: Mapping[str, Any]  # botocore clients by service name
 
 
 @cache
 def _adapters() -> _Adapters:
     session = aws_session(settings().region)
-    eks = eks_client(session)
+    autoscaling, ec2, eks = autoscaling_client(session), ec2_client(session), eks_client(session)
+    iam, sts = iam_client(session), sts_client(session)
     clock = SystemClock()
     return _Adapters(
-        autoscaling=AutoScalingGroups(autoscaling_client(session)),
-        compute=Ec2Instances(ec2_client(session), iam_client(session)),
+        autoscaling=AutoScalingGroups(autoscaling),
+        compute=Ec2Instances(ec2, iam),
         clusters=EksClusters(eks),
         access_entries=EksAccessEntries(eks),
-        kube_for=KubeClusters(sts_client(session), monotonic=clock.monotonic),
+        kube_for=KubeClusters(sts, monotonic=clock.monotonic),
         clock=clock,
+        aws_clients={"autoscaling": autoscaling, "ec2": ec2, "eks": eks, "iam": iam, "sts": sts},
     )
+
+
+def aws_clients() -> Mapping[str, Any]:
+    """The functions' AWS clients by service, built once per container. For observing their
+    calls through botocore's events (`client.meta.events`), as benchmarks and tests do."""
+    return _adapters().aws_clients
 
 
 @cache

@@ -127,6 +127,24 @@ def launch_events(product: Product) -> Iterator[Recorder]:
         product.aws.events.set_chaos(Chaos())
 
 
+def scale_out_with_every_event_lost(
+    product: Product, profile_arn: str, count: int, *, seed: int = 3
+) -> tuple[str, list[str]]:
+    """A managed group scaled from 0 to `count` while EventBridge drops every event (the launch
+    actions stay pending for the reconciler): its name and its instances, sorted."""
+    product.aws.events.set_chaos(Chaos(drop=1.0, seed=seed))
+    group = product.make_group(desired=0, profile_arn=profile_arn)
+    product.client("autoscaling").set_desired_capacity(
+        AutoScalingGroupName=group, DesiredCapacity=count
+    )
+
+    def launched() -> list[str]:
+        current = sorted(states(product, group))
+        return current if len(current) == count else []
+
+    return group, wait_for(launched, message=f"{count} instances launched")
+
+
 def scale_out_with_every_event_twice(
     product: Product, launches: Recorder, profile_arn: str, count: int = 3
 ) -> list[str]:

@@ -4,27 +4,26 @@ that arrive twice or not at all end in the same state."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
 from localcloud.aws.events import Chaos
 from localcloud.deployment import Product, deploy
 from tests.integration.join.helpers import (
+    LAUNCH_PATTERN,
     Recorder,
     all_in_service,
     instance_tags,
     ready_nodes_by_instance,
+    scale_out_with_every_event_lost,
     scale_out_with_every_event_twice,
     states,
     wait_for,
 )
+from winnodes import wiring
 
 pytestmark = pytest.mark.integration
-
-LAUNCH_PATTERN = {
-    "source": ["aws.autoscaling"],
-    "detail-type": ["EC2 Instance-launch Lifecycle Action"],
-}
 
 
 @pytest.fixture(scope="module")
@@ -88,12 +87,7 @@ def test_a_lost_launch_event_is_finished_by_the_reconciler(
     product: Product, launches: Recorder, node_role: tuple[str, str]
 ) -> None:
     role_arn, profile_arn = node_role
-    product.aws.events.set_chaos(Chaos(drop=1.0, seed=3))
-    group = product.make_group(desired=0, profile_arn=profile_arn)
-    product.client("autoscaling").set_desired_capacity(
-        AutoScalingGroupName=group, DesiredCapacity=1
-    )
-    (instance_id,) = wait_for(lambda: list(states(product, group)), message="instance launched")
+    group, (instance_id,) = scale_out_with_every_event_lost(product, profile_arn, 1)
     assert launches.results == []  # the event never arrived
 
     def reconciled() -> bool:
@@ -104,6 +98,31 @@ def test_a_lost_launch_event_is_finished_by_the_reconciler(
     assert windows_entries(product, role_arn) == [role_arn]
     assert instance_id in ready_nodes_by_instance(product)
     assert launches.results == []
+
+
+def test_a_reconciler_pass_tags_a_groups_joining_instances_in_one_call(
+    product: Product, launches: Recorder, node_role: tuple[str, str]
+) -> None:
+    _, profile_arn = node_role
+    _, ids = scale_out_with_every_event_lost(product, profile_arn, 3, seed=5)
+    create_tags: list[list[str]] = []
+
+    def record(params: dict[str, Any], **_: Any) -> None:
+        create_tags.append(sorted(params["Resources"]))
+
+    events = wiring.aws_clients()["ec2"].meta.events
+    events.register("provide-client-params.ec2.CreateTags", record)
+    try:
+        report = product.tick()
+    finally:
+        events.unregister("provide-client-params.ec2.CreateTags", record)
+
+    assert [call for call in create_tags if set(call) & set(ids)] == [ids]
+    assert report["instances_tagged"] == 3
+    cluster_tag = f"kubernetes.io/cluster/{product.aws.cluster_name}"
+    assert all(instance_tags(product, i)[cluster_tag] == "owned" for i in ids)
+    # Tagged, the same pass went on to the next step for each instance.
+    assert "TagInstance" not in report["outcomes"]
 
 
 def test_the_reconciler_repairs_drifted_tags_and_a_deleted_access_entry(
@@ -121,7 +140,8 @@ def test_the_reconciler_repairs_drifted_tags_and_a_deleted_access_entry(
 
     report = product.tick()
 
-    assert report["tags_repaired"] >= 1
+    assert report["tags_repaired"] == 1
+    assert report["instances_tagged"] == 1
     assert report["authorizations_repaired"] >= 1
     assert instance_tags(product, instance_id)[cluster_tag] == "owned"
     assert windows_entries(product, role_arn) == [role_arn]

@@ -16,12 +16,19 @@ if TYPE_CHECKING:
     from mypy_boto3_iam import IAMClient
 
 _LIVE_STATES = ["pending", "running", "stopping", "stopped", "shutting-down"]
+# CreateTags takes up to 1000 resource ids and AWS recommends smaller batches
+# (https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_CreateTags.html).
+_TAG_BATCH = 200
+# A terminated instance, or one launched so recently that EC2 does not show it everywhere yet
+# (https://docs.aws.amazon.com/ec2/latest/devguide/eventual-consistency.html).
+_UNKNOWN_INSTANCE = "InvalidInstanceID.NotFound"
 
 
 class Ec2Instances:
-    def __init__(self, ec2: EC2Client, iam: IAMClient) -> None:
+    def __init__(self, ec2: EC2Client, iam: IAMClient, *, tag_batch: int = _TAG_BATCH) -> None:
         self._ec2 = ec2
         self._iam = iam
+        self._tag_batch = tag_batch
 
     def describe_instances(self, instance_ids: Sequence[str]) -> dict[str, Instance]:
         if not instance_ids:
@@ -40,17 +47,32 @@ class Ec2Instances:
                     found[instance.instance_id] = instance
         return found
 
-    def tag_instance(self, instance_id: str, tags: Mapping[str, str]) -> None:
+    def tag_instances(self, instance_ids: Sequence[str], tags: Mapping[str, str]) -> list[str]:
+        tagged: list[str] = []
+        for start in range(0, len(instance_ids), self._tag_batch):
+            batch = list(instance_ids[start : start + self._tag_batch])
+            if self._create_tags(batch, tags):
+                tagged += batch
+            elif len(batch) > 1:
+                # One unknown id fails the whole request: tag the rest one by one.
+                tagged += [i for i in batch if self._create_tags([i], tags)]
+        return tagged
+
+    def _create_tags(self, instance_ids: list[str], tags: Mapping[str, str]) -> bool:
+        """True once tagged; False when an instance id is unknown to EC2."""
         try:
             aws_call(
                 "CreateTags",
                 lambda: self._ec2.create_tags(
-                    Resources=[instance_id],
+                    Resources=instance_ids,
                     Tags=[{"Key": k, "Value": v} for k, v in tags.items()],
                 ),
             )
         except botocore.exceptions.ClientError as error:
-            raise AwsError(f"CreateTags {instance_id} failed: {error}") from error
+            if error_code(error) == _UNKNOWN_INSTANCE:
+                return False
+            raise AwsError(f"CreateTags {' '.join(instance_ids)} failed: {error}") from error
+        return True
 
     def role_of_instance_profile(self, instance_profile_arn: str) -> str | None:
         name = instance_profile_arn.rsplit("/", 1)[-1]

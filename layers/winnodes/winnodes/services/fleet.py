@@ -3,7 +3,8 @@ per pass, so a reconciler pass costs calls per page, not per instance pair."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Iterable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from winnodes.ports import (
@@ -86,9 +87,12 @@ class FleetView:
         self.prefetch_instances([instance_id])
         return self._instances[instance_id]
 
-    def forget_instance(self, instance_id: str) -> None:
-        """After we changed it (tags): read it again next time."""
-        self._instances.pop(instance_id, None)
+    def note_tags(self, instance_ids: Iterable[str], tags: Mapping[str, str]) -> None:
+        """We added `tags` to these instances: what EC2 now holds, without reading it again."""
+        for instance_id in instance_ids:
+            instance = self._instances.get(instance_id)
+            if instance is not None:
+                self._instances[instance_id] = replace(instance, tags={**instance.tags, **tags})
 
     def connection(self, cluster: str) -> ClusterConnection:
         if cluster not in self._connections:

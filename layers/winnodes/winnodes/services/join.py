@@ -8,7 +8,7 @@ gate (services.smoke) are services of their own; this one decides when each runs
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -47,8 +47,7 @@ from winnodes.ports import (
 from winnodes.services.authorization import NodeRoleAuthorization
 from winnodes.services.fleet import FleetView
 from winnodes.services.smoke import SmokeGate
-
-CLUSTER_TAG_PREFIX = "kubernetes.io/cluster/"
+from winnodes.services.tagging import InstanceTags
 
 
 @dataclass(frozen=True)
@@ -112,6 +111,7 @@ class JoinService:
         self._kube_for = kube_for
         self._clock = clock
         self._settings = settings or JoinSettings()
+        self._tags = InstanceTags(compute=compute, extra_tags=self._settings.extra_instance_tags)
         self._node_role = NodeRoleAuthorization(compute=compute, access_entries=access_entries)
         self._smoke = SmokeGate(policy=self._settings.smoke_test, pods_for=smoke_pods_for)
 
@@ -163,7 +163,7 @@ class JoinService:
         members = {i.instance_id: i for i in group.instances} if group else {}
         member = members.get(action.instance_id)
         if instance is not None:
-            action.tags_present = action.tags_present or self._tags_match(action.group, instance)
+            action.tags_present = action.tags_present or self._tags.present(action.group, instance)
             if action.authorization is not NodeAuthorization.AUTHORIZED:
                 action.authorization = self._node_role.status(connection, kube, instance, view)
         facts = JoinFacts(
@@ -199,9 +199,7 @@ class JoinService:
         log = seen.log
         match step:
             case TagInstance():
-                self._compute.tag_instance(action.instance_id, self._wanted_tags(action.group))
-                action.tags_present = True
-                logger.info("tagged instance", extra=log)
+                self._tag(action, seen)
                 return False
             case AuthorizeNodeRole():
                 self._authorize(action, seen)
@@ -240,6 +238,12 @@ class JoinService:
                 return True
         raise AssertionError(f"unhandled join step {step!r}")
 
+    def _tag(self, action: LaunchAction, seen: _Observation) -> None:
+        if self._tags.ensure(action.group, [action.instance_id], seen.view):
+            action.tags_present = True
+        else:  # EC2 does not show the new instance everywhere yet: the next step retries
+            logger.info("instance not taggable yet", extra=seen.log)
+
     def _authorize(self, action: LaunchAction, seen: _Observation) -> None:
         if seen.instance is not None:
             action.authorization = self._node_role.authorize(
@@ -251,32 +255,17 @@ class JoinService:
             raise AssertionError("smoke test started without a node")
         self._smoke.start(action.instance_id, seen.node, seen.connection, image, seen.log)
 
-    def repair_tags(self, group: ManagedGroup, instance_id: str, view: FleetView) -> bool:
-        """Re-tags an in-service instance whose tags drifted; True if it did."""
-        instance = view.instance(instance_id)
-        if instance is None or self._tags_match(group, instance):
-            return False
-        self._compute.tag_instance(instance_id, self._wanted_tags(group))
-        view.forget_instance(instance_id)
-        logger.info(
-            "repaired instance tags",
-            extra={"asg": group.auto_scaling_group_name, "instance_id": instance_id},
-        )
-        return True
+    def tag_instances(
+        self, group: ManagedGroup, instance_ids: Iterable[str], view: FleetView
+    ) -> list[str]:
+        """Tags those of a group's instances whose tags are missing or drifted, in one call per
+        batch rather than one per instance; returns the ids tagged."""
+        return self._tags.ensure(group, instance_ids, view)
 
     def repair_authorization(self, group: ManagedGroup, instance_id: str, view: FleetView) -> bool:
         """Re-authorizes the role of an in-service Windows instance whose access entry or
         aws-auth entry went missing; True if it did. A malformed aws-auth stays untouched."""
         return self._node_role.repair(group, instance_id, view)
-
-    def _wanted_tags(self, group: ManagedGroup) -> dict[str, str]:
-        return {f"{CLUSTER_TAG_PREFIX}{group.cluster}": "owned"} | dict(
-            self._settings.extra_instance_tags
-        )
-
-    def _tags_match(self, group: ManagedGroup, instance: Instance) -> bool:
-        wanted = self._wanted_tags(group)
-        return all(instance.tags.get(key) == value for key, value in wanted.items())
 
     def _heartbeat(self, action: LaunchAction) -> None:
         self._autoscaling.record_heartbeat(

@@ -16,6 +16,8 @@ from winnodes.services.fleet import FleetView
 from winnodes.services.join import JoinService, LaunchAction
 from winnodes.services.leave import LeaveService, TerminateAction
 
+_AWAITING_LAUNCH_ACTION = (LifecycleState.PENDING_WAIT, LifecycleState.WARMED_PENDING_WAIT)
+
 
 @dataclass
 class ReconcileReport:
@@ -23,7 +25,8 @@ class ReconcileReport:
     launch_actions: int = 0
     terminate_actions: int = 0
     outcomes: Counter[str] = field(default_factory=Counter)
-    tags_repaired: int = 0
+    instances_tagged: int = 0  # joining instances and drifted in-service ones
+    tags_repaired: int = 0  # of those, in service
     authorizations_repaired: int = 0
     errors: list[str] = field(default_factory=list)
 
@@ -73,9 +76,23 @@ class ReconcileService:
     ) -> None:
         launch_hook = self._join.launch_hook(group.name, view=view)
         terminate_hook = self._leave.terminate_hook(group.name, view=view)
+        joining = {
+            member.instance_id
+            for member in group.instances
+            if launch_hook is not None and member.lifecycle_state in _AWAITING_LAUNCH_ACTION
+        }
+        in_service = {
+            member.instance_id
+            for member in group.instances
+            if member.lifecycle_state == LifecycleState.IN_SERVICE
+        }
+        # One CreateTags per group (per 200 instances), before the joins need the tags.
+        tagged = self._join.tag_instances(managed, sorted(joining | in_service), view)
+        report.instances_tagged += len(tagged)
+        report.tags_repaired += len(in_service.intersection(tagged))
         for member in group.instances:
             state = member.lifecycle_state
-            if state in (LifecycleState.PENDING_WAIT, LifecycleState.WARMED_PENDING_WAIT):
+            if state in _AWAITING_LAUNCH_ACTION:
                 if launch_hook is None:
                     continue  # no launch hook: nothing of ours holds the instance
                 report.launch_actions += 1
@@ -96,8 +113,7 @@ class ReconcileService:
                 )
                 left = self._leave.advance(leaving, view)
                 report.outcomes[type(left.step).__name__] += 1
-            elif state == LifecycleState.IN_SERVICE:
-                if self._join.repair_tags(managed, member.instance_id, view):
-                    report.tags_repaired += 1
-                if self._join.repair_authorization(managed, member.instance_id, view):
-                    report.authorizations_repaired += 1
+            elif state == LifecycleState.IN_SERVICE and self._join.repair_authorization(
+                managed, member.instance_id, view
+            ):
+                report.authorizations_repaired += 1
