@@ -35,7 +35,7 @@ from localcloud.kube import (
     SimulatedNode,
     Timing,
 )
-from localcloud.kube.clients import raw_json
+from localcloud.kube.clients import allowed, raw_json
 from localcloud.kube.waiting import wait_until
 from winnodes import rbac
 from winnodes.adapters.clock import SystemClock
@@ -133,6 +133,10 @@ class Bench:
                     "apiGroup": "rbac.authorization.k8s.io",
                 },
             },
+        )
+        wait_until(
+            lambda: allowed(self.kube.api_client(), user=user, verb="patch", resource="nodes"),
+            message=f"the cluster role binding for {user} to take effect",
         )
         sts = boto3.session.Session(
             aws_access_key_id=creds.access_key_id,

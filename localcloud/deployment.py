@@ -21,6 +21,8 @@ from typing import Any
 from localcloud.aws import AwsCloud
 from localcloud.aws.events import LambdaContext
 from localcloud.kube import KubeCloud, Timing
+from localcloud.kube.clients import allowed
+from localcloud.kube.waiting import wait_until
 from winnodes import rbac, wiring
 from winnodes.userdata import bootstrap_settings, encode_userdata, render_userdata
 
@@ -238,6 +240,21 @@ def _grant(kube: KubeCloud, role_arn: str, *, uses_access_entries: bool, aws: Aw
             body=manifest,
             auth_settings=["BearerToken"],
             _preload_content=False,
+        )
+    # The functions act right after deploy; RBAC counts a new binding once its cache has it.
+    for role in (m for m in rbac.MANIFESTS if m["kind"] in {"Role", "ClusterRole"}):
+        rule = role["rules"][0]
+        wait_until(
+            lambda role=role, rule=rule: allowed(
+                api,
+                groups=(rbac.FUNCTIONS_GROUP,),
+                verb=rule["verbs"][0],
+                resource=rule["resources"][0],
+                api_group=rule["apiGroups"][0],
+                namespace=role["metadata"].get("namespace"),
+                name=(rule.get("resourceNames") or [None])[0],
+            ),
+            message=f"the binding of {role['kind']} {role['metadata']['name']} to take effect",
         )
     if uses_access_entries:
         aws.client("eks").create_access_entry(

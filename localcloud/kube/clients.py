@@ -74,10 +74,45 @@ def raw_json(call: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         response.release_conn()
 
 
+def allowed(
+    api: ApiClient,
+    *,
+    verb: str,
+    resource: str,
+    user: str | None = None,
+    groups: tuple[str, ...] = (),
+    namespace: str | None = None,
+    api_group: str = "",
+    name: str | None = None,
+) -> bool:
+    """What the API server's authorizer answers now for `user`/`groups` (a SubjectAccessReview).
+
+    RBAC decides from an informer cache of Roles and bindings: a binding just created can take a
+    moment to count, so whoever creates one and then acts as its subject waits on this first."""
+    attributes = {"verb": verb, "resource": resource, "group": api_group}
+    attributes |= {"namespace": namespace} if namespace else {}
+    attributes |= {"name": name} if name else {}
+    spec: dict[str, Any] = {"resourceAttributes": attributes, "groups": list(groups)}
+    if user:
+        spec["user"] = user
+    response = api.call_api(
+        "/apis/authorization.k8s.io/v1/subjectaccessreviews",
+        "POST",
+        body={"apiVersion": "authorization.k8s.io/v1", "kind": "SubjectAccessReview", "spec": spec},
+        auth_settings=["BearerToken"],
+        _preload_content=False,
+    )
+    try:
+        return bool(json.loads(response.data)["status"].get("allowed"))
+    finally:
+        response.release_conn()
+
+
 __all__ = [
     "ApiException",
     "RotatingToken",
     "admin_configuration",
+    "allowed",
     "core_v1",
     "raw_json",
     "token_configuration",

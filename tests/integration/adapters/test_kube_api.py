@@ -10,7 +10,8 @@ import pytest
 from kubernetes.client.exceptions import ApiException
 
 from localcloud.kube import DEFAULT_ACCOUNT_ID, IdentityRegistry, KubeCloud
-from localcloud.kube.clients import raw_json
+from localcloud.kube.clients import allowed, raw_json
+from localcloud.kube.waiting import wait_until
 from winnodes.adapters.kube.api import KubeApi
 from winnodes.adapters.kube.token import CachedToken, eks_token
 from winnodes.errors import KubernetesConflictError, KubernetesError, KubernetesNotFoundError
@@ -50,6 +51,16 @@ def function_identity(kube: KubeCloud, identity_registry: IdentityRegistry, name
         body=rbac_body,
         auth_settings=["BearerToken"],
         _preload_content=False,
+    )
+    wait_until(
+        lambda: allowed(
+            kube.api_client(),
+            user=f"fn-{role}",
+            verb="create",
+            resource="configmaps",
+            namespace=namespace,
+        ),
+        message=f"the role binding for fn-{role} to take effect",
     )
     mapping = f"- rolearn: arn:aws:iam::{DEFAULT_ACCOUNT_ID}:role/{role}\n  username: fn-{role}\n"
     try:
