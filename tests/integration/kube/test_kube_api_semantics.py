@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import pytest
-from kubernetes.client import CoreV1Api, V1ConfigMap, V1ObjectMeta
+from kubernetes.client import CoreV1Api, RbacAuthorizationV1Api, V1ConfigMap, V1ObjectMeta
 from kubernetes.client.exceptions import ApiException
 
+from localcloud.kube import KubeCloud
+from localcloud.kube.clients import allowed, raw_json
+from localcloud.kube.waiting import wait_until
+
 pytestmark = pytest.mark.integration
+RBAC_GROUP = "rbac.authorization.k8s.io"
 
 
 def test_replacing_a_configmap_with_a_stale_resource_version_is_a_conflict(
@@ -51,3 +56,25 @@ def test_eviction_is_refused_while_the_pdb_allows_no_disruption_and_allowed_afte
     replacements = workloads.wait_running("web", 2)
     names = {p["metadata"]["name"] for p in replacements}
     assert pods[0]["metadata"]["name"] not in names
+
+
+def test_allowed_reports_what_a_new_role_binding_grants(kube: KubeCloud, namespace: str) -> None:
+    api = kube.api_client()
+    group = f"readers-{namespace}"
+
+    def can_list_config_maps(where: str) -> bool:
+        return allowed(api, groups=(group,), verb="list", resource="configmaps", namespace=where)
+
+    assert not can_list_config_maps(namespace)
+    raw_json(
+        RbacAuthorizationV1Api(api).create_namespaced_role_binding,
+        namespace,
+        {
+            "metadata": {"name": "readers"},
+            "subjects": [{"kind": "Group", "name": group, "apiGroup": RBAC_GROUP}],
+            "roleRef": {"kind": "ClusterRole", "name": "view", "apiGroup": RBAC_GROUP},
+        },
+    )
+
+    wait_until(lambda: can_list_config_maps(namespace), message="the binding to take effect")
+    assert not can_list_config_maps("kube-system")  # only where it was bound
