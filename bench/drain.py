@@ -45,6 +45,7 @@ from winnodes.adapters.kube.token import CachedToken
 from winnodes.models.groups import ManagedGroup
 from winnodes.models.identifiers import ClusterName
 from winnodes.ports import AutoScalingGroup, ClusterConnection, GroupInstance, LifecycleHook
+from winnodes.services.fleet import Fleet
 from winnodes.services.leave import LeaveService, LeaveSettings, TerminateAction
 
 ROOT = Path(__file__).parents[1]
@@ -158,10 +159,12 @@ class Bench:
                 return ClusterConnection(name, kube.endpoint, kube.ca_data, None)
 
         return LeaveService(
-            autoscaling=self.group,
-            compute=None,  # type: ignore[arg-type]
-            clusters=Clusters(),
-            kube_for=None,  # type: ignore[arg-type]
+            fleet=Fleet(
+                autoscaling=self.group,
+                compute=None,  # type: ignore[arg-type]
+                clusters=Clusters(),
+                kube_for=None,  # type: ignore[arg-type]
+            ),
             drain_for=lambda connection: KubeDrain(api),
             clock=SystemClock(),
             settings=LeaveSettings(),

@@ -51,7 +51,8 @@ def _engine_for(group: FakeAutoScalingGroup) -> AsgEngine | None:
     return None
 
 
-def _engine_for_backend(backend: AutoScalingBackend) -> AsgEngine | None:
+def _engine_for_backend(backend: AutoScalingBackend | EC2Backend) -> AsgEngine | None:
+    """The running cloud's engine when `backend` (any service's) is its account and region."""
     active = ACTIVE
     if (
         active is not None
@@ -348,12 +349,7 @@ def _patch_ec2_tags() -> None:
 
     @functools.wraps(original)
     def do_resources_exist(self: EC2Backend, resource_ids: list[str]) -> bool:
-        active = ACTIVE
-        if (
-            active is not None
-            and self.account_id == active.engine.account_id
-            and self.region_name == active.engine.region
-        ):
+        if _engine_for_backend(self) is not None:
             unknown = [
                 resource_id
                 for resource_id in resource_ids

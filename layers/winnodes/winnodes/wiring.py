@@ -27,6 +27,7 @@ from winnodes.config import Settings
 from winnodes.decisions.drain import DrainPolicy
 from winnodes.decisions.smoke import SmokeTestPolicy
 from winnodes.ports import ClusterDirectory
+from winnodes.services.fleet import Fleet
 from winnodes.services.join import JoinService, JoinSettings
 from winnodes.services.leave import LeaveService, LeaveSettings
 from winnodes.services.lifecycle import LifecycleEvents
@@ -44,9 +45,7 @@ def settings() -> Settings:
 
 @dataclass(frozen=True)
 class _Adapters:
-    autoscaling: AutoScalingGroups
-    compute: Ec2Instances
-    clusters: EksClusters
+    fleet: Fleet
     access_entries: EksAccessEntries
     kube_for: KubeClusters
     clock: SystemClock
@@ -59,12 +58,16 @@ def _adapters() -> _Adapters:
     autoscaling, ec2, eks = autoscaling_client(session), ec2_client(session), eks_client(session)
     iam, sts = iam_client(session), sts_client(session)
     clock = SystemClock()
+    kube_for = KubeClusters(sts, monotonic=clock.monotonic)
     return _Adapters(
-        autoscaling=AutoScalingGroups(autoscaling),
-        compute=Ec2Instances(ec2, iam),
-        clusters=EksClusters(eks),
+        fleet=Fleet(
+            autoscaling=AutoScalingGroups(autoscaling),
+            compute=Ec2Instances(ec2, iam),
+            clusters=EksClusters(eks),
+            kube_for=kube_for,
+        ),
         access_entries=EksAccessEntries(eks),
-        kube_for=KubeClusters(sts, monotonic=clock.monotonic),
+        kube_for=kube_for,
         clock=clock,
         aws_clients={"autoscaling": autoscaling, "ec2": ec2, "eks": eks, "iam": iam, "sts": sts},
     )
@@ -81,11 +84,8 @@ def join_service() -> JoinService:
     config = settings()
     adapters = _adapters()
     return JoinService(
-        autoscaling=adapters.autoscaling,
-        compute=adapters.compute,
-        clusters=adapters.clusters,
+        fleet=adapters.fleet,
         access_entries=adapters.access_entries,
-        kube_for=adapters.kube_for,
         clock=adapters.clock,
         settings=JoinSettings(
             join_deadline=config.join_deadline,
@@ -104,10 +104,8 @@ def join_service() -> JoinService:
 
 @cache
 def reconcile_service() -> ReconcileService:
-    adapters = _adapters()
     return ReconcileService(
-        autoscaling=adapters.autoscaling,
-        compute=adapters.compute,
+        fleet=_adapters().fleet,
         join=join_service(),
         leave=leave_service(),
     )
@@ -118,10 +116,7 @@ def leave_service() -> LeaveService:
     config = settings()
     adapters = _adapters()
     return LeaveService(
-        autoscaling=adapters.autoscaling,
-        compute=adapters.compute,
-        clusters=adapters.clusters,
-        kube_for=adapters.kube_for,
+        fleet=adapters.fleet,
         drain_for=adapters.kube_for.drain,
         clock=adapters.clock,
         settings=LeaveSettings(
@@ -137,7 +132,7 @@ def leave_service() -> LeaveService:
 
 @cache
 def lifecycle_events() -> LifecycleEvents:
-    return LifecycleEvents(join=join_service(), leave=leave_service())
+    return LifecycleEvents(fleet=_adapters().fleet, join=join_service(), leave=leave_service())
 
 
 def reset() -> None:

@@ -25,6 +25,7 @@ from winnodes.ports import (
     LifecycleHook,
     NodeState,
 )
+from winnodes.services.fleet import Fleet
 from winnodes.services.join import JoinService, JoinSettings, LaunchAction
 
 CLUSTER = ClusterName("prod")
@@ -141,15 +142,21 @@ class World:
 
     def service(self, policy: SmokeTestPolicy | None = None) -> JoinService:
         return JoinService(
-            autoscaling=self.autoscaling,  # type: ignore[arg-type]
-            compute=FakeCompute(),  # type: ignore[arg-type]
-            clusters=FakeClusters(),
+            fleet=fleet(self.autoscaling),
             access_entries=FakeAccessEntries(),  # type: ignore[arg-type]
-            kube_for=lambda connection: FakeKube(),  # type: ignore[arg-type,return-value]
             clock=FixedClock(),
             settings=JoinSettings(smoke_test=policy or SmokeTestPolicy(enabled=True)),
             smoke_pods_for=lambda connection: self.pods,
         )
+
+
+def fleet(autoscaling: FakeAutoScaling) -> Fleet:
+    return Fleet(
+        autoscaling=autoscaling,  # type: ignore[arg-type]
+        compute=FakeCompute(),  # type: ignore[arg-type]
+        clusters=FakeClusters(),
+        kube_for=lambda connection: FakeKube(),  # type: ignore[arg-type,return-value]
+    )
 
 
 def action() -> LaunchAction:
@@ -222,11 +229,8 @@ def test_with_the_smoke_test_disabled_no_pod_is_read_or_made() -> None:
 def test_enabling_the_smoke_test_without_smoke_pods_is_refused() -> None:
     with pytest.raises(ValueError, match="smoke test"):
         JoinService(
-            autoscaling=FakeAutoScaling(),  # type: ignore[arg-type]
-            compute=FakeCompute(),  # type: ignore[arg-type]
-            clusters=FakeClusters(),
+            fleet=fleet(FakeAutoScaling()),
             access_entries=FakeAccessEntries(),  # type: ignore[arg-type]
-            kube_for=lambda connection: FakeKube(),  # type: ignore[arg-type,return-value]
             clock=FixedClock(),
             settings=JoinSettings(smoke_test=SmokeTestPolicy(enabled=True)),
         )

@@ -54,6 +54,7 @@ from winnodes.ports import (
     NodeDrain,
     PodOnNode,
 )
+from winnodes.services.fleet import Fleet
 from winnodes.services.leave import LeaveService, LeaveSettings, TerminateAction
 
 # Past the terminate hook: the action was completed and the instance is on its way out.
@@ -366,10 +367,12 @@ def leave_for(product: Product) -> LeaveFactory:
             return RecordingDrain(kube_for.drain(connection), record)
 
         service = LeaveService(
-            autoscaling=autoscaling,
-            compute=Ec2Instances(ec2_client(session), iam_client(session)),
-            clusters=EksClusters(eks_client(session)),
-            kube_for=kube_for,
+            fleet=Fleet(
+                autoscaling=autoscaling,
+                compute=Ec2Instances(ec2_client(session), iam_client(session)),
+                clusters=EksClusters(eks_client(session)),
+                kube_for=kube_for,
+            ),
             drain_for=drain_for,
             clock=clock,
             settings=LeaveSettings(

@@ -4,7 +4,7 @@ per pass, so a reconciler pass costs calls per page, not per instance pair."""
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from winnodes.ports import (
@@ -23,19 +23,26 @@ from winnodes.ports import (
 _INSTANCE_BATCH = 200
 
 
+@dataclass(frozen=True)
+class Fleet:
+    """The ports the services read the fleet through (and act on it with)."""
+
+    autoscaling: AutoScaling
+    compute: Compute
+    clusters: ClusterDirectory
+    kube_for: Callable[[ClusterConnection], ClusterKube]
+
+    def view(self) -> FleetView:
+        """A fresh view, for one pass or one invocation."""
+        return FleetView(self)
+
+
 class FleetView:
-    def __init__(
-        self,
-        *,
-        autoscaling: AutoScaling,
-        compute: Compute,
-        clusters: ClusterDirectory,
-        kube_for: Callable[[ClusterConnection], ClusterKube],
-    ) -> None:
-        self._autoscaling = autoscaling
-        self._compute = compute
-        self._clusters = clusters
-        self._kube_for = kube_for
+    def __init__(self, fleet: Fleet) -> None:
+        self._autoscaling = fleet.autoscaling
+        self._compute = fleet.compute
+        self._clusters = fleet.clusters
+        self._kube_for = fleet.kube_for
         self._groups: dict[str, AutoScalingGroup | None] = {}
         self._hooks: dict[str, Sequence[LifecycleHook]] = {}
         self._instances: dict[str, Instance | None] = {}

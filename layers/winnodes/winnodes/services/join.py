@@ -32,12 +32,9 @@ from winnodes.models.lifecycle import LifecycleActionResult, LifecycleState, Lif
 from winnodes.observability import logger, metrics
 from winnodes.ports import (
     AccessEntries,
-    AutoScaling,
     Clock,
     ClusterConnection,
-    ClusterDirectory,
     ClusterKube,
-    Compute,
     Instance,
     InstancePlatform,
     LifecycleHook,
@@ -45,7 +42,7 @@ from winnodes.ports import (
     SmokePods,
 )
 from winnodes.services.authorization import NodeRoleAuthorization
-from winnodes.services.fleet import FleetView
+from winnodes.services.fleet import Fleet, FleetView
 from winnodes.services.smoke import SmokeGate
 from winnodes.services.tagging import InstanceTags
 
@@ -96,23 +93,22 @@ class JoinService:
     def __init__(
         self,
         *,
-        autoscaling: AutoScaling,
-        compute: Compute,
-        clusters: ClusterDirectory,
+        fleet: Fleet,
         access_entries: AccessEntries,
-        kube_for: Callable[[ClusterConnection], ClusterKube],
         clock: Clock,
         settings: JoinSettings | None = None,
         smoke_pods_for: Callable[[ClusterConnection], SmokePods] | None = None,
     ) -> None:
-        self._autoscaling = autoscaling
-        self._compute = compute
-        self._clusters = clusters
-        self._kube_for = kube_for
+        self._fleet = fleet
+        self._autoscaling = fleet.autoscaling
         self._clock = clock
         self._settings = settings or JoinSettings()
-        self._tags = InstanceTags(compute=compute, extra_tags=self._settings.extra_instance_tags)
-        self._node_role = NodeRoleAuthorization(compute=compute, access_entries=access_entries)
+        self._tags = InstanceTags(
+            compute=fleet.compute, extra_tags=self._settings.extra_instance_tags
+        )
+        self._node_role = NodeRoleAuthorization(
+            compute=fleet.compute, access_entries=access_entries
+        )
         self._smoke = SmokeGate(policy=self._settings.smoke_test, pods_for=smoke_pods_for)
 
     def launch_hook(
@@ -134,12 +130,7 @@ class JoinService:
             view.refresh()
 
     def view(self) -> FleetView:
-        return FleetView(
-            autoscaling=self._autoscaling,
-            compute=self._compute,
-            clusters=self._clusters,
-            kube_for=self._kube_for,
-        )
+        return self._fleet.view()
 
     def advance(self, action: LaunchAction, view: FleetView | None = None) -> JoinResult:
         """Observe (through `view`, fresh when not given), decide, perform one step."""

@@ -38,18 +38,14 @@ from winnodes.models.groups import ManagedGroup
 from winnodes.models.lifecycle import LifecycleActionResult, LifecycleState, LifecycleTransition
 from winnodes.observability import logger, metrics
 from winnodes.ports import (
-    AutoScaling,
     Clock,
     ClusterConnection,
-    ClusterDirectory,
-    ClusterKube,
-    Compute,
     LeavingNode,
     LifecycleHook,
     NodeDrain,
     PodOnNode,
 )
-from winnodes.services.fleet import FleetView
+from winnodes.services.fleet import Fleet, FleetView
 
 
 @dataclass(frozen=True)
@@ -122,29 +118,19 @@ class LeaveService:
     def __init__(
         self,
         *,
-        autoscaling: AutoScaling,
-        compute: Compute,
-        clusters: ClusterDirectory,
-        kube_for: Callable[[ClusterConnection], ClusterKube],
+        fleet: Fleet,
         drain_for: Callable[[ClusterConnection], NodeDrain],
         clock: Clock,
         settings: LeaveSettings | None = None,
     ) -> None:
-        self._autoscaling = autoscaling
-        self._compute = compute
-        self._clusters = clusters
-        self._kube_for = kube_for
+        self._fleet = fleet
+        self._autoscaling = fleet.autoscaling
         self._drain_for = drain_for
         self._clock = clock
         self._settings = settings or LeaveSettings()
 
     def view(self) -> FleetView:
-        return FleetView(
-            autoscaling=self._autoscaling,
-            compute=self._compute,
-            clusters=self._clusters,
-            kube_for=self._kube_for,
-        )
+        return self._fleet.view()
 
     def terminate_hook(
         self, group: str, hook_name: str | None = None, view: FleetView | None = None

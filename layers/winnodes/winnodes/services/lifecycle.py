@@ -11,13 +11,15 @@ from winnodes.decisions.join import Abandon, NothingToDo, WaitForNode
 from winnodes.errors import InvalidInputError
 from winnodes.models.events import (
     LaunchLifecycleEvent,
+    LifecycleActionDetail,
     LifecycleTestNotification,
     TerminateLifecycleEvent,
     classify_lifecycle_event,
 )
 from winnodes.models.groups import ManagedGroup, UnmanagedGroup, discover_managed_group
 from winnodes.observability import logger, metrics
-from winnodes.services.fleet import FleetView
+from winnodes.ports import LifecycleHook
+from winnodes.services.fleet import Fleet
 from winnodes.services.join import JoinService, LaunchAction
 from winnodes.services.leave import LeaveService, TerminateAction
 
@@ -25,7 +27,8 @@ type Outcome = dict[str, Any]
 
 
 class LifecycleEvents:
-    def __init__(self, *, join: JoinService, leave: LeaveService) -> None:
+    def __init__(self, *, fleet: Fleet, join: JoinService, leave: LeaveService) -> None:
+        self._fleet = fleet
         self._join = join
         self._leave = leave
 
@@ -44,11 +47,13 @@ class LifecycleEvents:
             return self._launch(event)
         return self._terminate(event)
 
-    def _managed_group(
-        self, group_name: str, instance_id: str, view: FleetView
-    ) -> ManagedGroup | Outcome:
-        log = {"asg": group_name, "instance_id": instance_id}
-        group = view.group(group_name)
+    def _holder(
+        self, detail: LifecycleActionDetail
+    ) -> tuple[ManagedGroup, LifecycleHook] | Outcome:
+        """The managed group and its hook that hold the instance, or why the event is ignored."""
+        view = self._fleet.view()
+        log = {"asg": detail.auto_scaling_group_name, "instance_id": str(detail.ec2_instance_id)}
+        group = view.group(detail.auto_scaling_group_name)
         if group is None:
             logger.info("group no longer exists", extra=log)
             return {"status": "ignored", "reason": "group not found"}
@@ -56,24 +61,20 @@ class LifecycleEvents:
         if isinstance(managed, UnmanagedGroup):
             logger.info("event for an unmanaged group", extra=log | {"reason": managed.detail})
             return {"status": "ignored", "reason": managed.detail}
-        return managed
+        hook = view.hook(group.name, detail.lifecycle_transition, detail.lifecycle_hook_name)
+        if hook is None:
+            return {"status": "ignored", "reason": "lifecycle hook not found"}
+        return managed, hook
 
     def _launch(self, event: LaunchLifecycleEvent) -> Outcome:
         detail = event.detail
         if detail.into_warm_pool:
             # Warm-pool instances are stopped after launch; they join when they leave the pool.
             return {"status": "ignored", "reason": "instance is going to the warm pool"}
-        view = self._join.view()
-        managed = self._managed_group(
-            detail.auto_scaling_group_name, str(detail.ec2_instance_id), view
-        )
-        if not isinstance(managed, ManagedGroup):
-            return managed
-        hook = self._join.launch_hook(
-            managed.auto_scaling_group_name, detail.lifecycle_hook_name, view=view
-        )
-        if hook is None:
-            return {"status": "ignored", "reason": "lifecycle hook not found"}
+        holder = self._holder(detail)
+        if not isinstance(holder, tuple):
+            return holder
+        managed, hook = holder
         action = LaunchAction(
             group=managed,
             instance_id=str(detail.ec2_instance_id),
@@ -92,17 +93,10 @@ class LifecycleEvents:
 
     def _terminate(self, event: TerminateLifecycleEvent) -> Outcome:
         detail = event.detail
-        view = self._leave.view()
-        managed = self._managed_group(
-            detail.auto_scaling_group_name, str(detail.ec2_instance_id), view
-        )
-        if not isinstance(managed, ManagedGroup):
-            return managed
-        hook = self._leave.terminate_hook(
-            managed.auto_scaling_group_name, detail.lifecycle_hook_name, view=view
-        )
-        if hook is None:
-            return {"status": "ignored", "reason": "lifecycle hook not found"}
+        holder = self._holder(detail)
+        if not isinstance(holder, tuple):
+            return holder
+        managed, hook = holder
         action = TerminateAction(
             group=managed,
             instance_id=str(detail.ec2_instance_id),

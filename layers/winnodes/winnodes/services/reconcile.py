@@ -11,8 +11,8 @@ from winnodes.errors import WinNodesError
 from winnodes.models.groups import MANAGED_TAG, ManagedGroup, UnmanagedGroup, discover_managed_group
 from winnodes.models.lifecycle import LifecycleState
 from winnodes.observability import logger, metrics
-from winnodes.ports import AutoScaling, AutoScalingGroup, Compute
-from winnodes.services.fleet import FleetView
+from winnodes.ports import AutoScalingGroup
+from winnodes.services.fleet import Fleet, FleetView
 from winnodes.services.join import JoinService, LaunchAction
 from winnodes.services.leave import LeaveService, TerminateAction
 
@@ -32,18 +32,15 @@ class ReconcileReport:
 
 
 class ReconcileService:
-    def __init__(
-        self, *, autoscaling: AutoScaling, compute: Compute, join: JoinService, leave: LeaveService
-    ) -> None:
-        self._autoscaling = autoscaling
-        self._compute = compute
+    def __init__(self, *, fleet: Fleet, join: JoinService, leave: LeaveService) -> None:
+        self._fleet = fleet
         self._join = join
         self._leave = leave
 
     def reconcile(self) -> ReconcileReport:
         report = ReconcileReport()
-        view = self._join.view()
-        groups = list(self._autoscaling.groups_tagged(MANAGED_TAG))
+        view = self._fleet.view()
+        groups = list(self._fleet.autoscaling.groups_tagged(MANAGED_TAG))
         view.remember_groups(groups)
         view.prefetch_instances(i.instance_id for g in groups for i in g.instances)
         for group in groups:
