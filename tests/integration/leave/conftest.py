@@ -45,6 +45,7 @@ from winnodes.adapters.kube.cluster import KubeClusters
 from winnodes.decisions.drain import DrainPolicy
 from winnodes.models.groups import ManagedGroup
 from winnodes.models.identifiers import ClusterName
+from winnodes.models.lifecycle import LifecycleTransition
 from winnodes.ports import (
     AutoScaling,
     AutoScalingGroup,
@@ -382,7 +383,7 @@ def leave_for(product: Product) -> LeaveFactory:
                 pdb_retry_interval=pdb_retry,
             ),
         )
-        hook = service.terminate_hook(group.name)
+        hook = service.view().hook(group.name, LifecycleTransition.TERMINATING)
         assert hook is not None, f"{group.name} has no terminate hook"
         managed = ManagedGroup(group.name, ClusterName(product.aws.cluster_name))
         return Leave(service, autoscaling, record, clock, managed, hook)

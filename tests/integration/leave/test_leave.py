@@ -18,6 +18,7 @@ from winnodes.adapters.kube.drain import (
     EXCLUDE_FROM_LOAD_BALANCERS_LABEL,
 )
 from winnodes.decisions.drain import DrainPolicy, DrainTimedOut, FinishDrain
+from winnodes.models.lifecycle import LifecycleTransition
 from winnodes.services.leave import NotTerminating
 
 pytestmark = pytest.mark.integration
@@ -284,7 +285,7 @@ def test_the_reconciler_finishes_a_drain_whose_event_was_lost(
     def tick() -> bool:
         # Each tick: a fresh view and action, one non-blocking step.
         view = leave.service.view()
-        hook = leave.service.terminate_hook(group.name, view=view)
+        hook = view.hook(group.name, LifecycleTransition.TERMINATING)
         assert hook == leave.hook
         return leave.service.advance(leave.action(old.instance_id), view).finished
 

@@ -28,7 +28,7 @@ from winnodes.decisions.join import (
 )
 from winnodes.decisions.smoke import SmokeTest, SmokeTestPolicy
 from winnodes.models.groups import ManagedGroup
-from winnodes.models.lifecycle import LifecycleActionResult, LifecycleState, LifecycleTransition
+from winnodes.models.lifecycle import LifecycleActionResult, LifecycleState
 from winnodes.observability import logger, metrics
 from winnodes.ports import (
     AccessEntries,
@@ -110,11 +110,6 @@ class JoinService:
             compute=fleet.compute, access_entries=access_entries
         )
         self._smoke = SmokeGate(policy=self._settings.smoke_test, pods_for=smoke_pods_for)
-
-    def launch_hook(
-        self, group: str, hook_name: str | None = None, view: FleetView | None = None
-    ) -> LifecycleHook | None:
-        return (view or self.view()).hook(group, LifecycleTransition.LAUNCHING, hook_name)
 
     def join(self, action: LaunchAction) -> JoinResult:
         """Drives the action until it is finished or the wait budget is spent (the reconciler

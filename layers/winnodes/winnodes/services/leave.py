@@ -35,7 +35,7 @@ from winnodes.decisions.drain import (
 )
 from winnodes.errors import KubernetesNotFoundError
 from winnodes.models.groups import ManagedGroup
-from winnodes.models.lifecycle import LifecycleActionResult, LifecycleState, LifecycleTransition
+from winnodes.models.lifecycle import LifecycleActionResult, LifecycleState
 from winnodes.observability import logger, metrics
 from winnodes.ports import (
     Clock,
@@ -131,11 +131,6 @@ class LeaveService:
 
     def view(self) -> FleetView:
         return self._fleet.view()
-
-    def terminate_hook(
-        self, group: str, hook_name: str | None = None, view: FleetView | None = None
-    ) -> LifecycleHook | None:
-        return (view or self.view()).hook(group, LifecycleTransition.TERMINATING, hook_name)
 
     def leave(self, action: TerminateAction) -> LeaveResult:
         """Drives the action until it is finished or the wait budget is spent (the reconciler

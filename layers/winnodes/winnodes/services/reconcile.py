@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from winnodes.errors import WinNodesError
 from winnodes.models.groups import MANAGED_TAG, ManagedGroup, UnmanagedGroup, discover_managed_group
-from winnodes.models.lifecycle import LifecycleState
+from winnodes.models.lifecycle import LifecycleState, LifecycleTransition
 from winnodes.observability import logger, metrics
 from winnodes.ports import AutoScalingGroup
 from winnodes.services.fleet import Fleet, FleetView
@@ -71,8 +71,8 @@ class ReconcileService:
         view: FleetView,
         report: ReconcileReport,
     ) -> None:
-        launch_hook = self._join.launch_hook(group.name, view=view)
-        terminate_hook = self._leave.terminate_hook(group.name, view=view)
+        launch_hook = view.hook(group.name, LifecycleTransition.LAUNCHING)
+        terminate_hook = view.hook(group.name, LifecycleTransition.TERMINATING)
         joining = {
             member.instance_id
             for member in group.instances
