@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, Protocol
 
+from winnodes.models.groups import ManagedGroup
+from winnodes.models.lifecycle import LifecycleActionResult
 from winnodes.ports import (
     AutoScaling,
     AutoScalingGroup,
@@ -23,6 +25,19 @@ from winnodes.ports import (
 _INSTANCE_BATCH = 200
 
 
+class HeldInstance(Protocol):
+    """An instance a lifecycle hook holds (a launch or a terminate action)."""
+
+    @property
+    def group(self) -> ManagedGroup: ...
+    @property
+    def instance_id(self) -> str: ...
+    @property
+    def hook(self) -> LifecycleHook: ...
+    @property
+    def token(self) -> str | None: ...
+
+
 @dataclass(frozen=True)
 class Fleet:
     """The ports the services read the fleet through (and act on it with)."""
@@ -35,6 +50,24 @@ class Fleet:
     def view(self) -> FleetView:
         """A fresh view, for one pass or one invocation."""
         return FleetView(self)
+
+    def record_heartbeat(self, held: HeldInstance) -> None:
+        self.autoscaling.record_heartbeat(
+            group=held.group.auto_scaling_group_name,
+            hook=held.hook.name,
+            instance_id=held.instance_id,
+            token=held.token,
+        )
+
+    def complete(self, held: HeldInstance, result: LifecycleActionResult) -> bool:
+        """False when the action was no longer pending (completed by a duplicate, timed out)."""
+        return self.autoscaling.complete_lifecycle_action(
+            group=held.group.auto_scaling_group_name,
+            hook=held.hook.name,
+            instance_id=held.instance_id,
+            result=result.value,
+            token=held.token,
+        )
 
 
 class FleetView:

@@ -100,7 +100,6 @@ class JoinService:
         smoke_pods_for: Callable[[ClusterConnection], SmokePods] | None = None,
     ) -> None:
         self._fleet = fleet
-        self._autoscaling = fleet.autoscaling
         self._clock = clock
         self._settings = settings or JoinSettings()
         self._tags = InstanceTags(
@@ -254,22 +253,11 @@ class JoinService:
         return self._node_role.repair(group, instance_id, view)
 
     def _heartbeat(self, action: LaunchAction) -> None:
-        self._autoscaling.record_heartbeat(
-            group=action.group.auto_scaling_group_name,
-            hook=action.hook.name,
-            instance_id=action.instance_id,
-            token=action.token,
-        )
+        self._fleet.record_heartbeat(action)
         action.last_heartbeat_at = self._clock.now()
 
     def _complete(self, action: LaunchAction, result: LifecycleActionResult) -> bool:
-        return self._autoscaling.complete_lifecycle_action(
-            group=action.group.auto_scaling_group_name,
-            hook=action.hook.name,
-            instance_id=action.instance_id,
-            result=result.value,
-            token=action.token,
-        )
+        return self._fleet.complete(action, result)
 
 
 def _state(value: str) -> LifecycleState | None:

@@ -124,7 +124,6 @@ class LeaveService:
         settings: LeaveSettings | None = None,
     ) -> None:
         self._fleet = fleet
-        self._autoscaling = fleet.autoscaling
         self._drain_for = drain_for
         self._clock = clock
         self._settings = settings or LeaveSettings()
@@ -349,22 +348,11 @@ class LeaveService:
     # -- act on the lifecycle action --------------------------------------------------------
 
     def _heartbeat(self, action: TerminateAction) -> None:
-        self._autoscaling.record_heartbeat(
-            group=action.group.auto_scaling_group_name,
-            hook=action.hook.name,
-            instance_id=action.instance_id,
-            token=action.token,
-        )
+        self._fleet.record_heartbeat(action)
         action.last_heartbeat_at = self._clock.now()
 
     def _complete(self, action: TerminateAction) -> bool:
-        return self._autoscaling.complete_lifecycle_action(
-            group=action.group.auto_scaling_group_name,
-            hook=action.hook.name,
-            instance_id=action.instance_id,
-            result=LifecycleActionResult.CONTINUE.value,
-            token=action.token,
-        )
+        return self._fleet.complete(action, LifecycleActionResult.CONTINUE)
 
 
 def _decision_pod(pod: PodOnNode) -> Pod:
