@@ -575,15 +575,18 @@ class Observer:
         if not self.group:
             return
         now = time.monotonic()
+        # Each source is read before the one whose changes precede its own (EC2 tags and
+        # termination follow lifecycle states, which follow Node changes): whatever this poll
+        # sees happen, it also sees what happened before it, so the story keeps its order.
+        ec2 = self.instances(list(self.stories))
         members = self.group_states()
+        nodes = self.windows_nodes()
         for instance_id in members:
             if instance_id not in self.stories:
                 first_state, az = members[instance_id]
                 self.stories[instance_id] = InstanceStory(instance_id, az=az, launched=now)
                 if first_state != "Pending:Wait":
                     say(f"{instance_id}  launched in {az} ({first_state})")
-        ec2 = self.instances(list(self.stories))
-        nodes = self.windows_nodes()
         if self.authorized is None and self.role_arn:
             how = self.role_authorized()
             if how is not None:
@@ -824,7 +827,7 @@ def scale_out(run: DemoRun) -> None:
 def run_workload(run: DemoRun) -> None:
     from kubernetes.client import AppsV1Api, CustomObjectsApi
 
-    from localcloud.kube.clients import raw_json
+    from localcloud.kube.clients import ApiException, raw_json
 
     options, observer, kube = run.options, run.observer, run.product.kube
     run.narrator.heading(
@@ -835,7 +838,13 @@ def run_workload(run: DemoRun) -> None:
     raw_json(core.create_namespace, {"metadata": {"name": NAMESPACE}})
 
     def account_ready() -> bool:
-        account = raw_json(core.read_namespaced_service_account, "default", NAMESPACE)
+        # The controller manager creates the account (then its token) shortly after the namespace.
+        try:
+            account = raw_json(core.read_namespaced_service_account, "default", NAMESPACE)
+        except ApiException as error:
+            if error.status == 404:
+                return False
+            raise
         return bool(account.get("secrets"))
 
     observer.wait(
