@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import base64
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,18 +18,6 @@ class Clients:
     ssm: Any
     iam: Any
     sqs: Any
-
-
-def wait_for(predicate: Callable[[], Any], *, timeout: float = 20.0, message: str = "") -> Any:
-    """Poll until ``predicate`` returns something truthy (no wall-clock assertions)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {message or predicate}")
-        time.sleep(0.02)
 
 
 def user_data(script: str) -> str:

@@ -235,7 +235,7 @@ def test_lambda_context_and_sqs_targets_and_chaos(aws: AwsCloud, clients: Client
                 bodies.append(json.loads(message["Body"]))
             return len(bodies) >= 4
 
-        from tests.integration.aws.helpers import wait_for
+        from tests.helpers.waiting import wait_for
 
         wait_for(received, message="4 deliveries (2 events, each duplicated)")
     finally:

@@ -15,7 +15,8 @@ import pytest
 from botocore.exceptions import ClientError
 
 from localcloud.aws import AwsCloud
-from tests.integration.aws.helpers import Clients, in_state, wait_for
+from tests.helpers.waiting import wait_for
+from tests.integration.aws.helpers import Clients, in_state
 
 pytestmark = pytest.mark.integration
 

@@ -11,7 +11,8 @@ import pytest
 from botocore.exceptions import ClientError
 
 from localcloud.aws import AwsCloud
-from tests.integration.aws.helpers import LAUNCH, TERMINATE, Clients, in_state, instances, wait_for
+from tests.helpers.waiting import wait_for
+from tests.integration.aws.helpers import LAUNCH, TERMINATE, Clients, in_state, instances
 
 pytestmark = pytest.mark.integration
 

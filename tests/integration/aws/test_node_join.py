@@ -13,7 +13,8 @@ import pytest
 from localcloud.aws import AwsCloud
 from localcloud.cloud import LocalCloud
 from localcloud.kube import NodeState, Timing
-from tests.integration.aws.helpers import LAUNCH, Clients, bootstrap_script, in_state, wait_for
+from tests.helpers.waiting import wait_for
+from tests.integration.aws.helpers import LAUNCH, Clients, bootstrap_script, in_state
 
 pytestmark = pytest.mark.integration
 

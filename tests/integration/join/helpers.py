@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -14,22 +13,12 @@ from kubernetes import watch
 
 from localcloud.aws.events import Chaos
 from localcloud.deployment import Product
+from tests.helpers.waiting import wait_for
 
 LAUNCH_PATTERN = {
     "source": ["aws.autoscaling"],
     "detail-type": ["EC2 Instance-launch Lifecycle Action"],
 }
-
-
-def wait_for(predicate: Callable[[], Any], *, timeout: float = 90.0, message: str = "") -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {message or predicate}")
-        time.sleep(0.1)
 
 
 def states(product: Product, group: str) -> dict[str, str]:

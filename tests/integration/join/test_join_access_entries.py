@@ -10,6 +10,7 @@ import pytest
 
 from localcloud.aws.events import Chaos
 from localcloud.deployment import Product, deploy
+from tests.helpers.waiting import wait_for
 from tests.integration.join.helpers import (
     LAUNCH_PATTERN,
     Recorder,
@@ -19,7 +20,6 @@ from tests.integration.join.helpers import (
     scale_out_with_every_event_lost,
     scale_out_with_every_event_twice,
     states,
-    wait_for,
 )
 from winnodes import wiring
 

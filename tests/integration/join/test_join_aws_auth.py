@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from localcloud.deployment import Product, deploy
+from tests.helpers.waiting import wait_for
 from tests.integration.join.helpers import (
     Recorder,
     all_in_service,
@@ -17,7 +18,6 @@ from tests.integration.join.helpers import (
     ready_nodes_by_instance,
     scale_out_with_every_event_twice,
     states,
-    wait_for,
 )
 
 pytestmark = pytest.mark.integration

@@ -14,6 +14,7 @@ from localcloud.aws.events import Chaos
 from localcloud.deployment import Product, deploy
 from localcloud.kube import Workloads
 from localcloud.kube.clients import raw_json
+from tests.helpers.waiting import wait_for
 from tests.integration.join.helpers import (
     PodHistory,
     Recorder,
@@ -23,7 +24,6 @@ from tests.integration.join.helpers import (
     ready_nodes_by_instance,
     scale_out_with_every_event_twice,
     states,
-    wait_for,
 )
 from winnodes.decisions.smoke import DEFAULT_SMOKE_TEST_NAMESPACE, INSTANCE_ID_LABEL
 

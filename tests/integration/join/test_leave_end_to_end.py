@@ -11,12 +11,12 @@ import pytest
 
 from localcloud.aws.events import Chaos
 from localcloud.deployment import Product, deploy
+from tests.helpers.waiting import wait_for
 from tests.integration.join.helpers import (
     Recorder,
     emitted_metric,
     scale_out,
     states,
-    wait_for,
 )
 
 pytestmark = pytest.mark.integration

@@ -22,13 +22,13 @@ import pytest
 from localcloud.deployment import Product, deploy
 from localcloud.kube import KubeCloud, SimulatedNode
 from localcloud.kube.clients import raw_json
+from tests.helpers.waiting import wait_for
 from tests.helpers.workloads import TEST_GROUP_LABEL, Workloads
 from tests.integration.join.helpers import (
     Recorder,
     all_in_service,
     ready_nodes_by_instance,
     states,
-    wait_for,
 )
 from winnodes.adapters.autoscaling import AutoScalingGroups
 from winnodes.adapters.aws import (
