@@ -116,6 +116,36 @@ def launch_events(product: Product) -> Iterator[Recorder]:
         product.aws.events.set_chaos(Chaos())
 
 
+@contextmanager
+def one_instance_with_a_short_deadline(
+    product: Product, profile_arn: str, *, deadline_seconds: int = 4, user_data: str | None = None
+) -> Iterator[tuple[str, str]]:
+    """A managed group of one instance whose join deadline is `deadline_seconds`: its name and
+    the instance. Afterwards the group is scaled to 0 (replacements for an abandoned instance
+    would keep the handler busy) and the default deadline is back."""
+    product.configure(JOIN_DEADLINE_SECONDS=str(deadline_seconds))
+    group = product.make_group(desired=1, profile_arn=profile_arn, user_data=user_data)
+    try:
+        wait_for(lambda: states(product, group), message="instance launched")
+        (instance_id,) = states(product, group)
+        yield group, instance_id
+    finally:
+        product.client("autoscaling").set_desired_capacity(
+            AutoScalingGroupName=group, DesiredCapacity=0
+        )
+        product.configure(JOIN_DEADLINE_SECONDS="1200")
+
+
+def wait_for_abandon(launches: Recorder, instance_id: str) -> None:
+    wait_for(
+        lambda: any(
+            r.get("instance_id") == instance_id and r.get("step") == "Abandon"
+            for r in launches.results
+        ),
+        message=f"ABANDON of {instance_id}",
+    )
+
+
 def scale_out_with_every_event_lost(
     product: Product, profile_arn: str, count: int, *, seed: int = 3
 ) -> tuple[str, list[str]]:

@@ -15,9 +15,11 @@ from tests.integration.join.helpers import (
     aws_auth_data,
     instance_tags,
     map_roles,
+    one_instance_with_a_short_deadline,
     ready_nodes_by_instance,
     scale_out_with_every_event_twice,
     states,
+    wait_for_abandon,
 )
 
 pytestmark = pytest.mark.integration
@@ -102,32 +104,18 @@ def test_an_instance_whose_node_never_becomes_ready_is_abandoned_at_the_deadline
     product: Product, launches: Recorder, node_role: tuple[str, str]
 ) -> None:
     _, profile_arn = node_role
-    product.configure(JOIN_DEADLINE_SECONDS="4")
     # User data for another cluster: the instance boots but never registers.
-    group = product.make_group(
-        desired=1, profile_arn=profile_arn, user_data=product.user_data(cluster="elsewhere")
-    )
-    try:
-        wait_for(lambda: states(product, group), message="instance launched")
-        (instance_id,) = states(product, group)
-        wait_for(
-            lambda: any(
-                r.get("instance_id") == instance_id and r.get("step") == "Abandon"
-                for r in launches.results
-            ),
-            message="ABANDON",
-        )
+    elsewhere = product.user_data(cluster="elsewhere")
+    with one_instance_with_a_short_deadline(product, profile_arn, user_data=elsewhere) as (
+        group,
+        instance_id,
+    ):
+        wait_for_abandon(launches, instance_id)
         wait_for(
             lambda: states(product, group).get(instance_id) in (None, "Terminating", "Terminated"),
             message="abandoned instance leaves the group",
         )
         assert instance_id not in ready_nodes_by_instance(product)
-    finally:
-        # No replacements for the abandoned instance: they would keep the handler busy.
-        product.client("autoscaling").set_desired_capacity(
-            AutoScalingGroupName=group, DesiredCapacity=0
-        )
-        product.configure(JOIN_DEADLINE_SECONDS="1200")
 
 
 def test_a_malformed_aws_auth_is_left_untouched(
@@ -141,25 +129,12 @@ def test_a_malformed_aws_auth_is_left_untouched(
     config_map.data["mapRoles"] = original["mapRoles"] + "- username: orphan\n  groups:\n  - x\n"
     core.replace_namespaced_config_map("aws-auth", "kube-system", config_map)
     malformed = aws_auth_data(product)
-    product.configure(JOIN_DEADLINE_SECONDS="4")
-    group = product.make_group(desired=1, profile_arn=profile_arn)
     try:
-        wait_for(lambda: states(product, group), message="instance launched")
-        (instance_id,) = states(product, group)
-        wait_for(
-            lambda: any(
-                r.get("instance_id") == instance_id and r.get("step") == "Abandon"
-                for r in launches.results
-            ),
-            message="ABANDON",
-        )
-        assert aws_auth_data(product) == malformed
-        assert instance_id not in ready_nodes_by_instance(product)
+        with one_instance_with_a_short_deadline(product, profile_arn) as (_, instance_id):
+            wait_for_abandon(launches, instance_id)
+            assert aws_auth_data(product) == malformed
+            assert instance_id not in ready_nodes_by_instance(product)
     finally:
-        product.client("autoscaling").set_desired_capacity(
-            AutoScalingGroupName=group, DesiredCapacity=0
-        )
-        product.configure(JOIN_DEADLINE_SECONDS="1200")
         config_map = core.read_namespaced_config_map("aws-auth", "kube-system")
         config_map.data = original
         core.replace_namespaced_config_map("aws-auth", "kube-system", config_map)
