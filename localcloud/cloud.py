@@ -14,7 +14,6 @@ import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
 from typing import Protocol
 
 from localcloud.kube import (
@@ -25,6 +24,7 @@ from localcloud.kube import (
     KubeCloud,
     Timing,
 )
+from localcloud.running import Running
 
 
 @dataclass(frozen=True)
@@ -67,7 +67,7 @@ def load_aws_half() -> type | None:
     return aws_cloud if isinstance(aws_cloud, type) else None
 
 
-class LocalCloud:
+class LocalCloud(Running):
     def __init__(
         self,
         *,
@@ -152,14 +152,3 @@ class LocalCloud:
             self.aws = None
         if self._own_work_dir:
             shutil.rmtree(self.work_dir, ignore_errors=True)
-
-    def __enter__(self) -> LocalCloud:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()

@@ -12,7 +12,6 @@ import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 import boto3
@@ -29,6 +28,7 @@ from localcloud.aws.eks import EksState, MotoAccessEntries
 from localcloud.aws.events import EventBus
 from localcloud.aws.identity import MotoIdentitySource
 from localcloud.kube import DEFAULT_ACCOUNT_ID, DEFAULT_CLUSTER_NAME, AuthenticationMode, Timing
+from localcloud.running import Running
 
 log = logging.getLogger("localcloud.aws")
 
@@ -53,7 +53,7 @@ class World:
     kubernetes_version: str
 
 
-class AwsCloud:
+class AwsCloud(Running):
     """The AWS half of the local cloud. ``start()`` → moto at ``endpoint_url``; ``attach(kube)``
     once the Kubernetes half runs; ``stop()``. One per process (moto's state is global)."""
 
@@ -182,17 +182,6 @@ class AwsCloud:
             self._server = None
         if patches.ACTIVE is not None and patches.ACTIVE.engine is self.engine:
             patches.activate(None)
-
-    def __enter__(self) -> AwsCloud:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     # -- conveniences ---------------------------------------------------------------------------
 

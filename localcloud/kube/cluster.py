@@ -15,7 +15,6 @@ import urllib.error
 import urllib.request
 from collections.abc import Mapping
 from pathlib import Path
-from types import TracebackType
 
 from kubernetes.client import ApiClient, CoreV1Api
 
@@ -33,6 +32,7 @@ from localcloud.kube.pki import RunPki, create_pki
 from localcloud.kube.scheduler import Scheduler
 from localcloud.kube.timing import Timing
 from localcloud.kube.webhook import EksAuthenticator, TokenWebhookServer
+from localcloud.running import Running
 
 log = logging.getLogger("localcloud.kube")
 
@@ -44,7 +44,7 @@ def progress(message: str) -> None:
     print(f"[localcloud] {message}", file=sys.stderr, flush=True)
 
 
-class KubeCloud:
+class KubeCloud(Running):
     """A private EKS cluster, locally: real kube-apiserver/controller-manager v1.20.2, EKS-style
     IAM authentication through ``identity_source`` and ``access_entries``, kubelet and scheduler
     stand-ins. Use as a context manager or call ``start``/``stop``.
@@ -128,17 +128,6 @@ class KubeCloud:
             self._webhook = None
         if self._own_work_dir:
             shutil.rmtree(self.work_dir, ignore_errors=True)
-
-    def __enter__(self) -> KubeCloud:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     # -- what callers need -------------------------------------------------------------------
 
