@@ -1,0 +1,89 @@
+"""InstanceTags: which of a group's instances get tagged, in how many calls, and what the pass's
+view knows afterwards. EC2 is an in-memory stand-in that records each CreateTags request and,
+as EC2 does, refuses none of these (known) instances."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+
+from winnodes.models.groups import ManagedGroup
+from winnodes.models.identifiers import ClusterName
+from winnodes.ports import Instance, InstancePlatform
+from winnodes.services.fleet import Fleet
+from winnodes.services.tagging import InstanceTags
+
+GROUP = ManagedGroup("win-a", ClusterName("prod"))
+OWNED = {"kubernetes.io/cluster/prod": "owned"}
+EXTRA = {"team": "windows"}
+
+
+def instance(instance_id: str, tags: Mapping[str, str], *, windows: bool = True) -> Instance:
+    return Instance(
+        instance_id=instance_id,
+        state="running",
+        platform=InstancePlatform.WINDOWS if windows else InstancePlatform.LINUX,
+        availability_zone="us-east-1a",
+        private_dns_name=f"ip-{instance_id}.ec2.internal",
+        launch_time=datetime(2026, 3, 2, tzinfo=UTC),
+        tags=dict(tags),
+    )
+
+
+@dataclass
+class Ec2:
+    instances: dict[str, Instance]
+    requests: list[list[str]] = field(default_factory=list)
+    describes: int = 0
+
+    def describe_instances(self, instance_ids: Sequence[str]) -> dict[str, Instance]:
+        self.describes += 1
+        return {i: self.instances[i] for i in instance_ids if i in self.instances}
+
+    def tag_instances(self, instance_ids: Sequence[str], tags: Mapping[str, str]) -> list[str]:
+        self.requests.append(list(instance_ids))
+        for i in instance_ids:
+            self.instances[i] = replace(self.instances[i], tags={**self.instances[i].tags, **tags})
+        return list(instance_ids)
+
+    def role_of_instance_profile(self, instance_profile_arn: str) -> str | None:
+        return None
+
+
+def fleet(ec2: Ec2) -> Fleet:
+    return Fleet(autoscaling=None, compute=ec2, clusters=None, kube_for=None)  # type: ignore[arg-type]
+
+
+def test_only_windows_instances_missing_or_differing_tags_are_tagged_in_one_request() -> None:
+    ec2 = Ec2(
+        {
+            "i-new": instance("i-new", {}),
+            "i-done": instance("i-done", OWNED | EXTRA),
+            "i-drifted": instance("i-drifted", OWNED | {"team": "linux"}),
+            "i-linux": instance("i-linux", {}, windows=False),
+        }
+    )
+    view = fleet(ec2).view()
+
+    tagged = InstanceTags(compute=ec2, extra_tags=EXTRA).ensure(
+        GROUP, ["i-new", "i-done", "i-drifted", "i-linux", "i-gone"], view
+    )
+
+    assert tagged == ["i-new", "i-drifted"]
+    assert ec2.requests == [["i-new", "i-drifted"]]
+    assert ec2.instances["i-drifted"].tags["team"] == "windows"
+    assert ec2.instances["i-linux"].tags == {}
+
+
+def test_the_view_keeps_what_was_written_so_a_second_pass_neither_tags_nor_reads() -> None:
+    ec2 = Ec2({"i-a": instance("i-a", {}), "i-b": instance("i-b", {"other": "kept"})})
+    view = fleet(ec2).view()
+    tags = InstanceTags(compute=ec2, extra_tags={})
+    tags.ensure(GROUP, ["i-a", "i-b"], view)
+    describes = ec2.describes
+
+    assert tags.ensure(GROUP, ["i-a", "i-b"], view) == []
+    assert ec2.requests == [["i-a", "i-b"]]
+    assert ec2.describes == describes
+    assert view.instance("i-b").tags == {"other": "kept"} | OWNED  # type: ignore[union-attr]
