@@ -1,5 +1,7 @@
-"""A pass's view of the fleet: each group, instance, cluster and node list is fetched at most once
-per pass, so a reconciler pass costs calls per page, not per instance pair."""
+"""The fleet of managed groups, as the services see it. `Fleet` holds the ports that read it and
+completes or heartbeats the lifecycle actions that hold its instances; a `FleetView` is one
+pass's look at it: each group, instance, cluster and node list is fetched at most once per pass,
+so a reconciler pass costs calls per page, not per instance pair."""
 
 from __future__ import annotations
 
