@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -101,3 +102,18 @@ def test_lifecycle_wait_states() -> None:
     assert waiting_launch == {LifecycleState.PENDING_WAIT, LifecycleState.WARMED_PENDING_WAIT}
     assert LifecycleState("Terminating:Wait").awaits_terminate_action
     assert not LifecycleState.IN_SERVICE.awaits_launch_action
+
+
+@pytest.mark.parametrize(
+    ("reported", "parsed"),
+    [
+        ("Pending:Wait", LifecycleState.PENDING_WAIT),
+        ("Warmed:Terminating:Wait", LifecycleState.WARMED_TERMINATING_WAIT),
+        ("Pending:Paused", None),  # a state newer than our list is not an error
+        (None, None),
+    ],
+)
+def test_a_reported_lifecycle_state_parses_or_is_none(
+    reported: str | None, parsed: LifecycleState | None
+) -> None:
+    assert LifecycleState.parse(reported) is parsed

@@ -33,6 +33,14 @@ class LifecycleState(StrEnum):
     WARMED_RUNNING = "Warmed:Running"
     WARMED_HIBERNATED = "Warmed:Hibernated"
 
+    @classmethod
+    def parse(cls, value: str | None) -> LifecycleState | None:
+        """The state Auto Scaling reports, or None for none or one newer than this list."""
+        try:
+            return cls(value) if value is not None else None
+        except ValueError:
+            return None
+
     @property
     def awaits_launch_action(self) -> bool:
         """A launch hook holds the instance here until CompleteLifecycleAction or timeout."""

@@ -153,7 +153,7 @@ class JoinService:
                 action.authorization = self._node_role.status(connection, kube, instance, view)
         facts = JoinFacts(
             in_group=member is not None,
-            lifecycle_state=_state(member.lifecycle_state) if member else None,
+            lifecycle_state=LifecycleState.parse(member.lifecycle_state) if member else None,
             instance_found=instance is not None,
             is_windows=instance is not None and instance.platform == InstancePlatform.WINDOWS,
             tags_present=action.tags_present,
@@ -258,10 +258,3 @@ class JoinService:
 
     def _complete(self, action: LaunchAction, result: LifecycleActionResult) -> bool:
         return self._fleet.complete(action, result)
-
-
-def _state(value: str) -> LifecycleState | None:
-    try:
-        return LifecycleState(value)
-    except ValueError:
-        return None

@@ -154,7 +154,8 @@ class LeaveService:
             "node": action.node_name,
         }
         state = self._lifecycle_state(action, view)
-        if state is None or not LifecycleState(state).awaits_terminate_action:
+        parsed = LifecycleState.parse(state)
+        if parsed is None or not parsed.awaits_terminate_action:
             logger.info("instance is not awaiting a terminate action", extra=log | {"state": state})
             return LeaveResult(action.instance_id, NotTerminating(state), finished=True)
 

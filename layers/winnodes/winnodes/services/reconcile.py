@@ -16,8 +16,6 @@ from winnodes.services.fleet import Fleet, FleetView
 from winnodes.services.join import JoinService, LaunchAction
 from winnodes.services.leave import LeaveService, TerminateAction
 
-_AWAITING_LAUNCH_ACTION = (LifecycleState.PENDING_WAIT, LifecycleState.WARMED_PENDING_WAIT)
-
 
 @dataclass
 class ReconcileReport:
@@ -73,23 +71,22 @@ class ReconcileService:
     ) -> None:
         launch_hook = view.hook(group.name, LifecycleTransition.LAUNCHING)
         terminate_hook = view.hook(group.name, LifecycleTransition.TERMINATING)
+        states = {m.instance_id: LifecycleState.parse(m.lifecycle_state) for m in group.instances}
         joining = {
-            member.instance_id
-            for member in group.instances
-            if launch_hook is not None and member.lifecycle_state in _AWAITING_LAUNCH_ACTION
+            instance_id
+            for instance_id, state in states.items()
+            if launch_hook is not None and state is not None and state.awaits_launch_action
         }
-        in_service = {
-            member.instance_id
-            for member in group.instances
-            if member.lifecycle_state == LifecycleState.IN_SERVICE
-        }
+        in_service = {i for i, state in states.items() if state is LifecycleState.IN_SERVICE}
         # One CreateTags per group (per 200 instances), before the joins need the tags.
         tagged = self._join.tag_instances(managed, sorted(joining | in_service), view)
         report.instances_tagged += len(tagged)
         report.tags_repaired += len(in_service.intersection(tagged))
         for member in group.instances:
-            state = member.lifecycle_state
-            if state in _AWAITING_LAUNCH_ACTION:
+            state = states[member.instance_id]
+            if state is None:
+                continue  # a state newer than ours: not one we act on
+            if state.awaits_launch_action:
                 if launch_hook is None:
                     continue  # no launch hook: nothing of ours holds the instance
                 report.launch_actions += 1
@@ -98,10 +95,7 @@ class ReconcileService:
                 )
                 joined = self._join.advance(action, view)
                 report.outcomes[type(joined.step).__name__] += 1
-            elif state in (
-                LifecycleState.TERMINATING_WAIT,
-                LifecycleState.WARMED_TERMINATING_WAIT,
-            ):
+            elif state.awaits_terminate_action:
                 if terminate_hook is None:
                     continue
                 report.terminate_actions += 1
@@ -110,7 +104,7 @@ class ReconcileService:
                 )
                 left = self._leave.advance(leaving, view)
                 report.outcomes[type(left.step).__name__] += 1
-            elif state == LifecycleState.IN_SERVICE and self._join.repair_authorization(
+            elif state is LifecycleState.IN_SERVICE and self._join.repair_authorization(
                 managed, member.instance_id, view
             ):
                 report.authorizations_repaired += 1
