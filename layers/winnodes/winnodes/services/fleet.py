@@ -74,10 +74,7 @@ class Fleet:
 
 class FleetView:
     def __init__(self, fleet: Fleet) -> None:
-        self._autoscaling = fleet.autoscaling
-        self._compute = fleet.compute
-        self._clusters = fleet.clusters
-        self._kube_for = fleet.kube_for
+        self._fleet = fleet
         self._groups: dict[str, AutoScalingGroup | None] = {}
         self._hooks: dict[str, Sequence[LifecycleHook]] = {}
         self._instances: dict[str, Instance | None] = {}
@@ -102,12 +99,12 @@ class FleetView:
 
     def group(self, name: str) -> AutoScalingGroup | None:
         if name not in self._groups:
-            self._groups[name] = self._autoscaling.describe_group(name)
+            self._groups[name] = self._fleet.autoscaling.describe_group(name)
         return self._groups[name]
 
     def hooks(self, group: str) -> Sequence[LifecycleHook]:
         if group not in self._hooks:
-            self._hooks[group] = self._autoscaling.lifecycle_hooks(group)
+            self._hooks[group] = self._fleet.autoscaling.lifecycle_hooks(group)
         return self._hooks[group]
 
     def hook(self, group: str, transition: str, name: str | None = None) -> LifecycleHook | None:
@@ -121,7 +118,7 @@ class FleetView:
         wanted = [i for i in dict.fromkeys(instance_ids) if i not in self._instances]
         for start in range(0, len(wanted), _INSTANCE_BATCH):
             batch = wanted[start : start + _INSTANCE_BATCH]
-            found = self._compute.describe_instances(batch)
+            found = self._fleet.compute.describe_instances(batch)
             for instance_id in batch:
                 self._instances[instance_id] = found.get(instance_id)
 
@@ -138,11 +135,11 @@ class FleetView:
 
     def connection(self, cluster: str) -> ClusterConnection:
         if cluster not in self._connections:
-            self._connections[cluster] = self._clusters.describe_cluster(cluster)
+            self._connections[cluster] = self._fleet.clusters.describe_cluster(cluster)
         return self._connections[cluster]
 
     def kube(self, cluster: str) -> ClusterKube:
-        return self._kube_for(self.connection(cluster))
+        return self._fleet.kube_for(self.connection(cluster))
 
     def nodes(self, cluster: str) -> dict[str, NodeState]:
         if cluster not in self._nodes:
