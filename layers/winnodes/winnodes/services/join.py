@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from enum import StrEnum
 
 from winnodes.decisions.join import (
     DEFAULT_JOIN_DEADLINE,
@@ -82,11 +83,21 @@ class _Observation:
     view: FleetView
 
 
+class JoinProgress(StrEnum):
+    FINISHED = "finished"  # the action needs nothing more
+    ADVANCED = "advanced"  # the step took effect and the view holds it: look again at once
+    WAITING = "waiting"  # only time can change what the next look sees
+
+
 @dataclass(frozen=True)
 class JoinResult:
     instance_id: str
     step: JoinStep
-    finished: bool
+    progress: JoinProgress
+
+    @property
+    def finished(self) -> bool:
+        return self.progress is JoinProgress.FINISHED
 
 
 class JoinService:
@@ -120,8 +131,11 @@ class JoinService:
             result = self.advance(action, view)
             if result.finished or self._clock.monotonic() - started >= budget:
                 return result
-            self._clock.sleep(self._settings.poll_interval.total_seconds())
-            view.refresh()
+            # A step that took effect (tags written, role authorized) is already in the view,
+            # and each can take effect once: the next step follows at once, without new reads.
+            if result.progress is JoinProgress.WAITING:
+                self._clock.sleep(self._settings.poll_interval.total_seconds())
+                view.refresh()
 
     def view(self) -> FleetView:
         return self._fleet.view()
@@ -130,7 +144,7 @@ class JoinService:
         """Observe (through `view`, fresh when not given), decide, perform one step."""
         seen = self._observe(action, view or self.view())
         step = decide_join_step(seen.facts, now=self._clock.now())
-        return JoinResult(action.instance_id, step, finished=self._perform(step, action, seen))
+        return JoinResult(action.instance_id, step, self._perform(step, action, seen))
 
     def _observe(self, action: LaunchAction, view: FleetView) -> _Observation:
         instance = view.instance(action.instance_id)
@@ -179,24 +193,21 @@ class JoinService:
 
     def _perform(  # noqa: PLR0911 - one return per kind of step
         self, step: JoinStep, action: LaunchAction, seen: _Observation
-    ) -> bool:
-        """Performs `step`; True when the action needs nothing more."""
+    ) -> JoinProgress:
         log = seen.log
         match step:
             case TagInstance():
-                self._tag(action, seen)
-                return False
+                return self._tag(action, seen)
             case AuthorizeNodeRole():
-                self._authorize(action, seen)
-                return False
+                return self._authorize(action, seen)
             case StartSmokeTest(image=image):
                 self._start_smoke_test(action, seen, image)
-                return False
+                return JoinProgress.WAITING  # the pod needs time to run
             case WaitForNode(heartbeat_due=due, reason=reason):
                 if due:
                     self._heartbeat(action)
                 logger.debug("waiting for node", extra=log | {"reason": reason})
-                return False
+                return JoinProgress.WAITING
             case CompleteContinue():
                 if self._complete(action, LifecycleActionResult.CONTINUE):
                     joined = self._clock.now() - seen.facts.action_started_at
@@ -209,7 +220,7 @@ class JoinService:
                         extra=log | {"smoke_test": seen.facts.smoke.value},
                     )
                 self._smoke.remove(action.instance_id, seen.facts.smoke, seen.connection, log)
-                return True
+                return JoinProgress.FINISHED
             case Abandon(reason=reason, smoke_test_failed=smoke_test_failed):
                 if self._complete(action, LifecycleActionResult.ABANDON):
                     metrics.add_metric(name="JoinAbandoned", unit="Count", value=1)
@@ -217,23 +228,29 @@ class JoinService:
                         metrics.add_metric(name="SmokeTestFailed", unit="Count", value=1)
                     logger.warning("launch action ABANDONed", extra=log | {"reason": reason})
                 self._smoke.remove(action.instance_id, seen.facts.smoke, seen.connection, log)
-                return True
+                return JoinProgress.FINISHED
             case NothingToDo(reason=reason):
                 logger.info("nothing to do", extra=log | {"reason": reason})
-                return True
+                return JoinProgress.FINISHED
         raise AssertionError(f"unhandled join step {step!r}")
 
-    def _tag(self, action: LaunchAction, seen: _Observation) -> None:
+    def _tag(self, action: LaunchAction, seen: _Observation) -> JoinProgress:
         if self._tags.ensure(action.group, [action.instance_id], seen.view):
             action.tags_present = True
-        else:  # EC2 does not show the new instance everywhere yet: the next step retries
-            logger.info("instance not taggable yet", extra=seen.log)
+            return JoinProgress.ADVANCED
+        # EC2 does not show the new instance everywhere yet: the next step retries
+        logger.info("instance not taggable yet", extra=seen.log)
+        return JoinProgress.WAITING
 
-    def _authorize(self, action: LaunchAction, seen: _Observation) -> None:
-        if seen.instance is not None:
-            action.authorization = self._node_role.authorize(
-                seen.connection, seen.kube, seen.instance, seen.view, seen.log
-            )
+    def _authorize(self, action: LaunchAction, seen: _Observation) -> JoinProgress:
+        if seen.instance is None:  # decided only for an instance EC2 shows
+            raise AssertionError("node role authorized without an instance")
+        action.authorization = self._node_role.authorize(
+            seen.connection, seen.kube, seen.instance, seen.view, seen.log
+        )
+        if action.authorization is NodeAuthorization.AUTHORIZED:
+            return JoinProgress.ADVANCED
+        return JoinProgress.WAITING  # no role yet, aws-auth contended or malformed
 
     def _start_smoke_test(self, action: LaunchAction, seen: _Observation, image: str) -> None:
         if seen.node is None:  # decided only for a Ready node

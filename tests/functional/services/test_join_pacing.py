@@ -1,0 +1,117 @@
+"""How one invocation paces a join: a step that took effect (tags written, node role authorized)
+is followed at once by the next, without reading the fleet again; the service sleeps a poll
+interval only while it waits, and reads the fleet again only after sleeping. A step that could
+not take effect is retried after a pause, never in a tight loop."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from tests.helpers.join_world import JoinWorld, launch_action
+from winnodes.decisions.join import Abandon, AuthorizeNodeRole, CompleteContinue
+from winnodes.decisions.smoke import SmokeTestPolicy
+from winnodes.services.join import JoinProgress, JoinSettings
+
+POLL = timedelta(seconds=2)
+
+
+def settings(*, wait_budget: timedelta = timedelta(minutes=10)) -> JoinSettings:
+    return JoinSettings(
+        poll_interval=POLL, wait_budget=wait_budget, smoke_test=SmokeTestPolicy(enabled=False)
+    )
+
+
+def writes_and_sleeps(journal: list[str]) -> list[str]:
+    return [entry for entry in journal if "describe" not in entry and "list" not in entry]
+
+
+def test_work_steps_follow_each_other_and_only_waiting_sleeps() -> None:
+    world = JoinWorld()
+    world.compute.tags = {}
+    world.access_entries.entries = set()
+    world.kube.ready_from_read = 2  # not Ready on the first two looks
+
+    result = world.service(settings=settings()).join(launch_action())
+
+    assert result.step == CompleteContinue() and result.progress is JoinProgress.FINISHED
+    assert writes_and_sleeps(world.journal) == [
+        "ec2.create_tags",
+        "eks.create_access_entry",
+        "autoscaling.heartbeat",  # half the hook's timeout has passed since the launch
+        "sleep 2",
+        "sleep 2",
+        "autoscaling.complete CONTINUE",
+    ]
+    # One look at the fleet to start and one after each sleep: none after a work step.
+    assert world.journal.count("ec2.describe_instances") == 3
+    assert world.journal.count("kube.list_nodes") == 3
+
+
+def test_a_node_already_ready_joins_without_a_single_sleep() -> None:
+    world = JoinWorld()
+    world.compute.tags = {}
+    world.access_entries.entries = set()
+
+    result = world.service(settings=settings()).join(launch_action())
+
+    assert result.step == CompleteContinue()
+    assert writes_and_sleeps(world.journal) == [
+        "ec2.create_tags",
+        "eks.create_access_entry",
+        "autoscaling.complete CONTINUE",
+    ]
+
+
+def test_tags_ec2_refuses_are_retried_after_a_pause() -> None:
+    world = JoinWorld()
+    world.compute.tags = {}
+    world.compute.refusals = 2  # the new instance is not yet visible to CreateTags
+
+    result = world.service(settings=settings()).join(launch_action())
+
+    assert result.step == CompleteContinue()
+    assert writes_and_sleeps(world.journal) == [
+        "ec2.create_tags refused",
+        "sleep 2",
+        "ec2.create_tags refused",
+        "sleep 2",
+        "ec2.create_tags",
+        "autoscaling.complete CONTINUE",
+    ]
+
+
+def test_a_role_that_cannot_be_authorized_is_retried_once_per_poll_until_the_budget_ends() -> None:
+    world = JoinWorld()
+    world.compute.role = None  # the instance profile has no role: nothing to authorize yet
+
+    result = world.service(settings=settings(wait_budget=timedelta(seconds=10))).join(
+        launch_action()
+    )
+
+    assert result.step == AuthorizeNodeRole()
+    assert result.progress is JoinProgress.WAITING
+    assert world.journal.count("sleep 2") == 5
+    assert world.journal.count("ec2.describe_instances") == 6  # one per look, not a busy loop
+    assert world.autoscaling.completed == []
+
+
+def test_the_deadline_abandons_after_waiting_polls() -> None:
+    world = JoinWorld()
+    world.kube.ready_from_read = 10**6  # never Ready
+
+    result = world.service(
+        settings=JoinSettings(
+            poll_interval=POLL,
+            join_deadline=timedelta(minutes=5, seconds=6),  # launched 5 minutes ago
+            smoke_test=SmokeTestPolicy(enabled=False),
+        )
+    ).join(launch_action())
+
+    assert isinstance(result.step, Abandon)
+    assert writes_and_sleeps(world.journal) == [
+        "autoscaling.heartbeat",  # once: the next is not due within these polls
+        "sleep 2",
+        "sleep 2",
+        "sleep 2",
+        "autoscaling.complete ABANDON",
+    ]

@@ -1,0 +1,231 @@
+"""In-memory stand-ins for the ports a JoinService reads and writes, for what the local cloud
+cannot show deterministically: which steps one invocation takes, in what order, and when it
+pauses. Every call that reaches AWS or Kubernetes, and every sleep of the clock, is written to one
+journal in order. Return values follow the port contracts (winnodes.ports), which follow the
+AWS and Kubernetes APIs they stand for."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from winnodes.decisions.drain import PodPhase
+from winnodes.decisions.smoke import SmokePod, SmokeTestPolicy
+from winnodes.errors import KubernetesError
+from winnodes.models.groups import ManagedGroup
+from winnodes.models.identifiers import ClusterName
+from winnodes.ports import (
+    AutoScalingGroup,
+    ClusterConnection,
+    GroupInstance,
+    Instance,
+    InstancePlatform,
+    LifecycleHook,
+    NodeState,
+)
+from winnodes.services.fleet import Fleet
+from winnodes.services.join import JoinService, JoinSettings, LaunchAction
+
+CLUSTER = ClusterName("prod")
+GROUP = "win-a"
+INSTANCE = "i-0123456789abcdef0"
+NODE = "ip-10-0-1-23.ec2.internal"
+POD = f"winnodes-smoke-{INSTANCE}"
+NAMESPACE = "eks-windows-nodes"
+NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+HOOK = LifecycleHook("join", "autoscaling:EC2_INSTANCE_LAUNCHING", 600, "ABANDON")
+OWNED = {f"kubernetes.io/cluster/{CLUSTER}": "owned"}
+ROLE = "arn:aws:iam::111122223333:role/win"
+
+
+@dataclass
+class FakeAutoScaling:
+    journal: list[str]
+    state: str = "Pending:Wait"
+    completed: list[str] = field(default_factory=list)
+
+    def describe_group(self, name: str) -> AutoScalingGroup:
+        self.journal.append("autoscaling.describe_group")
+        return AutoScalingGroup(name, {}, (GroupInstance(INSTANCE, self.state),))
+
+    def lifecycle_hooks(self, group: str) -> list[LifecycleHook]:
+        return [HOOK]
+
+    def complete_lifecycle_action(self, *, result: str, **_: Any) -> bool:
+        # CompleteLifecycleAction on an action no longer pending is refused (ValidationError).
+        if self.state != "Pending:Wait":
+            return False
+        self.journal.append(f"autoscaling.complete {result}")
+        self.completed.append(result)
+        self.state = "InService" if result == "CONTINUE" else "Terminating"
+        return True
+
+    def record_heartbeat(self, **_: Any) -> bool:
+        self.journal.append("autoscaling.heartbeat")
+        return True
+
+
+@dataclass
+class FakeCompute:
+    journal: list[str]
+    tags: dict[str, str] = field(default_factory=lambda: dict(OWNED))
+    role: str | None = ROLE
+    # How many CreateTags calls EC2 refuses first: a new instance is not visible everywhere yet.
+    refusals: int = 0
+
+    def describe_instances(self, instance_ids: Sequence[str]) -> dict[str, Instance]:
+        self.journal.append("ec2.describe_instances")
+        instance = Instance(
+            instance_id=INSTANCE,
+            state="running",
+            platform=InstancePlatform.WINDOWS,
+            availability_zone="us-east-1a",
+            private_dns_name=NODE,
+            launch_time=NOW - timedelta(minutes=5),
+            tags=dict(self.tags),
+            instance_profile_arn="arn:aws:iam::111122223333:instance-profile/win",
+        )
+        return {INSTANCE: instance} if INSTANCE in instance_ids else {}
+
+    def tag_instances(self, instance_ids: Sequence[str], tags: Mapping[str, str]) -> list[str]:
+        if self.refusals:
+            self.refusals -= 1
+            self.journal.append("ec2.create_tags refused")
+            return []
+        self.journal.append("ec2.create_tags")
+        self.tags |= tags
+        return list(instance_ids)
+
+    def role_of_instance_profile(self, profile: str) -> str | None:
+        return self.role
+
+
+class FakeClusters:
+    def describe_cluster(self, name: str) -> ClusterConnection:
+        return ClusterConnection(name, "https://k8s", "Q0E=", None, authentication_mode="API")
+
+
+@dataclass
+class FakeAccessEntries:
+    journal: list[str]
+    entries: set[str] = field(default_factory=lambda: {ROLE})
+
+    def has_entry(self, cluster: str, principal_arn: str) -> bool:
+        return principal_arn in self.entries
+
+    def ensure_windows_node_entry(self, cluster: str, role_arn: str) -> bool:
+        if role_arn in self.entries:
+            return False
+        self.journal.append("eks.create_access_entry")
+        self.entries.add(role_arn)
+        return True
+
+
+@dataclass
+class FakeKube:
+    journal: list[str]
+    # The node is Ready from this read of the node list on (0: at once).
+    ready_from_read: int = 0
+    reads: int = 0
+
+    def nodes_by_instance(self) -> dict[str, NodeState]:
+        self.journal.append("kube.list_nodes")
+        ready = self.reads >= self.ready_from_read
+        self.reads += 1
+        return {INSTANCE: NodeState(NODE, INSTANCE, ready=ready, windows_build="10.0.20348")}
+
+    def ensure_windows_ipam(self) -> bool:
+        return False
+
+
+@dataclass
+class FakeSmokePods:
+    pods: dict[str, SmokePod] = field(default_factory=dict)
+    created: list[dict[str, Any]] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
+    delete_fails: bool = False
+    reads: int = 0
+
+    def read(self, *, namespace: str, name: str) -> SmokePod | None:
+        assert namespace == NAMESPACE
+        self.reads += 1
+        return self.pods.get(name)
+
+    def create(self, manifest: dict[str, Any]) -> bool:
+        name = manifest["metadata"]["name"]
+        if name in self.pods:
+            return False
+        self.created.append(manifest)
+        self.pods[name] = SmokePod(node_name=manifest["spec"]["nodeName"], phase=PodPhase.PENDING)
+        return True
+
+    def delete(self, *, namespace: str, name: str) -> bool:
+        if self.delete_fails:
+            raise KubernetesError(f"DELETE {name}: 503", 503)
+        self.deleted.append(name)
+        return self.pods.pop(name, None) is not None
+
+    def finish(self, phase: PodPhase, exit_code: int) -> None:
+        self.pods[POD] = replace(self.pods[POD], phase=phase, exit_code=exit_code)
+
+
+@dataclass
+class StepClock:
+    """Time moves only when the service sleeps, by exactly what it asked for."""
+
+    journal: list[str]
+    elapsed: float = 0.0
+
+    def now(self) -> datetime:
+        return NOW + timedelta(seconds=self.elapsed)
+
+    def monotonic(self) -> float:
+        return self.elapsed
+
+    def sleep(self, seconds: float) -> None:
+        self.journal.append(f"sleep {seconds:g}")
+        self.elapsed += seconds
+
+
+@dataclass
+class JoinWorld:
+    journal: list[str] = field(default_factory=list)
+    autoscaling: FakeAutoScaling = field(init=False)
+    compute: FakeCompute = field(init=False)
+    access_entries: FakeAccessEntries = field(init=False)
+    kube: FakeKube = field(init=False)
+    clock: StepClock = field(init=False)
+    pods: FakeSmokePods = field(default_factory=FakeSmokePods)
+
+    def __post_init__(self) -> None:
+        self.autoscaling = FakeAutoScaling(self.journal)
+        self.compute = FakeCompute(self.journal)
+        self.access_entries = FakeAccessEntries(self.journal)
+        self.kube = FakeKube(self.journal)
+        self.clock = StepClock(self.journal)
+
+    def fleet(self) -> Fleet:
+        return Fleet(
+            autoscaling=self.autoscaling,  # type: ignore[arg-type]
+            compute=self.compute,  # type: ignore[arg-type]
+            clusters=FakeClusters(),
+            kube_for=lambda connection: self.kube,  # type: ignore[arg-type,return-value]
+        )
+
+    def service(
+        self, policy: SmokeTestPolicy | None = None, settings: JoinSettings | None = None
+    ) -> JoinService:
+        settings = settings or JoinSettings(smoke_test=policy or SmokeTestPolicy(enabled=True))
+        return JoinService(
+            fleet=self.fleet(),
+            access_entries=self.access_entries,  # type: ignore[arg-type]
+            clock=self.clock,
+            settings=settings,
+            smoke_pods_for=lambda connection: self.pods,
+        )
+
+
+def launch_action() -> LaunchAction:
+    return LaunchAction(group=ManagedGroup(GROUP, CLUSTER), instance_id=INSTANCE, hook=HOOK)
