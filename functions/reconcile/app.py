@@ -1,4 +1,5 @@
-"""Scheduled reconciler: drives every pending launch action of every managed group forward."""
+"""Scheduled reconciler: drives every pending launch and terminate action of every managed group
+forward and repairs what drifted (services.reconcile)."""
 
 from dataclasses import asdict
 from typing import Any

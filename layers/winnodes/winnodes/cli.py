@@ -70,7 +70,9 @@ def _add_reconcile(commands: argparse._SubParsersAction[argparse.ArgumentParser]
         help="run one reconciler pass over every managed group",
         description=(
             "One pass of the scheduled reconciler: every pending launch and terminate action "
-            "of every managed group is driven one step forward. Prints the report as JSON."
+            "of every managed group is driven one step forward, drifted tags and node-role "
+            "authorizations are repaired, and smoke pods left behind are deleted. Prints the "
+            "report as JSON."
         ),
     )
     reconcile.set_defaults(run=_reconcile)

@@ -9,7 +9,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Protocol
 
-from winnodes.decisions.smoke import SmokePod
+from winnodes.decisions.smoke import ListedSmokePod, SmokePod
 
 
 class Clock(Protocol):
@@ -199,6 +199,10 @@ class SmokePods(Protocol):
 
     def delete(self, *, namespace: str, name: str) -> bool:
         """False when it was already gone."""
+        ...
+
+    def listed(self, *, namespace: str) -> list[ListedSmokePod]:
+        """Every pod in `namespace` labelled as managed by us."""
         ...
 
 

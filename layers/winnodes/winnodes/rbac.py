@@ -2,7 +2,7 @@
 the functions' IAM role is mapped to (aws-auth mapRoles or an access entry's kubernetesGroups).
 
 Join: read/patch Nodes' state, the amazon-vpc-cni and aws-auth ConfigMaps in kube-system; with
-the smoke test, create/get/delete Pods in the smoke-test namespace only.
+the smoke test, create/get/list/delete Pods in the smoke-test namespace only.
 Leave: cordon/label/annotate and delete Nodes, list and evict Pods, read PDBs to name blockers."""
 
 from __future__ import annotations
@@ -73,14 +73,16 @@ KUBE_SYSTEM_ROLE_BINDING: Final = _role_binding("kube-system")
 def smoke_test_manifests(
     namespace: str = DEFAULT_SMOKE_TEST_NAMESPACE,
 ) -> tuple[dict[str, Any], ...]:
-    """The smoke test's namespace and a Role there: its pods are created, read and deleted by
-    name, so no cluster-wide right to create pods is needed. Apply these for the namespace
+    """The smoke test's namespace and a Role there: its pods are created, read, listed and
+    deleted there, so no cluster-wide right to create pods is needed. Apply these for the namespace
     SMOKE_TEST_NAMESPACE names (the default unless set)."""
     role: dict[str, Any] = {
         "apiVersion": "rbac.authorization.k8s.io/v1",
         "kind": "Role",
         "metadata": {"name": NAME, "namespace": namespace},
-        "rules": [{"apiGroups": [""], "resources": ["pods"], "verbs": ["create", "get", "delete"]}],
+        "rules": [
+            {"apiGroups": [""], "resources": ["pods"], "verbs": ["create", "get", "list", "delete"]}
+        ],
     }
     namespace_object = {
         "apiVersion": "v1",

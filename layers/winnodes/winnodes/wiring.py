@@ -104,10 +104,12 @@ def join_service() -> JoinService:
 
 @cache
 def reconcile_service() -> ReconcileService:
+    adapters = _adapters()
     return ReconcileService(
-        fleet=_adapters().fleet,
+        fleet=adapters.fleet,
         join=join_service(),
         leave=leave_service(),
+        clock=adapters.clock,
     )
 
 

@@ -1,10 +1,12 @@
 """Join with the smoke test enabled: a Windows pod pinned to the new node must run to completion
 before the launch action completes with CONTINUE; a node that cannot run it is ABANDONed; the pod
-is removed afterwards, and duplicated or lost events still start exactly one pod per node."""
+is removed afterwards (by the reconciler when it was left behind), and duplicated or lost events
+still start exactly one pod per node."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -25,7 +27,14 @@ from tests.integration.join.helpers import (
     scale_out_with_every_event_twice,
     states,
 )
-from winnodes.decisions.smoke import DEFAULT_SMOKE_TEST_NAMESPACE, INSTANCE_ID_LABEL
+from winnodes.adapters.clock import SystemClock
+from winnodes.decisions.smoke import (
+    DEFAULT_SMOKE_TEST_NAMESPACE,
+    INSTANCE_ID_LABEL,
+    LEFTOVER_MIN_AGE,
+    smoke_pod_manifest,
+)
+from winnodes.models.identifiers import InstanceId
 
 pytestmark = pytest.mark.integration
 
@@ -196,3 +205,41 @@ def test_a_lost_launch_event_is_smoke_tested_by_the_reconciler_with_the_operator
     assert smoke_pod(product, instance_id) is None
     pod = ran_once_and_was_removed(product, smoke_pods, instance_id, "Succeeded")
     assert pod["spec"]["containers"][0]["image"] == image
+
+
+def test_the_reconciler_removes_a_smoke_pod_left_behind_and_keeps_a_running_gate(
+    product: Product, launches: Recorder, node_role: tuple[str, str], monkeypatch: Any
+) -> None:
+    _, profile_arn = node_role
+    done_group, done = launch_one(product, profile_arn, Workloads.COMPLETE)
+    wait_for(lambda: all_in_service(product, done_group, 1), message="InService")
+    wait_for(lambda: smoke_pod(product, done) is None, message="its smoke pod removed")
+    waiting_group, waiting = launch_one(product, profile_arn, Workloads.HANG)
+    try:
+        wait_for(
+            lambda: phase(smoke_pod(product, waiting)) == "Running", message="a gate that holds"
+        )
+        # The completed action's pod is back, as when deleting it had failed.
+        left_behind = smoke_pod_manifest(
+            instance_id=InstanceId(done),
+            node_name=ready_nodes_by_instance(product)[done],
+            namespace=DEFAULT_SMOKE_TEST_NAMESPACE,
+            image=LTSC2022,
+        )
+        product.kube.core_v1().create_namespaced_pod(DEFAULT_SMOKE_TEST_NAMESPACE, left_behind)
+
+        assert product.tick()["smoke_pods_removed"] == 0  # too young: it may be a join's own
+        assert smoke_pod(product, done) is not None
+
+        later = datetime.now(UTC) + LEFTOVER_MIN_AGE + timedelta(seconds=30)
+        monkeypatch.setattr(SystemClock, "now", lambda self: later)
+        report = product.tick()
+
+        assert report["smoke_pods_removed"] == 1 and report["errors"] == []
+        wait_for(lambda: smoke_pod(product, done) is None, message="the leftover deleted")
+        assert phase(smoke_pod(product, waiting)) == "Running"  # its action still awaits
+        assert states(product, waiting_group)[waiting] == "Pending:Wait"
+    finally:
+        monkeypatch.undo()
+        product.kube.nodes.get(waiting).workloads = Workloads.COMPLETE  # type: ignore[union-attr]
+    wait_for(lambda: all_in_service(product, waiting_group, 1), message="the gate passes")

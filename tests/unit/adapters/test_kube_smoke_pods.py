@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from winnodes.adapters.kube.smoke import smoke_pod_of
+from winnodes.adapters.kube.smoke import listed_smoke_pod_of, smoke_pod_of
 from winnodes.decisions.drain import PodPhase
-from winnodes.decisions.smoke import SmokePod
+from winnodes.decisions.smoke import INSTANCE_ID_LABEL, ListedSmokePod, SmokePod
+from winnodes.models.identifiers import InstanceId
 
 NODE = "ip-10-0-1-23.ec2.internal"
 
@@ -101,3 +104,43 @@ def test_any_status_reads_without_raising(status: dict[str, Any]) -> None:
     assert isinstance(found.phase, PodPhase)
     assert found.exit_code is None or isinstance(found.exit_code, int)
     assert found.node_name == NODE
+
+
+def listed_object(labels: Any, created: Any) -> dict[str, Any]:
+    return {
+        "metadata": {
+            "name": "winnodes-smoke-i-0123456789abcdef0",
+            "labels": labels,
+            "creationTimestamp": created,
+        }
+    }
+
+
+def test_a_listed_pod_gives_its_instance_label_and_creation_time() -> None:
+    pod = listed_smoke_pod_of(
+        listed_object({INSTANCE_ID_LABEL: "i-0123456789abcdef0"}, "2026-03-02T09:00:00Z")
+    )
+    assert pod == ListedSmokePod(
+        name="winnodes-smoke-i-0123456789abcdef0",
+        instance_id=InstanceId("i-0123456789abcdef0"),
+        created_at=datetime(2026, 3, 2, 9, 0, tzinfo=UTC),
+    )
+
+
+@pytest.mark.parametrize(
+    ("labels", "created"),
+    [
+        ({INSTANCE_ID_LABEL: "node-7"}, "yesterday"),  # someone else's label, no timestamp
+        (None, None),
+        ({INSTANCE_ID_LABEL: 7}, "2026-03-02T09:00:00"),  # no zone: not the API server's
+    ],
+)
+def test_labels_and_timestamps_not_ours_are_read_as_unknown(labels: Any, created: Any) -> None:
+    pod = listed_smoke_pod_of(listed_object(labels, created))
+    assert pod.instance_id is None and pod.created_at is None
+
+
+@given(st.recursive(st.none() | st.text() | st.integers(), lambda c: st.dictionaries(st.text(), c)))
+def test_any_listed_object_is_read_without_raising(metadata: Any) -> None:
+    pod = listed_smoke_pod_of({"metadata": metadata})
+    assert isinstance(pod, ListedSmokePod)

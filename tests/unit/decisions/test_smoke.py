@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from hypothesis import given
@@ -11,14 +12,17 @@ from hypothesis import strategies as st
 from winnodes.decisions.drain import PodPhase
 from winnodes.decisions.smoke import (
     INSTANCE_ID_LABEL,
+    LEFTOVER_MIN_AGE,
     MANAGED_BY,
     MANAGED_BY_LABEL,
+    ListedSmokePod,
     SmokePod,
     SmokeTest,
     SmokeVerdict,
     default_smoke_image,
     is_image_reference,
     judge_smoke_pod,
+    leftover_smoke_pods,
     smoke_pod_manifest,
     smoke_pod_name,
     windows_build_number,
@@ -193,3 +197,67 @@ def test_every_well_formed_reference_is_accepted(
 def test_any_text_is_judged_without_raising(value: str) -> None:
     if is_image_reference(value):
         assert not any(c.isspace() for c in value) and value == value.strip()
+
+
+READ_AT = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+OLD = READ_AT - LEFTOVER_MIN_AGE
+
+
+def listed(instance_id: InstanceId | None, created_at: datetime | None = OLD) -> ListedSmokePod:
+    name = smoke_pod_name(instance_id) if instance_id else "winnodes-smoke-someone-elses"
+    return ListedSmokePod(name=name, instance_id=instance_id, created_at=created_at)
+
+
+def test_a_pod_whose_instance_no_longer_awaits_its_launch_action_is_left_over() -> None:
+    done, waiting = InstanceId("i-0000000000000000a"), InstanceId("i-0000000000000000b")
+    pods = [listed(done), listed(waiting)]
+    assert leftover_smoke_pods(pods, awaiting_launch={waiting}, groups_read_at=READ_AT) == [
+        listed(done)
+    ]
+
+
+@pytest.mark.parametrize(
+    "pod",
+    [
+        listed(INSTANCE, created_at=OLD + timedelta(seconds=1)),  # may be a join's own
+        listed(INSTANCE, created_at=None),
+        listed(None),  # no instance-id label of ours
+        ListedSmokePod(name="smoke-by-hand", instance_id=INSTANCE, created_at=OLD),
+    ],
+)
+def test_young_undated_unlabelled_or_renamed_pods_are_kept(pod: ListedSmokePod) -> None:
+    assert leftover_smoke_pods([pod], awaiting_launch=set(), groups_read_at=READ_AT) == []
+
+
+LISTED_PODS = st.builds(
+    ListedSmokePod,
+    name=st.sampled_from(["winnodes-smoke-i-0000000000000000a", "winnodes-smoke-i-00000001", "x"]),
+    instance_id=st.none()
+    | st.sampled_from([InstanceId("i-0000000000000000a"), InstanceId("i-00000001")]),
+    created_at=st.none()
+    | st.datetimes(
+        min_value=datetime(2026, 3, 2, 8, 50),
+        max_value=datetime(2026, 3, 2, 9, 10),
+        timezones=st.just(UTC),
+    ),
+)
+
+
+@given(
+    st.lists(LISTED_PODS, max_size=8),
+    st.sets(st.sampled_from(["i-0000000000000000a", "i-00000001", "i-0000000000000000c"])),
+)
+def test_exactly_the_old_pods_we_made_for_instances_not_awaiting_are_left_over(
+    pods: list[ListedSmokePod], awaiting: set[str]
+) -> None:
+    leftovers = leftover_smoke_pods(pods, awaiting_launch=awaiting, groups_read_at=READ_AT)
+    for pod in pods:
+        ours_and_done = (
+            pod.instance_id is not None
+            and pod.name == smoke_pod_name(pod.instance_id)
+            and pod.instance_id not in awaiting
+            and pod.created_at is not None
+            and READ_AT - pod.created_at >= LEFTOVER_MIN_AGE
+        )
+        assert (pod in leftovers) is ours_and_done
+    assert all(pod in pods for pod in leftovers)

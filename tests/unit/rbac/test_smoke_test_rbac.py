@@ -10,7 +10,7 @@ def test_the_smoke_test_may_create_pods_only_in_its_own_namespace() -> None:
     assert namespace["kind"] == "Namespace" and namespace["metadata"]["name"] == "node-checks"
     assert role["kind"] == "Role" and role["metadata"]["namespace"] == "node-checks"
     assert role["rules"] == [
-        {"apiGroups": [""], "resources": ["pods"], "verbs": ["create", "get", "delete"]}
+        {"apiGroups": [""], "resources": ["pods"], "verbs": ["create", "get", "list", "delete"]}
     ]
     assert binding["metadata"]["namespace"] == "node-checks"
     assert binding["roleRef"]["name"] == role["metadata"]["name"]

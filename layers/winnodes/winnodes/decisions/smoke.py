@@ -8,7 +8,9 @@ again gets 409 AlreadyExists instead of a second pod."""
 from __future__ import annotations
 
 import re
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, Final
 
@@ -51,6 +53,10 @@ IMAGE_REFERENCE: Final = re.compile(
 _IMAGE_NAME_MAX = 255
 _IMAGE_REFERENCE_MAX = 1024  # name, tag (128) and digest: bounds the match
 
+# A younger pod may be the smoke test of an instance launched after the groups were read, and the
+# function's clock and the API server's may disagree by seconds: such pods are left alone.
+LEFTOVER_MIN_AGE: Final = timedelta(minutes=5)
+
 
 class SmokeTest(StrEnum):
     DISABLED = "disabled"
@@ -76,6 +82,15 @@ class SmokePod:
     exit_code: int | None = None  # of the terminated container
     reason: str | None = None  # the container's terminated/waiting reason, else the pod's
     message: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ListedSmokePod:
+    """A pod labelled as ours in the smoke-test namespace, as a list of them reports it."""
+
+    name: str
+    instance_id: InstanceId | None  # its instance-id label; None when absent or not an id
+    created_at: datetime | None  # its creationTimestamp
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,3 +191,25 @@ def _describe(pod: SmokePod) -> str:
     if pod.message:
         parts.append(pod.message)
     return ", ".join(parts) or "no details"
+
+
+def leftover_smoke_pods(
+    pods: Iterable[ListedSmokePod], *, awaiting_launch: Collection[str], groups_read_at: datetime
+) -> list[ListedSmokePod]:
+    """The smoke pods whose launch action is over but which are still there: removing one after
+    completing the action failed, or the hook timed out by itself before a join completed it.
+
+    `awaiting_launch` holds every instance the groups listed (read at `groups_read_at`) as
+    waiting for its launch action, or in a state we do not know. A pod is a leftover only when it
+    is the one we would have made for its instance (name and label agree), that instance is not
+    awaiting, and the pod is at least LEFTOVER_MIN_AGE older than the read."""
+    cutoff = groups_read_at - LEFTOVER_MIN_AGE
+    return [
+        pod
+        for pod in pods
+        if pod.instance_id is not None
+        and pod.name == smoke_pod_name(pod.instance_id)
+        and pod.instance_id not in awaiting_launch
+        and pod.created_at is not None
+        and pod.created_at <= cutoff
+    ]

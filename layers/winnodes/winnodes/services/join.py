@@ -8,7 +8,7 @@ gate (services.smoke) are services of their own; this one decides when each runs
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -29,6 +29,7 @@ from winnodes.decisions.join import (
 )
 from winnodes.decisions.smoke import SmokeTest, SmokeTestPolicy
 from winnodes.models.groups import ManagedGroup
+from winnodes.models.identifiers import ClusterName
 from winnodes.models.lifecycle import LifecycleActionResult, LifecycleState
 from winnodes.observability import logger, metrics
 from winnodes.ports import (
@@ -268,6 +269,22 @@ class JoinService:
         """Re-authorizes the role of an in-service Windows instance whose access entry or
         aws-auth entry went missing; True if it did. A malformed aws-auth stays untouched."""
         return self._node_role.repair(group, instance_id, view)
+
+    def remove_leftover_smoke_pods(
+        self,
+        cluster: ClusterName,
+        view: FleetView,
+        *,
+        awaiting_launch: Collection[str],
+        groups_read_at: datetime,
+    ) -> int:
+        """Deletes the cluster's smoke pods left after their launch action ended; returns how
+        many. Nothing to do with the smoke test disabled."""
+        return self._smoke.remove_leftovers(
+            view.connection(cluster),
+            awaiting_launch=awaiting_launch,
+            groups_read_at=groups_read_at,
+        )
 
     def _heartbeat(self, action: LaunchAction) -> None:
         self._fleet.record_heartbeat(action)

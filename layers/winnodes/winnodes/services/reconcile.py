@@ -1,17 +1,20 @@
 """Converge: a level-triggered pass over every managed group, driving pending launch and terminate
-actions forward and repairing drifted tags. Events are hints; this pass
-guarantees the outcome even when an event was lost or duplicated."""
+actions forward, repairing drifted tags and authorizations, and removing smoke pods left over
+after their launch action ended. Events are hints; this pass guarantees the outcome even when an
+event was lost or duplicated."""
 
 from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from winnodes.errors import WinNodesError
 from winnodes.models.groups import MANAGED_TAG, ManagedGroup, UnmanagedGroup, discover_managed_group
+from winnodes.models.identifiers import ClusterName
 from winnodes.models.lifecycle import LifecycleState, LifecycleTransition
 from winnodes.observability import logger, metrics
-from winnodes.ports import AutoScalingGroup
+from winnodes.ports import AutoScalingGroup, Clock
 from winnodes.services.fleet import Fleet, FleetView
 from winnodes.services.join import JoinService, LaunchAction
 from winnodes.services.leave import LeaveService, TerminateAction
@@ -26,21 +29,27 @@ class ReconcileReport:
     instances_tagged: int = 0  # joining instances and drifted in-service ones
     tags_repaired: int = 0  # of those, in service
     authorizations_repaired: int = 0
+    smoke_pods_removed: int = 0  # left over after their launch action ended
     errors: list[str] = field(default_factory=list)
 
 
 class ReconcileService:
-    def __init__(self, *, fleet: Fleet, join: JoinService, leave: LeaveService) -> None:
+    def __init__(
+        self, *, fleet: Fleet, join: JoinService, leave: LeaveService, clock: Clock
+    ) -> None:
         self._fleet = fleet
         self._join = join
         self._leave = leave
+        self._clock = clock
 
     def reconcile(self) -> ReconcileReport:
         report = ReconcileReport()
         view = self._fleet.view()
+        groups_read_at = self._clock.now()
         groups = list(self._fleet.autoscaling.groups_tagged(MANAGED_TAG))
         view.remember_groups(groups)
         view.prefetch_instances(i.instance_id for g in groups for i in g.instances)
+        clusters: set[ClusterName] = set()
         for group in groups:
             managed = discover_managed_group(group.name, group.tags)
             if isinstance(managed, UnmanagedGroup):
@@ -51,6 +60,7 @@ class ReconcileService:
                     )
                 continue
             report.groups += 1
+            clusters.add(managed.cluster)
             try:
                 self._reconcile_group(managed, group, view, report)
             except WinNodesError as error:
@@ -59,8 +69,38 @@ class ReconcileService:
                 logger.error(
                     "reconciling group failed", extra={"asg": group.name, "error": str(error)}
                 )
+        self._remove_leftover_smoke_pods(clusters, groups, groups_read_at, view, report)
         metrics.add_metric(name="ReconciledGroups", unit="Count", value=report.groups)
         return report
+
+    def _remove_leftover_smoke_pods(
+        self,
+        clusters: set[ClusterName],
+        groups: list[AutoScalingGroup],
+        groups_read_at: datetime,
+        view: FleetView,
+        report: ReconcileReport,
+    ) -> None:
+        # As listed at the start of the pass, before any action completed in it; an unknown state
+        # counts as awaiting, so its pod stays.
+        awaiting_launch = {
+            member.instance_id
+            for group in groups
+            for member in group.instances
+            if (state := LifecycleState.parse(member.lifecycle_state)) is None
+            or state.awaits_launch_action
+        }
+        for cluster in sorted(clusters):
+            try:
+                report.smoke_pods_removed += self._join.remove_leftover_smoke_pods(
+                    cluster, view, awaiting_launch=awaiting_launch, groups_read_at=groups_read_at
+                )
+            except WinNodesError as error:
+                report.errors.append(f"{cluster}: {error}")
+                logger.error(
+                    "removing leftover smoke pods failed",
+                    extra={"cluster": str(cluster), "error": str(error)},
+                )
 
     def _reconcile_group(
         self,

@@ -1,16 +1,18 @@
 """The join's smoke gate in one cluster: reads what the new node's smoke pod says, starts the pod,
-and removes it once the launch action is complete. What a pod means and what it looks like are
-decided in decisions.smoke."""
+and removes it once the launch action is complete, or later, when the reconciler finds it left
+over. What a pod means and what it looks like are decided in decisions.smoke."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
+from datetime import datetime
 
 from winnodes.decisions.smoke import (
     SmokeTest,
     SmokeTestPolicy,
     SmokeVerdict,
     judge_smoke_pod,
+    leftover_smoke_pods,
     smoke_pod_manifest,
     smoke_pod_name,
 )
@@ -84,6 +86,40 @@ class SmokeGate:
                 "smoke pod not deleted",
                 extra=log | {"pod": f"{namespace}/{name}", "error": str(error)},
             )
+
+    def remove_leftovers(
+        self,
+        connection: ClusterConnection,
+        *,
+        awaiting_launch: Collection[str],
+        groups_read_at: datetime,
+    ) -> int:
+        """Deletes the cluster's smoke pods whose launch action is over (decisions.smoke says
+        which); returns how many it deleted. A pod that cannot be deleted now is tried again on
+        the next pass."""
+        if not self._policy.enabled:
+            return 0
+        namespace = self._policy.namespace
+        pods = self._pods(connection)
+        leftovers = leftover_smoke_pods(
+            pods.listed(namespace=namespace),
+            awaiting_launch=awaiting_launch,
+            groups_read_at=groups_read_at,
+        )
+        removed = 0
+        for pod in leftovers:
+            log = {
+                "cluster": connection.name,
+                "instance_id": pod.instance_id,
+                "pod": f"{namespace}/{pod.name}",
+            }
+            try:
+                if pods.delete(namespace=namespace, name=pod.name):
+                    removed += 1
+                    logger.info("removed leftover smoke pod", extra=log)
+            except KubernetesError as error:
+                logger.warning("leftover smoke pod not deleted", extra=log | {"error": str(error)})
+        return removed
 
     def _pods(self, connection: ClusterConnection) -> SmokePods:
         if self._pods_for is None:  # refused at construction when the test is enabled

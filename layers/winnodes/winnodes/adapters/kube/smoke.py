@@ -1,16 +1,25 @@
 """The join's smoke-test pods over KubeApi: create (409 means a duplicate already did), read the
-pod's phase and why its container ended, delete."""
+pod's phase and why its container ended, list ours, delete."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
 from winnodes.adapters.kube.api import KubeApi
 from winnodes.decisions.drain import PodPhase
-from winnodes.decisions.smoke import CONTAINER_NAME, SmokePod
-from winnodes.errors import KubernetesConflictError, KubernetesNotFoundError
+from winnodes.decisions.smoke import (
+    CONTAINER_NAME,
+    INSTANCE_ID_LABEL,
+    MANAGED_BY,
+    MANAGED_BY_LABEL,
+    ListedSmokePod,
+    SmokePod,
+)
+from winnodes.errors import InvalidInputError, KubernetesConflictError, KubernetesNotFoundError
+from winnodes.models.identifiers import InstanceId
 
 JsonObject = dict[str, Any]
 
@@ -40,6 +49,23 @@ class KubeSmokePods:
         except KubernetesNotFoundError:
             return False
         return True
+
+    def listed(self, *, namespace: str) -> list[ListedSmokePod]:
+        pods = self._api.list(
+            f"/api/v1/namespaces/{quote(namespace, safe='')}/pods",
+            query={"labelSelector": f"{MANAGED_BY_LABEL}={MANAGED_BY}"},
+        )
+        return [listed_smoke_pod_of(pod) for pod in pods]
+
+
+def listed_smoke_pod_of(pod: Mapping[str, Any]) -> ListedSmokePod:
+    metadata = _object(pod.get("metadata"))
+    labels = _object(metadata.get("labels"))
+    return ListedSmokePod(
+        name=str(metadata.get("name") or ""),
+        instance_id=_instance_id(labels.get(INSTANCE_ID_LABEL)),
+        created_at=_timestamp(metadata.get("creationTimestamp")),
+    )
 
 
 def smoke_pod_of(pod: Mapping[str, Any]) -> SmokePod:
@@ -73,6 +99,22 @@ def _phase(value: Any) -> PodPhase:
     except ValueError:
         # No phase yet (just created) is Pending; anything newer than we know is Unknown.
         return PodPhase.PENDING if value in (None, "") else PodPhase.UNKNOWN
+
+
+def _instance_id(value: Any) -> InstanceId | None:
+    try:
+        return InstanceId(value)
+    except InvalidInputError:  # a label someone else set: not a pod of ours to judge
+        return None
+
+
+def _timestamp(value: Any) -> datetime | None:
+    """RFC 3339, as the API server writes metadata timestamps ("2026-03-02T09:00:00Z")."""
+    try:
+        parsed = datetime.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
+    return parsed if parsed is not None and parsed.tzinfo is not None else None
 
 
 def _object(value: Any) -> Mapping[str, Any]:
