@@ -272,6 +272,7 @@ def _grant(kube: KubeCloud, role_arn: str, *, uses_access_entries: bool, aws: Aw
             "mapRoles": (
                 f"- rolearn: {role_arn}\n  username: eks-windows-nodes\n"
                 f"  groups:\n  - {rbac.FUNCTIONS_GROUP}\n"
+                "# break-glass access for the on-call team\n"
                 "- rolearn: arn:aws:iam::111122223333:role/ops-admins\n"
                 "  username: ops:{{SessionName}}\n  groups:\n  - system:masters\n"
             ),

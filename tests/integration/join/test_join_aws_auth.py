@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+import yaml
 
 from localcloud.deployment import Product, deploy
 from tests.helpers.waiting import wait_for
@@ -80,7 +81,9 @@ def test_scale_out_by_three_joins_every_node_and_keeps_foreign_entries(
     # Everything that was there before is still there, byte for byte outside mapRoles.
     for key in ("mapUsers", "mapAccounts", "x-operator-note"):
         assert after[key] == before[key]
-    roles_before = {e["rolearn"] for e in __import__("yaml").safe_load(before["mapRoles"])}
+    # mapRoles as the operator wrote it, comments included, with our entry after it.
+    assert after["mapRoles"].startswith(before["mapRoles"])
+    roles_before = {e["rolearn"] for e in yaml.safe_load(before["mapRoles"])}
     assert roles_before <= {e["rolearn"] for e in map_roles(product)}
 
     vpc_cni = product.kube.core_v1().read_namespaced_config_map("amazon-vpc-cni", "kube-system")

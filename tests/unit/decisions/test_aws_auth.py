@@ -206,6 +206,33 @@ def test_malformed_documents_are_refused_naming_the_place(data: Any, key: str) -
     assert raised.value.key == key
 
 
+def test_an_added_entry_keeps_the_operators_comments_and_layout() -> None:
+    map_roles = (
+        "# managed by platform-team; node roles below\n"
+        f"- rolearn: {LINUX_ROLE}   # Linux nodes\n"
+        "  username: system:node:{{EC2PrivateDNSName}}\n"
+        "  groups: [system:bootstrappers, system:nodes]\n"
+        "# end of list"  # no final newline
+    )
+    merge = merge_node_role({"mapRoles": map_roles}, ROLE)
+    assert merge.data["mapRoles"].startswith(map_roles + "\n- rolearn: " + ROLE_TEXT)
+    assert [e["rolearn"] for e in roles_of(merge.data)] == [LINUX_ROLE, ROLE_TEXT]
+
+
+@pytest.mark.parametrize(
+    "map_roles",
+    [
+        f"[{{rolearn: {LINUX_ROLE}, username: x}}]\n",  # flow style
+        f"  - rolearn: {LINUX_ROLE}\n    username: x\n",  # indented block
+        f"---\n- rolearn: {LINUX_ROLE}\n  username: x\n...\n",  # explicit document
+    ],
+)
+def test_a_list_an_item_cannot_be_appended_to_is_rewritten_whole(map_roles: str) -> None:
+    merge = merge_node_role({"mapRoles": map_roles}, ROLE)
+    assert [e["rolearn"] for e in roles_of(merge.data)] == [LINUX_ROLE, ROLE_TEXT]
+    assert roles_of(merge.data)[0]["username"] == "x"
+
+
 def test_unquoted_account_ids_are_accepted() -> None:
     assert parse_aws_auth({"mapAccounts": "- 111122223333\n- '444455556666'\n"}).map_accounts == (
         111122223333,
@@ -245,11 +272,24 @@ def role_entries(draw: st.DrawFn) -> dict[str, Any]:
     return entry | draw(EXTRA)
 
 
+COMMENTS = st.lists(st.from_regex(r"\A# [ -~]{0,20}\Z"), max_size=2).map("\n".join)
+
+
+@st.composite
+def map_roles_texts(draw: st.DrawFn, *, block: bool | None = None) -> str:
+    """mapRoles as people write it: block or flow style, with comments before and after."""
+    entries = draw(st.lists(role_entries(), min_size=1 if block else 0, max_size=5))
+    flow = not block if block is not None else draw(st.booleans())
+    text = yaml.safe_dump(entries, default_flow_style=flow)
+    lead, trail = draw(COMMENTS), draw(COMMENTS)
+    return (lead + "\n" if lead else "") + text + trail
+
+
 @st.composite
 def configmaps(draw: st.DrawFn) -> dict[str, str]:
     data: dict[str, str] = {}
     if draw(st.booleans()):
-        data["mapRoles"] = yaml.safe_dump(draw(st.lists(role_entries(), max_size=5)))
+        data["mapRoles"] = draw(map_roles_texts())
     if draw(st.booleans()):
         users = draw(
             st.lists(
@@ -353,3 +393,14 @@ def test_any_text_either_merges_or_is_refused_typed(data: dict[str, str]) -> Non
     except MalformedAwsAuthError:
         return
     assert node_role_authorized(merge.data, ROLE)
+
+
+@settings(suppress_health_check=[HealthCheck.too_slow])
+@given(map_roles_texts(block=True))
+def test_a_new_entry_leaves_a_block_list_as_written(map_roles: str) -> None:
+    before = parse_aws_auth({"mapRoles": map_roles})
+    if before.role_entries(ROLE):
+        return  # an entry that changes is rewritten with the list; covered above
+    merged = merge_node_role({"mapRoles": map_roles}, ROLE).data["mapRoles"]
+    assert merged.startswith(map_roles)
+    assert list(parse_aws_auth({"mapRoles": merged}).map_roles)[:-1] == list(before.map_roles)

@@ -2,7 +2,8 @@
 
 Input and output are the ConfigMap's `data` (key → YAML text). The merge either returns a complete
 new `data` in which every entry that was there before is still there, or raises
-`MalformedAwsAuthError`; it never returns a partial result (DESIGN safety rule 1).
+`MalformedAwsAuthError`; it never returns a partial result (DESIGN safety rule 1). A new entry is
+appended to `mapRoles` as written (comments kept) whenever that reads back exactly.
 
 Entry format: https://docs.aws.amazon.com/eks/latest/userguide/auth-configmap.html
 Windows groups: https://docs.aws.amazon.com/eks/latest/userguide/windows-support.html"""
@@ -158,7 +159,11 @@ def merge_node_role(data: Mapping[str, str] | None, role: RoleArn) -> AwsAuthMer
 
     if roles == list(document.map_roles):
         return AwsAuthMerge(original, changed=False, warnings=tuple(warnings))
-    rendered = _dump_entries(roles)
+    # Only an entry added: append it to the text as written, so the operator's comments and
+    # layout stay. An entry that changed means re-rendering the whole list.
+    rendered = _with_entry_appended(original.get(MAP_ROLES), roles) if not matches else None
+    if rendered is None:
+        rendered = _dump_entries(roles)
     return AwsAuthMerge(original | {MAP_ROLES: rendered}, changed=True, warnings=tuple(warnings))
 
 
@@ -210,6 +215,20 @@ def _account(index: int, item: Any) -> str | int:
     if isinstance(item, bool) or not isinstance(item, str | int):
         raise MalformedAwsAuthError(f"{MAP_ACCOUNTS}[{index}]", "must be an account id")
     return item
+
+
+def _with_entry_appended(text: str | None, entries: Sequence[Entry]) -> str | None:
+    """`text` with the last of `entries` appended as a block-style item; None unless that reads
+    back as exactly `entries` (a flow-style list, an indented one or a document marker do not)."""
+    if not text or not text.strip():
+        return None
+    appended = text + ("" if text.endswith("\n") else "\n") + _dump_entries(entries[-1:])
+    yaml = _yaml()
+    try:
+        loaded = yaml.safe_load(appended)
+    except (yaml.YAMLError, ValueError, RecursionError):
+        return None
+    return appended if loaded == list(entries) else None
 
 
 def _dump_entries(entries: Sequence[Entry]) -> str:
