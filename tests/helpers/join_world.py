@@ -102,8 +102,12 @@ class FakeCompute:
         return self.role
 
 
+@dataclass
 class FakeClusters:
+    journal: list[str]
+
     def describe_cluster(self, name: str) -> ClusterConnection:
+        self.journal.append("eks.describe_cluster")
         return ClusterConnection(name, "https://k8s", "Q0E=", None, authentication_mode="API")
 
 
@@ -210,7 +214,7 @@ class JoinWorld:
         return Fleet(
             autoscaling=self.autoscaling,  # type: ignore[arg-type]
             compute=self.compute,  # type: ignore[arg-type]
-            clusters=FakeClusters(),
+            clusters=FakeClusters(self.journal),
             kube_for=lambda connection: self.kube,  # type: ignore[arg-type,return-value]
         )
 

@@ -7,9 +7,11 @@ from __future__ import annotations
 import pytest
 
 from tests.helpers.join_world import (
+    CLUSTER,
     GROUP,
     INSTANCE,
     NODE,
+    NOW,
     POD,
     JoinWorld,
     launch_action,
@@ -94,3 +96,12 @@ def test_enabling_the_smoke_test_without_smoke_pods_is_refused() -> None:
             clock=world.clock,
             settings=JoinSettings(smoke_test=SmokeTestPolicy(enabled=True)),
         )
+
+
+def test_with_the_smoke_test_disabled_looking_for_leftover_pods_makes_no_call() -> None:
+    world = JoinWorld()
+    service = world.service(SmokeTestPolicy(enabled=False))
+    removed = service.remove_leftover_smoke_pods(
+        CLUSTER, service.view(), awaiting_launch=set(), groups_read_at=NOW
+    )
+    assert removed == 0 and world.journal == [] and world.pods.reads == 0

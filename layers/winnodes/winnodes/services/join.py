@@ -279,7 +279,9 @@ class JoinService:
         groups_read_at: datetime,
     ) -> int:
         """Deletes the cluster's smoke pods left after their launch action ended; returns how
-        many. Nothing to do with the smoke test disabled."""
+        many. Nothing to do, and no call made, with the smoke test disabled."""
+        if not self._settings.smoke_test.enabled:
+            return 0
         return self._smoke.remove_leftovers(
             view.connection(cluster),
             awaiting_launch=awaiting_launch,
