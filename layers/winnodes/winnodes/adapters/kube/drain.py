@@ -8,11 +8,12 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import suppress
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Final
 from urllib.parse import quote
 
 from winnodes.adapters.kube.api import STRATEGIC_MERGE_PATCH, KubeApi
+from winnodes.adapters.kube.timestamps import format_time, parse_time
 from winnodes.errors import (
     InvalidInputError,
     KubernetesConflictError,
@@ -60,7 +61,7 @@ class KubeDrain:
     def cordon(self, node: LeavingNode, *, drain_started_at: datetime | None) -> None:
         metadata: dict[str, Any] = {"labels": {EXCLUDE_FROM_LOAD_BALANCERS_LABEL: "true"}}
         if drain_started_at is not None:
-            metadata["annotations"] = {DRAIN_STARTED_ANNOTATION: _rfc3339(drain_started_at)}
+            metadata["annotations"] = {DRAIN_STARTED_ANNOTATION: format_time(drain_started_at)}
         self._api.patch(
             f"/api/v1/nodes/{quote(node.name, safe='')}",
             {"metadata": metadata, "spec": {"unschedulable": True}},
@@ -199,7 +200,7 @@ def _leaving_node(node: Mapping[str, Any], instance_id: str) -> LeavingNode:
         instance_id=instance_id,
         unschedulable=bool((node.get("spec") or {}).get("unschedulable")),
         excluded_from_load_balancers=labels.get(EXCLUDE_FROM_LOAD_BALANCERS_LABEL) == "true",
-        drain_started_at=_parse_time(started),
+        drain_started_at=parse_time(started),  # unknown: the drain restarts its clock
     )
 
 
@@ -214,20 +215,7 @@ def _pod(pod: Mapping[str, Any]) -> PodOnNode:
         labels=dict(metadata.get("labels") or {}),
         owner_kinds=tuple(o["kind"] for o in owners if o.get("controller")),
         is_mirror=MIRROR_POD_ANNOTATION in (metadata.get("annotations") or {}),
-        deletion_timestamp=_parse_time(metadata.get("deletionTimestamp")),
+        deletion_timestamp=parse_time(metadata.get("deletionTimestamp")),
         has_emptydir=any("emptyDir" in volume for volume in volumes),
         phase=(pod.get("status") or {}).get("phase") or "Pending",
     )
-
-
-def _rfc3339(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
-def _parse_time(value: str | None) -> datetime | None:
-    if not value:
-        return None
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None  # someone else's value: the drain restarts its clock rather than fail

@@ -4,11 +4,11 @@ pod's phase and why its container ended, list ours, delete."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
 from winnodes.adapters.kube.api import KubeApi
+from winnodes.adapters.kube.timestamps import parse_time
 from winnodes.decisions.drain import PodPhase
 from winnodes.decisions.smoke import (
     CONTAINER_NAME,
@@ -64,7 +64,7 @@ def listed_smoke_pod_of(pod: Mapping[str, Any]) -> ListedSmokePod:
     return ListedSmokePod(
         name=str(metadata.get("name") or ""),
         instance_id=_instance_id(labels.get(INSTANCE_ID_LABEL)),
-        created_at=_timestamp(metadata.get("creationTimestamp")),
+        created_at=parse_time(metadata.get("creationTimestamp")),
     )
 
 
@@ -106,15 +106,6 @@ def _instance_id(value: Any) -> InstanceId | None:
         return InstanceId(value)
     except InvalidInputError:  # a label someone else set: not a pod of ours to judge
         return None
-
-
-def _timestamp(value: Any) -> datetime | None:
-    """RFC 3339, as the API server writes metadata timestamps ("2026-03-02T09:00:00Z")."""
-    try:
-        parsed = datetime.fromisoformat(value) if isinstance(value, str) else None
-    except ValueError:
-        return None
-    return parsed if parsed is not None and parsed.tzinfo is not None else None
 
 
 def _object(value: Any) -> Mapping[str, Any]:
