@@ -280,12 +280,8 @@ class JoinService:
     ) -> int:
         """Deletes the cluster's smoke pods left after their launch action ended; returns how
         many. Nothing to do, and no call made, with the smoke test disabled."""
-        if not self._settings.smoke_test.enabled:
-            return 0
         return self._smoke.remove_leftovers(
-            view.connection(cluster),
-            awaiting_launch=awaiting_launch,
-            groups_read_at=groups_read_at,
+            cluster, view, awaiting_launch=awaiting_launch, groups_read_at=groups_read_at
         )
 
     def _heartbeat(self, action: LaunchAction) -> None:

@@ -20,6 +20,7 @@ from winnodes.errors import KubernetesError
 from winnodes.models.identifiers import InstanceId
 from winnodes.observability import logger
 from winnodes.ports import ClusterConnection, NodeState, SmokePods
+from winnodes.services.fleet import FleetView
 
 
 class SmokeGate:
@@ -89,16 +90,18 @@ class SmokeGate:
 
     def remove_leftovers(
         self,
-        connection: ClusterConnection,
+        cluster: str,
+        view: FleetView,
         *,
         awaiting_launch: Collection[str],
         groups_read_at: datetime,
     ) -> int:
         """Deletes the cluster's smoke pods whose launch action is over (decisions.smoke says
         which); returns how many it deleted. A pod that cannot be deleted now is tried again on
-        the next pass."""
+        the next pass. With the smoke test disabled, nothing is read, not even the cluster."""
         if not self._policy.enabled:
             return 0
+        connection = view.connection(cluster)
         namespace = self._policy.namespace
         pods = self._pods(connection)
         leftovers = leftover_smoke_pods(
