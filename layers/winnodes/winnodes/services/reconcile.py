@@ -14,7 +14,7 @@ from winnodes.models.groups import MANAGED_TAG, ManagedGroup, UnmanagedGroup, di
 from winnodes.models.identifiers import ClusterName
 from winnodes.models.lifecycle import LifecycleState, LifecycleTransition
 from winnodes.observability import logger, metrics
-from winnodes.ports import AutoScalingGroup, Clock
+from winnodes.ports import AutoScalingGroup, Clock, LifecycleHook
 from winnodes.services.fleet import Fleet, FleetView
 from winnodes.services.join import JoinService, LaunchAction
 from winnodes.services.leave import LeaveService, TerminateAction
@@ -109,6 +109,9 @@ class ReconcileService:
         view: FleetView,
         report: ReconcileReport,
     ) -> None:
+        # A cluster we cannot describe (deleted, renamed, no permission): touch nothing of its
+        # group, not even the tags, which would claim the instances for a cluster not there.
+        view.connection(managed.cluster)
         launch_hook = view.hook(group.name, LifecycleTransition.LAUNCHING)
         terminate_hook = view.hook(group.name, LifecycleTransition.TERMINATING)
         states = {m.instance_id: LifecycleState.parse(m.lifecycle_state) for m in group.instances}
@@ -122,29 +125,62 @@ class ReconcileService:
         tagged = self._join.tag_instances(managed, sorted(joining | in_service), view)
         report.instances_tagged += len(tagged)
         report.tags_repaired += len(in_service.intersection(tagged))
-        for member in group.instances:
-            state = states[member.instance_id]
-            if state is None:
-                continue  # a state newer than ours: not one we act on
-            if state.awaits_launch_action:
-                if launch_hook is None:
-                    continue  # no launch hook: nothing of ours holds the instance
-                report.launch_actions += 1
-                action = LaunchAction(
-                    group=managed, instance_id=member.instance_id, hook=launch_hook
+        # Held instances first, each on its own: their hooks time out while we wait, so neither
+        # a failing neighbour nor a failing repair may hold one up.
+        for instance_id, state in states.items():
+            try:
+                self._advance_held(
+                    managed,
+                    instance_id,
+                    state,
+                    hooks=(launch_hook, terminate_hook),
+                    view=view,
+                    report=report,
                 )
-                joined = self._join.advance(action, view)
-                report.outcomes[type(joined.step).__name__] += 1
-            elif state.awaits_terminate_action:
-                if terminate_hook is None:
-                    continue
-                report.terminate_actions += 1
-                leaving = TerminateAction(
-                    group=managed, instance_id=member.instance_id, hook=terminate_hook
-                )
-                left = self._leave.advance(leaving, view)
-                report.outcomes[type(left.step).__name__] += 1
-            elif state is LifecycleState.IN_SERVICE and self._join.repair_authorization(
-                managed, member.instance_id, view
-            ):
-                report.authorizations_repaired += 1
+            except WinNodesError as error:
+                _instance_failed(group.name, instance_id, error, report)
+        # Repairs can wait for the next pass: the first failure (most likely the cluster's, and
+        # then every instance's) ends them for this group.
+        for instance_id in sorted(in_service):
+            try:
+                if self._join.repair_authorization(managed, instance_id, view):
+                    report.authorizations_repaired += 1
+            except WinNodesError as error:
+                _instance_failed(group.name, instance_id, error, report)
+                break
+
+    def _advance_held(
+        self,
+        managed: ManagedGroup,
+        instance_id: str,
+        state: LifecycleState | None,
+        *,
+        hooks: tuple[LifecycleHook | None, LifecycleHook | None],
+        view: FleetView,
+        report: ReconcileReport,
+    ) -> None:
+        """One step of the launch or terminate action holding the instance, if one of ours
+        does; a state newer than ours is not one we act on."""
+        launch_hook, terminate_hook = hooks
+        if state is None:
+            return
+        if state.awaits_launch_action and launch_hook is not None:
+            report.launch_actions += 1
+            action = LaunchAction(group=managed, instance_id=instance_id, hook=launch_hook)
+            joined = self._join.advance(action, view)
+            report.outcomes[type(joined.step).__name__] += 1
+        elif state.awaits_terminate_action and terminate_hook is not None:
+            report.terminate_actions += 1
+            leaving = TerminateAction(group=managed, instance_id=instance_id, hook=terminate_hook)
+            left = self._leave.advance(leaving, view)
+            report.outcomes[type(left.step).__name__] += 1
+
+
+def _instance_failed(
+    group: str, instance_id: str, error: WinNodesError, report: ReconcileReport
+) -> None:
+    report.errors.append(f"{group} {instance_id}: {error}")
+    logger.error(
+        "reconciling instance failed",
+        extra={"asg": group, "instance_id": instance_id, "error": str(error)},
+    )

@@ -1,0 +1,161 @@
+"""What one reconciler pass does when part of the fleet fails: a group whose cluster cannot be
+described is left untouched, and within a group one instance's failure holds up neither its
+neighbours' lifecycle actions nor them behind a failing repair. The ReconcileService and Fleet
+are the real ones; the ports and the join and leave services it drives are stand-ins that
+record what was asked of them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from winnodes.errors import AwsError, ClusterNotFoundError
+from winnodes.models.groups import ManagedGroup
+from winnodes.ports import (
+    AutoScalingGroup,
+    ClusterConnection,
+    GroupInstance,
+    Instance,
+    LifecycleHook,
+)
+from winnodes.services.fleet import Fleet, FleetView
+from winnodes.services.reconcile import ReconcileService
+
+LAUNCH = LifecycleHook("join", "autoscaling:EC2_INSTANCE_LAUNCHING", 600, "ABANDON")
+TERMINATE = LifecycleHook("leave", "autoscaling:EC2_INSTANCE_TERMINATING", 600, "CONTINUE")
+NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+
+
+def group(name: str, cluster: str, members: dict[str, str]) -> AutoScalingGroup:
+    tags = {"eks-windows-nodes/managed": "true", "eks:cluster-name": cluster}
+    return AutoScalingGroup(name, tags, tuple(GroupInstance(i, s) for i, s in members.items()))
+
+
+@dataclass
+class Groups:
+    groups: Sequence[AutoScalingGroup]
+
+    def groups_tagged(self, tag_key: str) -> Iterator[AutoScalingGroup]:
+        return iter(self.groups)
+
+    def lifecycle_hooks(self, group: str) -> list[LifecycleHook]:
+        return [LAUNCH, TERMINATE]
+
+
+class Instances:
+    def describe_instances(self, instance_ids: Sequence[str]) -> dict[str, Instance]:
+        return {}
+
+
+@dataclass
+class Clusters:
+    known: set[str]
+
+    def describe_cluster(self, name: str) -> ClusterConnection:
+        # eks:DescribeCluster of a cluster not there: ResourceNotFoundException.
+        if name not in self.known:
+            raise ClusterNotFoundError(name, "us-east-1")
+        return ClusterConnection(name, f"https://{name}.eks", "Q0E=", None)
+
+
+@dataclass
+class Step:
+    name: str
+
+
+@dataclass
+class Result:
+    step: Step
+
+
+@dataclass
+class Services:
+    """Stand-in for the join and leave services: records each call, fails where told to."""
+
+    failing: set[str] = field(default_factory=set)
+    calls: list[str] = field(default_factory=list)
+
+    def _call(self, what: str, instance_id: str) -> None:
+        self.calls.append(f"{what} {instance_id}")
+        if instance_id in self.failing:
+            raise AwsError(f"{what} {instance_id}: throttled")
+
+    def tag_instances(self, group: ManagedGroup, ids: Sequence[str], view: FleetView) -> list[str]:
+        self.calls.append(f"tag {','.join(ids)}")
+        return []
+
+    def advance(self, action: Any, view: FleetView) -> Result:
+        self._call("advance", action.instance_id)
+        return Result(Step(type(action).__name__))
+
+    def repair_authorization(self, group: ManagedGroup, instance_id: str, view: FleetView) -> bool:
+        self._call("repair", instance_id)
+        return True
+
+    def remove_leftover_smoke_pods(self, cluster: str, view: FleetView, **_: Any) -> int:
+        return 0
+
+
+class Clock:
+    def now(self) -> datetime:
+        return NOW
+
+
+def reconciler(groups: Sequence[AutoScalingGroup], services: Services, clusters: set[str]) -> Any:
+    fleet = Fleet(
+        autoscaling=Groups(groups),  # type: ignore[arg-type]
+        compute=Instances(),  # type: ignore[arg-type]
+        clusters=Clusters(clusters),
+        kube_for=lambda connection: None,  # type: ignore[arg-type,return-value]
+    )
+    return ReconcileService(
+        fleet=fleet,
+        join=services,  # type: ignore[arg-type]
+        leave=services,  # type: ignore[arg-type]
+        clock=Clock(),  # type: ignore[arg-type]
+    )
+
+
+def test_a_group_whose_cluster_is_not_there_is_left_untouched() -> None:
+    services = Services()
+    groups = [
+        group("gone", "deleted", {"i-0000000000000000a": "Pending:Wait"}),
+        group("live", "prod", {"i-0000000000000000b": "Pending:Wait"}),
+    ]
+
+    report = reconciler(groups, services, {"prod"}).reconcile()
+
+    # Not even tagged: the tag would claim the instance for a cluster that is not there.
+    assert services.calls == ["tag i-0000000000000000b", "advance i-0000000000000000b"]
+    assert report.errors == ["gone: EKS cluster 'deleted' not found in region us-east-1"]
+    assert report.launch_actions == 1
+
+
+def test_one_failing_instance_holds_up_none_of_its_neighbours() -> None:
+    services = Services(failing={"i-0000000000000000a", "i-0000000000000000d"})
+    members = {
+        "i-0000000000000000d": "InService",  # its repair fails
+        "i-0000000000000000e": "InService",
+        "i-0000000000000000a": "Pending:Wait",  # its join step fails
+        "i-0000000000000000b": "Pending:Wait",
+        "i-0000000000000000c": "Terminating:Wait",
+    }
+
+    report = reconciler([group("win", "prod", members)], services, {"prod"}).reconcile()
+
+    assert services.calls[1:] == [
+        # Every held instance, the failing one's neighbours included, before any repair.
+        "advance i-0000000000000000a",
+        "advance i-0000000000000000b",
+        "advance i-0000000000000000c",
+        # The first failed repair ends the group's repairs until the next pass.
+        "repair i-0000000000000000d",
+    ]
+    assert report.launch_actions == 2 and report.terminate_actions == 1
+    assert report.outcomes == {"Step": 2}  # the failed step has no outcome
+    assert report.errors == [
+        "win i-0000000000000000a: advance i-0000000000000000a: throttled",
+        "win i-0000000000000000d: repair i-0000000000000000d: throttled",
+    ]
