@@ -41,13 +41,18 @@ def test_both_tags_agreeing_is_fine() -> None:
     assert isinstance(discover_managed_group("asg", tags), ManagedGroup)
 
 
-def test_marker_value_is_case_insensitive_but_must_be_true() -> None:
-    assert isinstance(
-        discover_managed_group(
-            "asg", {"eks-windows-nodes/managed": "True", "eks:cluster-name": "p"}
-        ),
-        ManagedGroup,
+@pytest.mark.parametrize("marker", ["True", "TRUE", " true", "true "])
+def test_a_marker_not_exactly_true_is_a_misconfiguration(marker: str) -> None:
+    # The IAM policy's StringEquals on the tag is case-sensitive: managing such a group would
+    # tag and authorize its instances and then be denied every lifecycle action.
+    found = discover_managed_group(
+        "asg", {"eks-windows-nodes/managed": marker, "eks:cluster-name": "p"}
     )
+    assert isinstance(found, UnmanagedGroup) and found.misconfigured
+    assert found.reason is UnmanagedReason.INEXACT_MARKER
+
+
+def test_a_marker_other_than_true_is_not_ours() -> None:
     assert reason({"eks-windows-nodes/managed": "false", "eks:cluster-name": "p"}) is (
         UnmanagedReason.NOT_MARKED
     )

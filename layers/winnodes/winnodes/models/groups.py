@@ -11,6 +11,7 @@ from winnodes.errors import InvalidInputError
 from winnodes.models.identifiers import ClusterName
 
 MANAGED_TAG: Final = "eks-windows-nodes/managed"
+MANAGED_VALUE: Final = "true"
 EKS_CLUSTER_NAME_TAG: Final = "eks:cluster-name"
 # `kubernetes.io/cluster/<name>` = owned | shared, the tag the EKS user guide asks nodes to carry.
 KUBERNETES_CLUSTER_TAG_PREFIX: Final = "kubernetes.io/cluster/"
@@ -24,6 +25,9 @@ class ManagedGroup:
 
 class UnmanagedReason(StrEnum):
     NOT_MARKED = "not-marked"  # no `eks-windows-nodes/managed=true`: not ours, silently skip
+    # `True`, ` true `: meant as the marker, but the functions' IAM policy matches the tag value
+    # `true` exactly, so lifecycle actions on the group would be denied.
+    INEXACT_MARKER = "inexact-marker"
     NO_CLUSTER = "no-cluster"  # marked, but no cluster tag: misconfigured
     AMBIGUOUS_CLUSTER = "ambiguous-cluster"  # cluster tags name more than one cluster
     INVALID_CLUSTER_NAME = "invalid-cluster-name"
@@ -50,7 +54,13 @@ def discover_managed_group(
         return UnmanagedGroup(auto_scaling_group_name, reason, detail)
 
     marker = tags.get(MANAGED_TAG)
-    if marker is None or marker.strip().lower() != "true":
+    if marker != MANAGED_VALUE:
+        if marker is not None and marker.strip().lower() == MANAGED_VALUE:
+            return unmanaged(
+                UnmanagedReason.INEXACT_MARKER,
+                f"{MANAGED_TAG} is {marker!r}: write exactly {MANAGED_VALUE!r}, the value the "
+                "functions' IAM policy allows lifecycle actions for",
+            )
         return unmanaged(UnmanagedReason.NOT_MARKED, f"{MANAGED_TAG} is {marker!r}, not 'true'")
 
     named: dict[str, str] = {}  # cluster name → tag it came from
