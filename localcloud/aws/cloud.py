@@ -218,11 +218,14 @@ class AwsCloud(Running):
                 release=release,
             )
 
-    def create_node_role(self, name: str) -> tuple[str, str]:
-        """An EC2 role with an instance profile of the same name: (role ARN, profile ARN)."""
+    def create_node_role(self, name: str, *, path: str = "/") -> tuple[str, str]:
+        """An EC2 role (under IAM `path`) with an instance profile of the same name:
+        (role ARN, profile ARN)."""
         iam = self.client("iam")
         role = iam.create_role(
-            RoleName=name, AssumeRolePolicyDocument=json.dumps(_trust("ec2.amazonaws.com"))
+            RoleName=name,
+            Path=path,
+            AssumeRolePolicyDocument=json.dumps(_trust("ec2.amazonaws.com")),
         )["Role"]
         profile = iam.create_instance_profile(InstanceProfileName=name)["InstanceProfile"]
         iam.add_role_to_instance_profile(InstanceProfileName=name, RoleName=name)

@@ -231,7 +231,7 @@ class EksState:
                     message=f"A username cannot be specified for an access entry of type "
                     f"{entry_type}.",
                 )
-        if account == self.account_id and not self._principal_exists(role, user):
+        if account == self.account_id and not self._principal_exists(principal_arn, role, user):
             raise InvalidParameterException(
                 clusterName=cluster_name,
                 message=f"The specified principalArn is invalid: invalid principal {principal_arn}",
@@ -270,16 +270,22 @@ class EksState:
         entries[key] = record
         return record
 
-    def _principal_exists(self, role: re.Match[str] | None, user: re.Match[str] | None) -> bool:
+    def _principal_exists(
+        self, arn: str, role: re.Match[str] | None, user: re.Match[str] | None
+    ) -> bool:
+        """An existing principal with exactly this ARN: a role's path is part of its ARN, so the
+        path-less ARN of a role with a path names no principal and EKS refuses it."""
         iam = iam_backends[self.account_id]["aws"]
         try:
             if role:
-                iam.get_role(role.group(2))
+                principal = iam.get_role(role.group(2))
             elif user:
-                iam.get_user(user.group(2))
+                principal = iam.get_user(user.group(2))
+            else:
+                return False
         except Exception:  # noqa: BLE001 - moto raises its own NoSuchEntity types
             return False
-        return True
+        return bool(principal.arn == arn)
 
     def get_entry(self, cluster_name: str, principal_arn: str) -> AccessEntryRecord:
         self.cluster(cluster_name)
@@ -332,11 +338,6 @@ class MotoAccessEntries:
 
 
 def _canonical(arn: str) -> str:
-    """EKS keys entries by principal; a role's path is not part of its identity."""
-    role = _ROLE_ARN.match(arn)
-    if role:
-        return f"role/{role.group(1)}/{role.group(2)}".lower()
-    user = _USER_ARN.match(arn)
-    if user:
-        return f"user/{user.group(1)}/{user.group(2)}".lower()
+    """EKS keys entries by the principal's ARN as created, path included: looking one up by
+    another ARN of the same role (without its path) finds nothing."""
     return arn.lower()

@@ -3,6 +3,7 @@ that arrive twice or not at all end in the same state."""
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Iterator
 from typing import Any
 
@@ -146,3 +147,22 @@ def test_the_reconciler_repairs_drifted_tags_and_a_deleted_access_entry(
     assert instance_tags(product, instance_id)[cluster_tag] == "owned"
     assert windows_entries(product, role_arn) == [role_arn]
     assert product.tick()["authorizations_repaired"] == 0  # nothing left to repair
+
+
+def test_a_node_role_with_a_path_gets_its_entry_under_its_own_arn(
+    product: Product, launches: Recorder
+) -> None:
+    # An access entry names its principal by the role's ARN, path included; the path-less ARN
+    # (what aws-auth takes) names no principal, and EKS refuses it.
+    role_arn, profile_arn = product.aws.create_node_role(
+        f"win-node-{secrets.token_hex(3)}", path="/eks/windows/"
+    )
+    assert ":role/eks/windows/" in role_arn
+    group = product.make_group(desired=0, profile_arn=profile_arn)
+    product.client("autoscaling").set_desired_capacity(
+        AutoScalingGroupName=group, DesiredCapacity=1
+    )
+    (instance_id,) = wait_for(lambda: all_in_service(product, group, 1), message="InService")
+    assert windows_entries(product, role_arn) == [role_arn]
+    assert instance_id in ready_nodes_by_instance(product)
+    assert not launches.errors

@@ -112,6 +112,14 @@ def test_role_arn_normal_form_is_a_fixed_point(account: str, path: str, name: st
     assert RoleArn.parse(str(arn)) == arn
 
 
+@given(account=ACCOUNTS, path=PATHS, name=ROLE_NAMES)
+def test_principal_arn_is_the_arn_as_given(account: str, path: str, name: str) -> None:
+    given_arn = f"arn:aws:iam::{account}:role/{path}{name}"
+    arn = RoleArn.parse(given_arn)
+    assert arn.principal_arn == given_arn
+    assert RoleArn.parse(arn.principal_arn).path == arn.path
+
+
 @given(account=ACCOUNTS, name=ROLE_NAMES)
 def test_same_role_ignores_case_of_the_name_only(account: str, name: str) -> None:
     arn = RoleArn.parse(f"arn:aws:iam::{account}:role/{name}")
@@ -148,3 +156,13 @@ def test_bad_provider_ids_are_refused(value: str) -> None:
     with pytest.raises(InvalidInputError) as raised:
         ProviderId.parse(value)
     assert raised.value.field in {"provider-id", "instance-id"}
+
+
+def test_role_arn_keeps_its_path_for_access_entries() -> None:
+    arn = RoleArn.parse("arn:aws:iam::111122223333:role/eks/windows/NodeRole")
+    assert arn.principal_arn == "arn:aws:iam::111122223333:role/eks/windows/NodeRole"
+    assert RoleArn.parse("arn:aws:iam::111122223333:role/NodeRole").principal_arn == (
+        "arn:aws:iam::111122223333:role/NodeRole"
+    )
+    # The same role whatever path an ARN names it with: names are unique in an account.
+    assert arn == RoleArn.parse("arn:aws:iam::111122223333:role/NodeRole")

@@ -7,7 +7,7 @@ parts because callers need the parts (account, availability zone)."""
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar, Self
 
 from pydantic import GetCoreSchemaHandler
@@ -83,15 +83,17 @@ _ROLE_ARN = re.compile(
 
 @dataclass(frozen=True, slots=True)
 class RoleArn:
-    """An IAM role ARN in the form aws-auth and access entries accept: no path.
-
-    aws-auth `rolearn` must not include a path because the authenticator compares it with the
-    caller's assumed-role ARN, which carries none
-    (https://docs.aws.amazon.com/eks/latest/userguide/auth-configmap.html)."""
+    """An IAM role ARN. `str()` gives the form aws-auth takes: no path, because the authenticator
+    compares `rolearn` with the caller's assumed-role ARN, which carries none
+    (https://docs.aws.amazon.com/eks/latest/userguide/auth-configmap.html). An access entry names
+    the principal by its full ARN, path included (`principal_arn`): the path-less ARN of a role
+    with a path names no existing principal, and EKS refuses it
+    (https://docs.aws.amazon.com/eks/latest/userguide/creating-access-entries.html)."""
 
     partition: str
     account: str
     name: str
+    path: str = field(default="/", compare=False)  # `/` or `/a/b/`; unknown from assumed roles
 
     @classmethod
     def parse(cls, value: str) -> RoleArn:
@@ -102,13 +104,18 @@ class RoleArn:
             raise InvalidInputError("role-arn", f"{value!r} is not an IAM role ARN")
         if match["assumed"] is not None:
             return cls(match["partition"], match["sts_account"], match["assumed"])
-        name = match["path_and_name"].rsplit("/", 1)[-1]
+        path, _, name = match["path_and_name"].rpartition("/")
         if not name or len(name) > 64:
             raise InvalidInputError("role-arn", f"{value!r} has no valid role name")
-        return cls(match["partition"], match["account"], name)
+        return cls(match["partition"], match["account"], name, f"/{path}/" if path else "/")
 
     def __str__(self) -> str:
         return f"arn:{self.partition}:iam::{self.account}:role/{self.name}"
+
+    @property
+    def principal_arn(self) -> str:
+        """The role's own ARN, path included, as an access entry names its principal."""
+        return f"arn:{self.partition}:iam::{self.account}:role{self.path}{self.name}"
 
     def same_role(self, other: RoleArn) -> bool:
         """IAM role names are unique case-insensitively within an account, and the authenticator

@@ -59,9 +59,11 @@ class NodeRoleAuthorization:
             logger.warning("instance has no IAM role to authorize", extra=log)
             return NodeAuthorization.MISSING
         if connection.uses_access_entries:
-            if self._access_entries.ensure_windows_node_entry(connection.name, str(role)):
+            if self._access_entries.ensure_windows_node_entry(connection.name, role.principal_arn):
                 metrics.add_metric(name="AccessEntryCreated", unit="Count", value=1)
-                logger.info("created EC2_WINDOWS access entry", extra=log | {"role": str(role)})
+                logger.info(
+                    "created EC2_WINDOWS access entry", extra=log | {"role": role.principal_arn}
+                )
             authorization = NodeAuthorization.AUTHORIZED
         else:
             authorization = self._merge_aws_auth(kube, role, log)
@@ -100,7 +102,7 @@ class NodeRoleAuthorization:
         self, connection: ClusterConnection, kube: ClusterKube, role: RoleArn
     ) -> NodeAuthorization:
         if connection.uses_access_entries:
-            has_entry = self._access_entries.has_entry(connection.name, str(role))
+            has_entry = self._access_entries.has_entry(connection.name, role.principal_arn)
             return NodeAuthorization.AUTHORIZED if has_entry else NodeAuthorization.MISSING
         document = kube.read_aws_auth()
         try:
