@@ -116,8 +116,8 @@ class FakeAccessEntries:
     journal: list[str]
     entries: set[str] = field(default_factory=lambda: {ROLE})
 
-    def has_entry(self, cluster: str, principal_arn: str) -> bool:
-        return principal_arn in self.entries
+    def entry_type(self, cluster: str, principal_arn: str) -> str | None:
+        return "EC2_WINDOWS" if principal_arn in self.entries else None
 
     def ensure_windows_node_entry(self, cluster: str, role_arn: str) -> bool:
         if role_arn in self.entries:

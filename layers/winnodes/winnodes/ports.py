@@ -45,7 +45,10 @@ class ClusterDirectory(Protocol):
 
 
 class AccessEntries(Protocol):
-    def has_entry(self, cluster: str, principal_arn: str) -> bool: ...
+    def entry_type(self, cluster: str, principal_arn: str) -> str | None:
+        """The type of the principal's access entry (`EC2_WINDOWS`, `EC2_LINUX`, `STANDARD`,
+        ...), None when it has none."""
+        ...
 
     def ensure_windows_node_entry(self, cluster: str, role_arn: str) -> bool:
         """Creates the EC2_WINDOWS access entry for `role_arn` unless one exists; True if

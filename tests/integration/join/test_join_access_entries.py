@@ -17,10 +17,12 @@ from tests.integration.join.helpers import (
     Recorder,
     all_in_service,
     instance_tags,
+    one_instance_with_a_short_deadline,
     ready_nodes_by_instance,
     scale_out_with_every_event_lost,
     scale_out_with_every_event_twice,
     states,
+    wait_for_abandon,
 )
 from winnodes import wiring
 
@@ -166,3 +168,24 @@ def test_a_node_role_with_a_path_gets_its_entry_under_its_own_arn(
     assert windows_entries(product, role_arn) == [role_arn]
     assert instance_id in ready_nodes_by_instance(product)
     assert not launches.errors
+
+
+def test_a_node_role_whose_entry_is_not_ec2_windows_is_never_continued(
+    product: Product, launches: Recorder, node_role: tuple[str, str]
+) -> None:
+    # EC2_LINUX lets the node register but leaves out eks:kube-proxy-windows; a type cannot be
+    # changed, so the join waits for an operator and ends in ABANDON at its deadline.
+    role_arn, profile_arn = node_role
+    eks = product.client("eks")
+    eks.create_access_entry(
+        clusterName=product.aws.cluster_name, principalArn=role_arn, type="EC2_LINUX"
+    )
+    with one_instance_with_a_short_deadline(product, profile_arn, deadline_seconds=8) as (
+        _,
+        instance_id,
+    ):
+        wait_for_abandon(launches, instance_id)
+    entry = eks.describe_access_entry(clusterName=product.aws.cluster_name, principalArn=role_arn)
+    assert entry["accessEntry"]["type"] == "EC2_LINUX"
+    steps = {r.get("step") for r in launches.results if r.get("instance_id") == instance_id}
+    assert "CompleteContinue" not in steps

@@ -54,9 +54,9 @@ class EksAccessEntries:
     def __init__(self, client: EKSClient) -> None:
         self._client = client
 
-    def has_entry(self, cluster: str, principal_arn: str) -> bool:
+    def entry_type(self, cluster: str, principal_arn: str) -> str | None:
         try:
-            aws_call(
+            response = aws_call(
                 "DescribeAccessEntry",
                 lambda: self._client.describe_access_entry(
                     clusterName=cluster, principalArn=principal_arn
@@ -64,9 +64,9 @@ class EksAccessEntries:
             )
         except botocore.exceptions.ClientError as error:
             if error_code(error) == "ResourceNotFoundException":
-                return False
+                return None
             raise AwsError(f"eks:DescribeAccessEntry {principal_arn} failed: {error}") from error
-        return True
+        return response["accessEntry"].get("type", "STANDARD")
 
     def ensure_windows_node_entry(self, cluster: str, role_arn: str) -> bool:
         # EC2_WINDOWS entries take no username, groups or policies: EKS fills in

@@ -25,7 +25,9 @@ DEFAULT_JOIN_DEADLINE: Final = timedelta(minutes=20)
 class NodeAuthorization(StrEnum):
     AUTHORIZED = "authorized"  # access entry EC2_WINDOWS or complete aws-auth entry
     MISSING = "missing"
-    BLOCKED = "blocked"  # aws-auth malformed: we refuse to write it; an operator must fix it
+    # aws-auth malformed (we refuse to write it) or the role's access entry is not EC2_WINDOWS
+    # (types cannot change): an operator must fix it
+    BLOCKED = "blocked"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

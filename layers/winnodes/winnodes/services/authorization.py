@@ -24,6 +24,7 @@ from winnodes.ports import (
 from winnodes.services.fleet import FleetView
 
 _AWS_AUTH_WRITE_ATTEMPTS = 5
+WINDOWS_ACCESS_ENTRY_TYPE = "EC2_WINDOWS"
 
 
 class NodeRoleAuthorization:
@@ -64,7 +65,9 @@ class NodeRoleAuthorization:
                 logger.info(
                     "created EC2_WINDOWS access entry", extra=log | {"role": role.principal_arn}
                 )
-            authorization = NodeAuthorization.AUTHORIZED
+                authorization = NodeAuthorization.AUTHORIZED
+            else:  # there already (created meanwhile?): it serves a Windows node only as one
+                authorization = self._access_entry_authorization(connection, role)
         else:
             authorization = self._merge_aws_auth(kube, role, log)
         view.remember(("authorization", connection.name, str(role)), authorization)
@@ -102,14 +105,35 @@ class NodeRoleAuthorization:
         self, connection: ClusterConnection, kube: ClusterKube, role: RoleArn
     ) -> NodeAuthorization:
         if connection.uses_access_entries:
-            has_entry = self._access_entries.has_entry(connection.name, role.principal_arn)
-            return NodeAuthorization.AUTHORIZED if has_entry else NodeAuthorization.MISSING
+            return self._access_entry_authorization(connection, role)
         document = kube.read_aws_auth()
         try:
             authorized = node_role_authorized(document.data if document else None, role)
         except MalformedAwsAuthError:
             return NodeAuthorization.BLOCKED
         return NodeAuthorization.AUTHORIZED if authorized else NodeAuthorization.MISSING
+
+    def _access_entry_authorization(
+        self, connection: ClusterConnection, role: RoleArn
+    ) -> NodeAuthorization:
+        entry_type = self._access_entries.entry_type(connection.name, role.principal_arn)
+        if entry_type is None:
+            return NodeAuthorization.MISSING
+        if entry_type == WINDOWS_ACCESS_ENTRY_TYPE:
+            return NodeAuthorization.AUTHORIZED
+        # EC2_LINUX leaves out eks:kube-proxy-windows, STANDARD the node groups; an entry's type
+        # cannot be changed, so only an operator can replace it.
+        metrics.add_metric(name="AccessEntryWrongType", unit="Count", value=1)
+        logger.error(
+            "the node role's access entry is not of type EC2_WINDOWS; Windows nodes need one. "
+            "Delete it and let the next join create it, or recreate it as EC2_WINDOWS",
+            extra={
+                "cluster": connection.name,
+                "role": role.principal_arn,
+                "access_entry_type": entry_type,
+            },
+        )
+        return NodeAuthorization.BLOCKED
 
     def _merge_aws_auth(
         self, kube: ClusterKube, role: RoleArn, log: dict[str, str | None]
