@@ -182,8 +182,9 @@ class ClusterKube(Protocol):
     def read_aws_auth(self) -> AwsAuthConfigMap | None: ...
 
     def write_aws_auth(self, data: Mapping[str, str], *, resource_version: str | None) -> None:
-        """Replaces at `resource_version` (KubernetesConflictError when stale), or creates the
-        ConfigMap when `resource_version` is None."""
+        """Writes `data` at `resource_version` (KubernetesConflictError when stale), leaving the
+        rest of the object (labels, annotations, binaryData) as it is; or creates the ConfigMap
+        when `resource_version` is None."""
         ...
 
     def nodes_by_instance(self) -> dict[str, NodeState]:

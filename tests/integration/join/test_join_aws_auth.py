@@ -60,6 +60,15 @@ def test_scale_out_by_three_joins_every_node_and_keeps_foreign_entries(
     product: Product, launches: Recorder, node_role: tuple[str, str]
 ) -> None:
     role_arn, profile_arn = node_role
+    core = product.kube.core_v1()
+    # What a ConfigMap carries besides data, which a write of ours must leave as it is.
+    owner = {
+        "labels": {"app.kubernetes.io/managed-by": "Helm"},
+        "annotations": {"meta.helm.sh/release-name": "aws-auth"},
+    }
+    core.patch_namespaced_config_map(
+        "aws-auth", "kube-system", {"metadata": owner, "binaryData": {"note": "AAE="}}
+    )
     before = aws_auth_data(product)
     group = product.make_group(desired=0, profile_arn=profile_arn)
     product.client("autoscaling").set_desired_capacity(
@@ -85,6 +94,10 @@ def test_scale_out_by_three_joins_every_node_and_keeps_foreign_entries(
     assert after["mapRoles"].startswith(before["mapRoles"])
     roles_before = {e["rolearn"] for e in yaml.safe_load(before["mapRoles"])}
     assert roles_before <= {e["rolearn"] for e in map_roles(product)}
+    written = core.read_namespaced_config_map("aws-auth", "kube-system")
+    assert owner["labels"].items() <= (written.metadata.labels or {}).items()
+    assert owner["annotations"].items() <= (written.metadata.annotations or {}).items()
+    assert written.binary_data == {"note": "AAE="}
 
     vpc_cni = product.kube.core_v1().read_namespaced_config_map("amazon-vpc-cni", "kube-system")
     assert vpc_cni.data["enable-windows-ipam"] == "true"

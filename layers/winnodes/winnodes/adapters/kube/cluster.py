@@ -68,13 +68,20 @@ class KubeCluster:
         )
 
     def write_aws_auth(self, data: Mapping[str, str], *, resource_version: str | None) -> None:
-        metadata: dict[str, Any] = {"name": AWS_AUTH, "namespace": "kube-system"}
-        body = {"metadata": metadata, "data": dict(data)}
         if resource_version is None:
-            self._api.create(CONFIGMAPS, body)
+            self._api.create(
+                CONFIGMAPS,
+                {"metadata": {"name": AWS_AUTH, "namespace": "kube-system"}, "data": dict(data)},
+            )
             return
-        metadata["resourceVersion"] = resource_version
-        self._api.replace(f"{CONFIGMAPS}/{AWS_AUTH}", body)
+        # A merge patch, not a PUT: a PUT replaces the whole object, and with it the labels,
+        # annotations (Helm's ownership, kubectl's last-applied) and binaryData we never read.
+        # The resourceVersion makes it conditional (409 when written meanwhile); `data` holds
+        # every key that was read, so the keys patched are all the keys.
+        self._api.patch(
+            f"{CONFIGMAPS}/{AWS_AUTH}",
+            {"metadata": {"resourceVersion": resource_version}, "data": dict(data)},
+        )
 
     def nodes_by_instance(self) -> dict[str, NodeState]:
         nodes = {}
