@@ -40,6 +40,7 @@ from localcloud.kube.waiting import wait_until
 from winnodes import rbac
 from winnodes.adapters.clock import SystemClock
 from winnodes.adapters.kube.api import KubeApi
+from winnodes.adapters.kube.cluster import KubeCluster
 from winnodes.adapters.kube.drain import KubeDrain
 from winnodes.adapters.kube.token import CachedToken
 from winnodes.models.groups import ManagedGroup
@@ -163,7 +164,7 @@ class Bench:
                 autoscaling=self.group,
                 compute=None,  # type: ignore[arg-type]
                 clusters=Clusters(),
-                kube_for=None,  # type: ignore[arg-type]
+                kube_for=lambda connection: KubeCluster(api),
             ),
             drain_for=lambda connection: KubeDrain(api),
             clock=SystemClock(),

@@ -50,6 +50,7 @@ from winnodes.ports import (
     AutoScaling,
     AutoScalingGroup,
     ClusterConnection,
+    ClusterDirectory,
     LeavingNode,
     LifecycleHook,
     NodeDrain,
@@ -244,9 +245,12 @@ class RecordingAutoScaling:
         self.completions: list[tuple[str, str]] = []
         self.refused_completions: list[str] = []
         self.heartbeats: list[str] = []
+        self.group_reads = 0
         self._lock = threading.Lock()
 
     def describe_group(self, name: str) -> AutoScalingGroup | None:
+        with self._lock:
+            self.group_reads += 1
         return self._inner.describe_group(name)
 
     def groups_tagged(self, tag_key: str) -> Iterator[AutoScalingGroup]:
@@ -288,7 +292,20 @@ class DrainRecord:
     deleted: list[str] = field(default_factory=list)
     deleted_nodes: list[str] = field(default_factory=list)
     statuses: list[int] = field(default_factory=list)
+    drains_built: int = 0  # KubeDrains asked of KubeClusters (each discovers the policy API once)
     lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+class CountingClusters:
+    """The function's EKS adapter, counting DescribeCluster calls."""
+
+    def __init__(self, inner: ClusterDirectory) -> None:
+        self._inner = inner
+        self.described = 0
+
+    def describe_cluster(self, name: str) -> ClusterConnection:
+        self.described += 1
+        return self._inner.describe_cluster(name)
 
 
 class RecordingDrain:
@@ -334,6 +351,7 @@ class Leave:
 
     service: LeaveService
     autoscaling: RecordingAutoScaling
+    clusters: CountingClusters
     drain: DrainRecord
     clock: ShiftedClock
     managed: ManagedGroup
@@ -364,14 +382,18 @@ def leave_for(product: Product) -> LeaveFactory:
         record = DrainRecord()
         clock = ShiftedClock()
 
+        clusters = CountingClusters(EksClusters(eks_client(session)))
+
         def drain_for(connection: ClusterConnection) -> NodeDrain:
+            with record.lock:
+                record.drains_built += 1
             return RecordingDrain(kube_for.drain(connection), record)
 
         service = LeaveService(
             fleet=Fleet(
                 autoscaling=autoscaling,
                 compute=Ec2Instances(ec2_client(session), iam_client(session)),
-                clusters=EksClusters(eks_client(session)),
+                clusters=clusters,
                 kube_for=kube_for,
             ),
             drain_for=drain_for,
@@ -386,7 +408,7 @@ def leave_for(product: Product) -> LeaveFactory:
         hook = service.view().hook(group.name, LifecycleTransition.TERMINATING)
         assert hook is not None, f"{group.name} has no terminate hook"
         managed = ManagedGroup(group.name, ClusterName(product.aws.cluster_name))
-        return Leave(service, autoscaling, record, clock, managed, hook)
+        return Leave(service, autoscaling, clusters, record, clock, managed, hook)
 
     return make
 

@@ -98,9 +98,18 @@ def test_pdb_blocked_evictions_are_retried_until_the_budget_allows(
     assert 429 in leave.drain.statuses
 
     workloads.set_pdb_min_available("web", 1)  # the owner relaxes the budget
+    before = (leave.autoscaling.group_reads, leave.clusters.described, leave.drain.drains_built)
     result = leave.service.leave(action)
 
     assert result.finished and isinstance(result.step, FinishDrain)
+    # One invocation: the group read again on every poll, the cluster described once and one
+    # drain (one policy API discovery) for all of them.
+    group_reads, described, drains = (
+        leave.autoscaling.group_reads - before[0],
+        leave.clusters.described - before[1],
+        leave.drain.drains_built - before[2],
+    )
+    assert group_reads > 1 and (described, drains) == (1, 1)
     assert leave.autoscaling.completions == [(old.instance_id, "CONTINUE")]
     assert group.state(old.instance_id) in GONE
     assert not node_exists(kube, old.name)

@@ -136,12 +136,16 @@ class LeaveService:
         carries on from there)."""
         started = self._clock.monotonic()
         budget = self._settings.wait_budget.total_seconds()
+        # One view for the invocation: the cluster's connection and its drain (with the policy
+        # API version it discovered) hold for every poll; the group is read again after a pause.
+        view = self.view()
         while True:
-            result = self.advance(action)
+            result = self.advance(action, view)
             elapsed = self._clock.monotonic() - started
             if result.finished or elapsed >= budget:
                 return result
             self._clock.sleep(min(self._pause(action, result), budget - elapsed))
+            view.refresh()
 
     def advance(self, action: TerminateAction, view: FleetView | None = None) -> LeaveResult:
         """Observe (through `view`, fresh when not given), decide, perform one step."""
@@ -159,8 +163,8 @@ class LeaveService:
             logger.info("instance is not awaiting a terminate action", extra=log | {"state": state})
             return LeaveResult(action.instance_id, NotTerminating(state), finished=True)
 
-        drain = self._drain_for(view.connection(action.group.cluster))
-        node = drain.leaving_node(action.instance_id, name=action.node_name)
+        drain = self._drain(action, view)
+        node = self._leaving_node(action, drain, view)
         if node is not None and not node.cordoned:
             first = node.drain_started_at is None
             try:
@@ -297,6 +301,24 @@ class LeaveService:
         )
 
     # -- observe ----------------------------------------------------------------------------
+
+    def _drain(self, action: TerminateAction, view: FleetView) -> NodeDrain:
+        """One per cluster and view: a reconciler pass or an invocation's polls share it."""
+        cluster = str(action.group.cluster)
+        return view.memo(("drain", cluster), lambda: self._drain_for(view.connection(cluster)))
+
+    def _leaving_node(
+        self, action: TerminateAction, drain: NodeDrain, view: FleetView
+    ) -> LeavingNode | None:
+        name = action.node_name
+        if name is None:
+            # The view lists a cluster's nodes once per pass (by providerID, like the drain
+            # would): no list per terminating instance, and none at all for a node that is gone.
+            listed = view.nodes(str(action.group.cluster)).get(action.instance_id)
+            if listed is None:
+                return None
+            name = listed.name
+        return drain.leaving_node(action.instance_id, name=name)
 
     def _lifecycle_state(self, action: TerminateAction, view: FleetView) -> str | None:
         group = view.group(action.group.auto_scaling_group_name)

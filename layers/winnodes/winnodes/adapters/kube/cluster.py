@@ -136,8 +136,9 @@ class KubeClusters:
 
     def drain(self, connection: ClusterConnection) -> KubeDrain:
         """Drain operations over the same authenticated API as `self(connection)`. A fresh one per
-        call: it discovers the policy API version again, so a cluster upgraded under a warm
-        container is evicted with the version it serves now."""
+        call, which the caller keeps for its pass or invocation (LeaveService does, in its
+        FleetView): it discovers the policy API version once, and the next invocation again, so a
+        cluster upgraded under a warm container is evicted with the version it serves now."""
         return KubeDrain(self(connection).api)
 
     def smoke_pods(self, connection: ClusterConnection) -> KubeSmokePods:

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any, Final
 from urllib.parse import quote
 
-from winnodes.adapters.kube.api import STRATEGIC_MERGE_PATCH, KubeApi
+from winnodes.adapters.kube.api import STRATEGIC_MERGE_PATCH
 from winnodes.adapters.kube.timestamps import format_time, parse_time
 from winnodes.errors import (
     InvalidInputError,
@@ -21,7 +21,7 @@ from winnodes.errors import (
     KubernetesNotFoundError,
 )
 from winnodes.models.identifiers import ProviderId
-from winnodes.ports import LeavingNode, PodOnNode
+from winnodes.ports import Kubernetes, LeavingNode, PodOnNode
 
 DRAIN_STARTED_ANNOTATION: Final = "eks-windows-nodes/drain-started-at"
 # Managed node groups label a leaving node so external load balancers stop sending it traffic.
@@ -34,9 +34,10 @@ _UNREACHABLE: Final = 503
 
 
 class KubeDrain:
-    """One cluster's drain operations. Thread-safe; evictions run on a bounded pool."""
+    """One cluster's drain operations. Thread-safe; evictions run on a bounded pool. Keep one
+    for a pass or an invocation: it reads the policy API version once."""
 
-    def __init__(self, api: KubeApi, *, concurrency: int = DEFAULT_CONCURRENCY) -> None:
+    def __init__(self, api: Kubernetes, *, concurrency: int = DEFAULT_CONCURRENCY) -> None:
         self._api = api
         self._concurrency = max(1, concurrency)
         self._lock = threading.Lock()

@@ -1,0 +1,118 @@
+"""What one drain costs: an invocation describes its cluster once and discovers the policy API
+version once, however long it polls, and reads only what changes (the group's lifecycle states,
+the pods) again after each pause. A reconciler pass lists a cluster's nodes once, however many of
+its instances are terminating. Heartbeats, PDB retries and the deadline pace as before."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import timedelta
+
+from tests.helpers.leave_world import (
+    HOOK,
+    INSTANCE,
+    LeaveWorld,
+    instance_id,
+    node_name,
+    terminate_action,
+)
+from winnodes.decisions.drain import ContinueDraining, DrainPolicy, DrainTimedOut, FinishDrain
+from winnodes.services.reconcile import ReconcileService
+
+
+def writes_and_sleeps(journal: list[str]) -> list[str]:
+    reads = ("describe", "kube.get", "kube.list")
+    return [entry for entry in journal if not any(read in entry for read in reads)]
+
+
+def test_a_long_drain_describes_the_cluster_once_and_the_group_every_poll() -> None:
+    world = LeaveWorld()
+    world.kube.add_node(INSTANCE, pods=3)  # evicted, they never finish terminating
+
+    result = world.service(wait_budget=30).leave(terminate_action())
+
+    assert isinstance(result.step, ContinueDraining) and result.remaining == 3
+    polls = world.journal.count("kube.list pods")
+    assert polls == 31  # at 0 s, then once a second until the budget is spent
+    assert world.journal.count("sleep 1") == 30
+    assert world.journal.count("eks.describe_cluster") == 1  # was once per poll
+    assert world.journal.count("autoscaling.describe_group") == polls
+    assert world.journal.count("kube.get /apis/policy") == 1
+    assert world.drains_built == 1  # was once per poll
+    # The first look finds the node in the node list; later ones read it by name.
+    assert world.journal.count("kube.list nodes") == 1
+    assert world.journal.count("kube.get node") == polls
+    assert world.journal.count("kube.evict web/web-def0-0") == 1  # evicted once, then waited for
+
+
+def test_budget_refusals_are_retried_with_one_policy_discovery_and_one_describe_cluster() -> None:
+    world = LeaveWorld()
+    world.kube.add_node(INSTANCE, pods=2)
+    world.kube.kubelet = True
+    world.kube.pdb_refusals = 6  # the budget refuses both pods three times
+
+    result = world.service().leave(terminate_action())
+
+    assert result.finished and result.step == FinishDrain(delete_node=True)
+    # kubectl's pace: every 5 s while only the budget holds pods back, then every second.
+    assert [e for e in world.journal if e.startswith("sleep")] == ["sleep 5"] * 3 + ["sleep 1"]
+    assert world.journal.count("kube.list pdbs") == 3  # each refusal names its budget
+    assert world.journal.count("kube.get /apis/policy") == 1  # was once per poll
+    assert world.journal.count("eks.describe_cluster") == 1  # was once per poll
+    assert world.journal.count("autoscaling.describe_group") == 5  # once per poll
+    assert world.drains_built == 1
+    assert writes_and_sleeps(world.journal)[-2:] == [
+        "kube.delete node",
+        "autoscaling.complete CONTINUE",
+    ]
+    assert world.autoscaling.completed == [(INSTANCE, "CONTINUE")]
+    assert world.kube.nodes == {}
+
+
+def test_heartbeats_and_the_deadline_hold_across_polls_of_one_view() -> None:
+    world = LeaveWorld()
+    world.kube.add_node(INSTANCE, pods=1)
+    action = replace(terminate_action(), hook=replace(HOOK, heartbeat_timeout_seconds=8))
+
+    result = world.service(policy=DrainPolicy(timeout=timedelta(seconds=10))).leave(action)
+
+    assert isinstance(result.step, DrainTimedOut) and result.finished
+    assert writes_and_sleeps(world.journal) == [
+        "kube.patch node",  # cordoned, the drain's start written on the node
+        "kube.evict web/web-def0-0",
+        *["sleep 1"] * 4,
+        "autoscaling.heartbeat",  # half the hook's 8 s timeout after the drain started
+        *["sleep 1"] * 4,
+        "autoscaling.heartbeat",
+        *["sleep 1"] * 2,
+        "autoscaling.complete CONTINUE",  # 10 s after the drain started; the node stays
+    ]
+    assert world.journal.count("eks.describe_cluster") == 1
+    assert world.journal.count("autoscaling.describe_group") == 11
+    assert node_name(INSTANCE) in world.kube.nodes
+
+
+def test_a_reconciler_pass_lists_the_nodes_once_for_every_terminating_instance() -> None:
+    world = LeaveWorld()
+    leaving = [instance_id(n) for n in range(1, 6)]
+    world.autoscaling.states = dict.fromkeys(leaving, "Terminating:Wait")
+    for instance in leaving[:4]:
+        world.kube.add_node(instance, pods=1)
+    # The fifth never joined: the node list shows no node for it, nothing reads one.
+
+    report = ReconcileService(
+        fleet=world.fleet(),
+        join=world.join_service(),
+        leave=world.service(),
+        clock=world.clock,
+    ).reconcile()
+
+    assert report.terminate_actions == 5 and not report.errors
+    assert report.outcomes == {"ContinueDraining": 4, "FinishDrain": 1}
+    assert world.journal.count("kube.list nodes") == 1  # was one per terminating instance
+    assert world.journal.count("kube.get node") == 4  # its uid and drain annotation
+    assert world.journal.count("kube.get /apis/policy") == 1  # was one per instance
+    assert world.journal.count("eks.describe_cluster") == 1
+    assert world.drains_built == 1
+    assert world.journal.count("kube.patch node") == 4
+    assert world.autoscaling.completed == [(leaving[4], "CONTINUE")]
