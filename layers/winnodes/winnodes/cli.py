@@ -1,39 +1,77 @@
 """`winnodes`: every capability by hand, without Docker, against any endpoint
-(AWS_ENDPOINT_URL points boto3 at the local cloud)."""
+(AWS_ENDPOINT_URL points boto3 at the local cloud).
+
+stdout carries a command's result alone, so that it can be piped (`winnodes reconcile | jq`);
+logs, and anything a library print()s, go to stderr."""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import logging
 import sys
-from collections.abc import Sequence
-from dataclasses import asdict
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from winnodes import wiring
-from winnodes.errors import InvalidInputError, WinNodesError
+from winnodes.errors import ConfigurationError, InvalidInputError, WinNodesError
 from winnodes.models.events import classify_lifecycle_event
+from winnodes.observability import logger
 from winnodes.services.userdata import UserdataRequest, settings_for
 from winnodes.userdata import encode_userdata, render_userdata
 from winnodes.userdata.settings import parse_cidr_list, parse_node_labels, parse_taints
 
+EXIT_OK = 0
 EXIT_USAGE = 2
 EXIT_FAILURE = 1
+
+_LOGS = (
+    "Logs are JSON lines on stderr; POWERTOOLS_LOG_LEVEL (or LOG_LEVEL) sets their level "
+    "(DEBUG, INFO, WARNING, ERROR or CRITICAL; default INFO)."
+)
+_REGION_HELP = "AWS region (default: AWS_REGION, AWS_DEFAULT_REGION or the profile's)"
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    output: str
+    status: int = EXIT_OK
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     try:
-        output: str = args.run(args)
+        with _diagnostics_to_stderr():
+            result: CommandResult = args.run(args)
+    except ConfigurationError as error:
+        print(f"winnodes: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
     except InvalidInputError as error:
         print(f"winnodes: error: --{error.field}: {error.reason}", file=sys.stderr)
         return EXIT_USAGE
     except WinNodesError as error:
         print(f"winnodes: error: {error}", file=sys.stderr)
         return EXIT_FAILURE
-    sys.stdout.write(output)
-    return 0
+    sys.stdout.write(result.output)
+    return result.status
+
+
+@contextlib.contextmanager
+def _diagnostics_to_stderr() -> Iterator[None]:
+    """While a command runs, logs and anything print()ed (Powertools flushes EMF metrics with
+    print) go to stderr. The logger's handler holds the stdout of import time, as the Lambda
+    handlers want; it is given that stream back afterwards, so they still log to stdout."""
+    with contextlib.ExitStack() as restore:
+        handler = logger.registered_handler
+        if isinstance(handler, logging.StreamHandler):
+            previous = handler.setStream(sys.stderr)
+            if previous is not None:
+                restore.callback(handler.setStream, previous)
+        restore.enter_context(contextlib.redirect_stdout(sys.stderr))
+        yield
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -55,12 +93,14 @@ def _add_lifecycle(commands: argparse._SubParsersAction[argparse.ArgumentParser]
         description=(
             "Handle one EventBridge lifecycle event (launch: join the node; terminate: drain "
             "it) exactly as the lifecycle function does, against AWS_ENDPOINT_URL or AWS. "
-            "Prints the outcome as JSON; a rejected event exits with status 2."
+            "Prints the outcome as JSON on stdout; a rejected event exits with status 2."
         ),
+        epilog=_LOGS,
     )
     lifecycle.add_argument(
         "--event", "-e", required=True, type=Path, metavar="FILE", help="event JSON (see events/)"
     )
+    lifecycle.add_argument("--region", help=_REGION_HELP)
     lifecycle.set_defaults(run=_lifecycle)
 
 
@@ -72,13 +112,16 @@ def _add_reconcile(commands: argparse._SubParsersAction[argparse.ArgumentParser]
             "One pass of the scheduled reconciler: every pending launch and terminate action "
             "of every managed group is driven one step forward, drifted tags and node-role "
             "authorizations are repaired, and smoke pods left behind are deleted. Prints the "
-            "report as JSON."
+            "report as JSON on stdout; if any group or cluster failed (the report's errors), "
+            "exits with status 1 after printing it."
         ),
+        epilog=_LOGS,
     )
+    reconcile.add_argument("--region", help=_REGION_HELP)
     reconcile.set_defaults(run=_reconcile)
 
 
-def _lifecycle(args: argparse.Namespace) -> str:
+def _lifecycle(args: argparse.Namespace) -> CommandResult:
     try:
         event = json.loads(args.event.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError) as error:
@@ -87,15 +130,18 @@ def _lifecycle(args: argparse.Namespace) -> str:
         classify_lifecycle_event(event)  # bad input fails here, before any AWS set-up
     except InvalidInputError as error:
         raise InvalidInputError("event", f"{error.field}: {error.reason}") from None
-    outcome = wiring.lifecycle_events().handle(event)
+    outcome = wiring.lifecycle_events(args.region).handle(event)
     if outcome.get("status") == "rejected":
         raise InvalidInputError("event", f"{outcome['field']}: {outcome['reason']}")
-    return json.dumps(outcome, indent=2) + "\n"
+    return CommandResult(json.dumps(outcome, indent=2) + "\n")
 
 
-def _reconcile(args: argparse.Namespace) -> str:
-    report = wiring.reconcile_service().reconcile()
-    return json.dumps(asdict(report), indent=2, default=str) + "\n"
+def _reconcile(args: argparse.Namespace) -> CommandResult:
+    report = wiring.reconcile_service(args.region).reconcile()
+    return CommandResult(
+        json.dumps(asdict(report), indent=2, default=str) + "\n",
+        status=EXIT_FAILURE if report.errors else EXIT_OK,
+    )
 
 
 def _add_render_userdata(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -107,7 +153,9 @@ def _add_render_userdata(commands: argparse._SubParsersAction[argparse.ArgumentP
             "Windows AMI. Every argument is single-quoted; a failed bootstrap exits non-zero. "
             "Without --endpoint and --ca, they and the service CIDR come from eks:DescribeCluster."
         ),
-        epilog="Invalid input prints one line naming the option and exits with status 2.",
+        epilog=(
+            "Invalid input prints one line naming the option and exits with status 2. " + _LOGS
+        ),
     )
     render.add_argument("--cluster-name", required=True, metavar="NAME", help="EKS cluster name")
     cluster = render.add_argument_group(
@@ -163,7 +211,7 @@ def _add_render_userdata(commands: argparse._SubParsersAction[argparse.ArgumentP
     render.set_defaults(run=_render_userdata)
 
 
-def _render_userdata(args: argparse.Namespace) -> str:
+def _render_userdata(args: argparse.Namespace) -> CommandResult:
     request = UserdataRequest(
         cluster_name=args.cluster_name,
         endpoint=args.endpoint,
@@ -184,7 +232,7 @@ def _render_userdata(args: argparse.Namespace) -> str:
     )
     settings = settings_for(request, lambda: wiring.cluster_directory(args.region))
     userdata = render_userdata(settings, wrapper=not args.no_wrapper)
-    return encode_userdata(userdata) + "\n" if args.base64 else userdata
+    return CommandResult(encode_userdata(userdata) + "\n" if args.base64 else userdata)
 
 
 def _read_snippet(path: Path | None, *, field: str) -> str | None:

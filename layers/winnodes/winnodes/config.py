@@ -1,16 +1,17 @@
-"""Settings from the environment, parsed once into one typed object. A bad value is an
-InvalidInputError naming the variable, raised at start-up rather than mid-way through a join."""
+"""Settings from the environment, parsed once into one typed object. A bad value is a
+ConfigurationError naming the variable, raised at start-up rather than mid-way through a join."""
 
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 
 from winnodes.decisions.smoke import DEFAULT_SMOKE_TEST_NAMESPACE, is_image_reference
-from winnodes.errors import InvalidInputError
+from winnodes.errors import ConfigurationError
 
 # A namespace name is an RFC 1123 label.
 _NAMESPACE = re.compile(r"[a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?")
@@ -58,10 +59,15 @@ def _seconds(env: Mapping[str, str], name: str, default: timedelta) -> timedelta
     try:
         value = float(raw)
     except ValueError:
-        raise InvalidInputError(name, f"{raw!r} is not a number of seconds") from None
+        raise ConfigurationError(name, f"{raw!r} is not a number of seconds") from None
+    if math.isnan(value):  # float() accepts "nan" and "inf"; neither is a duration
+        raise ConfigurationError(name, f"{raw!r} is not a number of seconds")
     if value <= 0:
-        raise InvalidInputError(name, "must be positive")
-    return timedelta(seconds=value)
+        raise ConfigurationError(name, "must be positive")
+    try:
+        return timedelta(seconds=value)
+    except OverflowError:
+        raise ConfigurationError(name, f"{raw!r} is too many seconds") from None
 
 
 def _flag(env: Mapping[str, str], name: str, *, default: bool) -> bool:
@@ -72,7 +78,7 @@ def _flag(env: Mapping[str, str], name: str, *, default: bool) -> bool:
         return True
     if raw in ("false", "0", "no"):
         return False
-    raise InvalidInputError(name, f"{raw!r} is not true or false")
+    raise ConfigurationError(name, f"{raw!r} is not true or false")
 
 
 def _tags(env: Mapping[str, str], name: str) -> dict[str, str]:
@@ -82,13 +88,13 @@ def _tags(env: Mapping[str, str], name: str) -> dict[str, str]:
     try:
         tags = json.loads(raw)
     except ValueError:
-        raise InvalidInputError(name, "must be a JSON object of tag key to value") from None
+        raise ConfigurationError(name, "must be a JSON object of tag key to value") from None
     if not isinstance(tags, dict) or not all(
         isinstance(k, str) and isinstance(v, str) for k, v in tags.items()
     ):
-        raise InvalidInputError(name, "must be a JSON object of tag key to value")
+        raise ConfigurationError(name, "must be a JSON object of tag key to value")
     if any(k.startswith("aws:") for k in tags):
-        raise InvalidInputError(name, "tag keys starting with aws: are reserved")
+        raise ConfigurationError(name, "tag keys starting with aws: are reserved")
     return tags
 
 
@@ -97,7 +103,7 @@ def _image(env: Mapping[str, str], name: str) -> str | None:
     if not raw:
         return None
     if not is_image_reference(raw):
-        raise InvalidInputError(name, f"{raw!r} is not an image reference")
+        raise ConfigurationError(name, f"{raw!r} is not an image reference")
     return raw
 
 
@@ -106,7 +112,7 @@ def _namespace(env: Mapping[str, str], name: str, default: str) -> str:
     if not raw:
         return default
     if _NAMESPACE.fullmatch(raw) is None:
-        raise InvalidInputError(
+        raise ConfigurationError(
             name, f"{raw!r} is not a namespace name (lowercase RFC 1123 label, at most 63)"
         )
     return raw

@@ -19,6 +19,14 @@ class InvalidInputError(WinNodesError):
         self.reason = reason
 
 
+class ConfigurationError(InvalidInputError):
+    """A setting read from the environment is not acceptable; `field` names the variable, so the
+    message says where to fix it rather than reading like a bad option or event field."""
+
+    def __str__(self) -> str:
+        return f"environment variable {self.field}: {self.reason}"
+
+
 class AwsError(WinNodesError):
     """An AWS call failed for a reason the caller cannot fix by changing input."""
 

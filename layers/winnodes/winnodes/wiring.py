@@ -43,6 +43,12 @@ def settings() -> Settings:
     return Settings.from_env(os.environ)
 
 
+def _region(override: str | None) -> str | None:
+    """The CLI's --region if given, else the environment's. Services are built once per
+    region, so an override serves its own run and never leaks into a later one."""
+    return override or settings().region
+
+
 @dataclass(frozen=True)
 class _Adapters:
     fleet: Fleet
@@ -53,8 +59,8 @@ class _Adapters:
 
 
 @cache
-def _adapters() -> _Adapters:
-    session = aws_session(settings().region)
+def _adapters(region: str | None) -> _Adapters:
+    session = aws_session(region)
     autoscaling, ec2, eks = autoscaling_client(session), ec2_client(session), eks_client(session)
     iam, sts = iam_client(session), sts_client(session)
     clock = SystemClock()
@@ -73,16 +79,20 @@ def _adapters() -> _Adapters:
     )
 
 
-def aws_clients() -> Mapping[str, Any]:
+def aws_clients(region: str | None = None) -> Mapping[str, Any]:
     """The functions' AWS clients by service, built once per container. For observing their
     calls through botocore's events (`client.meta.events`), as benchmarks and tests do."""
-    return _adapters().aws_clients
+    return _adapters(_region(region)).aws_clients
+
+
+def join_service(region: str | None = None) -> JoinService:
+    return _join_service(_region(region))
 
 
 @cache
-def join_service() -> JoinService:
+def _join_service(region: str | None) -> JoinService:
     config = settings()
-    adapters = _adapters()
+    adapters = _adapters(region)
     return JoinService(
         fleet=adapters.fleet,
         access_entries=adapters.access_entries,
@@ -102,21 +112,29 @@ def join_service() -> JoinService:
     )
 
 
+def reconcile_service(region: str | None = None) -> ReconcileService:
+    return _reconcile_service(_region(region))
+
+
 @cache
-def reconcile_service() -> ReconcileService:
-    adapters = _adapters()
+def _reconcile_service(region: str | None) -> ReconcileService:
+    adapters = _adapters(region)
     return ReconcileService(
         fleet=adapters.fleet,
-        join=join_service(),
-        leave=leave_service(),
+        join=_join_service(region),
+        leave=_leave_service(region),
         clock=adapters.clock,
     )
 
 
+def leave_service(region: str | None = None) -> LeaveService:
+    return _leave_service(_region(region))
+
+
 @cache
-def leave_service() -> LeaveService:
+def _leave_service(region: str | None) -> LeaveService:
     config = settings()
-    adapters = _adapters()
+    adapters = _adapters(region)
     return LeaveService(
         fleet=adapters.fleet,
         drain_for=adapters.kube_for.drain,
@@ -132,9 +150,15 @@ def leave_service() -> LeaveService:
     )
 
 
+def lifecycle_events(region: str | None = None) -> LifecycleEvents:
+    return _lifecycle_events(_region(region))
+
+
 @cache
-def lifecycle_events() -> LifecycleEvents:
-    return LifecycleEvents(fleet=_adapters().fleet, join=join_service(), leave=leave_service())
+def _lifecycle_events(region: str | None) -> LifecycleEvents:
+    return LifecycleEvents(
+        fleet=_adapters(region).fleet, join=_join_service(region), leave=_leave_service(region)
+    )
 
 
 def reset() -> None:
@@ -143,9 +167,9 @@ def reset() -> None:
     for built in (
         settings,
         _adapters,
-        join_service,
-        leave_service,
-        reconcile_service,
-        lifecycle_events,
+        _join_service,
+        _leave_service,
+        _reconcile_service,
+        _lifecycle_events,
     ):
         built.cache_clear()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tests.helpers.cli import run
 
 
@@ -22,3 +24,85 @@ def test_lifecycle_command_skips_a_test_notification() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert '"status": "skipped"' in result.stdout
+
+
+# Nothing listens on port 9: an AWS call fails at once, naming the endpoint it tried.
+UNREACHABLE_AWS = {
+    "AWS_ENDPOINT_URL": "http://127.0.0.1:9",
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_MAX_ATTEMPTS": "1",
+    # No region from a profile on this machine either.
+    "AWS_CONFIG_FILE": "/nonexistent/aws-config",
+}
+COMMANDS = {
+    "lifecycle": ("lifecycle", "--event", "events/lifecycle-launch.json"),
+    "reconcile": ("reconcile",),
+}
+
+
+@pytest.mark.parametrize("command", COMMANDS.values(), ids=COMMANDS.keys())
+def test_the_region_option_is_used_for_that_run(command: tuple[str, ...]) -> None:
+    result = run(*command, "--region", "us-east-1", env=UNREACHABLE_AWS)
+    assert result.returncode == 1
+    assert result.stdout == ""
+    # Past the region: the first AWS call was tried.
+    assert result.stderr.startswith("winnodes: error: ")
+    assert "http://127.0.0.1:9" in result.stderr
+
+
+@pytest.mark.parametrize("command", COMMANDS.values(), ids=COMMANDS.keys())
+def test_without_a_region_the_error_names_the_option_and_the_variable(
+    command: tuple[str, ...],
+) -> None:
+    result = run(*command, env=UNREACHABLE_AWS)
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert result.stderr == "winnodes: error: no AWS region: pass --region or set AWS_REGION\n"
+
+
+def test_aws_region_alone_names_the_region_for_render_userdata() -> None:
+    # botocore itself reads only AWS_DEFAULT_REGION; the error told the operator to set AWS_REGION.
+    result = run(
+        "render-userdata",
+        "--cluster-name",
+        "prod",
+        env=UNREACHABLE_AWS | {"AWS_REGION": "eu-west-1"},
+    )
+    assert result.returncode == 1
+    assert "no AWS region" not in result.stderr
+    assert "http://127.0.0.1:9" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ("lifecycle", "-e", "events/lifecycle-test-notification.json"),
+        ("reconcile",),
+        ("reconcile", "--region", "us-east-1"),
+    ],
+    ids=["lifecycle", "reconcile", "reconcile --region"],
+)
+def test_a_bad_environment_value_is_named_as_a_variable(command: tuple[str, ...]) -> None:
+    env = UNREACHABLE_AWS | {"AWS_DEFAULT_REGION": "us-east-1", "JOIN_DEADLINE_SECONDS": "abc"}
+    result = run(*command, env=env)
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert result.stderr == (
+        "winnodes: error: environment variable JOIN_DEADLINE_SECONDS: "
+        "'abc' is not a number of seconds\n"
+    )
+
+
+@pytest.mark.parametrize("command", ["lifecycle", "reconcile", "render-userdata"])
+def test_the_help_says_where_logs_go_and_what_sets_their_level(command: str) -> None:
+    result = run(command, "--help")
+    assert result.returncode == 0
+    text = " ".join(result.stdout.split())
+    assert "Logs are JSON lines on stderr" in text
+    assert "POWERTOOLS_LOG_LEVEL (or LOG_LEVEL) sets their level" in text
+
+
+def test_the_reconcile_help_says_a_pass_with_errors_exits_1() -> None:
+    text = " ".join(run("reconcile", "--help").stdout.split())
+    assert "exits with status 1" in text

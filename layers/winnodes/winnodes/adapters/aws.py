@@ -8,6 +8,7 @@ time; without them (a source checkout before `make`) botocore's data serves as u
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, cast
 
@@ -43,6 +44,9 @@ class AwsSession:
                 extra_search_paths=[data_dir], include_default_search_paths=False
             )
             self._session.register_component("data_loader", loader)
+        # botocore reads AWS_DEFAULT_REGION and the profile but not AWS_REGION, which Lambda,
+        # the AWS CLI and the other SDKs honour first: so do we.
+        region = region or os.environ.get("AWS_REGION")
         if region:
             self._session.set_config_variable("region", region)
         resolved = self._session.get_config_variable("region")

@@ -1,0 +1,43 @@
+"""A bad environment value is a ConfigurationError that names the variable as one."""
+
+from __future__ import annotations
+
+import pytest
+
+from winnodes.config import Settings
+from winnodes.errors import ConfigurationError, InvalidInputError
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "reason"),
+    [
+        ("JOIN_DEADLINE_SECONDS", "abc", "'abc' is not a number of seconds"),
+        ("JOIN_WAIT_BUDGET_SECONDS", "0", "must be positive"),
+        ("JOIN_POLL_SECONDS", "-2", "must be positive"),
+        ("DRAIN_DEADLINE_SECONDS", "nan", "'nan' is not a number of seconds"),
+        ("DRAIN_WAIT_BUDGET_SECONDS", "inf", "'inf' is too many seconds"),
+        ("DRAIN_DEADLINE_SECONDS", "1e20", "'1e20' is too many seconds"),
+        ("DRAIN_FORCE", "maybe", "'maybe' is not true or false"),
+        ("EXTRA_INSTANCE_TAGS", "[]", "must be a JSON object of tag key to value"),
+        ("EXTRA_INSTANCE_TAGS", '{"aws:x": "y"}', "tag keys starting with aws: are reserved"),
+        ("SMOKE_TEST_IMAGE", "a b", "'a b' is not an image reference"),
+    ],
+)
+def test_a_bad_value_is_a_configuration_error_naming_the_variable(
+    name: str, value: str, reason: str
+) -> None:
+    with pytest.raises(ConfigurationError) as raised:
+        Settings.from_env({name: value})
+    assert raised.value.field == name
+    assert raised.value.reason == reason
+    assert str(raised.value) == f"environment variable {name}: {reason}"
+
+
+def test_a_configuration_error_is_still_invalid_input() -> None:
+    # Callers that refuse any bad input (the CLI's exit status 2) keep doing so.
+    with pytest.raises(InvalidInputError):
+        Settings.from_env({"JOIN_DEADLINE_SECONDS": "abc"})
+
+
+def test_a_large_but_representable_number_of_seconds_is_accepted() -> None:
+    assert Settings.from_env({"JOIN_DEADLINE_SECONDS": "1e9"}).join_deadline.total_seconds() == 1e9
