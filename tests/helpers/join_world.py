@@ -133,6 +133,7 @@ class FakeKube:
     # The node is Ready from this read of the node list on (0: at once).
     ready_from_read: int = 0
     reads: int = 0
+    windows_ipam: bool = True  # kube-system/amazon-vpc-cni enable-windows-ipam
 
     def nodes_by_instance(self) -> dict[str, NodeState]:
         self.journal.append("kube.list_nodes")
@@ -140,8 +141,16 @@ class FakeKube:
         self.reads += 1
         return {INSTANCE: NodeState(NODE, INSTANCE, ready=ready, windows_build="10.0.20348")}
 
+    def windows_ipam_enabled(self) -> bool:
+        self.journal.append("kube.read_vpc_cni")
+        return self.windows_ipam
+
     def ensure_windows_ipam(self) -> bool:
-        return False
+        if self.windows_ipam:
+            return False
+        self.journal.append("kube.enable_windows_ipam")
+        self.windows_ipam = True
+        return True
 
 
 @dataclass

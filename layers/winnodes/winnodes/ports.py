@@ -175,6 +175,10 @@ class AwsAuthConfigMap:
 class ClusterKube(Protocol):
     """What the lifecycle services do in one cluster's Kubernetes API."""
 
+    def windows_ipam_enabled(self) -> bool:
+        """kube-system/amazon-vpc-cni has enable-windows-ipam "true"."""
+        ...
+
     def ensure_windows_ipam(self) -> bool:
         """kube-system/amazon-vpc-cni has enable-windows-ipam "true"; True if it changed."""
         ...

@@ -22,7 +22,7 @@ def settings(*, wait_budget: timedelta = timedelta(minutes=10)) -> JoinSettings:
 
 
 def writes_and_sleeps(journal: list[str]) -> list[str]:
-    return [entry for entry in journal if "describe" not in entry and "list" not in entry]
+    return [e for e in journal if not any(read in e for read in ("describe", "list", "read"))]
 
 
 def test_work_steps_follow_each_other_and_only_waiting_sleeps() -> None:
@@ -115,3 +115,21 @@ def test_the_deadline_abandons_after_waiting_polls() -> None:
         "sleep 2",
         "autoscaling.complete ABANDON",
     ]
+
+
+def test_windows_ipam_is_switched_on_when_the_role_is_authorized_already() -> None:
+    world = JoinWorld()  # tagged, the role's access entry there: nothing else to do
+    world.kube.windows_ipam = False
+    world.kube.ready_from_read = 1
+
+    result = world.service(settings=settings()).join(launch_action())
+
+    assert result.step == CompleteContinue()
+    assert writes_and_sleeps(world.journal) == [
+        "kube.enable_windows_ipam",
+        "autoscaling.heartbeat",
+        "sleep 2",
+        "autoscaling.complete CONTINUE",
+    ]
+    # A cluster-wide setting: read once for the invocation, not on every poll.
+    assert world.journal.count("kube.read_vpc_cni") == 1

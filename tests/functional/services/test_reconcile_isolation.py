@@ -90,6 +90,10 @@ class Services:
         self._call("advance", action.instance_id)
         return Result(Step(type(action).__name__))
 
+    def repair_windows_ipam(self, cluster: str, view: FleetView) -> bool:
+        self.calls.append(f"repair-ipam {cluster}")
+        return False
+
     def repair_authorization(self, group: ManagedGroup, instance_id: str, view: FleetView) -> bool:
         self._call("repair", instance_id)
         return True
@@ -151,6 +155,7 @@ def test_one_failing_instance_holds_up_none_of_its_neighbours() -> None:
         "advance i-0000000000000000b",
         "advance i-0000000000000000c",
         # The first failed repair ends the group's repairs until the next pass.
+        "repair-ipam prod",
         "repair i-0000000000000000d",
     ]
     assert report.launch_actions == 2 and report.terminate_actions == 1

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from kubernetes.client.exceptions import ApiException
 
 from localcloud.aws.events import Chaos
 from localcloud.deployment import Product, deploy
@@ -189,3 +190,45 @@ def test_a_node_role_whose_entry_is_not_ec2_windows_is_never_continued(
     assert entry["accessEntry"]["type"] == "EC2_LINUX"
     steps = {r.get("step") for r in launches.results if r.get("instance_id") == instance_id}
     assert "CompleteContinue" not in steps
+
+
+def set_windows_ipam(product: Product, value: str) -> None:
+    core = product.kube.core_v1()
+    data = {"data": {"enable-windows-ipam": value}}
+    try:
+        core.patch_namespaced_config_map("amazon-vpc-cni", "kube-system", data)
+    except ApiException as error:
+        if error.status != 404:
+            raise
+        core.create_namespaced_config_map(
+            "kube-system", {"metadata": {"name": "amazon-vpc-cni"}} | data
+        )
+
+
+def windows_ipam(product: Product) -> str | None:
+    config_map = product.kube.core_v1().read_namespaced_config_map("amazon-vpc-cni", "kube-system")
+    return (config_map.data or {}).get("enable-windows-ipam")
+
+
+def test_windows_ipam_is_switched_on_even_for_a_role_authorized_beforehand(
+    product: Product, launches: Recorder, node_role: tuple[str, str]
+) -> None:
+    # Infrastructure code often creates the node role's entry itself: nothing to authorize, but
+    # without Windows IPAM the Ready node's pods would never get an IP.
+    role_arn, profile_arn = node_role
+    product.client("eks").create_access_entry(
+        clusterName=product.aws.cluster_name, principalArn=role_arn, type="EC2_WINDOWS"
+    )
+    set_windows_ipam(product, "false")
+    group = product.make_group(desired=0, profile_arn=profile_arn)
+    product.client("autoscaling").set_desired_capacity(
+        AutoScalingGroupName=group, DesiredCapacity=1
+    )
+    wait_for(lambda: all_in_service(product, group, 1), message="InService")
+    assert windows_ipam(product) == "true"
+
+    # Switched off under nodes in service, the next reconciler pass switches it back on.
+    set_windows_ipam(product, "false")
+    report = product.tick()
+    assert report["windows_ipam_repaired"] == 1
+    assert windows_ipam(product) == "true"

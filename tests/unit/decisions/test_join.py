@@ -15,6 +15,7 @@ from winnodes.decisions.join import (
     Abandon,
     AuthorizeNodeRole,
     CompleteContinue,
+    EnableWindowsIpam,
     JoinFacts,
     NodeAuthorization,
     NothingToDo,
@@ -36,6 +37,7 @@ FRESH = JoinFacts(
     is_windows=True,
     tags_present=False,
     authorization=NodeAuthorization.MISSING,
+    windows_ipam_enabled=True,
     node_found=False,
     node_ready=False,
     action_started_at=T0,
@@ -65,6 +67,17 @@ def test_a_fresh_instance_walks_tag_authorize_wait_continue() -> None:
     registered = replace(authorized, node_found=True)
     assert isinstance(step(registered), WaitForNode)
     assert step(replace(registered, node_ready=True)) == CompleteContinue()
+
+
+def test_windows_ipam_is_switched_on_for_an_already_authorized_role() -> None:
+    # The role often has its entry already (created by the infrastructure code): the cluster's
+    # Windows IPAM must still be on, or the Ready node's pods never get an IP.
+    ipam_off = replace(JOINED, windows_ipam_enabled=False)
+    assert step(ipam_off) == EnableWindowsIpam()
+    assert step(ipam_off, DEFAULT_JOIN_DEADLINE) == Abandon(
+        "not joined by the deadline: Windows IPAM not enabled"
+    )
+    assert step(replace(ipam_off, windows_ipam_enabled=True)) == CompleteContinue()
 
 
 def test_default_deadline_is_twenty_minutes() -> None:
@@ -211,6 +224,7 @@ FACTS = st.builds(
     is_windows=st.booleans(),
     tags_present=st.booleans(),
     authorization=st.sampled_from(NodeAuthorization),
+    windows_ipam_enabled=st.booleans(),
     node_found=st.booleans(),
     node_ready=st.booleans(),
     smoke=st.sampled_from(SmokeTest),
@@ -236,6 +250,7 @@ def test_never_continue_unless_the_node_is_ready_and_smoke_ok(
         assert facts.in_group and facts.lifecycle_state is not None
         assert facts.lifecycle_state.awaits_launch_action
         assert facts.tags_present and facts.authorization is NodeAuthorization.AUTHORIZED
+        assert facts.windows_ipam_enabled
 
 
 @given(FACTS, ELAPSED)
@@ -268,6 +283,7 @@ def test_a_smoke_pod_starts_only_on_a_joined_node_before_the_deadline(
         assert facts.smoke is SmokeTest.NOT_STARTED
         assert facts.node_found and facts.node_ready and facts.is_windows
         assert facts.tags_present and facts.authorization is NodeAuthorization.AUTHORIZED
+        assert facts.windows_ipam_enabled  # the pod needs an IP
         assert now < facts.deadline_at
         assert result.image == facts.smoke_image or result.image.startswith(
             "mcr.microsoft.com/windows/nanoserver:ltsc"

@@ -40,6 +40,9 @@ class JoinFacts:
     is_windows: bool
     tags_present: bool
     authorization: NodeAuthorization
+    # kube-system/amazon-vpc-cni says enable-windows-ipam: "true"; without it the node turns
+    # Ready but its pods get no IP (EKS user guide, windows-support.html)
+    windows_ipam_enabled: bool
     node_found: bool
     node_ready: bool
     smoke: SmokeTest = SmokeTest.DISABLED
@@ -83,6 +86,11 @@ class AuthorizeNodeRole:
 
 
 @dataclass(frozen=True, slots=True)
+class EnableWindowsIpam:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
 class StartSmokeTest:
     image: str
 
@@ -108,6 +116,7 @@ type JoinStep = (
     Abandon
     | TagInstance
     | AuthorizeNodeRole
+    | EnableWindowsIpam
     | StartSmokeTest
     | WaitForNode
     | CompleteContinue
@@ -135,7 +144,7 @@ def decide_join_step(facts: JoinFacts, *, now: datetime) -> JoinStep:  # noqa: P
             f"smoke test failed on the new node: {facts.smoke_detail}", smoke_test_failed=True
         )
 
-    if facts.node_ready_for_service and facts.tags_present and _authorized(facts):
+    if facts.node_ready_for_service and _prepared(facts):
         return CompleteContinue()
     if past_deadline:
         return Abandon(f"not joined by the deadline: {_missing(facts)}")
@@ -143,11 +152,13 @@ def decide_join_step(facts: JoinFacts, *, now: datetime) -> JoinStep:  # noqa: P
         return TagInstance()
     if facts.authorization is NodeAuthorization.MISSING:
         return AuthorizeNodeRole()
+    if not facts.windows_ipam_enabled:
+        return EnableWindowsIpam()
     if (
         facts.smoke is SmokeTest.NOT_STARTED
         and facts.node_found
         and facts.node_ready
-        and _authorized(facts)
+        and _prepared(facts)
     ):
         return _start_smoke_test(facts)
     return _wait(facts, now, _missing(facts))
@@ -169,6 +180,11 @@ def _authorized(facts: JoinFacts) -> bool:
     return facts.authorization is NodeAuthorization.AUTHORIZED
 
 
+def _prepared(facts: JoinFacts) -> bool:
+    """Everything of ours the node needs before it may serve: tags, role, Windows IPAM."""
+    return facts.tags_present and _authorized(facts) and facts.windows_ipam_enabled
+
+
 def _wait(facts: JoinFacts, now: datetime, reason: str) -> WaitForNode:
     last = facts.last_heartbeat_at or facts.action_started_at
     due = heartbeat_due(last_heartbeat_at=last, heartbeat_timeout=facts.heartbeat_timeout, now=now)
@@ -179,9 +195,14 @@ def _missing(facts: JoinFacts) -> str:  # noqa: PLR0911 - one reason per unmet c
     if not facts.tags_present:
         return "instance tags missing"
     if facts.authorization is NodeAuthorization.BLOCKED:
-        return "node role not authorized: aws-auth is malformed and was not written"
+        return (
+            "node role not authorized: aws-auth is malformed, or the role's access entry is not "
+            "of type EC2_WINDOWS (see the error log)"
+        )
     if not _authorized(facts):
         return "node role not authorized"
+    if not facts.windows_ipam_enabled:
+        return "Windows IPAM not enabled"
     if not facts.node_found:
         return "node not registered"
     if not facts.node_ready:

@@ -1,6 +1,6 @@
 """Authorizing a Windows instance's node role in its cluster: the role behind the instance profile
 gets an EC2_WINDOWS access entry (clusters with access entries) or its entry merged into
-kube-system/aws-auth, and amazon-vpc-cni gets enable-windows-ipam.
+kube-system/aws-auth. (Windows IPAM, the cluster's other prerequisite, is services.join's.)
 
 Reads are memoised in the pass's FleetView: a group's instances share their role, so a pass looks
 once per role and cluster."""
@@ -52,8 +52,6 @@ class NodeRoleAuthorization:
         view: FleetView,
         log: dict[str, str | None],
     ) -> NodeAuthorization:
-        if kube.ensure_windows_ipam():
-            logger.info("enabled Windows IPAM (amazon-vpc-cni)", extra=log)
         role = self._node_role(instance, view)
         if role is None:
             # Decided as MISSING again on the next step, and abandoned at the deadline.

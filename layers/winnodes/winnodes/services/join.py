@@ -18,6 +18,7 @@ from winnodes.decisions.join import (
     Abandon,
     AuthorizeNodeRole,
     CompleteContinue,
+    EnableWindowsIpam,
     JoinFacts,
     JoinStep,
     NodeAuthorization,
@@ -173,6 +174,7 @@ class JoinService:
             is_windows=instance is not None and instance.platform == InstancePlatform.WINDOWS,
             tags_present=action.tags_present,
             authorization=action.authorization or NodeAuthorization.MISSING,
+            windows_ipam_enabled=self._windows_ipam_enabled(action.group.cluster, kube, view),
             node_found=node is not None,
             node_ready=node is not None and node.ready,
             smoke=smoke.state,
@@ -201,6 +203,9 @@ class JoinService:
                 return self._tag(action, seen)
             case AuthorizeNodeRole():
                 return self._authorize(action, seen)
+            case EnableWindowsIpam():
+                self.ensure_windows_ipam(action.group.cluster, seen.view, log)
+                return JoinProgress.ADVANCED
             case StartSmokeTest(image=image):
                 self._start_smoke_test(action, seen, image)
                 return JoinProgress.WAITING  # the pod needs time to run
@@ -252,6 +257,30 @@ class JoinService:
         if action.authorization is NodeAuthorization.AUTHORIZED:
             return JoinProgress.ADVANCED
         return JoinProgress.WAITING  # no role yet, aws-auth contended or malformed
+
+    def _windows_ipam_enabled(
+        self, cluster: ClusterName, kube: ClusterKube, view: FleetView
+    ) -> bool:
+        # A cluster-wide setting: one look per cluster and pass (or invocation).
+        return view.memo(("windows-ipam", cluster), kube.windows_ipam_enabled)
+
+    def repair_windows_ipam(self, cluster: ClusterName, view: FleetView) -> bool:
+        """For nodes in service: switches Windows IPAM back on if someone turned it off; True
+        if it did. One look per cluster and pass."""
+        if self._windows_ipam_enabled(cluster, view.kube(cluster), view):
+            return False
+        return self.ensure_windows_ipam(cluster, view, {"cluster": str(cluster)})
+
+    def ensure_windows_ipam(
+        self, cluster: ClusterName, view: FleetView, log: Mapping[str, str | None]
+    ) -> bool:
+        """Switches Windows IPAM on in the cluster unless it is; True if it was off. The join
+        needs it before CONTINUE, and the reconciler repairs it for nodes in service."""
+        enabled = view.kube(cluster).ensure_windows_ipam()
+        view.remember(("windows-ipam", cluster), True)
+        if enabled:
+            logger.info("enabled Windows IPAM (amazon-vpc-cni)", extra=dict(log))
+        return enabled
 
     def _start_smoke_test(self, action: LaunchAction, seen: _Observation, image: str) -> None:
         if seen.node is None:  # decided only for a Ready node

@@ -29,6 +29,7 @@ class ReconcileReport:
     instances_tagged: int = 0  # joining instances and drifted in-service ones
     tags_repaired: int = 0  # of those, in service
     authorizations_repaired: int = 0
+    windows_ipam_repaired: int = 0  # clusters whose enable-windows-ipam was switched back on
     smoke_pods_removed: int = 0  # left over after their launch action ended
     errors: list[str] = field(default_factory=list)
 
@@ -139,15 +140,35 @@ class ReconcileService:
                 )
             except WinNodesError as error:
                 _instance_failed(group.name, instance_id, error, report)
-        # Repairs can wait for the next pass: the first failure (most likely the cluster's, and
-        # then every instance's) ends them for this group.
-        for instance_id in sorted(in_service):
-            try:
+        if in_service:
+            self._repair(managed, sorted(in_service), view, report)
+
+    def _repair(
+        self,
+        managed: ManagedGroup,
+        in_service: list[str],
+        view: FleetView,
+        report: ReconcileReport,
+    ) -> None:
+        """Drift under nodes in service: Windows IPAM switched off, an authorization deleted.
+        Repairs can wait for the next pass, so the first failure (most likely the cluster's,
+        and then every instance's) ends them for this group."""
+        group = managed.auto_scaling_group_name
+        instance_id = None
+        try:
+            if self._join.repair_windows_ipam(managed.cluster, view):
+                report.windows_ipam_repaired += 1
+            for instance_id in in_service:
                 if self._join.repair_authorization(managed, instance_id, view):
                     report.authorizations_repaired += 1
-            except WinNodesError as error:
-                _instance_failed(group.name, instance_id, error, report)
-                break
+        except WinNodesError as error:
+            if instance_id is None:
+                report.errors.append(f"{group}: {error}")
+                logger.error(
+                    "repairing Windows IPAM failed", extra={"asg": group, "error": str(error)}
+                )
+            else:
+                _instance_failed(group, instance_id, error, report)
 
     def _advance_held(
         self,

@@ -32,6 +32,13 @@ class KubeCluster:
     def api(self) -> KubeApi:
         return self._api
 
+    def windows_ipam_enabled(self) -> bool:
+        try:
+            current = self._api.get(f"{CONFIGMAPS}/{VPC_CNI_CONFIGMAP}")
+        except KubernetesNotFoundError:
+            return False
+        return _windows_ipam_on(current)
+
     def ensure_windows_ipam(self) -> bool:
         # EKS user guide, windows-support.html: the VPC resource controller hands out Windows
         # IPs only when this key is "true". Merge patch keeps every other key as it was.
@@ -51,7 +58,7 @@ class KubeCluster:
                 except KubernetesConflictError:
                     continue  # created meanwhile by someone else: read it again
                 return True
-            if (current.get("data") or {}).get(WINDOWS_IPAM_KEY) == "true":
+            if _windows_ipam_on(current):
                 return False
             self._api.patch(path, {"data": {WINDOWS_IPAM_KEY: "true"}})
             return True
@@ -90,6 +97,10 @@ class KubeCluster:
             if state.instance_id:
                 nodes[state.instance_id] = state
         return nodes
+
+
+def _windows_ipam_on(config_map: Mapping[str, Any]) -> bool:
+    return (config_map.get("data") or {}).get(WINDOWS_IPAM_KEY) == "true"
 
 
 def _node_state(node: Mapping[str, Any]) -> NodeState:
