@@ -148,7 +148,7 @@ class Bench:
         return KubeApi(
             endpoint=self.kube.endpoint,
             ca_base64=self.kube.ca_data,
-            token=CachedToken(sts, self.kube.cluster_name, monotonic=time.monotonic),
+            token=CachedToken(sts, self.kube.cluster_name, wall_clock=time.time),
         )
 
     def _leave_service(self) -> LeaveService:

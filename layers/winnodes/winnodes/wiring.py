@@ -64,7 +64,7 @@ def _adapters(region: str | None) -> _Adapters:
     autoscaling, ec2, eks = autoscaling_client(session), ec2_client(session), eks_client(session)
     iam, sts = iam_client(session), sts_client(session)
     clock = SystemClock()
-    kube_for = KubeClusters(sts, monotonic=clock.monotonic)
+    kube_for = KubeClusters(sts, wall_clock=lambda: clock.now().timestamp())
     return _Adapters(
         fleet=Fleet(
             autoscaling=AutoScalingGroups(autoscaling),

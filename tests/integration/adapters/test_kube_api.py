@@ -4,6 +4,8 @@ the Lambda functions are on EKS: an STS-presigned token mapped through aws-auth.
 from __future__ import annotations
 
 import secrets
+import time
+from typing import Any
 
 import boto3
 import pytest
@@ -84,7 +86,7 @@ def test_token_authenticates_and_errors_map_to_typed_exceptions(
     api = KubeApi(
         endpoint=kube.endpoint,
         ca_base64=kube.ca_data,
-        token=CachedToken(sts, kube.cluster_name, monotonic=lambda: 0.0),
+        token=CachedToken(sts, kube.cluster_name, wall_clock=lambda: 0.0),
         page_size=2,
     )
     path = f"/api/v1/namespaces/{namespace}/configmaps"
@@ -105,16 +107,57 @@ def test_token_authenticates_and_errors_map_to_typed_exceptions(
         api.get(f"{path}/missing")
 
 
+class RefusedFirst:
+    """A token source whose cached token the server refuses (say, it expired while Lambda had
+    the container frozen): a token for another cluster until invalidated, then a good one."""
+
+    def __init__(self, sts: Any, cluster: str) -> None:
+        self._sts, self._cluster = sts, cluster
+        self.invalidated = 0
+
+    def __call__(self) -> str:
+        cluster = self._cluster if self.invalidated else "some-other-cluster"
+        return eks_token(self._sts, cluster)
+
+    def invalidate(self) -> None:
+        self.invalidated += 1
+
+
 def test_token_for_another_cluster_is_refused(kube: KubeCloud, function_identity) -> None:  # type: ignore[no-untyped-def]
     sts = sts_client(function_identity.access_key_id, function_identity.secret_access_key)
-    api = KubeApi(
-        endpoint=kube.endpoint,
-        ca_base64=kube.ca_data,
-        token=lambda: eks_token(sts, "some-other-cluster"),
-    )
+    token = CachedToken(sts, "some-other-cluster", wall_clock=time.time)
+    api = KubeApi(endpoint=kube.endpoint, ca_base64=kube.ca_data, token=token)
     with pytest.raises(KubernetesError) as raised:
         api.get("/api/v1/namespaces/default")
-    assert raised.value.status == 401
+    assert raised.value.status == 401  # after one retry with a newly signed token
+
+
+def test_a_refused_token_is_signed_anew_and_the_request_retried_once(
+    kube: KubeCloud,
+    function_identity,  # type: ignore[no-untyped-def]
+    namespace: str,
+) -> None:
+    sts = sts_client(function_identity.access_key_id, function_identity.secret_access_key)
+    token = RefusedFirst(sts, kube.cluster_name)
+    api = KubeApi(endpoint=kube.endpoint, ca_base64=kube.ca_data, token=token)
+    path = f"/api/v1/namespaces/{namespace}/configmaps"
+    api.create(path, {"metadata": {"name": "after-refusal"}, "data": {"k": "v"}})
+    assert api.get(f"{path}/after-refusal")["data"] == {"k": "v"}
+    assert token.invalidated == 1  # the first request only; the next used the new token
+
+
+def test_invalidate_drops_the_cached_token(kube: KubeCloud, function_identity) -> None:  # type: ignore[no-untyped-def]
+    sts = sts_client(function_identity.access_key_id, function_identity.secret_access_key)
+    signed: list[str] = []
+    sts.meta.events.register(
+        "before-sign.sts.GetCallerIdentity", lambda **kwargs: signed.append("presign")
+    )
+    token = CachedToken(sts, kube.cluster_name, wall_clock=lambda: 1000.0)
+    token()
+    token()
+    token.invalidate()
+    token()
+    assert len(signed) == 2
 
 
 def test_cached_token_is_reused_until_near_expiry(kube: KubeCloud, function_identity) -> None:  # type: ignore[no-untyped-def]
@@ -124,7 +167,7 @@ def test_cached_token_is_reused_until_near_expiry(kube: KubeCloud, function_iden
         "before-sign.sts.GetCallerIdentity", lambda **kwargs: signed.append("presign")
     )
     clock = [1000.0]
-    token = CachedToken(sts, kube.cluster_name, monotonic=lambda: clock[0])
+    token = CachedToken(sts, kube.cluster_name, wall_clock=lambda: clock[0])
     first = token()
     clock[0] += 13 * 60
     assert token() == first

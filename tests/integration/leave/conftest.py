@@ -378,7 +378,7 @@ def leave_for(product: Product) -> LeaveFactory:
         # The functions' own credentials: deploy() put them in the environment.
         session = AwsSession(product.aws.region)
         autoscaling = RecordingAutoScaling(AutoScalingGroups(autoscaling_client(session)))
-        kube_for = KubeClusters(sts_client(session), monotonic=time.monotonic)
+        kube_for = KubeClusters(sts_client(session), wall_clock=time.time)
         record = DrainRecord()
         clock = ShiftedClock()
 

@@ -7,10 +7,11 @@ import hashlib
 import json
 import os
 import tempfile
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from winnodes.adapters.kube.official import ApiException, Configuration, RESTClientObject
+from winnodes.adapters.kube.token import BearerToken
 from winnodes.errors import (
     KubernetesConflictError,
     KubernetesError,
@@ -23,6 +24,7 @@ MERGE_PATCH = "application/merge-patch+json"
 STRATEGIC_MERGE_PATCH = "application/strategic-merge-patch+json"
 _PAGE_SIZE = 500
 _TIMEOUT = (5.0, 30.0)  # connect, read
+_UNAUTHORIZED = 401
 
 
 class KubeApi:
@@ -33,7 +35,7 @@ class KubeApi:
         *,
         endpoint: str,
         ca_base64: str,
-        token: Callable[[], str],
+        token: BearerToken,
         page_size: int = _PAGE_SIZE,
     ) -> None:
         self.endpoint = endpoint.rstrip("/")
@@ -80,27 +82,34 @@ class KubeApi:
         body: JsonObject | None = None,
         content_type: str = "application/json",
     ) -> JsonObject:
-        headers = {
-            "Accept": "application/json",
-            "Authorization": f"Bearer {self._token()}",
-            "Content-Type": content_type,
-        }
-        try:
-            response = self._rest.request(
-                method,
-                self.endpoint + path,
-                query_params=list((query or {}).items()),
-                headers=headers,
-                body=body,
-                _preload_content=True,
-                _request_timeout=_TIMEOUT,
-            )
-        except ApiException as error:
-            raise _mapped(error, method, path) from error
-        except Exception as error:  # urllib3 connection and TLS errors
-            raise KubernetesError(f"{method} {path}: {error}") from error
-        text = response.data.decode("utf-8") if response.data else ""
-        return json.loads(text) if text else {}
+        retried = False
+        while True:
+            headers = {
+                "Accept": "application/json",
+                "Authorization": f"Bearer {self._token()}",
+                "Content-Type": content_type,
+            }
+            try:
+                response = self._rest.request(
+                    method,
+                    self.endpoint + path,
+                    query_params=list((query or {}).items()),
+                    headers=headers,
+                    body=body,
+                    _preload_content=True,
+                    _request_timeout=_TIMEOUT,
+                )
+            except ApiException as error:
+                if error.status == _UNAUTHORIZED and not retried:
+                    # Refused before anything was done: once, with a newly signed token.
+                    self._token.invalidate()
+                    retried = True
+                    continue
+                raise _mapped(error, method, path) from error
+            except Exception as error:  # urllib3 connection and TLS errors
+                raise KubernetesError(f"{method} {path}: {error}") from error
+            text = response.data.decode("utf-8") if response.data else ""
+            return json.loads(text) if text else {}
 
 
 def _mapped(error: Any, method: str, path: str) -> KubernetesError:

@@ -128,9 +128,9 @@ def instance_id_of(provider_id: str) -> str | None:
 class KubeClusters:
     """One authenticated client per cluster endpoint for the container's lifetime."""
 
-    def __init__(self, sts: STSClient, *, monotonic: Callable[[], float]) -> None:
+    def __init__(self, sts: STSClient, *, wall_clock: Callable[[], float]) -> None:
         self._sts = sts
-        self._monotonic = monotonic
+        self._wall_clock = wall_clock
         self._lock = threading.Lock()
         self._clusters: dict[tuple[str, str, str], KubeCluster] = {}
 
@@ -138,7 +138,7 @@ class KubeClusters:
         key = (connection.name, connection.endpoint, connection.ca_base64)
         with self._lock:
             if key not in self._clusters:
-                token = CachedToken(self._sts, connection.name, monotonic=self._monotonic)
+                token = CachedToken(self._sts, connection.name, wall_clock=self._wall_clock)
                 api = KubeApi(
                     endpoint=connection.endpoint, ca_base64=connection.ca_base64, token=token
                 )

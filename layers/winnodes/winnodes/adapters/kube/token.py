@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 import threading
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from mypy_boto3_sts import STSClient
@@ -39,23 +39,40 @@ def eks_token(sts: STSClient, cluster_name: str) -> str:
     return TOKEN_PREFIX + encoded
 
 
+class BearerToken(Protocol):
+    """A bearer token for one cluster, and a way to drop it once the server refuses it."""
+
+    def __call__(self) -> str: ...
+
+    def invalidate(self) -> None: ...
+
+
 class CachedToken:
-    """One token per cluster, reused until shortly before it expires."""
+    """One token per cluster, reused until shortly before it expires.
+
+    Expiry is judged by the wall clock (`wall_clock`, seconds since the epoch), as the API
+    server judges it from the URL's X-Amz-Date: a monotonic clock can stand still while Lambda
+    has the container frozen between invocations, and would reuse a token long expired."""
 
     def __init__(
-        self, sts: STSClient, cluster_name: str, *, monotonic: Callable[[], float]
+        self, sts: STSClient, cluster_name: str, *, wall_clock: Callable[[], float]
     ) -> None:
         self._sts = sts
         self._cluster = cluster_name
-        self._monotonic = monotonic
+        self._wall_clock = wall_clock
         self._lock = threading.Lock()
         self._token: str | None = None
         self._expires_at = 0.0
 
     def __call__(self) -> str:
         with self._lock:
-            now = self._monotonic()
+            now = self._wall_clock()
             if self._token is None or now >= self._expires_at:
                 self._token = eks_token(self._sts, self._cluster)
                 self._expires_at = now + TOKEN_LIFETIME_SECONDS - REFRESH_MARGIN_SECONDS
             return self._token
+
+    def invalidate(self) -> None:
+        """The server refused the token (a clock jumped, credentials rotated): sign anew."""
+        with self._lock:
+            self._token = None
