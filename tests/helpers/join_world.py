@@ -55,7 +55,7 @@ class FakeAutoScaling:
 
     def complete_lifecycle_action(self, *, result: str, **_: Any) -> bool:
         # CompleteLifecycleAction on an action no longer pending is refused (ValidationError).
-        if self.state != "Pending:Wait":
+        if self.state not in ("Pending:Wait", "Warmed:Pending:Wait"):
             return False
         self.journal.append(f"autoscaling.complete {result}")
         self.completed.append(result)

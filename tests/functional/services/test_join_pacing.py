@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from tests.helpers.join_world import JoinWorld, launch_action
-from winnodes.decisions.join import Abandon, AuthorizeNodeRole, CompleteContinue
+from winnodes.decisions.join import Abandon, AuthorizeNodeRole, CompleteContinue, ReleaseToWarmPool
 from winnodes.decisions.smoke import SmokeTestPolicy
 from winnodes.services.join import JoinProgress, JoinSettings
 
@@ -133,3 +133,16 @@ def test_windows_ipam_is_switched_on_when_the_role_is_authorized_already() -> No
     ]
     # A cluster-wide setting: read once for the invocation, not on every poll.
     assert world.journal.count("kube.read_vpc_cni") == 1
+
+
+def test_a_launch_into_the_warm_pool_is_continued_at_once_without_preparing_a_node() -> None:
+    world = JoinWorld()
+    world.autoscaling.state = "Warmed:Pending:Wait"
+    world.compute.tags = {}
+    world.access_entries.entries = set()
+
+    result = world.service(settings=settings()).join(launch_action())
+
+    assert result.step == ReleaseToWarmPool() and result.progress is JoinProgress.FINISHED
+    # Stopped next: tagged, authorized and awaited when it leaves the pool, not now.
+    assert writes_and_sleeps(world.journal) == ["autoscaling.complete CONTINUE"]

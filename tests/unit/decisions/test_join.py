@@ -19,6 +19,7 @@ from winnodes.decisions.join import (
     JoinFacts,
     NodeAuthorization,
     NothingToDo,
+    ReleaseToWarmPool,
     SmokeTest,
     StartSmokeTest,
     TagInstance,
@@ -211,9 +212,12 @@ def test_instance_of_another_group_is_left_alone() -> None:
     )
 
 
-def test_warm_pool_launch_is_held_to_the_same_rule() -> None:
-    warm = replace(JOINED, lifecycle_state=LifecycleState.WARMED_PENDING_WAIT, node_ready=False)
-    assert isinstance(step(warm), WaitForNode)
+def test_a_launch_into_the_warm_pool_is_released_without_waiting_for_a_node() -> None:
+    # The instance is stopped after this hook and joins when it leaves the pool (Pending:Wait);
+    # waiting now would time the hook out and have the warm instance replaced.
+    warm = replace(FRESH, lifecycle_state=LifecycleState.WARMED_PENDING_WAIT)
+    assert step(warm) == ReleaseToWarmPool()
+    assert step(replace(warm, lifecycle_state=LifecycleState.PENDING_WAIT)) == TagInstance()
 
 
 FACTS = st.builds(

@@ -38,7 +38,6 @@ def test_launch_sample_parses_through_powertools_with_pythonic_names() -> None:
     assert evt.detail.notification_metadata == '{"cluster": "prod"}'
     assert evt.detail.origin is InstanceLocation.EC2
     assert evt.detail.destination is InstanceLocation.AUTO_SCALING_GROUP
-    assert not evt.detail.into_warm_pool
     assert evt.account == "111122223333"
 
 
@@ -85,7 +84,7 @@ def test_warm_pool_destination_is_visible() -> None:
     raw["detail"]["Destination"] = "WarmPool"
     evt = classify_lifecycle_event(raw)
     assert isinstance(evt, LaunchLifecycleEvent)
-    assert evt.detail.into_warm_pool
+    assert evt.detail.destination is InstanceLocation.WARM_POOL
 
 
 @pytest.mark.parametrize(

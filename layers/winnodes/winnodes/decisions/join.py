@@ -108,6 +108,11 @@ class CompleteContinue:
 
 
 @dataclass(frozen=True, slots=True)
+class ReleaseToWarmPool:
+    """CONTINUE a launch into the warm pool: no node is awaited, the instance is stopped next."""
+
+
+@dataclass(frozen=True, slots=True)
 class NothingToDo:
     reason: str
 
@@ -120,6 +125,7 @@ type JoinStep = (
     | StartSmokeTest
     | WaitForNode
     | CompleteContinue
+    | ReleaseToWarmPool
     | NothingToDo
 )
 
@@ -139,11 +145,20 @@ def decide_join_step(facts: JoinFacts, *, now: datetime) -> JoinStep:  # noqa: P
         return _wait(facts, now, "instance not yet visible in EC2")
     if not facts.is_windows:
         return Abandon("instance is not a Windows instance; check the launch template AMI")
+    if facts.lifecycle_state is LifecycleState.WARMED_PENDING_WAIT:
+        # Launched into the warm pool, to be stopped: it joins when it leaves the pool, held by
+        # the launch hook again then (Pending:Wait). Holding it now for a node would time the
+        # hook out, and with ABANDON Auto Scaling replaces the warm instance over and over.
+        return ReleaseToWarmPool()
     if facts.smoke is SmokeTest.FAILED:
         return Abandon(
             f"smoke test failed on the new node: {facts.smoke_detail}", smoke_test_failed=True
         )
+    return _towards_service(facts, now, past_deadline=past_deadline)
 
+
+def _towards_service(facts: JoinFacts, now: datetime, *, past_deadline: bool) -> JoinStep:  # noqa: PLR0911
+    """For a Windows instance held for the group: the next step towards CONTINUE."""
     if facts.node_ready_for_service and _prepared(facts):
         return CompleteContinue()
     if past_deadline:

@@ -56,11 +56,6 @@ class LaunchLifecycleDetail(LifecycleActionDetail):
         alias="LifecycleTransition"
     )
 
-    @property
-    def into_warm_pool(self) -> bool:
-        """The instance is being prepared for the warm pool and will be stopped, not joined."""
-        return self.destination is InstanceLocation.WARM_POOL
-
 
 class TerminateLifecycleDetail(LifecycleActionDetail):
     lifecycle_transition: Literal[LifecycleTransition.TERMINATING] = Field(

@@ -23,6 +23,7 @@ from winnodes.decisions.join import (
     JoinStep,
     NodeAuthorization,
     NothingToDo,
+    ReleaseToWarmPool,
     StartSmokeTest,
     TagInstance,
     WaitForNode,
@@ -194,9 +195,7 @@ class JoinService:
         }
         return _Observation(facts, instance, node, connection, kube, log, view)
 
-    def _perform(  # noqa: PLR0911 - one return per kind of step
-        self, step: JoinStep, action: LaunchAction, seen: _Observation
-    ) -> JoinProgress:
+    def _perform(self, step: JoinStep, action: LaunchAction, seen: _Observation) -> JoinProgress:
         log = seen.log
         match step:
             case TagInstance():
@@ -214,6 +213,19 @@ class JoinService:
                     self._heartbeat(action)
                 logger.debug("waiting for node", extra=log | {"reason": reason})
                 return JoinProgress.WAITING
+            case CompleteContinue() | Abandon() | ReleaseToWarmPool() | NothingToDo():
+                self._finish(step, action, seen)
+                return JoinProgress.FINISHED
+        raise AssertionError(f"unhandled join step {step!r}")
+
+    def _finish(
+        self,
+        step: CompleteContinue | Abandon | ReleaseToWarmPool | NothingToDo,
+        action: LaunchAction,
+        seen: _Observation,
+    ) -> None:
+        log = seen.log
+        match step:
             case CompleteContinue():
                 if self._complete(action, LifecycleActionResult.CONTINUE):
                     joined = self._clock.now() - seen.facts.action_started_at
@@ -226,7 +238,6 @@ class JoinService:
                         extra=log | {"smoke_test": seen.facts.smoke.value},
                     )
                 self._smoke.remove(action.instance_id, seen.facts.smoke, seen.connection, log)
-                return JoinProgress.FINISHED
             case Abandon(reason=reason, smoke_test_failed=smoke_test_failed):
                 if self._complete(action, LifecycleActionResult.ABANDON):
                     metrics.add_metric(name="JoinAbandoned", unit="Count", value=1)
@@ -234,11 +245,11 @@ class JoinService:
                         metrics.add_metric(name="SmokeTestFailed", unit="Count", value=1)
                     logger.warning("launch action ABANDONed", extra=log | {"reason": reason})
                 self._smoke.remove(action.instance_id, seen.facts.smoke, seen.connection, log)
-                return JoinProgress.FINISHED
+            case ReleaseToWarmPool():
+                if self._complete(action, LifecycleActionResult.CONTINUE):
+                    logger.info("launch into the warm pool completed with CONTINUE", extra=log)
             case NothingToDo(reason=reason):
                 logger.info("nothing to do", extra=log | {"reason": reason})
-                return JoinProgress.FINISHED
-        raise AssertionError(f"unhandled join step {step!r}")
 
     def _tag(self, action: LaunchAction, seen: _Observation) -> JoinProgress:
         if self._tags.ensure(action.group, [action.instance_id], seen.view):

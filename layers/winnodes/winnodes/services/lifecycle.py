@@ -68,9 +68,8 @@ class LifecycleEvents:
 
     def _launch(self, event: LaunchLifecycleEvent) -> Outcome:
         detail = event.detail
-        if detail.into_warm_pool:
-            # Warm-pool instances are stopped after launch; they join when they leave the pool.
-            return {"status": "ignored", "reason": "instance is going to the warm pool"}
+        # A launch into the warm pool goes through the join too, which releases it at once:
+        # decided there, the reconciler does the same for an event that never arrived.
         holder = self._holder(detail)
         if not isinstance(holder, tuple):
             return holder
