@@ -7,7 +7,7 @@ record what was asked of them."""
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -36,12 +36,13 @@ def group(name: str, cluster: str, members: dict[str, str]) -> AutoScalingGroup:
 @dataclass
 class Groups:
     groups: Sequence[AutoScalingGroup]
+    launch_hook: LifecycleHook = LAUNCH
 
     def groups_tagged(self, tag_key: str) -> Iterator[AutoScalingGroup]:
         return iter(self.groups)
 
     def lifecycle_hooks(self, group: str) -> list[LifecycleHook]:
-        return [LAUNCH, TERMINATE]
+        return [self.launch_hook, TERMINATE]
 
 
 class Instances:
@@ -107,9 +108,14 @@ class Clock:
         return NOW
 
 
-def reconciler(groups: Sequence[AutoScalingGroup], services: Services, clusters: set[str]) -> Any:
+def reconciler(
+    groups: Sequence[AutoScalingGroup],
+    services: Services,
+    clusters: set[str],
+    launch_hook: LifecycleHook = LAUNCH,
+) -> Any:
     fleet = Fleet(
-        autoscaling=Groups(groups),  # type: ignore[arg-type]
+        autoscaling=Groups(groups, launch_hook),  # type: ignore[arg-type]
         compute=Instances(),  # type: ignore[arg-type]
         clusters=Clusters(clusters),
         kube_for=lambda connection: None,  # type: ignore[arg-type,return-value]
@@ -164,3 +170,16 @@ def test_one_failing_instance_holds_up_none_of_its_neighbours() -> None:
         "win i-0000000000000000a: advance i-0000000000000000a: throttled",
         "win i-0000000000000000d: repair i-0000000000000000d: throttled",
     ]
+
+
+def test_a_launch_hook_defaulting_to_continue_is_reported(caplog: Any) -> None:
+    continue_by_default = replace(LAUNCH, default_result="CONTINUE")
+    groups = [group("win", "prod", {"i-0000000000000000b": "Pending:Wait"})]
+
+    reconciler(groups, Services(), {"prod"}, continue_by_default).reconcile()
+    warned = [r for r in caplog.records if "defaults to CONTINUE" in r.getMessage()]
+    assert [(r.levelname, r.asg, r.hook) for r in warned] == [("WARNING", "win", "join")]
+
+    caplog.clear()
+    reconciler(groups, Services(), {"prod"}).reconcile()
+    assert not [r for r in caplog.records if "defaults to CONTINUE" in r.getMessage()]

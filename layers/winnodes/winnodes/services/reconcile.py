@@ -12,7 +12,7 @@ from datetime import datetime
 from winnodes.errors import WinNodesError
 from winnodes.models.groups import MANAGED_TAG, ManagedGroup, UnmanagedGroup, discover_managed_group
 from winnodes.models.identifiers import ClusterName
-from winnodes.models.lifecycle import LifecycleState, LifecycleTransition
+from winnodes.models.lifecycle import LifecycleActionResult, LifecycleState, LifecycleTransition
 from winnodes.observability import logger, metrics
 from winnodes.ports import AutoScalingGroup, Clock, LifecycleHook
 from winnodes.services.fleet import Fleet, FleetView
@@ -115,6 +115,14 @@ class ReconcileService:
         view.connection(managed.cluster)
         launch_hook = view.hook(group.name, LifecycleTransition.LAUNCHING)
         terminate_hook = view.hook(group.name, LifecycleTransition.TERMINATING)
+        if launch_hook is not None and launch_hook.default_result != LifecycleActionResult.ABANDON:
+            # Safety rule: a node that is not Ready never serves. A hook that times out applies
+            # its default, so with CONTINUE a join that failed would put the instance in service.
+            logger.warning(
+                "launch hook defaults to CONTINUE: a node not joined when the hook times out "
+                "goes in service anyway; set its DefaultResult to ABANDON",
+                extra={"asg": group.name, "hook": launch_hook.name},
+            )
         states = {m.instance_id: LifecycleState.parse(m.lifecycle_state) for m in group.instances}
         joining = {
             instance_id
