@@ -203,7 +203,7 @@ class JoinService:
             case AuthorizeNodeRole():
                 return self._authorize(action, seen)
             case EnableWindowsIpam():
-                self.ensure_windows_ipam(action.group.cluster, seen.view, log)
+                self._enable_windows_ipam(action.group.cluster, seen.view, log)
                 return JoinProgress.ADVANCED
             case StartSmokeTest(image=image):
                 self._start_smoke_test(action, seen, image)
@@ -280,13 +280,12 @@ class JoinService:
         if it did. One look per cluster and pass."""
         if self._windows_ipam_enabled(cluster, view.kube(cluster), view):
             return False
-        return self.ensure_windows_ipam(cluster, view, {"cluster": str(cluster)})
+        return self._enable_windows_ipam(cluster, view, {"cluster": str(cluster)})
 
-    def ensure_windows_ipam(
+    def _enable_windows_ipam(
         self, cluster: ClusterName, view: FleetView, log: Mapping[str, str | None]
     ) -> bool:
-        """Switches Windows IPAM on in the cluster unless it is; True if it was off. The join
-        needs it before CONTINUE, and the reconciler repairs it for nodes in service."""
+        """Switches Windows IPAM on in the cluster unless it is; True if it was off."""
         enabled = view.kube(cluster).ensure_windows_ipam()
         view.remember(("windows-ipam", cluster), True)
         if enabled:
