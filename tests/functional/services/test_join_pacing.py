@@ -42,9 +42,11 @@ def test_work_steps_follow_each_other_and_only_waiting_sleeps() -> None:
         "sleep 2",
         "autoscaling.complete CONTINUE",
     ]
-    # One look at the fleet to start and one after each sleep: none after a work step.
-    assert world.journal.count("ec2.describe_instances") == 3
+    # The nodes are looked at to start and after each sleep, none after a work step; the
+    # group and instance once only, as 4 s is less than the fleet read interval.
     assert world.journal.count("kube.list_nodes") == 3
+    assert world.journal.count("ec2.describe_instances") == 1
+    assert world.journal.count("autoscaling.describe_group") == 1
 
 
 def test_a_node_already_ready_joins_without_a_single_sleep() -> None:
@@ -91,7 +93,7 @@ def test_a_role_that_cannot_be_authorized_is_retried_once_per_poll_until_the_bud
     assert result.step == AuthorizeNodeRole()
     assert result.progress is JoinProgress.WAITING
     assert world.journal.count("sleep 2") == 5
-    assert world.journal.count("ec2.describe_instances") == 6  # one per look, not a busy loop
+    assert world.journal.count("kube.list_nodes") == 6  # one per look, not a busy loop
     assert world.autoscaling.completed == []
 
 
@@ -146,3 +148,16 @@ def test_a_launch_into_the_warm_pool_is_continued_at_once_without_preparing_a_no
     assert result.step == ReleaseToWarmPool() and result.progress is JoinProgress.FINISHED
     # Stopped next: tagged, authorized and awaited when it leaves the pool, not now.
     assert writes_and_sleeps(world.journal) == ["autoscaling.complete CONTINUE"]
+
+
+def test_a_waiting_join_reads_the_nodes_every_poll_and_the_fleet_every_interval() -> None:
+    world = JoinWorld()
+    world.kube.ready_from_read = 20  # Ready on the 21st look, 40 s in
+
+    result = world.service(settings=settings()).join(launch_action())
+
+    assert result.step == CompleteContinue()
+    assert world.journal.count("kube.list_nodes") == 21
+    # At the start, then after 16, 32 s: the first polls at least 15 s after the last read.
+    assert world.journal.count("autoscaling.describe_group") == 3
+    assert world.journal.count("ec2.describe_instances") == 3

@@ -89,6 +89,10 @@ class FleetView:
         self._instances.clear()
         self._nodes.clear()
 
+    def refresh_nodes(self) -> None:
+        """For a poll that only needs to see the nodes again."""
+        self._nodes.clear()
+
     def remember_groups(self, groups: Iterable[AutoScalingGroup]) -> None:
         for group in groups:
             self._groups[group.name] = group

@@ -57,6 +57,10 @@ class JoinSettings:
     # How long one invocation may wait for the node before leaving the rest to the reconciler.
     wait_budget: timedelta = timedelta(minutes=10)
     poll_interval: timedelta = timedelta(seconds=2)
+    # While it waits, the join reads the node list on every poll but the group and instance
+    # only this often: Auto Scaling and EC2 throttle Describe calls account-wide, and an
+    # instance refresh has many joins waiting at once.
+    fleet_read_interval: timedelta = timedelta(seconds=15)
     extra_instance_tags: Mapping[str, str] = field(default_factory=dict)
     smoke_test: SmokeTestPolicy = field(default_factory=SmokeTestPolicy)
 
@@ -127,7 +131,7 @@ class JoinService:
     def join(self, action: LaunchAction) -> JoinResult:
         """Drives the action until it is finished or the wait budget is spent (the reconciler
         carries on from there)."""
-        started = self._clock.monotonic()
+        started = fleet_read_at = self._clock.monotonic()
         budget = self._settings.wait_budget.total_seconds()
         view = self.view()
         while True:
@@ -138,7 +142,12 @@ class JoinService:
             # and each can take effect once: the next step follows at once, without new reads.
             if result.progress is JoinProgress.WAITING:
                 self._clock.sleep(self._settings.poll_interval.total_seconds())
-                view.refresh()
+                now = self._clock.monotonic()
+                if now - fleet_read_at >= self._settings.fleet_read_interval.total_seconds():
+                    view.refresh()
+                    fleet_read_at = now
+                else:
+                    view.refresh_nodes()
 
     def view(self) -> FleetView:
         return self._fleet.view()
