@@ -105,6 +105,7 @@ class Product:
         managed: bool = True,
         heartbeat: int = 600,
         user_data: str | None = None,
+        tags: dict[str, str] | None = None,
     ) -> str:
         name = f"win-{secrets.token_hex(3)}"
         ec2, autoscaling, ssm = (self.client(s) for s in ("ec2", "autoscaling", "ssm"))
@@ -121,9 +122,10 @@ class Product:
                 "IamInstanceProfile": {"Arn": profile_arn},
             },
         )["LaunchTemplate"]
-        tags = [{"Key": f"kubernetes.io/cluster/{self.aws.cluster_name}", "Value": "owned"}]
+        group_tags = [{"Key": f"kubernetes.io/cluster/{self.aws.cluster_name}", "Value": "owned"}]
         if managed:
-            tags.append({"Key": "eks-windows-nodes/managed", "Value": "true"})
+            group_tags.append({"Key": "eks-windows-nodes/managed", "Value": "true"})
+        group_tags.extend({"Key": k, "Value": v} for k, v in (tags or {}).items())
         autoscaling.create_auto_scaling_group(
             AutoScalingGroupName=name,
             MinSize=0,
@@ -147,7 +149,7 @@ class Product:
                     "ResourceId": name,
                     "ResourceType": "auto-scaling-group",
                 }
-                for t in tags
+                for t in group_tags
             ],
         )
         return name

@@ -232,3 +232,32 @@ def test_windows_ipam_is_switched_on_even_for_a_role_authorized_beforehand(
     report = product.tick()
     assert report["windows_ipam_repaired"] == 1
     assert windows_ipam(product) == "true"
+
+
+def test_a_node_role_named_on_the_group_needs_no_iam_call(
+    product: Product, launches: Recorder, node_role: tuple[str, str]
+) -> None:
+    # In private subnets IAM is often out of reach (its interface endpoint exists only in
+    # us-east-1): the group's tag names the role instead of iam:GetInstanceProfile.
+    role_arn, profile_arn = node_role
+    iam_calls: list[str] = []
+
+    def record(**kwargs: Any) -> None:
+        iam_calls.append(kwargs["event_name"])
+
+    events = wiring.aws_clients()["iam"].meta.events
+    events.register("before-call.iam", record)
+    try:
+        group = product.make_group(
+            desired=0, profile_arn=profile_arn, tags={"eks-windows-nodes/node-role-arn": role_arn}
+        )
+        product.client("autoscaling").set_desired_capacity(
+            AutoScalingGroupName=group, DesiredCapacity=1
+        )
+        (instance_id,) = wait_for(lambda: all_in_service(product, group, 1), message="InService")
+        launches.wait_idle()
+    finally:
+        events.unregister("before-call.iam", record)
+    assert windows_entries(product, role_arn) == [role_arn]
+    assert instance_id in ready_nodes_by_instance(product)
+    assert iam_calls == []

@@ -122,3 +122,22 @@ def test_a_reported_lifecycle_state_parses_or_is_none(
     reported: str | None, parsed: LifecycleState | None
 ) -> None:
     assert LifecycleState.parse(reported) is parsed
+
+
+def test_the_node_role_can_be_named_on_the_group() -> None:
+    arn = "arn:aws:iam::111122223333:role/eks/WinNode"
+    found = discover_managed_group(
+        "asg", MARK | {"eks:cluster-name": "prod", "eks-windows-nodes/node-role-arn": arn}
+    )
+    assert isinstance(found, ManagedGroup)
+    assert found.node_role is not None and found.node_role.principal_arn == arn
+    unnamed = discover_managed_group("asg", MARK | {"eks:cluster-name": "prod"})
+    assert isinstance(unnamed, ManagedGroup) and unnamed.node_role is None
+
+
+def test_a_node_role_tag_that_is_no_role_arn_is_a_misconfiguration() -> None:
+    tags = MARK | {"eks:cluster-name": "prod", "eks-windows-nodes/node-role-arn": "WinNode"}
+    found = discover_managed_group("asg", tags)
+    assert isinstance(found, UnmanagedGroup) and found.misconfigured
+    assert found.reason is UnmanagedReason.INVALID_NODE_ROLE
+    assert found.detail.startswith("eks-windows-nodes/node-role-arn: ")

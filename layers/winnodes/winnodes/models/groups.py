@@ -8,10 +8,13 @@ from enum import StrEnum
 from typing import Final
 
 from winnodes.errors import InvalidInputError
-from winnodes.models.identifiers import ClusterName
+from winnodes.models.identifiers import ClusterName, RoleArn
 
 MANAGED_TAG: Final = "eks-windows-nodes/managed"
 MANAGED_VALUE: Final = "true"
+# The node role, named by the operator: the functions then need no IAM call to find it, which
+# matters in private subnets, as IAM's interface endpoint exists only in us-east-1.
+NODE_ROLE_TAG: Final = "eks-windows-nodes/node-role-arn"
 EKS_CLUSTER_NAME_TAG: Final = "eks:cluster-name"
 # `kubernetes.io/cluster/<name>` = owned | shared, the tag the EKS user guide asks nodes to carry.
 KUBERNETES_CLUSTER_TAG_PREFIX: Final = "kubernetes.io/cluster/"
@@ -21,6 +24,7 @@ KUBERNETES_CLUSTER_TAG_PREFIX: Final = "kubernetes.io/cluster/"
 class ManagedGroup:
     auto_scaling_group_name: str
     cluster: ClusterName
+    node_role: RoleArn | None = None  # from NODE_ROLE_TAG; None: found from the instance profile
 
 
 class UnmanagedReason(StrEnum):
@@ -31,6 +35,7 @@ class UnmanagedReason(StrEnum):
     NO_CLUSTER = "no-cluster"  # marked, but no cluster tag: misconfigured
     AMBIGUOUS_CLUSTER = "ambiguous-cluster"  # cluster tags name more than one cluster
     INVALID_CLUSTER_NAME = "invalid-cluster-name"
+    INVALID_NODE_ROLE = "invalid-node-role"
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,8 +86,14 @@ def discover_managed_group(
             "tags name several clusters: " + ", ".join(sorted(named)),
         )
     (name,) = named
+    role = tags.get(NODE_ROLE_TAG)
     try:
         cluster = ClusterName(name)
+        node_role = RoleArn.parse(role) if role is not None else None
     except InvalidInputError as exc:
-        return unmanaged(UnmanagedReason.INVALID_CLUSTER_NAME, f"{named[name]}: {exc.reason}")
-    return ManagedGroup(auto_scaling_group_name, cluster)
+        bad_role = exc.field == "role-arn"
+        return unmanaged(
+            UnmanagedReason.INVALID_NODE_ROLE if bad_role else UnmanagedReason.INVALID_CLUSTER_NAME,
+            f"{NODE_ROLE_TAG if bad_role else named[name]}: {exc.reason}",
+        )
+    return ManagedGroup(auto_scaling_group_name, cluster, node_role)

@@ -33,9 +33,14 @@ class NodeRoleAuthorization:
         self._access_entries = access_entries
 
     def status(
-        self, connection: ClusterConnection, kube: ClusterKube, instance: Instance, view: FleetView
+        self,
+        connection: ClusterConnection,
+        kube: ClusterKube,
+        group: ManagedGroup,
+        instance: Instance,
+        view: FleetView,
     ) -> NodeAuthorization:
-        role = self._node_role(instance, view)
+        role = self._node_role(group, instance, view)
         if role is None:
             return NodeAuthorization.MISSING
         # One look per role and cluster per pass: a group's instances share their role.
@@ -48,11 +53,13 @@ class NodeRoleAuthorization:
         self,
         connection: ClusterConnection,
         kube: ClusterKube,
+        group: ManagedGroup,
         instance: Instance,
+        *,
         view: FleetView,
         log: dict[str, str | None],
     ) -> NodeAuthorization:
-        role = self._node_role(instance, view)
+        role = self._node_role(group, instance, view)
         if role is None:
             # Decided as MISSING again on the next step, and abandoned at the deadline.
             logger.warning("instance has no IAM role to authorize", extra=log)
@@ -79,7 +86,7 @@ class NodeRoleAuthorization:
             return False
         connection = view.connection(group.cluster)
         kube = view.kube(group.cluster)
-        if self.status(connection, kube, instance, view) is not NodeAuthorization.MISSING:
+        if self.status(connection, kube, group, instance, view) is not NodeAuthorization.MISSING:
             return False
         log = {
             "cluster": str(group.cluster),
@@ -87,12 +94,16 @@ class NodeRoleAuthorization:
             "instance_id": instance_id,
             "node": None,
         }
-        repaired = self.authorize(connection, kube, instance, view, log)
+        repaired = self.authorize(connection, kube, group, instance, view=view, log=log)
         if repaired is NodeAuthorization.AUTHORIZED:
             logger.info("repaired node role authorization", extra=log)
         return repaired is NodeAuthorization.AUTHORIZED
 
-    def _node_role(self, instance: Instance, view: FleetView) -> RoleArn | None:
+    def _node_role(
+        self, group: ManagedGroup, instance: Instance, view: FleetView
+    ) -> RoleArn | None:
+        if group.node_role is not None:
+            return group.node_role  # named by the operator: no IAM call
         profile = instance.instance_profile_arn
         if not profile:
             return None

@@ -176,7 +176,9 @@ class JoinService:
         if instance is not None:
             action.tags_present = action.tags_present or self._tags.present(action.group, instance)
             if action.authorization is not NodeAuthorization.AUTHORIZED:
-                action.authorization = self._node_role.status(connection, kube, instance, view)
+                action.authorization = self._node_role.status(
+                    connection, kube, action.group, instance, view
+                )
         facts = JoinFacts(
             in_group=member is not None,
             lifecycle_state=LifecycleState.parse(member.lifecycle_state) if member else None,
@@ -272,7 +274,7 @@ class JoinService:
         if seen.instance is None:  # decided only for an instance EC2 shows
             raise AssertionError("node role authorized without an instance")
         action.authorization = self._node_role.authorize(
-            seen.connection, seen.kube, seen.instance, seen.view, seen.log
+            seen.connection, seen.kube, action.group, seen.instance, view=seen.view, log=seen.log
         )
         if action.authorization is NodeAuthorization.AUTHORIZED:
             return JoinProgress.ADVANCED
