@@ -258,6 +258,16 @@ def test_never_continue_unless_the_node_is_ready_and_smoke_ok(
 
 
 @given(FACTS, ELAPSED)
+def test_continue_without_a_node_only_into_the_warm_pool(
+    facts: JoinFacts, elapsed: timedelta
+) -> None:
+    # The instance is stopped after this: it serves nothing until it leaves the pool.
+    if isinstance(decide_join_step(facts, now=T0 + elapsed), ReleaseToWarmPool):
+        assert facts.lifecycle_state is LifecycleState.WARMED_PENDING_WAIT
+        assert facts.in_group and facts.instance_found and facts.is_windows
+
+
+@given(FACTS, ELAPSED)
 def test_no_side_effect_on_instances_without_a_pending_launch_action(
     facts: JoinFacts, elapsed: timedelta
 ) -> None:
@@ -272,7 +282,7 @@ def test_past_the_deadline_the_answer_is_final(facts: JoinFacts, elapsed: timede
     now = T0 + elapsed
     result = decide_join_step(facts, now=now)
     if now >= facts.deadline_at:
-        assert isinstance(result, Abandon | CompleteContinue | NothingToDo)
+        assert isinstance(result, Abandon | CompleteContinue | ReleaseToWarmPool | NothingToDo)
     if isinstance(result, WaitForNode):
         assert now < result.deadline_at
 
