@@ -15,7 +15,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from winnodes import wiring
+from winnodes import rbac, wiring
+from winnodes.decisions.smoke import DEFAULT_SMOKE_TEST_NAMESPACE, is_namespace_name
 from winnodes.errors import ConfigurationError, InvalidInputError, WinNodesError
 from winnodes.models.events import classify_lifecycle_event
 from winnodes.observability import logger
@@ -83,6 +84,7 @@ def _parser() -> argparse.ArgumentParser:
     _add_render_userdata(commands)
     _add_lifecycle(commands)
     _add_reconcile(commands)
+    _add_rbac(commands)
     return parser
 
 
@@ -142,6 +144,38 @@ def _reconcile(args: argparse.Namespace) -> CommandResult:
         json.dumps(asdict(report), indent=2, default=str) + "\n",
         status=EXIT_FAILURE if report.errors else EXIT_OK,
     )
+
+
+def _add_rbac(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    rbac_command = commands.add_parser(
+        "rbac",
+        help="print the Kubernetes RBAC the functions need, as YAML for kubectl apply",
+        description=(
+            "Print the ClusterRole, the kube-system Role, the smoke-test namespace and its Role, "
+            f"each bound to the group {rbac.FUNCTIONS_GROUP!r} that the functions' IAM roles are "
+            "mapped to, as a YAML stream in the order they can be created: "
+            "`winnodes rbac | kubectl apply -f -`. Reads no AWS and no cluster."
+        ),
+    )
+    rbac_command.add_argument(
+        "--smoke-test-namespace",
+        default=DEFAULT_SMOKE_TEST_NAMESPACE,
+        metavar="NAME",
+        help="the namespace SMOKE_TEST_NAMESPACE names (default: %(default)s)",
+    )
+    rbac_command.set_defaults(run=_rbac)
+
+
+def _rbac(args: argparse.Namespace) -> CommandResult:
+    import yaml  # noqa: PLC0415 - this command only; the functions never load it for this
+
+    namespace = args.smoke_test_namespace
+    if not is_namespace_name(namespace):
+        raise InvalidInputError(
+            "smoke-test-namespace", f"{namespace!r} is not a namespace name (RFC 1123 label)"
+        )
+    manifests = rbac.manifests(smoke_test_namespace=namespace)
+    return CommandResult(yaml.safe_dump_all(manifests, sort_keys=False))
 
 
 def _add_render_userdata(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -5,16 +5,16 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from winnodes.decisions.smoke import DEFAULT_SMOKE_TEST_NAMESPACE, is_image_reference
+from winnodes.decisions.smoke import (
+    DEFAULT_SMOKE_TEST_NAMESPACE,
+    is_image_reference,
+    is_namespace_name,
+)
 from winnodes.errors import ConfigurationError
-
-# A namespace name is an RFC 1123 label.
-_NAMESPACE = re.compile(r"[a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?")
 
 
 @dataclass(frozen=True)
@@ -111,7 +111,7 @@ def _namespace(env: Mapping[str, str], name: str, default: str) -> str:
     raw = env.get(name, "").strip()
     if not raw:
         return default
-    if _NAMESPACE.fullmatch(raw) is None:
+    if not is_namespace_name(raw):
         raise ConfigurationError(
             name, f"{raw!r} is not a namespace name (lowercase RFC 1123 label, at most 63)"
         )

@@ -92,11 +92,18 @@ def smoke_test_manifests(
     return (namespace_object, role, _role_binding(namespace))
 
 
-# In the order they can be created (a namespace before what lives in it).
-MANIFESTS: Final = (
-    CLUSTER_ROLE,
-    CLUSTER_ROLE_BINDING,
-    KUBE_SYSTEM_ROLE,
-    KUBE_SYSTEM_ROLE_BINDING,
-    *smoke_test_manifests(),
-)
+def manifests(
+    *, smoke_test_namespace: str = DEFAULT_SMOKE_TEST_NAMESPACE
+) -> tuple[dict[str, Any], ...]:
+    """Everything to apply, in the order it can be created (a namespace before what lives in
+    it); `winnodes rbac` prints it."""
+    return (
+        CLUSTER_ROLE,
+        CLUSTER_ROLE_BINDING,
+        KUBE_SYSTEM_ROLE,
+        KUBE_SYSTEM_ROLE_BINDING,
+        *smoke_test_manifests(smoke_test_namespace),
+    )
+
+
+MANIFESTS: Final = manifests()

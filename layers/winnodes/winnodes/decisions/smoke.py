@@ -58,6 +58,9 @@ _IMAGE_REFERENCE_MAX = 1024  # name, tag (128) and digest: bounds the match
 LEFTOVER_MIN_AGE: Final = timedelta(minutes=5)
 
 
+_NAMESPACE_NAME = re.compile(r"[a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?")
+
+
 class SmokeTest(StrEnum):
     DISABLED = "disabled"
     NOT_STARTED = "not-started"
@@ -97,6 +100,11 @@ class ListedSmokePod:
 class SmokeVerdict:
     state: SmokeTest
     detail: str | None = None  # for logs and the ABANDON reason
+
+
+def is_namespace_name(value: str) -> bool:
+    """A Kubernetes namespace name: a lowercase RFC 1123 label of at most 63 characters."""
+    return _NAMESPACE_NAME.fullmatch(value) is not None
 
 
 def is_image_reference(value: str) -> bool:
