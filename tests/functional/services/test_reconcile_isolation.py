@@ -53,8 +53,10 @@ class Instances:
 @dataclass
 class Clusters:
     known: set[str]
+    described: list[str] = field(default_factory=list)
 
     def describe_cluster(self, name: str) -> ClusterConnection:
+        self.described.append(name)
         # eks:DescribeCluster of a cluster not there: ResourceNotFoundException.
         if name not in self.known:
             raise ClusterNotFoundError(name, "us-east-1")
@@ -111,13 +113,13 @@ class Clock:
 def reconciler(
     groups: Sequence[AutoScalingGroup],
     services: Services,
-    clusters: set[str],
+    clusters: set[str] | Clusters,
     launch_hook: LifecycleHook = LAUNCH,
 ) -> Any:
     fleet = Fleet(
         autoscaling=Groups(groups, launch_hook),  # type: ignore[arg-type]
         compute=Instances(),  # type: ignore[arg-type]
-        clusters=Clusters(clusters),
+        clusters=clusters if isinstance(clusters, Clusters) else Clusters(clusters),
         kube_for=lambda connection: None,  # type: ignore[arg-type,return-value]
     )
     return ReconcileService(
@@ -183,3 +185,16 @@ def test_a_launch_hook_defaulting_to_continue_is_reported(caplog: Any) -> None:
     caplog.clear()
     reconciler(groups, Services(), {"prod"}).reconcile()
     assert not [r for r in caplog.records if "defaults to CONTINUE" in r.getMessage()]
+
+
+def test_a_cluster_that_cannot_be_described_is_asked_for_once_per_pass() -> None:
+    # Each ask can take its retries' time; the cluster's other groups get the same answer.
+    clusters = Clusters(known={"prod"})
+    groups = [
+        group(f"gone-{n}", "deleted", {f"i-000000000000000{n}a": "Pending:Wait"}) for n in range(3)
+    ]
+
+    report = reconciler(groups, Services(), clusters).reconcile()
+
+    assert clusters.described == ["deleted"]
+    assert len(report.errors) == 3

@@ -9,6 +9,7 @@ from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
+from winnodes.errors import WinNodesError
 from winnodes.models.groups import ManagedGroup
 from winnodes.models.lifecycle import LifecycleActionResult
 from winnodes.ports import (
@@ -78,8 +79,8 @@ class FleetView:
         self._groups: dict[str, AutoScalingGroup | None] = {}
         self._hooks: dict[str, Sequence[LifecycleHook]] = {}
         self._instances: dict[str, Instance | None] = {}
-        self._connections: dict[str, ClusterConnection] = {}
-        self._nodes: dict[str, dict[str, NodeState]] = {}
+        self._connections: dict[str, ClusterConnection | WinNodesError] = {}
+        self._nodes: dict[str, dict[str, NodeState] | WinNodesError] = {}
         self._memo: dict[Hashable, Any] = {}
 
     def refresh(self) -> None:
@@ -138,17 +139,20 @@ class FleetView:
                 self._instances[instance_id] = replace(instance, tags={**instance.tags, **tags})
 
     def connection(self, cluster: str) -> ClusterConnection:
+        # A failure is remembered too: a pass asks once per cluster, not once per group of a
+        # cluster that is gone or out of reach (each ask can take its retries' time).
         if cluster not in self._connections:
-            self._connections[cluster] = self._fleet.clusters.describe_cluster(cluster)
-        return self._connections[cluster]
+            describe = self._fleet.clusters.describe_cluster
+            self._connections[cluster] = _outcome(lambda: describe(cluster))
+        return _result(self._connections[cluster])
 
     def kube(self, cluster: str) -> ClusterKube:
         return self._fleet.kube_for(self.connection(cluster))
 
     def nodes(self, cluster: str) -> dict[str, NodeState]:
         if cluster not in self._nodes:
-            self._nodes[cluster] = self.kube(cluster).nodes_by_instance()
-        return self._nodes[cluster]
+            self._nodes[cluster] = _outcome(lambda: self.kube(cluster).nodes_by_instance())
+        return _result(self._nodes[cluster])
 
     def memo[T](self, key: Hashable, fetch: Callable[[], T]) -> T:
         """Anything else read once per pass (a role behind a profile, a role's authorization)."""
@@ -160,3 +164,16 @@ class FleetView:
     def remember(self, key: Hashable, value: object) -> None:
         """After we changed something: what the pass should now believe."""
         self._memo[key] = value
+
+
+def _outcome[T](read: Callable[[], T]) -> T | WinNodesError:
+    try:
+        return read()
+    except WinNodesError as error:
+        return error
+
+
+def _result[T](outcome: T | WinNodesError) -> T:
+    if isinstance(outcome, WinNodesError):
+        raise outcome
+    return outcome
