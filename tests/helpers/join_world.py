@@ -45,19 +45,25 @@ class FakeAutoScaling:
     journal: list[str]
     state: str = "Pending:Wait"
     completed: list[str] = field(default_factory=list)
+    tags: dict[str, str] = field(
+        default_factory=lambda: {"eks-windows-nodes/managed": "true", "eks:cluster-name": CLUSTER}
+    )
+    hooks: list[LifecycleHook] = field(default_factory=lambda: [HOOK])
 
     def describe_group(self, name: str) -> AutoScalingGroup:
         self.journal.append("autoscaling.describe_group")
-        return AutoScalingGroup(name, {}, (GroupInstance(INSTANCE, self.state),))
+        return AutoScalingGroup(name, self.tags, (GroupInstance(INSTANCE, self.state),))
 
     def lifecycle_hooks(self, group: str) -> list[LifecycleHook]:
-        return [HOOK]
+        return self.hooks
 
-    def complete_lifecycle_action(self, *, result: str, **_: Any) -> bool:
+    def complete_lifecycle_action(self, *, result: str, hook: str = HOOK.name, **_: Any) -> bool:
         # CompleteLifecycleAction on an action no longer pending is refused (ValidationError).
         if self.state not in ("Pending:Wait", "Warmed:Pending:Wait"):
             return False
-        self.journal.append(f"autoscaling.complete {result}")
+        self.journal.append(
+            f"autoscaling.complete {result}" + ("" if hook == HOOK.name else f" {hook}")
+        )
         self.completed.append(result)
         self.state = "InService" if result == "CONTINUE" else "Terminating"
         return True

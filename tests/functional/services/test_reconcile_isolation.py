@@ -36,13 +36,13 @@ def group(name: str, cluster: str, members: dict[str, str]) -> AutoScalingGroup:
 @dataclass
 class Groups:
     groups: Sequence[AutoScalingGroup]
-    launch_hook: LifecycleHook = LAUNCH
+    launch_hooks: Sequence[LifecycleHook] = (LAUNCH,)
 
     def groups_tagged(self, tag_key: str) -> Iterator[AutoScalingGroup]:
         return iter(self.groups)
 
     def lifecycle_hooks(self, group: str) -> list[LifecycleHook]:
-        return [self.launch_hook, TERMINATE]
+        return [*self.launch_hooks, TERMINATE]
 
 
 class Instances:
@@ -79,6 +79,7 @@ class Services:
 
     failing: set[str] = field(default_factory=set)
     calls: list[str] = field(default_factory=list)
+    hooks_used: list[str] = field(default_factory=list)
 
     def _call(self, what: str, instance_id: str) -> None:
         self.calls.append(f"{what} {instance_id}")
@@ -91,6 +92,7 @@ class Services:
 
     def advance(self, action: Any, view: FleetView) -> Result:
         self._call("advance", action.instance_id)
+        self.hooks_used.append(action.hook.name)
         return Result(Step(type(action).__name__))
 
     def repair_windows_ipam(self, cluster: str, view: FleetView) -> bool:
@@ -114,10 +116,10 @@ def reconciler(
     groups: Sequence[AutoScalingGroup],
     services: Services,
     clusters: set[str] | Clusters,
-    launch_hook: LifecycleHook = LAUNCH,
+    launch_hooks: Sequence[LifecycleHook] = (LAUNCH,),
 ) -> Any:
     fleet = Fleet(
-        autoscaling=Groups(groups, launch_hook),  # type: ignore[arg-type]
+        autoscaling=Groups(groups, launch_hooks),  # type: ignore[arg-type]
         compute=Instances(),  # type: ignore[arg-type]
         clusters=clusters if isinstance(clusters, Clusters) else Clusters(clusters),
         kube_for=lambda connection: None,  # type: ignore[arg-type,return-value]
@@ -178,7 +180,7 @@ def test_a_launch_hook_defaulting_to_continue_is_reported(caplog: Any) -> None:
     continue_by_default = replace(LAUNCH, default_result="CONTINUE")
     groups = [group("win", "prod", {"i-0000000000000000b": "Pending:Wait"})]
 
-    reconciler(groups, Services(), {"prod"}, continue_by_default).reconcile()
+    reconciler(groups, Services(), {"prod"}, [continue_by_default]).reconcile()
     warned = [r for r in caplog.records if "defaults to CONTINUE" in r.getMessage()]
     assert [(r.levelname, r.asg, r.hook) for r in warned] == [("WARNING", "win", "join")]
 
@@ -198,3 +200,22 @@ def test_a_cluster_that_cannot_be_described_is_asked_for_once_per_pass() -> None
 
     assert clusters.described == ["deleted"]
     assert len(report.errors) == 3
+
+
+def test_with_another_tools_launch_hook_only_the_named_one_is_driven(caplog: Any) -> None:
+    other = LifecycleHook("log-shipper", LAUNCH.transition, 300, "CONTINUE")
+    members = {"i-0000000000000000b": "Pending:Wait"}
+    unnamed = group("win", "prod", members)
+    named = AutoScalingGroup(
+        "win", {**unnamed.tags, "eks-windows-nodes/launch-hook": "join"}, unnamed.instances
+    )
+
+    services = Services()
+    reconciler([unnamed], services, {"prod"}, [other, LAUNCH]).reconcile()
+    assert not [c for c in services.calls if c.startswith("advance")]  # which one is ours?
+    warned = [r for r in caplog.records if "which lifecycle hook is ours" in r.getMessage()]
+    assert [r.hooks for r in warned] == [["join", "log-shipper"]]
+
+    services = Services()
+    reconciler([named], services, {"prod"}, [other, LAUNCH]).reconcile()
+    assert services.hooks_used == ["join"]

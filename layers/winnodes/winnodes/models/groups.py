@@ -15,6 +15,10 @@ MANAGED_VALUE: Final = "true"
 # The node role, named by the operator: the functions then need no IAM call to find it, which
 # matters in private subnets, as IAM's interface endpoint exists only in us-east-1.
 NODE_ROLE_TAG: Final = "eks-windows-nodes/node-role-arn"
+# Which of the group's lifecycle hooks are ours, when it has several for a transition (another
+# tool's hook must be left for that tool to complete).
+LAUNCH_HOOK_TAG: Final = "eks-windows-nodes/launch-hook"
+TERMINATE_HOOK_TAG: Final = "eks-windows-nodes/terminate-hook"
 EKS_CLUSTER_NAME_TAG: Final = "eks:cluster-name"
 # `kubernetes.io/cluster/<name>` = owned | shared, the tag the EKS user guide asks nodes to carry.
 KUBERNETES_CLUSTER_TAG_PREFIX: Final = "kubernetes.io/cluster/"
@@ -25,6 +29,8 @@ class ManagedGroup:
     auto_scaling_group_name: str
     cluster: ClusterName
     node_role: RoleArn | None = None  # from NODE_ROLE_TAG; None: found from the instance profile
+    launch_hook: str | None = None  # from LAUNCH_HOOK_TAG; None: the group's only launch hook
+    terminate_hook: str | None = None  # from TERMINATE_HOOK_TAG; None: its only terminate hook
 
 
 class UnmanagedReason(StrEnum):
@@ -96,4 +102,10 @@ def discover_managed_group(
             UnmanagedReason.INVALID_NODE_ROLE if bad_role else UnmanagedReason.INVALID_CLUSTER_NAME,
             f"{NODE_ROLE_TAG if bad_role else named[name]}: {exc.reason}",
         )
-    return ManagedGroup(auto_scaling_group_name, cluster, node_role)
+    return ManagedGroup(
+        auto_scaling_group_name,
+        cluster,
+        node_role,
+        launch_hook=tags.get(LAUNCH_HOOK_TAG),
+        terminate_hook=tags.get(TERMINATE_HOOK_TAG),
+    )

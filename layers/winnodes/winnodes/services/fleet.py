@@ -11,7 +11,7 @@ from typing import Any, Protocol
 
 from winnodes.errors import WinNodesError
 from winnodes.models.groups import ManagedGroup
-from winnodes.models.lifecycle import LifecycleActionResult
+from winnodes.models.lifecycle import LifecycleActionResult, LifecycleTransition
 from winnodes.ports import (
     AutoScaling,
     AutoScalingGroup,
@@ -118,6 +118,19 @@ class FleetView:
             if hook.transition == transition and (name is None or hook.name == name):
                 return hook
         return None
+
+    def our_hook(self, group: ManagedGroup, transition: str) -> LifecycleHook | None:
+        """The group's hook for `transition` that is ours: the one its tag names, else its only
+        one. None when it has none, or several and no tag says which: completing another tool's
+        action would let an instance past that tool's step, and ours would time out."""
+        candidates = [
+            h for h in self.hooks(group.auto_scaling_group_name) if h.transition == transition
+        ]
+        launching = transition == LifecycleTransition.LAUNCHING
+        named = group.launch_hook if launching else group.terminate_hook
+        if named is not None:
+            return next((h for h in candidates if h.name == named), None)
+        return candidates[0] if len(candidates) == 1 else None
 
     def prefetch_instances(self, instance_ids: Iterable[str]) -> None:
         wanted = [i for i in dict.fromkeys(instance_ids) if i not in self._instances]

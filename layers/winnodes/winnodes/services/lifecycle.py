@@ -61,9 +61,12 @@ class LifecycleEvents:
         if isinstance(managed, UnmanagedGroup):
             logger.info("event for an unmanaged group", extra=log | {"reason": managed.detail})
             return {"status": "ignored", "reason": managed.detail}
-        hook = view.hook(group.name, detail.lifecycle_transition, detail.lifecycle_hook_name)
-        if hook is None:
-            return {"status": "ignored", "reason": "lifecycle hook not found"}
+        hook = view.our_hook(managed, detail.lifecycle_transition)
+        if hook is None or hook.name != detail.lifecycle_hook_name:
+            # Another tool's hook, or one we cannot tell is ours: its action is not ours to end.
+            reason = f"lifecycle hook {detail.lifecycle_hook_name!r} is not ours"
+            logger.info("event for another lifecycle hook", extra=log | {"reason": reason})
+            return {"status": "ignored", "reason": reason}
         return managed, hook
 
     def _launch(self, event: LaunchLifecycleEvent) -> Outcome:

@@ -10,7 +10,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from winnodes.errors import WinNodesError
-from winnodes.models.groups import MANAGED_TAG, ManagedGroup, UnmanagedGroup, discover_managed_group
+from winnodes.models.groups import (
+    LAUNCH_HOOK_TAG,
+    MANAGED_TAG,
+    TERMINATE_HOOK_TAG,
+    ManagedGroup,
+    UnmanagedGroup,
+    discover_managed_group,
+)
 from winnodes.models.identifiers import ClusterName
 from winnodes.models.lifecycle import LifecycleActionResult, LifecycleState, LifecycleTransition
 from winnodes.observability import logger, metrics
@@ -113,8 +120,9 @@ class ReconcileService:
         # A cluster we cannot describe (deleted, renamed, no permission): touch nothing of its
         # group, not even the tags, which would claim the instances for a cluster not there.
         view.connection(managed.cluster)
-        launch_hook = view.hook(group.name, LifecycleTransition.LAUNCHING)
-        terminate_hook = view.hook(group.name, LifecycleTransition.TERMINATING)
+        launch_hook = view.our_hook(managed, LifecycleTransition.LAUNCHING)
+        terminate_hook = view.our_hook(managed, LifecycleTransition.TERMINATING)
+        _warn_if_ours_unknown(view, managed, (launch_hook, terminate_hook))
         if launch_hook is not None and launch_hook.default_result != LifecycleActionResult.ABANDON:
             # Safety rule: a node that is not Ready never serves. A hook that times out applies
             # its default, so with CONTINUE a join that failed would put the instance in service.
@@ -203,6 +211,25 @@ class ReconcileService:
             leaving = TerminateAction(group=managed, instance_id=instance_id, hook=terminate_hook)
             left = self._leave.advance(leaving, view)
             report.outcomes[type(left.step).__name__] += 1
+
+
+def _warn_if_ours_unknown(
+    view: FleetView, managed: ManagedGroup, ours: tuple[LifecycleHook | None, LifecycleHook | None]
+) -> None:
+    """Hooks for a transition, none of them known to be ours: the group's actions of that kind
+    are left alone until a tag names ours."""
+    group = managed.auto_scaling_group_name
+    hooks = view.hooks(group)
+    for transition, hook, tag in (
+        (LifecycleTransition.LAUNCHING, ours[0], LAUNCH_HOOK_TAG),
+        (LifecycleTransition.TERMINATING, ours[1], TERMINATE_HOOK_TAG),
+    ):
+        names = sorted(h.name for h in hooks if h.transition == transition)
+        if hook is None and names:
+            logger.warning(
+                "cannot tell which lifecycle hook is ours; its actions are left alone",
+                extra={"asg": group, "transition": str(transition), "hooks": names, "tag": tag},
+            )
 
 
 def _instance_failed(
