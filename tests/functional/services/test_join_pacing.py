@@ -5,7 +5,9 @@ not take effect is retried after a pause, never in a tight loop."""
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
+from typing import Any
 
 from tests.helpers.join_world import JoinWorld, launch_action
 from winnodes.decisions.join import Abandon, AuthorizeNodeRole, CompleteContinue, ReleaseToWarmPool
@@ -161,3 +163,18 @@ def test_a_waiting_join_reads_the_nodes_every_poll_and_the_fleet_every_interval(
     # At the start, then after 16, 32 s: the first polls at least 15 s after the last read.
     assert world.journal.count("autoscaling.describe_group") == 3
     assert world.journal.count("ec2.describe_instances") == 3
+
+
+def test_a_waiting_join_logs_each_reason_once_at_info(caplog: Any) -> None:
+    world = JoinWorld()
+    world.kube.ready_from_read = 3
+
+    with caplog.at_level(logging.DEBUG, logger="eks-windows-nodes"):
+        world.service(settings=settings()).join(launch_action())
+
+    waiting = [r for r in caplog.records if r.getMessage() == "waiting for node"]
+    assert [(r.levelname, r.reason) for r in waiting] == [
+        ("INFO", "node not Ready"),
+        ("DEBUG", "node not Ready"),
+        ("DEBUG", "node not Ready"),
+    ]

@@ -5,8 +5,10 @@ its instances are terminating. Heartbeats, PDB retries and the deadline pace as 
 
 from __future__ import annotations
 
+import logging
 from dataclasses import replace
 from datetime import timedelta
+from typing import Any
 
 from tests.helpers.leave_world import (
     HOOK,
@@ -116,3 +118,15 @@ def test_a_reconciler_pass_lists_the_nodes_once_for_every_terminating_instance()
     assert world.drains_built == 1
     assert world.journal.count("kube.patch node") == 4
     assert world.autoscaling.completed == [(leaving[4], "CONTINUE")]
+
+
+def test_a_long_drain_logs_its_progress_when_it_changes_not_every_poll(caplog: Any) -> None:
+    world = LeaveWorld()
+    world.kube.add_node(INSTANCE, pods=3)
+
+    with caplog.at_level(logging.INFO, logger="eks-windows-nodes"):
+        world.service(wait_budget=30).leave(terminate_action())
+
+    draining = [r for r in caplog.records if r.getMessage() == "draining"]
+    assert [r.levelname for r in draining if r.levelno >= logging.INFO] == ["INFO"]
+    assert (draining[0].remaining, draining[0].blocked_by_pdb) == ("3", "0")

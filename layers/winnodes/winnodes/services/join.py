@@ -77,6 +77,7 @@ class LaunchAction:
     # Learned once per invocation: re-checking on every poll only adds calls.
     tags_present: bool = False
     authorization: NodeAuthorization | None = None
+    last_wait_reason: str | None = None  # logged at INFO when it changes: progress, not noise
 
 
 @dataclass(frozen=True)
@@ -222,7 +223,11 @@ class JoinService:
             case WaitForNode(heartbeat_due=due, reason=reason):
                 if due:
                     self._heartbeat(action)
-                logger.debug("waiting for node", extra=log | {"reason": reason})
+                changed = reason != action.last_wait_reason
+                action.last_wait_reason = reason
+                (logger.info if changed else logger.debug)(
+                    "waiting for node", extra=log | {"reason": reason}
+                )
                 return JoinProgress.WAITING
             case CompleteContinue() | Abandon() | ReleaseToWarmPool() | NothingToDo():
                 self._finish(step, action, seen)

@@ -75,6 +75,8 @@ class TerminateAction:
     retry_at: dict[str, datetime] = field(default_factory=dict)
     failures: dict[str, int] = field(default_factory=dict)
     evicted: int = 0
+    # (pods remaining, of them blocked by a PDB) as last logged at INFO: logged again on change
+    last_reported: tuple[int, int] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,13 +204,13 @@ class LeaveService:
                 if due:
                     self._heartbeat(action)
                 progress = self._progress(action, seen.pods, seen.now)
-                logger.debug(
+                counts = (len(progress.remaining), len(progress.blocked_by_pdb))
+                changed = counts != action.last_reported
+                action.last_reported = counts
+                (logger.info if changed else logger.debug)(
                     "draining",
                     extra=seen.log
-                    | {
-                        "remaining": str(len(progress.remaining)),
-                        "blocked_by_pdb": str(len(progress.blocked_by_pdb)),
-                    },
+                    | {"remaining": str(counts[0]), "blocked_by_pdb": str(counts[1])},
                 )
                 return LeaveResult(action.instance_id, step, False, progress, action.node_name)
             case FinishDrain(delete_node=delete_node):
