@@ -148,11 +148,13 @@ class FakeKubernetes:
     # Whether evicted pods go away (a working kubelet) or stay Terminating.
     kubelet: bool = False
 
-    def add_node(self, instance: str, *, pods: int = 0) -> str:
+    def add_node(self, instance: str, *, pods: int = 0, ready: str = "True") -> str:
+        """`ready`: the Ready condition's status; "Unknown" once the kubelet stops reporting."""
         name = node_name(instance)
         self.nodes[name] = {
             "metadata": {"name": name, "uid": f"uid-{name}", "labels": {}},
             "spec": {"providerID": f"aws:///us-east-1a/{instance}"},
+            "status": {"conditions": [{"type": "Ready", "status": ready}]},
         }
         for index in range(pods):
             pod = f"web-{instance[-4:]}-{index}"

@@ -226,6 +226,9 @@ class LeavingNode:
     instance_id: str
     unschedulable: bool
     excluded_from_load_balancers: bool
+    # False when the Ready condition is False or Unknown (a kubelet that stopped reporting);
+    # True when Ready, or when the node reports no condition yet.
+    ready: bool = True
     # When the drain began (our annotation, written at cordon time): the deadline survives
     # invocations without a database.
     drain_started_at: datetime | None = None

@@ -130,3 +130,26 @@ def test_a_long_drain_logs_its_progress_when_it_changes_not_every_poll(caplog: A
     draining = [r for r in caplog.records if r.getMessage() == "draining"]
     assert [r.levelname for r in draining if r.levelno >= logging.INFO] == ["INFO"]
     assert (draining[0].remaining, draining[0].blocked_by_pdb) == ("3", "0")
+
+
+def test_a_dead_nodes_terminating_pods_hold_the_drain_for_a_minute_not_the_deadline() -> None:
+    world = LeaveWorld()
+    # The kubelet stopped reporting: evicted pods stay Terminating, nothing confirms them.
+    world.kube.add_node(INSTANCE, pods=3, ready="Unknown")
+
+    result = world.service(wait_budget=600).leave(terminate_action())
+
+    assert isinstance(result.step, FinishDrain)
+    assert world.autoscaling.completed == [(INSTANCE, "CONTINUE")]
+    assert "kube.delete node" in world.journal  # and the pod garbage collector takes the pods
+    assert 60 <= world.clock.elapsed <= 62  # the grace, not the 15-minute deadline
+
+
+def test_a_ready_nodes_terminating_pods_are_waited_for() -> None:
+    world = LeaveWorld()
+    world.kube.add_node(INSTANCE, pods=3)  # Ready, but the pods never finish terminating
+
+    result = world.service(wait_budget=120).leave(terminate_action())
+
+    assert isinstance(result.step, ContinueDraining) and result.remaining == 3
+    assert world.autoscaling.completed == []

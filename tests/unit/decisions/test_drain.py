@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -10,6 +11,7 @@ from hypothesis import strategies as st
 
 from winnodes.decisions.drain import (
     DEFAULT_DRAIN_TIMEOUT,
+    NOT_READY_TERMINATION_GRACE,
     ContinueDraining,
     DrainClock,
     DrainPolicy,
@@ -27,6 +29,7 @@ from winnodes.decisions.drain import (
     drain_progress,
     eviction_retry_delay,
     plan_evictions,
+    policy_for_node,
 )
 
 NOW = datetime(2025, 6, 2, 11, 2, 5, tzinfo=UTC)
@@ -255,3 +258,17 @@ def test_drain_ends_by_the_deadline_and_only_empty_nodes_are_deleted_unforced(
         assert progress.done
     if isinstance(step, DrainTimedOut):
         assert step.delete_node == policy.force
+
+
+@given(configured=st.none() | st.timedeltas(timedelta(0), timedelta(hours=1)))
+def test_a_not_ready_node_waits_for_terminating_pods_at_most_the_grace(
+    configured: timedelta | None,
+) -> None:
+    policy = DrainPolicy(skip_wait_for_delete_timeout=configured)
+    assert policy_for_node(policy, node_ready=True) == policy
+    dead = policy_for_node(policy, node_ready=False)
+    assert dead.skip_wait_for_delete_timeout is not None
+    assert dead.skip_wait_for_delete_timeout <= NOT_READY_TERMINATION_GRACE
+    if configured is not None:
+        assert dead.skip_wait_for_delete_timeout == min(configured, NOT_READY_TERMINATION_GRACE)
+    assert replace(dead, skip_wait_for_delete_timeout=configured) == policy

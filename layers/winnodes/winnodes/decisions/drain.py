@@ -10,7 +10,7 @@ Give-up time matches managed node groups: 15 minutes
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Final
@@ -66,6 +66,26 @@ class DrainPolicy:
     timeout: timedelta = DEFAULT_DRAIN_TIMEOUT
     # Like kubectl --skip-wait-for-delete-timeout: stop waiting for pods terminating this long.
     skip_wait_for_delete_timeout: timedelta | None = None
+
+
+# A node whose kubelet stopped reporting (Ready False or Unknown) never confirms that a pod has
+# terminated, so its terminating pods would hold every drain of a dead node to the deadline.
+# Past this grace they are no longer waited for, as with `kubectl drain
+# --skip-wait-for-delete-timeout`; once the Node is deleted, the pod garbage collector removes
+# them. Their controllers have replaced them already: a terminating pod no longer counts.
+NOT_READY_TERMINATION_GRACE: Final = timedelta(minutes=1)
+
+
+def policy_for_node(policy: DrainPolicy, *, node_ready: bool) -> DrainPolicy:
+    """The policy for draining one node: on a node that is not Ready, terminating pods are
+    waited for at most NOT_READY_TERMINATION_GRACE."""
+    if node_ready:
+        return policy
+    configured = policy.skip_wait_for_delete_timeout
+    grace = NOT_READY_TERMINATION_GRACE
+    return replace(
+        policy, skip_wait_for_delete_timeout=grace if configured is None else min(configured, grace)
+    )
 
 
 class SkipReason(StrEnum):

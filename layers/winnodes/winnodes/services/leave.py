@@ -32,6 +32,7 @@ from winnodes.decisions.drain import (
     drain_progress,
     eviction_retry_delay,
     plan_evictions,
+    policy_for_node,
 )
 from winnodes.errors import KubernetesNotFoundError
 from winnodes.models.groups import ManagedGroup
@@ -97,6 +98,7 @@ class _Observation:
     now: datetime
     started_at: datetime
     log: dict[str, str | None]
+    policy: DrainPolicy  # the settings' policy, for this node (policy_for_node)
 
 
 @dataclass(frozen=True)
@@ -184,15 +186,17 @@ class LeaveService:
                 node_exists=False,
                 now=now,
             )
-            return self._perform(step, action, _Observation(drain, None, (), now, now, log))
+            seen = _Observation(drain, None, (), now, now, log, self._settings.policy)
+            return self._perform(step, action, seen)
         action.node_name = log["node"] = node.name
         started_at = node.drain_started_at or now
         pods = drain.pods_on(node.name)
-        progress = self._progress(action, pods, now)
+        policy = policy_for_node(self._settings.policy, node_ready=node.ready)
+        progress = self._progress(action, pods, now, policy)
         step = decide_drain_step(
             progress, self._drain_clock(action, started_at), node_exists=True, now=now
         )
-        seen = _Observation(drain, node, pods, now, started_at, log)
+        seen = _Observation(drain, node, pods, now, started_at, log, policy)
         return self._perform(step, action, seen)
 
     # -- perform ----------------------------------------------------------------------------
@@ -203,7 +207,7 @@ class LeaveService:
                 self._evict(action, seen)
                 if due:
                     self._heartbeat(action)
-                progress = self._progress(action, seen.pods, seen.now)
+                progress = self._progress(action, seen.pods, seen.now, seen.policy)
                 counts = (len(progress.remaining), len(progress.blocked_by_pdb))
                 changed = counts != action.last_reported
                 action.last_reported = counts
@@ -232,7 +236,7 @@ class LeaveService:
     def _evict(self, action: TerminateAction, seen: _Observation) -> None:
         drain, pods, now, log = seen.drain, seen.pods, seen.now, seen.log
         by_key = {pod.key: pod for pod in pods}
-        plan = plan_evictions((_decision_pod(p) for p in pods), self._settings.policy, now)
+        plan = plan_evictions((_decision_pod(p) for p in pods), seen.policy, now)
         if plan.delete:
             drain.delete_pods([by_key[str(p.ref)] for p in plan.delete])
         due = [
@@ -294,7 +298,7 @@ class LeaveService:
                 "drain deadline reached: terminate action completed with CONTINUE",
                 extra=seen.log | details,
             )
-        progress = self._progress(action, pods, now)
+        progress = self._progress(action, pods, now, seen.policy)
         return DrainProgress(
             remaining=progress.remaining,
             blocked_by_pdb=progress.blocked_by_pdb,
@@ -331,7 +335,11 @@ class LeaveService:
         return member.lifecycle_state
 
     def _progress(
-        self, action: TerminateAction, pods: Sequence[PodOnNode], now: datetime
+        self,
+        action: TerminateAction,
+        pods: Sequence[PodOnNode],
+        now: datetime,
+        policy: DrainPolicy,
     ) -> DrainProgress:
         refusals: Mapping[PodRef, str | None] = {
             PodRef(p.namespace, p.name): action.pdb_refusals[p.key]
@@ -340,7 +348,7 @@ class LeaveService:
         }
         return drain_progress(
             (_decision_pod(p) for p in pods),
-            self._settings.policy,
+            policy,
             now,
             pdb_refusals=refusals,
         )

@@ -201,8 +201,15 @@ def _leaving_node(node: Mapping[str, Any], instance_id: str) -> LeavingNode:
         instance_id=instance_id,
         unschedulable=bool((node.get("spec") or {}).get("unschedulable")),
         excluded_from_load_balancers=labels.get(EXCLUDE_FROM_LOAD_BALANCERS_LABEL) == "true",
+        ready=_ready(node),
         drain_started_at=parse_time(started),  # unknown: the drain restarts its clock
     )
+
+
+def _ready(node: Mapping[str, Any]) -> bool:
+    conditions = (node.get("status") or {}).get("conditions") or []
+    ready = next((c for c in conditions if c.get("type") == "Ready"), None)
+    return ready is None or ready.get("status") == "True"
 
 
 def _pod(pod: Mapping[str, Any]) -> PodOnNode:
