@@ -146,6 +146,15 @@ def test_any_detail_value_either_parses_or_names_a_detail_field(key: str, value:
         assert isinstance(evt, LaunchLifecycleEvent)
 
 
+def test_an_inconsistent_transition_names_the_value_expected() -> None:
+    raw = load_event("lifecycle-launch")
+    raw["detail"]["LifecycleTransition"] = "autoscaling:EC2_INSTANCE_TERMINATING"
+    with pytest.raises(InvalidInputError) as raised:
+        classify_lifecycle_event(raw)
+    # The value an operator can write, not the enum's Python repr.
+    assert raised.value.reason == "Input should be 'autoscaling:EC2_INSTANCE_LAUNCHING'"
+
+
 @pytest.mark.parametrize("name", ["schedule-reconcile", "schedule-refresh"])
 def test_schedule_samples_parse(name: str) -> None:
     evt = parse(event=load_event(name), model=ScheduledEvent)

@@ -9,6 +9,7 @@ and https://docs.aws.amazon.com/autoscaling/ec2/userguide/warm-pools-eventbridge
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Annotated, Any, Final, Literal
 
@@ -141,4 +142,10 @@ def parse_event[E: BaseModel](raw: Mapping[str, Any], model: type[E]) -> E:
     except ValidationError as exc:
         first = exc.errors(include_url=False)[0]
         field = ".".join(str(part) for part in first["loc"]) or "event"
-        raise InvalidInputError(field, first["msg"].removeprefix("Value error, ")) from None
+        message = _ENUM_REPR.sub(r"\1", first["msg"].removeprefix("Value error, "))
+        raise InvalidInputError(field, message) from None
+
+
+# pydantic names an expected enum member by its repr, `<LifecycleTransition.LAUNCHING: 'x'>`:
+# the operator wants the value, `'x'`.
+_ENUM_REPR = re.compile(r"<\w+\.\w+: ('[^']*')>")
