@@ -50,53 +50,34 @@ def _region(override: str | None) -> str | None:
 
 
 @dataclass(frozen=True)
-class _Adapters:
-    fleet: Fleet
-    access_entries: EksAccessEntries
-    kube_for: KubeClusters
-    clock: SystemClock
+class _Container:
+    """What one region's functions use, built together once per container."""
+
     aws_clients: Mapping[str, Any]  # botocore clients by service name
+    join: JoinService
+    leave: LeaveService
+    reconcile: ReconcileService
+    lifecycle: LifecycleEvents
 
 
 @cache
-def _adapters(region: str | None) -> _Adapters:
+def _container(region: str | None) -> _Container:
+    config = settings()
     session = aws_session(region)
     autoscaling, ec2, eks = autoscaling_client(session), ec2_client(session), eks_client(session)
     iam, sts = iam_client(session), sts_client(session)
     clock = SystemClock()
     kube_for = KubeClusters(sts, wall_clock=lambda: clock.now().timestamp())
-    return _Adapters(
-        fleet=Fleet(
-            autoscaling=AutoScalingGroups(autoscaling),
-            compute=Ec2Instances(ec2, iam),
-            clusters=EksClusters(eks),
-            kube_for=kube_for,
-        ),
-        access_entries=EksAccessEntries(eks),
+    fleet = Fleet(
+        autoscaling=AutoScalingGroups(autoscaling),
+        compute=Ec2Instances(ec2, iam),
+        clusters=EksClusters(eks),
         kube_for=kube_for,
-        clock=clock,
-        aws_clients={"autoscaling": autoscaling, "ec2": ec2, "eks": eks, "iam": iam, "sts": sts},
     )
-
-
-def aws_clients(region: str | None = None) -> Mapping[str, Any]:
-    """The functions' AWS clients by service, built once per container. For observing their
-    calls through botocore's events (`client.meta.events`), as benchmarks and tests do."""
-    return _adapters(_region(region)).aws_clients
-
-
-def join_service(region: str | None = None) -> JoinService:
-    return _join_service(_region(region))
-
-
-@cache
-def _join_service(region: str | None) -> JoinService:
-    config = settings()
-    adapters = _adapters(region)
-    return JoinService(
-        fleet=adapters.fleet,
-        access_entries=adapters.access_entries,
-        clock=adapters.clock,
+    join = JoinService(
+        fleet=fleet,
+        access_entries=EksAccessEntries(eks),
+        clock=clock,
         settings=JoinSettings(
             join_deadline=config.join_deadline,
             wait_budget=config.join_wait_budget,
@@ -108,37 +89,12 @@ def _join_service(region: str | None) -> JoinService:
                 namespace=config.smoke_test_namespace,
             ),
         ),
-        smoke_pods_for=adapters.kube_for.smoke_pods,
+        smoke_pods_for=kube_for.smoke_pods,
     )
-
-
-def reconcile_service(region: str | None = None) -> ReconcileService:
-    return _reconcile_service(_region(region))
-
-
-@cache
-def _reconcile_service(region: str | None) -> ReconcileService:
-    adapters = _adapters(region)
-    return ReconcileService(
-        fleet=adapters.fleet,
-        join=_join_service(region),
-        leave=_leave_service(region),
-        clock=adapters.clock,
-    )
-
-
-def leave_service(region: str | None = None) -> LeaveService:
-    return _leave_service(_region(region))
-
-
-@cache
-def _leave_service(region: str | None) -> LeaveService:
-    config = settings()
-    adapters = _adapters(region)
-    return LeaveService(
-        fleet=adapters.fleet,
-        drain_for=adapters.kube_for.drain,
-        clock=adapters.clock,
+    leave = LeaveService(
+        fleet=fleet,
+        drain_for=kube_for.drain,
+        clock=clock,
         settings=LeaveSettings(
             policy=DrainPolicy(
                 force=config.drain_force,
@@ -148,28 +104,39 @@ def _leave_service(region: str | None) -> LeaveService:
             wait_budget=config.drain_wait_budget,
         ),
     )
+    return _Container(
+        aws_clients={"autoscaling": autoscaling, "ec2": ec2, "eks": eks, "iam": iam, "sts": sts},
+        join=join,
+        leave=leave,
+        reconcile=ReconcileService(fleet=fleet, join=join, leave=leave, clock=clock),
+        lifecycle=LifecycleEvents(fleet=fleet, join=join, leave=leave),
+    )
+
+
+def aws_clients(region: str | None = None) -> Mapping[str, Any]:
+    """The functions' AWS clients by service, built once per container. For observing their
+    calls through botocore's events (`client.meta.events`), as benchmarks and tests do."""
+    return _container(_region(region)).aws_clients
+
+
+def join_service(region: str | None = None) -> JoinService:
+    return _container(_region(region)).join
+
+
+def leave_service(region: str | None = None) -> LeaveService:
+    return _container(_region(region)).leave
+
+
+def reconcile_service(region: str | None = None) -> ReconcileService:
+    return _container(_region(region)).reconcile
 
 
 def lifecycle_events(region: str | None = None) -> LifecycleEvents:
-    return _lifecycle_events(_region(region))
-
-
-@cache
-def _lifecycle_events(region: str | None) -> LifecycleEvents:
-    return LifecycleEvents(
-        fleet=_adapters(region).fleet, join=_join_service(region), leave=_leave_service(region)
-    )
+    return _container(_region(region)).lifecycle
 
 
 def reset() -> None:
     """Forget every built service, as a new Lambda container would (tests change the
     environment between runs; a deployed function never needs this)."""
-    for built in (
-        settings,
-        _adapters,
-        _join_service,
-        _leave_service,
-        _reconcile_service,
-        _lifecycle_events,
-    ):
-        built.cache_clear()
+    settings.cache_clear()
+    _container.cache_clear()
