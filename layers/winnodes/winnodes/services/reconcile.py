@@ -122,15 +122,7 @@ class ReconcileService:
         view.connection(managed.cluster)
         launch_hook = view.our_hook(managed, LifecycleTransition.LAUNCHING)
         terminate_hook = view.our_hook(managed, LifecycleTransition.TERMINATING)
-        _warn_if_ours_unknown(view, managed, (launch_hook, terminate_hook))
-        if launch_hook is not None and launch_hook.default_result != LifecycleActionResult.ABANDON:
-            # Safety rule: a node that is not Ready never serves. A hook that times out applies
-            # its default, so with CONTINUE a join that failed would put the instance in service.
-            logger.warning(
-                "launch hook defaults to CONTINUE: a node not joined when the hook times out "
-                "goes in service anyway; set its DefaultResult to ABANDON",
-                extra={"asg": group.name, "hook": launch_hook.name},
-            )
+        _warn_about_hooks(view, managed, (launch_hook, terminate_hook))
         states = {m.instance_id: LifecycleState.parse(m.lifecycle_state) for m in group.instances}
         joining = {
             instance_id
@@ -213,12 +205,22 @@ class ReconcileService:
             report.outcomes[type(left.step).__name__] += 1
 
 
-def _warn_if_ours_unknown(
+def _warn_about_hooks(
     view: FleetView, managed: ManagedGroup, ours: tuple[LifecycleHook | None, LifecycleHook | None]
 ) -> None:
-    """Hooks for a transition, none of them known to be ours: the group's actions of that kind
-    are left alone until a tag names ours."""
+    """Hooks that keep the functions from keeping their promise, said on every pass."""
     group = managed.auto_scaling_group_name
+    launch_hook = ours[0]
+    if launch_hook is not None and launch_hook.default_result != LifecycleActionResult.ABANDON:
+        # Safety rule: a node that is not Ready never serves. A hook that times out applies its
+        # default, so with CONTINUE a join that failed would put the instance in service.
+        logger.warning(
+            "launch hook defaults to CONTINUE: a node not joined when the hook times out "
+            "goes in service anyway; set its DefaultResult to ABANDON",
+            extra={"asg": group, "hook": launch_hook.name},
+        )
+    # Hooks for a transition, none of them known to be ours: the group's actions of that kind
+    # are left alone until a tag names ours.
     hooks = view.hooks(group)
     for transition, hook, tag in (
         (LifecycleTransition.LAUNCHING, ours[0], LAUNCH_HOOK_TAG),
