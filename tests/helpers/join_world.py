@@ -143,9 +143,16 @@ class FakeKube:
 
     def nodes_by_instance(self) -> dict[str, NodeState]:
         self.journal.append("kube.list_nodes")
+        return {INSTANCE: self._look()}
+
+    def node_named(self, name: str) -> NodeState | None:
+        self.journal.append("kube.get_node")
+        return self._look() if name == NODE else None
+
+    def _look(self) -> NodeState:
         ready = self.reads >= self.ready_from_read
         self.reads += 1
-        return {INSTANCE: NodeState(NODE, INSTANCE, ready=ready, windows_build="10.0.20348")}
+        return NodeState(NODE, INSTANCE, ready=ready, windows_build="10.0.20348")
 
     def windows_ipam_enabled(self) -> bool:
         self.journal.append("kube.read_vpc_cni")

@@ -195,6 +195,10 @@ class ClusterKube(Protocol):
         """Every Node whose providerID names an EC2 instance, by instance id."""
         ...
 
+    def node_named(self, name: str) -> NodeState | None:
+        """The Node of that name, None when there is none."""
+        ...
+
 
 class SmokePods(Protocol):
     """The join's smoke-test pods in one cluster."""

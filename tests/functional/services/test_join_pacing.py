@@ -24,7 +24,8 @@ def settings(*, wait_budget: timedelta = timedelta(minutes=10)) -> JoinSettings:
 
 
 def writes_and_sleeps(journal: list[str]) -> list[str]:
-    return [e for e in journal if not any(read in e for read in ("describe", "list", "read"))]
+    reads = ("describe", "list", "read", "get")
+    return [e for e in journal if not any(read in e for read in reads)]
 
 
 def test_work_steps_follow_each_other_and_only_waiting_sleeps() -> None:
@@ -44,9 +45,10 @@ def test_work_steps_follow_each_other_and_only_waiting_sleeps() -> None:
         "sleep 2",
         "autoscaling.complete CONTINUE",
     ]
-    # The nodes are looked at to start and after each sleep, none after a work step; the
-    # group and instance once only, as 4 s is less than the fleet read interval.
-    assert world.journal.count("kube.list_nodes") == 3
+    # The node is looked at to start (the node list) and after each sleep (by name), none after
+    # a work step; the group and instance once only, as 4 s is less than the fleet read interval.
+    assert world.journal.count("kube.list_nodes") == 1
+    assert world.journal.count("kube.get_node") == 2
     assert world.journal.count("ec2.describe_instances") == 1
     assert world.journal.count("autoscaling.describe_group") == 1
 
@@ -95,7 +97,8 @@ def test_a_role_that_cannot_be_authorized_is_retried_once_per_poll_until_the_bud
     assert result.step == AuthorizeNodeRole()
     assert result.progress is JoinProgress.WAITING
     assert world.journal.count("sleep 2") == 5
-    assert world.journal.count("kube.list_nodes") == 6  # one per look, not a busy loop
+    looks = world.journal.count("kube.list_nodes") + world.journal.count("kube.get_node")
+    assert looks == 6  # one per look, not a busy loop
     assert world.autoscaling.completed == []
 
 
@@ -152,15 +155,17 @@ def test_a_launch_into_the_warm_pool_is_continued_at_once_without_preparing_a_no
     assert writes_and_sleeps(world.journal) == ["autoscaling.complete CONTINUE"]
 
 
-def test_a_waiting_join_reads_the_nodes_every_poll_and_the_fleet_every_interval() -> None:
+def test_a_waiting_join_reads_its_node_every_poll_and_the_fleet_every_interval() -> None:
     world = JoinWorld()
     world.kube.ready_from_read = 20  # Ready on the 21st look, 40 s in
 
     result = world.service(settings=settings()).join(launch_action())
 
     assert result.step == CompleteContinue()
-    assert world.journal.count("kube.list_nodes") == 21
-    # At the start, then after 16, 32 s: the first polls at least 15 s after the last read.
+    # The node list, group and instance at the start, then after 16 and 32 s (the first polls at
+    # least 15 s after the last read); the one node by name on every poll in between.
+    assert world.journal.count("kube.list_nodes") == 3
+    assert world.journal.count("kube.get_node") == 18
     assert world.journal.count("autoscaling.describe_group") == 3
     assert world.journal.count("ec2.describe_instances") == 3
 

@@ -81,6 +81,10 @@ class FleetView:
         self._instances: dict[str, Instance | None] = {}
         self._connections: dict[str, ClusterConnection | WinNodesError] = {}
         self._nodes: dict[str, dict[str, NodeState] | WinNodesError] = {}
+        self._named_nodes: dict[tuple[str, str], NodeState | WinNodesError | None] = {}
+        # A node list (every Node of the cluster) is read on a first look and after refresh();
+        # polls in between GET the one Node by name (refresh_nodes).
+        self._may_list_nodes = True
         self._memo: dict[Hashable, Any] = {}
 
     def refresh(self) -> None:
@@ -89,10 +93,14 @@ class FleetView:
         self._groups.clear()
         self._instances.clear()
         self._nodes.clear()
+        self._named_nodes.clear()
+        self._may_list_nodes = True
 
     def refresh_nodes(self) -> None:
-        """For a poll that only needs to see the nodes again."""
+        """For a poll that only needs to see the nodes again: each by name, not the list."""
         self._nodes.clear()
+        self._named_nodes.clear()
+        self._may_list_nodes = False
 
     def remember_groups(self, groups: Iterable[AutoScalingGroup]) -> None:
         for group in groups:
@@ -166,6 +174,19 @@ class FleetView:
         if cluster not in self._nodes:
             self._nodes[cluster] = _outcome(lambda: self.kube(cluster).nodes_by_instance())
         return _result(self._nodes[cluster])
+
+    def node(self, cluster: str, instance: Instance) -> NodeState | None:
+        """The instance's Node. From the node list on a first look or after refresh(); on the
+        polls in between, a GET of the name EKS gives a Windows node (its private DNS name),
+        checked by providerID: a waiting join no longer lists every Node of a large cluster every
+        poll. A node named otherwise (a hostname override) is still found by the next list."""
+        name = instance.private_dns_name
+        if cluster in self._nodes or self._may_list_nodes or not name:
+            return self.nodes(cluster).get(instance.instance_id)
+        if (cluster, name) not in self._named_nodes:
+            self._named_nodes[cluster, name] = _outcome(lambda: self.kube(cluster).node_named(name))
+        named = _result(self._named_nodes[cluster, name])
+        return named if named is not None and named.instance_id == instance.instance_id else None
 
     def memo[T](self, key: Hashable, fetch: Callable[[], T]) -> T:
         """Anything else read once per pass (a role behind a profile, a role's authorization)."""

@@ -163,7 +163,7 @@ class JoinService:
         instance = view.instance(action.instance_id)
         connection = view.connection(action.group.cluster)
         kube = view.kube(action.group.cluster)
-        node = view.nodes(action.group.cluster).get(action.instance_id) if instance else None
+        node = view.node(action.group.cluster, instance) if instance else None
         smoke = self._smoke.verdict(action.instance_id, node, connection)
         if smoke.state is SmokeTest.NOT_STARTED and node is not None and node.ready:
             # The lifecycle state is read after the pod, and fresh: whoever completes the action

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 from winnodes.adapters.kube.api import KubeApi
 from winnodes.adapters.kube.drain import KubeDrain
@@ -89,6 +90,12 @@ class KubeCluster:
             f"{CONFIGMAPS}/{AWS_AUTH}",
             {"metadata": {"resourceVersion": resource_version}, "data": dict(data)},
         )
+
+    def node_named(self, name: str) -> NodeState | None:
+        try:
+            return _node_state(self._api.get(f"/api/v1/nodes/{quote(name, safe='')}"))
+        except KubernetesNotFoundError:
+            return None
 
     def nodes_by_instance(self) -> dict[str, NodeState]:
         nodes = {}

@@ -1,0 +1,85 @@
+"""How a FleetView finds an instance's Node: the node list on a first look and after a full
+refresh, a GET of the one Node by name on the polls in between, and never a Node whose providerID
+names another instance (private DNS names are reused)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+
+from winnodes.ports import Instance, InstancePlatform, NodeState
+from winnodes.services.fleet import Fleet
+
+NAME = "ip-10-0-1-23.ec2.internal"
+INSTANCE = Instance(
+    instance_id="i-0123456789abcdef0",
+    state="running",
+    platform=InstancePlatform.WINDOWS,
+    availability_zone="us-east-1a",
+    private_dns_name=NAME,
+    launch_time=datetime(2026, 3, 2, 9, 0, tzinfo=UTC),
+)
+
+
+@dataclass
+class Kube:
+    """One cluster's Nodes by name (winnodes.ports.ClusterKube, the node part)."""
+
+    nodes: dict[str, NodeState] = field(default_factory=dict)
+    calls: list[str] = field(default_factory=list)
+
+    def nodes_by_instance(self) -> dict[str, NodeState]:
+        self.calls.append("list")
+        return {n.instance_id: n for n in self.nodes.values() if n.instance_id}
+
+    def node_named(self, name: str) -> NodeState | None:
+        self.calls.append(f"get {name}")
+        return self.nodes.get(name)
+
+
+class Clusters:
+    def describe_cluster(self, name: str) -> object:
+        return name
+
+
+def view_of(kube: Kube):  # type: ignore[no-untyped-def]
+    fleet = Fleet(
+        autoscaling=None,  # type: ignore[arg-type]
+        compute=None,  # type: ignore[arg-type]
+        clusters=Clusters(),  # type: ignore[arg-type]
+        kube_for=lambda connection: kube,  # type: ignore[arg-type,return-value]
+    )
+    return fleet.view()
+
+
+def test_a_first_look_lists_polls_get_by_name_and_a_refresh_lists_again() -> None:
+    kube = Kube({NAME: NodeState(NAME, INSTANCE.instance_id, ready=False)})
+    view = view_of(kube)
+
+    assert view.node("prod", INSTANCE) == kube.nodes[NAME]
+    view.refresh_nodes()
+    kube.nodes[NAME] = replace(kube.nodes[NAME], ready=True)
+    found = view.node("prod", INSTANCE)
+    assert found is not None and found.ready
+    view.refresh()
+    view.node("prod", INSTANCE)
+
+    assert kube.calls == ["list", f"get {NAME}", "list"]
+
+
+def test_a_node_of_that_name_but_another_instance_is_not_the_instances() -> None:
+    kube = Kube({NAME: NodeState(NAME, "i-0fedcba9876543210", ready=True)})
+    view = view_of(kube)
+    view.refresh_nodes()
+
+    assert view.node("prod", INSTANCE) is None
+    assert kube.calls == [f"get {NAME}"]
+
+
+def test_a_node_registered_under_another_name_is_found_by_the_next_list() -> None:
+    kube = Kube({"win-custom-1": NodeState("win-custom-1", INSTANCE.instance_id, ready=True)})
+    view = view_of(kube)
+    view.refresh_nodes()
+    assert view.node("prod", INSTANCE) is None  # by name: not there
+    view.refresh()
+    assert view.node("prod", INSTANCE) == kube.nodes["win-custom-1"]
