@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from tests.helpers.join_world import NOW, StepClock
+from tests.helpers.join_world import NOW, FakeClusters, StepClock
 from winnodes.adapters.kube.cluster import KubeCluster
 from winnodes.adapters.kube.drain import KubeDrain
 from winnodes.adapters.kube.timestamps import format_time
@@ -115,15 +115,6 @@ class FakeCompute:
 
     def role_of_instance_profile(self, profile: str) -> str | None:
         return None
-
-
-@dataclass
-class FakeClusters:
-    journal: list[str]
-
-    def describe_cluster(self, name: str) -> ClusterConnection:
-        self.journal.append("eks.describe_cluster")
-        return ClusterConnection(name, "https://k8s", "Q0E=", None, kubernetes_version="1.31")
 
 
 class NoAccessEntries:
