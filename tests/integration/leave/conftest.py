@@ -405,9 +405,9 @@ def leave_for(product: Product) -> LeaveFactory:
                 pdb_retry_interval=pdb_retry,
             ),
         )
-        hook = service.view().hook(group.name, LifecycleTransition.TERMINATING)
-        assert hook is not None, f"{group.name} has no terminate hook"
         managed = ManagedGroup(group.name, ClusterName(product.aws.cluster_name))
+        hook = service.view().our_hook(managed, LifecycleTransition.TERMINATING)
+        assert hook is not None, f"{group.name} has no terminate hook of ours"
         return Leave(service, autoscaling, clusters, record, clock, managed, hook)
 
     return make

@@ -294,7 +294,7 @@ def test_the_reconciler_finishes_a_drain_whose_event_was_lost(
     def tick() -> bool:
         # Each tick: a fresh view and action, one non-blocking step.
         view = leave.service.view()
-        hook = view.hook(group.name, LifecycleTransition.TERMINATING)
+        hook = view.our_hook(leave.managed, LifecycleTransition.TERMINATING)
         assert hook == leave.hook
         return leave.service.advance(leave.action(old.instance_id), view).finished
 

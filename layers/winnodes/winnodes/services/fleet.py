@@ -120,13 +120,6 @@ class FleetView:
             self._hooks[group] = self._fleet.autoscaling.lifecycle_hooks(group)
         return self._hooks[group]
 
-    def hook(self, group: str, transition: str, name: str | None = None) -> LifecycleHook | None:
-        """The group's hook for `transition` (the one named `name`, when given)."""
-        for hook in self.hooks(group):
-            if hook.transition == transition and (name is None or hook.name == name):
-                return hook
-        return None
-
     def our_hook(self, group: ManagedGroup, transition: str) -> LifecycleHook | None:
         """The group's hook for `transition` that is ours: the one its tag names, else its only
         one. None when it has none, or several and no tag says which: completing another tool's
