@@ -4,6 +4,7 @@ never clobbered, and never written when it cannot be read."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import yaml
@@ -14,6 +15,7 @@ from tests.integration.join.helpers import (
     Recorder,
     all_in_service,
     aws_auth_data,
+    emitted_metric,
     instance_tags,
     map_roles,
     one_instance_with_a_short_deadline,
@@ -134,10 +136,15 @@ def test_an_instance_whose_node_never_becomes_ready_is_abandoned_at_the_deadline
         assert instance_id not in ready_nodes_by_instance(product)
 
 
-def test_a_malformed_aws_auth_is_left_untouched(
-    product: Product, launches: Recorder, node_role: tuple[str, str]
+def test_a_malformed_aws_auth_is_left_untouched_with_an_error_and_a_metric(
+    product: Product,
+    launches: Recorder,
+    node_role: tuple[str, str],
+    capsys: Any,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     _, profile_arn = node_role
+    capsys.readouterr()
     core = product.kube.core_v1()
     config_map = core.read_namespaced_config_map("aws-auth", "kube-system")
     original = dict(config_map.data)
@@ -150,6 +157,9 @@ def test_a_malformed_aws_auth_is_left_untouched(
             wait_for_abandon(launches, instance_id)
             assert aws_auth_data(product) == malformed
             assert instance_id not in ready_nodes_by_instance(product)
+        assert emitted_metric(capsys.readouterr().out, "AwsAuthMalformed") >= 1
+        errors = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+        assert "aws-auth is malformed; not written" in errors
     finally:
         config_map = core.read_namespaced_config_map("aws-auth", "kube-system")
         config_map.data = original

@@ -7,6 +7,8 @@ once per role and cluster."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from winnodes.decisions.aws_auth import MalformedAwsAuthError, merge_node_role, node_role_authorized
 from winnodes.decisions.join import NodeAuthorization
 from winnodes.errors import KubernetesConflictError
@@ -118,7 +120,9 @@ class NodeRoleAuthorization:
         document = kube.read_aws_auth()
         try:
             authorized = node_role_authorized(document.data if document else None, role)
-        except MalformedAwsAuthError:
+        except MalformedAwsAuthError as error:
+            # Memoised per pass (or invocation): said once there, not once per poll.
+            _refuse_malformed_aws_auth(error, {"cluster": connection.name, "role": str(role)})
             return NodeAuthorization.BLOCKED
         return NodeAuthorization.AUTHORIZED if authorized else NodeAuthorization.MISSING
 
@@ -152,11 +156,7 @@ class NodeRoleAuthorization:
             try:
                 merge = merge_node_role(document.data if document else None, role)
             except MalformedAwsAuthError as error:
-                # Safety rule 1: never write a document we could not read completely.
-                metrics.add_metric(name="AwsAuthMalformed", unit="Count", value=1)
-                logger.error(
-                    "aws-auth is malformed; not written", extra=log | {"error": str(error)}
-                )
+                _refuse_malformed_aws_auth(error, log)
                 return NodeAuthorization.BLOCKED
             for warning in merge.warnings:
                 logger.warning(warning.message, extra=log | {"warning": warning.kind})
@@ -173,3 +173,9 @@ class NodeRoleAuthorization:
             return NodeAuthorization.AUTHORIZED
         logger.warning("aws-auth kept changing; will retry", extra=log)
         return NodeAuthorization.MISSING
+
+
+def _refuse_malformed_aws_auth(error: MalformedAwsAuthError, log: Mapping[str, str | None]) -> None:
+    # Safety rule 1: never write a document we could not read completely; an operator must fix it.
+    metrics.add_metric(name="AwsAuthMalformed", unit="Count", value=1)
+    logger.error("aws-auth is malformed; not written", extra=dict(log) | {"error": str(error)})
