@@ -3,7 +3,6 @@ drains the node (pods move to the remaining node), deletes it and completes the 
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -224,7 +223,11 @@ def create(product: Product, path: str, body: dict[str, object]) -> None:
 
 
 def test_blocked_evictions_wait_for_the_budget_and_daemonset_pods_stay(
-    product: Product, lifecycle: Recorder, node_role: tuple[str, str], capsys: Any
+    product: Product,
+    lifecycle: Recorder,
+    node_role: tuple[str, str],
+    capsys: Any,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     _, profile_arn = node_role
     group, instances, nodes = scale_out(product, profile_arn, 2)
@@ -269,7 +272,14 @@ def test_blocked_evictions_wait_for_the_budget_and_daemonset_pods_stay(
         InstanceId=leaving, ShouldDecrementDesiredCapacity=True
     )
     wait_for(lambda: core.read_node(nodes[leaving]).spec.unschedulable, message="cordoned")
-    time.sleep(2)  # several eviction rounds, every one refused by the budget
+
+    def refused_by_the_budget() -> bool:
+        return any(
+            r.getMessage() == "draining" and getattr(r, "blocked_by_pdb", "0") != "0"
+            for r in caplog.records
+        )
+
+    wait_for(refused_by_the_budget, message="an eviction round refused by the budget")
     assert running_pods_by_node(product, "blocked")[nodes[leaving]] == on_leaving
     core.api_client.call_api(
         "/apis/policy/v1beta1/namespaces/blocked/poddisruptionbudgets/iis",
