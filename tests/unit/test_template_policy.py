@@ -1,4 +1,5 @@
-"""The functions' IAM policy in template.yaml grants exactly what the adapters call.
+"""template.yaml: the functions' IAM policy grants exactly what the adapters call, and the outputs
+name the resources they describe.
 
 The adapters' calls are listed once, in `botocore_data.OPERATIONS` (the trimmed models carry
 nothing else, so a call missing there fails in every integration test); the policy must allow
@@ -66,3 +67,15 @@ def test_no_call_that_changes_something_applies_to_every_resource_unconditionall
         resources = resources if isinstance(resources, list) else [resources]
         assert "*" not in resources, statement["Sid"]
         assert statement.get("Condition"), f"{statement['Sid']} allows {writes} unconditionally"
+
+
+def test_the_failed_invocations_output_names_the_queue_failures_are_sent_to() -> None:
+    # SAM's `LifecycleFunction.DestinationQueue` shorthand resolves to another queue of the
+    # function (the EventBridge rule's dead-letter queue), so the queue is declared and named.
+    template = yaml.load(TEMPLATE.read_text(), Loader=_CloudFormationLoader)
+    resources = template["Resources"]
+    config = resources["LifecycleFunction"]["Properties"]["EventInvokeConfig"]
+    destination = config["DestinationConfig"]["OnFailure"]["Destination"]
+    queue = template["Outputs"]["LifecycleFailedInvocationsQueueUrl"]["Value"]["Fn::Ref"]
+    assert destination == {"Fn::GetAtt": f"{queue}.Arn"}
+    assert resources[queue]["Type"] == "AWS::SQS::Queue"
