@@ -57,9 +57,9 @@ class JoinSettings:
     # How long one invocation may wait for the node before leaving the rest to the reconciler.
     wait_budget: timedelta = timedelta(minutes=10)
     poll_interval: timedelta = timedelta(seconds=2)
-    # While it waits, the join reads the node list on every poll but the group and instance
-    # only this often: Auto Scaling and EC2 throttle Describe calls account-wide, and an
-    # instance refresh has many joins waiting at once.
+    # While it waits, the join GETs its Node by name on every poll but reads the group, the
+    # instance and the node list only this often: Auto Scaling and EC2 throttle Describe calls
+    # account-wide, and an instance refresh has many joins waiting at once.
     fleet_read_interval: timedelta = timedelta(seconds=15)
     extra_instance_tags: Mapping[str, str] = field(default_factory=dict)
     smoke_test: SmokeTestPolicy = field(default_factory=SmokeTestPolicy)
