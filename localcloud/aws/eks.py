@@ -186,14 +186,7 @@ class EksState:
         """CreateAccessEntry.
         https://docs.aws.amazon.com/eks/latest/APIReference/API_CreateAccessEntry.html
         https://docs.aws.amazon.com/eks/latest/userguide/creating-access-entries.html"""
-        cluster = self.cluster(cluster_name)
-        mode = self.authentication_mode(cluster_name)
-        if mode == "CONFIG_MAP":
-            raise InvalidRequestException(
-                clusterName=cluster_name,
-                message="The cluster's authentication mode must be set to one of "
-                "[API, API_AND_CONFIG_MAP] to perform this operation.",
-            )
+        self._require_access_entry_api(cluster_name)  # ResourceNotFoundException first
         entry_type = entry_type or "STANDARD"
         if entry_type not in ENTRY_TYPES:
             raise InvalidParameterException(
@@ -263,12 +256,24 @@ class EksState:
             kubernetes_groups=list(kubernetes_groups or []),
             tags=dict(tags or {}),
             arn=(
-                f"arn:aws:eks:{self.region}:{self.account_id}:access-entry/{cluster.name}/"
+                f"arn:aws:eks:{self.region}:{self.account_id}:access-entry/{cluster_name}/"
                 f"{kind}/{account}/{name}/{uuid.uuid4().hex[:24]}"
             ),
         )
         entries[key] = record
         return record
+
+    def _require_access_entry_api(self, cluster_name: str) -> None:
+        """Every access-entry operation on a CONFIG_MAP cluster is refused: the access-entry API
+        exists only in API_AND_CONFIG_MAP and API modes.
+        https://docs.aws.amazon.com/eks/latest/userguide/setting-up-access-entries.html
+        https://docs.aws.amazon.com/eks/latest/APIReference/API_ListAccessEntries.html#API_ListAccessEntries_Errors"""
+        if self.authentication_mode(cluster_name) == "CONFIG_MAP":
+            raise InvalidRequestException(
+                clusterName=cluster_name,
+                message="The cluster's authentication mode must be set to one of "
+                "[API, API_AND_CONFIG_MAP] to perform this operation.",
+            )
 
     def _principal_exists(
         self, arn: str, role: re.Match[str] | None, user: re.Match[str] | None
@@ -288,7 +293,7 @@ class EksState:
         return bool(principal.arn == arn)
 
     def get_entry(self, cluster_name: str, principal_arn: str) -> AccessEntryRecord:
-        self.cluster(cluster_name)
+        self._require_access_entry_api(cluster_name)
         record = self.entries.get(cluster_name, {}).get(_canonical(principal_arn))
         if record is None:
             raise ResourceNotFoundException(
@@ -303,7 +308,7 @@ class EksState:
         del self.entries[cluster_name][_canonical(record.principal_arn)]
 
     def list_entries(self, cluster_name: str) -> list[str]:
-        self.cluster(cluster_name)
+        self._require_access_entry_api(cluster_name)
         return [r.principal_arn for r in self.entries.get(cluster_name, {}).values()]
 
     def forget_cluster(self, cluster_name: str) -> None:

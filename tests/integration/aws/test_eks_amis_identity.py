@@ -127,12 +127,39 @@ def test_ec2_windows_access_entries_follow_the_eks_rules(aws: AwsCloud, clients:
         clients.eks.list_access_entries(clusterName="no-such-cluster")
     assert error_code(error) == "ResourceNotFoundException"
 
-    config_map_only = new_cluster(aws, clients, "CONFIG_MAP")
-    with pytest.raises(ClientError) as error:
-        clients.eks.create_access_entry(
-            clusterName=config_map_only, principalArn=role_arn, type="EC2_WINDOWS"
-        )
-    assert error_code(error) == "InvalidRequestException"
+
+def test_access_entry_operations_are_refused_while_the_cluster_is_config_map_only(
+    aws: AwsCloud, clients: Clients
+) -> None:
+    role_arn, _ = aws.create_node_role(f"win-{secrets.token_hex(3)}")
+    cluster = new_cluster(aws, clients, "CONFIG_MAP")
+    calls: dict[str, Any] = {
+        "create": lambda: clients.eks.create_access_entry(
+            clusterName=cluster, principalArn=role_arn, type="EC2_WINDOWS"
+        ),
+        "describe": lambda: clients.eks.describe_access_entry(
+            clusterName=cluster, principalArn=role_arn
+        ),
+        "list": lambda: clients.eks.list_access_entries(clusterName=cluster),
+        "delete": lambda: clients.eks.delete_access_entry(
+            clusterName=cluster, principalArn=role_arn
+        ),
+    }
+    for name, call in calls.items():
+        with pytest.raises(ClientError) as error:
+            call()
+        assert error_code(error) == "InvalidRequestException", name
+        assert "[API, API_AND_CONFIG_MAP]" in error.value.response["Error"]["Message"], name
+
+    clients.eks.update_cluster_config(
+        name=cluster, accessConfig={"authenticationMode": "API_AND_CONFIG_MAP"}
+    )
+    assert clients.eks.list_access_entries(clusterName=cluster)["accessEntries"] == []
+    with pytest.raises(ClientError) as error:  # the API now exists; the entry does not
+        calls["describe"]()
+    assert error_code(error) == "ResourceNotFoundException"
+    calls["create"]()
+    assert clients.eks.list_access_entries(clusterName=cluster)["accessEntries"] == [role_arn]
 
 
 def test_windows_eks_amis_and_their_public_parameters(aws: AwsCloud, clients: Clients) -> None:
