@@ -9,9 +9,11 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from localcloud.aws import AwsCloud
+from localcloud.aws.autoscaling import STATE_LOCK
 from tests.integration.aws.helpers import LAUNCH, TERMINATE, Clients, Group, user_data
 
-# 1 simulated second = 10 ms: a 30 s heartbeat timeout lasts 0.3 s.
+# 1 simulated second = 10 ms: a 30 s heartbeat timeout lasts 0.3 s. Tests that depend on AWS
+# durations (heartbeat timeouts, warm-up, checkpoints) use ``sim_time`` instead of racing it.
 TIME_SCALE = 0.01
 
 
@@ -19,6 +21,33 @@ TIME_SCALE = 0.01
 def aws() -> Iterator[AwsCloud]:
     with AwsCloud(time_scale=TIME_SCALE) as cloud:
         yield cloud
+
+
+class SimTime:
+    """Simulated time that moves only when the test moves it: the clock is frozen, and
+    ``advance`` jumps it and then runs the Auto Scaling engine's tick at once, so the timeouts,
+    warm-ups and checkpoints due by then have been applied when ``advance`` returns."""
+
+    def __init__(self, aws: AwsCloud) -> None:
+        self._aws = aws
+
+    def advance(self, seconds: float) -> None:
+        self._aws.clock.advance(seconds)
+        self.tick()
+
+    def tick(self) -> None:
+        """What the background ticker does every few milliseconds, done now."""
+        assert self._aws.engine is not None
+        with STATE_LOCK:
+            self._aws.engine.tick()
+
+
+@pytest.fixture
+def sim_time(aws: AwsCloud) -> Iterator[SimTime]:
+    """The AWS half's clock, frozen for the whole test: groups made in the test start their
+    lifecycle actions on it, and nothing times out unless the test advances it."""
+    with aws.clock.frozen():
+        yield SimTime(aws)
 
 
 @pytest.fixture(scope="module")

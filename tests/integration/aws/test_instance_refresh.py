@@ -96,20 +96,27 @@ def versions(clients: Clients, group: str) -> list[str]:
     )
 
 
-def samples_during(aws: AwsCloud, group: str, since: float) -> list[Any]:
+def log_position(aws: AwsCloud) -> int:
     assert aws.engine is not None
-    return [s for s in aws.engine.capacity_log if s.group == group and s.at >= since]
+    return len(aws.engine.capacity_log)
+
+
+def samples_since(aws: AwsCloud, group: str, position: int) -> list[Any]:
+    """The group's capacity samples logged after ``log_position`` returned ``position`` (by
+    position, not time: on a frozen clock the samples before the refresh share its start time)."""
+    assert aws.engine is not None
+    return [s for s in aws.engine.capacity_log[position:] if s.group == group]
 
 
 def test_terminate_first_refresh_keeps_min_healthy_and_never_exceeds_desired(
-    aws: AwsCloud, clients: Clients, make_group: Any
+    aws: AwsCloud, clients: Clients, make_group: Any, sim_time: Any
 ) -> None:
     name = f"g-{secrets.token_hex(3)}"
     Operator(aws, clients, name, always_continue)
     group = make_group(desired=4, name=name)
     wait_for(lambda: len(in_state(clients, group.name, "InService")) == 4, message="4 InService")
     version = new_version(aws, clients, group.template_id)
-    started_at = aws.clock.now()
+    position = log_position(aws)
     refresh_id = clients.autoscaling.start_instance_refresh(
         AutoScalingGroupName=group.name,
         DesiredConfiguration={
@@ -130,17 +137,27 @@ def test_terminate_first_refresh_keeps_min_healthy_and_never_exceeds_desired(
         clients.autoscaling.start_instance_refresh(AutoScalingGroupName=group.name)
     assert error.value.response["Error"]["Code"] == "InstanceRefreshInProgress"
 
-    wait_for(
-        lambda: "checkpoint" in (refresh_state(clients, group.name).get("StatusReason") or ""),
-        message="checkpoint wait",
-    )
-    done = wait_for(
-        lambda: refresh_state(clients, group.name)["Status"] == "Successful",
-        timeout=30,
-        message="refresh Successful",
-    )
-    assert done
+    # First batch: two replaced (ceil(4 × 50 %) stay InService), then warmed up for 60 s.
+    half = sorted(["1", "1", version, version])
+    wait_for(lambda: versions(clients, group.name) == half, message="first batch InService")
+    sim_time.advance(59)
+    assert not refresh_state(clients, group.name).get("StatusReason")
+    sim_time.advance(1)
+    # 50 % replaced: the checkpoint holds the refresh for CheckpointDelay (120 s).
+    at_checkpoint = refresh_state(clients, group.name)
+    assert "checkpoint" in at_checkpoint["StatusReason"]
+    assert (at_checkpoint["Status"], at_checkpoint["PercentageComplete"]) == ("InProgress", 50)
+    sim_time.advance(119)
+    assert "checkpoint" in refresh_state(clients, group.name)["StatusReason"]
+    assert versions(clients, group.name) == half
+    sim_time.advance(1)
+    wait_for(lambda: versions(clients, group.name) == [version] * 4, message="second batch")
+    sim_time.advance(59)  # the second batch warms up too before the refresh succeeds
+    assert refresh_state(clients, group.name)["Status"] == "InProgress"
+    sim_time.advance(1)
+
     final = refresh_state(clients, group.name)
+    assert final["Status"] == "Successful"
     assert final["InstanceRefreshId"] == refresh_id
     assert final["PercentageComplete"] == 100
     assert final["DesiredConfiguration"]["LaunchTemplate"]["Version"] == version
@@ -148,21 +165,21 @@ def test_terminate_first_refresh_keeps_min_healthy_and_never_exceeds_desired(
     described = clients.autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[group.name])
     assert described["AutoScalingGroups"][0]["LaunchTemplate"]["Version"] == version
 
-    samples = samples_during(aws, group.name, started_at)
+    samples = samples_since(aws, group.name, position)
     assert samples
     assert min(s.in_service for s in samples) == 2  # ceil(4 × 50 %): two at a time
     assert max(s.total for s in samples) <= 4  # MaxHealthyPercentage 100: never above desired
 
 
 def test_launch_first_refresh_launches_before_terminating(
-    aws: AwsCloud, clients: Clients, make_group: Any
+    aws: AwsCloud, clients: Clients, make_group: Any, sim_time: Any
 ) -> None:
     name = f"g-{secrets.token_hex(3)}"
     Operator(aws, clients, name, always_continue)
     group = make_group(desired=2, name=name)
     wait_for(lambda: len(in_state(clients, group.name, "InService")) == 2)
     version = new_version(aws, clients, group.template_id)
-    started_at = aws.clock.now()
+    position = log_position(aws)
     clients.autoscaling.start_instance_refresh(
         AutoScalingGroupName=group.name,
         DesiredConfiguration={
@@ -172,12 +189,14 @@ def test_launch_first_refresh_launches_before_terminating(
     )
     wait_for(lambda: refresh_state(clients, group.name)["Status"] == "Successful", timeout=30)
     assert versions(clients, group.name) == [version] * 2
-    samples = samples_during(aws, group.name, started_at)
+    samples = samples_since(aws, group.name, position)
     assert min(s.in_service for s in samples) >= 2  # never below 100 % of desired
     assert max(s.total for s in samples) == math.floor(2 * 200 / 100)  # surged to 200 %
 
 
-def test_failed_replacements_roll_back(aws: AwsCloud, clients: Clients, make_group: Any) -> None:
+def test_failed_replacements_roll_back(
+    aws: AwsCloud, clients: Clients, make_group: Any, sim_time: Any
+) -> None:
     name = f"g-{secrets.token_hex(3)}"
     version_holder: dict[str, str] = {}
 
@@ -213,10 +232,10 @@ def test_failed_replacements_roll_back(aws: AwsCloud, clients: Clients, make_gro
 
 
 def test_refresh_api_refusals_cancel_and_manual_rollback(
-    aws: AwsCloud, clients: Clients, make_group: Any
+    aws: AwsCloud, clients: Clients, make_group: Any, sim_time: Any
 ) -> None:
     group = make_group(desired=2)
-    wait_for(lambda: len(in_state(clients, group.name, "Pending:Wait")) == 2)
+    assert len(in_state(clients, group.name, "Pending:Wait")) == 2  # launched by the create call
     for call in (
         clients.autoscaling.cancel_instance_refresh,
         clients.autoscaling.rollback_instance_refresh,

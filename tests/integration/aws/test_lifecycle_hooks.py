@@ -11,6 +11,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from localcloud.aws import AwsCloud
+from localcloud.aws.autoscaling import TERMINATED_VISIBLE_FOR
 from tests.helpers.waiting import wait_for
 from tests.integration.aws.helpers import LAUNCH, TERMINATE, Clients, in_state, instances
 
@@ -46,20 +47,22 @@ class Recorder:
 
 
 def test_scale_out_waits_for_the_launch_hook_then_goes_in_service(
-    aws: AwsCloud, clients: Clients, make_group: Any
+    aws: AwsCloud, clients: Clients, make_group: Any, sim_time: Any
 ) -> None:
     group = make_group(desired=0)
     rec = Recorder(aws, group.name)
     clients.autoscaling.set_desired_capacity(AutoScalingGroupName=group.name, DesiredCapacity=2)
 
-    waiting = wait_for(lambda: len(in_state(clients, group.name, "Pending:Wait")) == 2)
-    assert waiting
+    # The launches happen within SetDesiredCapacity; the events follow asynchronously.
+    waiting = in_state(clients, group.name, "Pending:Wait")
+    assert len(waiting) == 2
     launches = wait_for(
         lambda: (
             len(rec.of("EC2 Instance-launch Lifecycle Action")) == 2
             and rec.of("EC2 Instance-launch Lifecycle Action")
         )
     )
+    assert sorted(e["detail"]["EC2InstanceId"] for e in launches) == waiting
     event = launches[0]
     assert event["source"] == "aws.autoscaling"
     assert event["account"] == aws.account_id and event["region"] == aws.region
@@ -108,15 +111,16 @@ def test_scale_out_waits_for_the_launch_hook_then_goes_in_service(
 
 
 def test_scale_in_waits_for_the_terminate_hook_then_terminates(
-    aws: AwsCloud, clients: Clients, make_group: Any
+    aws: AwsCloud, clients: Clients, make_group: Any, sim_time: Any
 ) -> None:
     group = make_group(desired=2, hooks=(TERMINATE,))
-    in_service = wait_for(lambda: len(in_state(clients, group.name, "InService")) == 2)
-    assert in_service
+    in_service = in_state(clients, group.name, "InService")  # no launch hook: at once
+    assert len(in_service) == 2
     rec = Recorder(aws, group.name)
 
     clients.autoscaling.set_desired_capacity(AutoScalingGroupName=group.name, DesiredCapacity=1)
-    (leaving,) = wait_for(lambda: in_state(clients, group.name, "Terminating:Wait"))
+    (leaving,) = in_state(clients, group.name, "Terminating:Wait")
+    (staying,) = set(in_service) - {leaving}
     (event,) = wait_for(lambda: rec.of("EC2 Instance-terminate Lifecycle Action"))
     detail = event["detail"]
     assert detail["EC2InstanceId"] == leaving
@@ -138,15 +142,16 @@ def test_scale_in_waits_for_the_terminate_hook_then_terminates(
     )
     state = clients.ec2.describe_instances(InstanceIds=[leaving])["Reservations"][0]
     assert state["Instances"][0]["State"]["Name"] == "terminated"
-    assert wait_for(lambda: leaving not in instances(clients, group.name))
-    assert len(in_state(clients, group.name, "InService")) == 1
+    assert instances(clients, group.name) == {leaving: "Terminated", staying: "InService"}
+    sim_time.advance(TERMINATED_VISIBLE_FOR)  # then the group forgets it
+    assert instances(clients, group.name) == {staying: "InService"}
 
 
 def test_terminate_instance_in_group_goes_through_the_hook(
-    clients: Clients, make_group: Any
+    clients: Clients, make_group: Any, sim_time: Any
 ) -> None:
     group = make_group(desired=1, hooks=(TERMINATE,))
-    (instance,) = wait_for(lambda: in_state(clients, group.name, "InService"))
+    (instance,) = in_state(clients, group.name, "InService")
     clients.autoscaling.terminate_instance_in_auto_scaling_group(
         InstanceId=instance, ShouldDecrementDesiredCapacity=True
     )
@@ -157,50 +162,58 @@ def test_terminate_instance_in_group_goes_through_the_hook(
         InstanceId=instance,
         LifecycleActionResult="ABANDON",
     )
-    assert instances(clients, group.name).get(instance, "Terminated") == "Terminated"
+    assert instances(clients, group.name) == {instance: "Terminated"}  # desired was decremented
 
 
 def test_heartbeat_timeout_applies_the_default_result(
-    aws: AwsCloud, clients: Clients, make_group: Any
+    aws: AwsCloud, clients: Clients, make_group: Any, sim_time: Any
 ) -> None:
     # DefaultResult ABANDON on launch: the instance is terminated and replaced.
     group = make_group(desired=1, hooks=(LAUNCH,), heartbeat=30, default_result="ABANDON")
-    (first,) = wait_for(lambda: in_state(clients, group.name, "Pending:Wait"))
-    aws.clock.advance(31)
-    replacement = wait_for(
-        lambda: [i for i in in_state(clients, group.name, "Pending:Wait") if i != first]
-    )
-    assert replacement
+    (first,) = in_state(clients, group.name, "Pending:Wait")
+    sim_time.advance(29)
+    assert instances(clients, group.name) == {first: "Pending:Wait"}
+    sim_time.advance(1)
+    (replacement,) = in_state(clients, group.name, "Pending:Wait")
+    assert instances(clients, group.name) == {first: "Terminated", replacement: "Pending:Wait"}
     terminated = clients.ec2.describe_instances(InstanceIds=[first])["Reservations"][0]
     assert terminated["Instances"][0]["State"]["Name"] == "terminated"
 
     # DefaultResult CONTINUE: the instance goes InService when the hook times out.
     group2 = make_group(desired=1, hooks=(LAUNCH,), heartbeat=30, default_result="CONTINUE")
-    (waiting,) = wait_for(lambda: in_state(clients, group2.name, "Pending:Wait"))
-    aws.clock.advance(31)
-    assert wait_for(lambda: in_state(clients, group2.name, "InService") == [waiting])
+    (waiting,) = in_state(clients, group2.name, "Pending:Wait")
+    sim_time.advance(29)
+    assert instances(clients, group2.name) == {waiting: "Pending:Wait"}
+    sim_time.advance(1)
+    assert instances(clients, group2.name) == {waiting: "InService"}
 
 
 def test_heartbeats_extend_the_wait_up_to_the_global_timeout(
-    aws: AwsCloud, clients: Clients, make_group: Any
+    aws: AwsCloud, clients: Clients, make_group: Any, sim_time: Any
 ) -> None:
     group = make_group(desired=1, hooks=(LAUNCH,), heartbeat=30, default_result="CONTINUE")
-    (instance,) = wait_for(lambda: in_state(clients, group.name, "Pending:Wait"))
+    (instance,) = in_state(clients, group.name, "Pending:Wait")
     hook = clients.autoscaling.describe_lifecycle_hooks(AutoScalingGroupName=group.name)[
         "LifecycleHooks"
     ][0]
     assert hook["GlobalTimeout"] == 3000  # min(100 × 30 s, 48 h)
     assert hook["DefaultResult"] == "CONTINUE"
-    with aws.clock.frozen():
-        for _ in range(4):
-            aws.clock.advance(20)
-            clients.autoscaling.record_lifecycle_action_heartbeat(
-                AutoScalingGroupName=group.name, LifecycleHookName="launch", InstanceId=instance
-            )
-            assert instances(clients, group.name)[instance] == "Pending:Wait"
-        # 80 simulated seconds in: past one heartbeat timeout, still waiting thanks to heartbeats.
-        aws.clock.advance(3000)
-    assert wait_for(lambda: instances(clients, group.name)[instance] == "InService")
+    heartbeat, global_timeout = hook["HeartbeatTimeout"], hook["GlobalTimeout"]
+
+    # A heartbeat every 29 s keeps the instance waiting, far past one heartbeat timeout...
+    elapsed = 0
+    while elapsed + heartbeat <= global_timeout:
+        sim_time.advance(29)
+        elapsed += 29
+        assert instances(clients, group.name)[instance] == "Pending:Wait", elapsed
+        clients.autoscaling.record_lifecycle_action_heartbeat(
+            AutoScalingGroupName=group.name, LifecycleHookName="launch", InstanceId=instance
+        )
+    # ...but the last one cannot reach past the global timeout: that is when CONTINUE applies.
+    sim_time.advance(global_timeout - elapsed - 1)
+    assert instances(clients, group.name)[instance] == "Pending:Wait"
+    sim_time.advance(1)
+    assert instances(clients, group.name)[instance] == "InService"
 
 
 def test_unknown_actions_and_hooks_are_validation_errors(clients: Clients, make_group: Any) -> None:

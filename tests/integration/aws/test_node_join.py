@@ -50,7 +50,7 @@ def test_eks_points_at_the_local_api_server(local: LocalCloud, clients: Clients)
 
 
 def test_an_ec2_windows_access_entry_lets_the_node_join(
-    local: LocalCloud, aws: AwsCloud, clients: Clients, make_group: Any
+    local: LocalCloud, aws: AwsCloud, clients: Clients, make_group: Any, sim_time: Any
 ) -> None:
     assert local.kube is not None
     role_arn, profile_arn = aws.create_node_role(f"win-{secrets.token_hex(3)}")
@@ -63,7 +63,9 @@ def test_an_ec2_windows_access_entry_lets_the_node_join(
         script=cluster_script(clients, local.cluster_name),
         profile_arn=profile_arn,
     )
-    (instance,) = wait_for(lambda: in_state(clients, group.name, "Pending:Wait"))
+    # The launch action (heartbeat 600 s) cannot time out while the kubelet boots: the AWS
+    # clock is frozen (sim_time); the kubelet runs on real time.
+    (instance,) = in_state(clients, group.name, "Pending:Wait")
     node = wait_for(lambda: local.kube.nodes.get(instance), message="kubelet started")
     assert node.wait_ready(timeout=30), node.registration_failures
     described = clients.ec2.describe_instances(InstanceIds=[instance])["Reservations"][0]
@@ -92,7 +94,7 @@ def test_an_ec2_windows_access_entry_lets_the_node_join(
 
 
 def test_a_node_with_bad_user_data_or_an_unmapped_role_never_joins(
-    local: LocalCloud, aws: AwsCloud, clients: Clients, make_group: Any
+    local: LocalCloud, aws: AwsCloud, clients: Clients, make_group: Any, sim_time: Any
 ) -> None:
     assert local.kube is not None and aws.boot is not None
     role_arn, profile_arn = aws.create_node_role(f"win-{secrets.token_hex(3)}")
@@ -106,7 +108,7 @@ def test_a_node_with_bad_user_data_or_an_unmapped_role_never_joins(
     }
     for why, script in wrong.items():
         group = make_group(desired=1, hooks=(LAUNCH,), script=script, profile_arn=profile_arn)
-        (instance,) = wait_for(lambda g=group: in_state(clients, g.name, "Pending:Wait"))
+        (instance,) = in_state(clients, group.name, "Pending:Wait")
         outcome = aws.boot.outcomes[instance]
         assert not outcome.kubelet_started, why
         assert local.kube.nodes.get(instance) is None, why
@@ -119,7 +121,7 @@ def test_a_node_with_bad_user_data_or_an_unmapped_role_never_joins(
         script=cluster_script(clients, local.cluster_name),
         profile_arn=unmapped_profile,
     )
-    (instance,) = wait_for(lambda: in_state(clients, group.name, "Pending:Wait"))
+    (instance,) = in_state(clients, group.name, "Pending:Wait")
     node = wait_for(lambda: local.kube.nodes.get(instance))
     wait_for(lambda: len(node.registration_failures) >= 2, message="refused registrations")
     assert node.state is not NodeState.READY
