@@ -2,9 +2,13 @@
 
 Two sources, as in EKS: access entries (consulted first, unless the cluster is in
 ``CONFIG_MAP`` mode) and the ``kube-system/aws-auth`` ConfigMap (``mapRoles``, ``mapUsers``,
-``mapAccounts``; ignored in ``API`` mode). ARNs are compared case-insensitively, after turning an
-assumed-role ARN into its role ARN and dropping the role's path, the way aws-iam-authenticator
-does.
+``mapAccounts``; ignored in ``API`` mode). For aws-auth, only the caller's ARN is canonicalized,
+the way aws-iam-authenticator does: an assumed-role ARN becomes ``arn:<p>:iam::<acct>:role/<name>``
+(an STS ARN carries no role path), and it is compared case-insensitively with each ``rolearn`` and
+then each ``userarn`` as written, so an entry whose ARN has a path never matches a role
+(https://docs.aws.amazon.com/eks/latest/userguide/auth-configmap.html: "ARNs in aws-auth ConfigMap
+entries can't include a path"; pkg/arn/arn.go ``Canonicalize``, pkg/config/mapper.go ``Matches``,
+pkg/mapper/configmap/mapper.go ``Map`` in kubernetes-sigs/aws-iam-authenticator).
 """
 
 from __future__ import annotations
@@ -102,7 +106,8 @@ def parse_caller_arn(arn: str) -> CallerIdentity:
 
 
 def canonical_principal_arn(arn: str) -> str:
-    """Lower-cased IAM ARN without path: ``arn:aws:iam::1:role/a/b/name`` → ``.../role/name``."""
+    """Lower-cased IAM ARN without path: ``arn:aws:iam::1:role/a/b/name`` → ``.../role/name``.
+    The key access entries are matched on; aws-auth entries are not canonicalized."""
     parts = arn.strip().split(":", 5)
     if len(parts) != 6 or parts[0] != "arn":
         raise MappingError(f"not an ARN: {arn!r}")
@@ -181,10 +186,13 @@ def resolve_user(
                 return _render(caller, username, groups, private_dns_name)
     if mode is AuthenticationMode.API:
         return None
-    kind = "role" if caller.role_arn else "user"
-    for item in aws_auth:
-        if item.kind == kind and canonical_principal_arn(item.arn) == canonical:
-            return _render(caller, item.username, item.groups, private_dns_name)
+    # aws-iam-authenticator: roles first, then users, whatever the caller is; both sides
+    # lower-cased, no path dropped from the entry (kubernetes-sigs/aws-iam-authenticator#268).
+    subject = caller.canonical_arn.lower()
+    for kind in ("role", "user"):
+        for item in aws_auth:
+            if item.kind == kind and item.arn.lower() == subject:
+                return _render(caller, item.username, item.groups, private_dns_name)
     for item in aws_auth:
         if item.kind == "account" and item.arn == caller.account_id:
             return KubernetesUser(username=caller.canonical_arn, groups=())

@@ -3,6 +3,7 @@ never clobbered, and never written when it cannot be read."""
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Iterator
 from typing import Any
 
@@ -105,6 +106,27 @@ def test_scale_out_by_three_joins_every_node_and_keeps_foreign_entries(
     assert vpc_cni.data["enable-windows-ipam"] == "true"
     finished = [r for r in launches.results if r.get("status") == "finished"]
     assert {r["instance_id"] for r in finished} >= set(instances)
+    assert not launches.errors
+
+
+def test_a_node_role_under_a_path_is_mapped_without_it_and_joins(
+    product: Product, launches: Recorder
+) -> None:
+    # aws-auth matches the caller's role without its path (EKS user guide, auth-configmap):
+    # an entry that kept the path would never authenticate the node.
+    role_arn, profile_arn = product.aws.create_node_role(
+        f"win-node-{secrets.token_hex(3)}", path="/eks/windows/"
+    )
+    path_less = role_arn.replace(":role/eks/windows/", ":role/")
+    group = product.make_group(desired=0, profile_arn=profile_arn)
+    product.client("autoscaling").set_desired_capacity(
+        AutoScalingGroupName=group, DesiredCapacity=1
+    )
+    (instance_id,) = wait_for(lambda: all_in_service(product, group, 1), message="InService")
+    assert instance_id in ready_nodes_by_instance(product)
+    roles = [e["rolearn"] for e in map_roles(product)]
+    assert path_less in roles
+    assert role_arn not in roles
     assert not launches.errors
 
 

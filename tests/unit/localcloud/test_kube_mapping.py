@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 import pytest
 import yaml
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from localcloud.kube.mapping import (
     AccessEntry,
     AccessEntryType,
     AuthenticationMode,
+    AwsAuthEntry,
+    CallerIdentity,
+    KubernetesUser,
     MappingError,
     canonical_principal_arn,
     parse_aws_auth,
+    parse_aws_auth_leniently,
     parse_caller_arn,
     resolve_user,
 )
@@ -29,14 +36,14 @@ NODE_MAPPING = {
 
 
 def _resolve(
-    caller,
+    caller: CallerIdentity,
     *,
-    map_roles=(),
-    map_users=(),
-    entries=(),
-    mode=AuthenticationMode.API_AND_CONFIG_MAP,
-    accounts=(),
-):
+    map_roles: Sequence[dict[str, Any]] = (),
+    map_users: Sequence[dict[str, Any]] = (),
+    entries: Sequence[AccessEntry] = (),
+    mode: AuthenticationMode = AuthenticationMode.API_AND_CONFIG_MAP,
+    accounts: Sequence[int | str] = (),
+) -> KubernetesUser | None:
     data = {
         "mapRoles": yaml.safe_dump(list(map_roles)),
         "mapUsers": yaml.safe_dump(list(map_users)),
@@ -83,9 +90,30 @@ def test_the_windows_node_mapping_renders_the_private_dns_name() -> None:
     assert user.extra["arn"] == (NODE.arn,)
 
 
-def test_role_paths_and_case_do_not_matter() -> None:
-    mapping = NODE_MAPPING | {"rolearn": f"arn:aws:iam::{ACCOUNT}:role/nodes/windows/winnoderole"}
-    assert _resolve(NODE, map_roles=[mapping]) is not None
+def test_a_rolearn_with_a_path_never_matches_but_case_does_not_matter() -> None:
+    # The caller's assumed-role ARN carries no path, so aws-iam-authenticator compares
+    # .../role/WinNodeRole with the entry as written (lower-cased on both sides).
+    with_path = NODE_MAPPING | {"rolearn": f"arn:aws:iam::{ACCOUNT}:role/nodes/windows/WinNodeRole"}
+    other_case = NODE_MAPPING | {"rolearn": f"arn:aws:iam::{ACCOUNT}:role/winnoderole"}
+
+    assert _resolve(NODE, map_roles=[with_path]) is None
+    assert _resolve(NODE, map_roles=[other_case]) is not None
+
+
+def test_a_pathless_rolearn_authenticates_a_role_that_has_a_path() -> None:
+    # STS names a session of role /nodes/windows/WinNodeRole .../assumed-role/WinNodeRole/<s>:
+    # the entry written with the path is skipped, the one without it maps the node.
+    with_path = {
+        "rolearn": f"arn:aws:iam::{ACCOUNT}:role/nodes/windows/WinNodeRole",
+        "username": "with-path",
+        "groups": ["system:masters"],
+    }
+
+    user = _resolve(NODE, map_roles=[with_path, NODE_MAPPING], mode=AuthenticationMode.CONFIG_MAP)
+
+    assert user is not None
+    assert user.username == "system:node:ip-10-0-1-23.ec2.internal"
+    assert "system:masters" not in user.groups
 
 
 def test_another_role_is_not_authenticated() -> None:
@@ -181,22 +209,113 @@ def test_access_entries_win_over_aws_auth_and_modes_select_the_sources() -> None
         {"mapAccounts": "- {a: b}"},
     ],
 )
-def test_malformed_aws_auth_is_refused(data) -> None:
+def test_malformed_aws_auth_is_refused(data: dict[str, str]) -> None:
     with pytest.raises(MappingError):
         parse_aws_auth(data)
 
 
+# aws-auth entries as people write them, each with at most one field spoiled, and the entry it
+# must read as (None: the document is refused).
+_ARNS = st.sampled_from(
+    [
+        f"arn:aws:iam::{ACCOUNT}:role/WinNodeRole",
+        f"arn:aws:iam::{ACCOUNT}:role/a/b/WinNodeRole",  # kept as written
+        f"arn:aws:iam::{ACCOUNT}:user/alice",
+    ]
+)
+_BAD_ARNS = st.sampled_from(["not-an-arn", f"arn:aws:iam::{ACCOUNT}", "", 12])
+_USERNAMES = st.sampled_from(["system:node:{{EC2PrivateDNSName}}", "alice"])
+_BAD_USERNAMES = st.sampled_from(["", ["a"], None])
+_GROUPS = st.sampled_from([["system:bootstrappers", "system:nodes"], [], None])  # None: `groups:`
+_BAD_GROUPS = st.sampled_from(["system:nodes", [1]])
+
+
+@st.composite
+def _aws_auth_items(
+    draw: st.DrawFn, arn_key: str, kind: str
+) -> tuple[dict[str, Any], AwsAuthEntry | None]:
+    spoiled = draw(st.sampled_from([None] * 6 + ["arn", "arn", "username", "groups", "missing"]))
+    item: dict[str, Any] = draw(
+        st.dictionaries(st.sampled_from(["note", "x"]), st.text(max_size=5))
+    )
+    item[arn_key] = draw(_BAD_ARNS if spoiled == "arn" else _ARNS)
+    item["username"] = draw(_BAD_USERNAMES if spoiled == "username" else _USERNAMES)
+    if spoiled == "groups" or draw(st.booleans()):
+        item["groups"] = draw(_BAD_GROUPS if spoiled == "groups" else _GROUPS)
+    if spoiled == "missing":
+        del item[draw(st.sampled_from([arn_key, "username"]))]
+    if spoiled is not None:
+        return item, None
+    groups = tuple(item.get("groups") or ())
+    return item, AwsAuthEntry(item[arn_key], item["username"], groups, kind)
+
+
+_ACCOUNT_IDS = st.sampled_from([(ACCOUNT, True), (int(ACCOUNT), True)] * 2 + [(True, False)])
+
+
+@st.composite
+def _aws_auth_documents(
+    draw: st.DrawFn,
+) -> tuple[dict[str, str], list[AwsAuthEntry] | None]:
+    data: dict[str, str] = {}
+    expected: list[AwsAuthEntry] = []
+    refused = False
+    for key, arn_key, kind in (("mapRoles", "rolearn", "role"), ("mapUsers", "userarn", "user")):
+        if draw(st.booleans()):
+            items = draw(st.lists(_aws_auth_items(arn_key, kind), max_size=3))
+            data[key] = yaml.safe_dump([item for item, _ in items])
+            refused = refused or any(entry is None for _, entry in items)
+            expected += [entry for _, entry in items if entry is not None]
+    if draw(st.booleans()):
+        accounts = draw(st.lists(_ACCOUNT_IDS, max_size=2))
+        data["mapAccounts"] = yaml.safe_dump([account for account, _ in accounts])
+        refused = refused or not all(ok for _, ok in accounts)
+        expected += [
+            AwsAuthEntry(arn=str(account), username="", groups=(), kind="account")
+            for account, _ in accounts
+        ]
+    if draw(st.booleans()):
+        data["other"] = draw(st.text(max_size=20))  # not ours: never read
+    return data, None if refused else expected
+
+
+@given(_aws_auth_documents())
+@example(({"mapRoles": "- rolearn: not-an-arn\n  username: x\n"}, None))
+@example(({"mapUsers": f"- userarn: arn:aws:iam::{ACCOUNT}:user/a\n  username: ''\n"}, None))
+@example(({"mapAccounts": "- true\n"}, None))
+@example(
+    (
+        {"mapRoles": f"- rolearn: arn:aws:iam::{ACCOUNT}:role/r\n  username: u\n  groups:\n"},
+        [AwsAuthEntry(f"arn:aws:iam::{ACCOUNT}:role/r", "u", (), "role")],
+    )
+)
+def test_aws_auth_reads_as_every_entry_in_order_or_is_refused(
+    case: tuple[dict[str, str], list[AwsAuthEntry] | None],
+) -> None:
+    data, expected = case
+    if expected is None:
+        with pytest.raises(MappingError):
+            parse_aws_auth(data)
+    else:
+        assert parse_aws_auth(data) == expected
+
+
 @given(
-    st.dictionaries(
+    _aws_auth_documents().map(lambda case: case[0])
+    | st.dictionaries(
         st.sampled_from(["mapRoles", "mapUsers", "mapAccounts", "other"]), st.text(max_size=200)
     )
 )
-def test_arbitrary_aws_auth_text_parses_or_is_refused_with_a_mapping_error(data) -> None:
+def test_aws_auth_is_refused_exactly_when_the_authenticator_would_drop_something(
+    data: dict[str, str],
+) -> None:
+    kept, errors = parse_aws_auth_leniently(data)
     try:
         entries = parse_aws_auth(data)
     except MappingError:
-        return
-    assert all(e.kind in ("role", "user", "account") for e in entries)
+        assert errors
+    else:
+        assert (entries, errors) == (kept, [])
 
 
 _mapping_entries = st.fixed_dictionaries(
@@ -213,7 +332,7 @@ _mapping_entries = st.fixed_dictionaries(
 
 
 @given(st.lists(_mapping_entries, max_size=5))
-def test_well_formed_aws_auth_round_trips_through_yaml(entries) -> None:
+def test_well_formed_aws_auth_round_trips_through_yaml(entries: list[dict[str, Any]]) -> None:
     parsed = parse_aws_auth({"mapRoles": yaml.safe_dump(entries)})
 
     assert [(e.arn, e.username, list(e.groups)) for e in parsed] == [
