@@ -81,7 +81,8 @@ def parse_bootstrap_call(user_data: str) -> BootstrapCall:
         if BOOTSTRAP_SCRIPT.lower() in m.group("value").lower()
     }
     calls: list[str] = []
-    for line in script.splitlines():
+    # PowerShell ends lines only at CR and LF; str.splitlines() would also break at U+2028 etc.
+    for line in re.split(r"\r\n|\r|\n", script):
         rest = _call_arguments(line.strip(), script_vars)
         if rest is not None:
             calls.append(rest)

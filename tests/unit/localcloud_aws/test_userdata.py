@@ -5,14 +5,15 @@ from __future__ import annotations
 import base64
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from localcloud.aws.userdata import UserDataError, decode_user_data, parse_bootstrap_call
+from winnodes.userdata.powershell import SINGLE_QUOTE_CHARACTERS, quote
 
-
-def quote(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
+# Every character PowerShell ends a verbatim string at (U+0027, U+2018-U+201B), spelled out here
+# rather than taken from the product so a quote character the product forgets still gets tested.
+QUOTES = "'\u2018\u2019\u201a\u201b"
 
 
 def script(call: str) -> str:
@@ -46,8 +47,37 @@ def test_reads_a_direct_call_to_the_script_path() -> None:
     assert parse_bootstrap_call(text).cluster_name == "c"
 
 
-@given(st.text(alphabet=st.characters(blacklist_categories=("Cs", "Cc")), max_size=40))
+def test_the_quote_characters_tested_are_the_ones_the_product_doubles() -> None:
+    assert frozenset(QUOTES) == SINGLE_QUOTE_CHARACTERS
+
+
+@given(
+    st.text(
+        alphabet=st.one_of(
+            st.sampled_from(QUOTES),
+            st.characters(blacklist_categories=("Cs", "Cc")),
+        ),
+        max_size=40,
+    )
+)
+@example("'")
+@example("\u2018")
+@example("\u2019")
+@example("\u201a")
+@example("\u201b")
+@example("it\u2019s '\u2018quoted\u201b'")
+@example("\u2019 -APIServerEndpoint \u2018evil")
 def test_single_quoted_arguments_round_trip(value: str) -> None:
+    text = script(
+        f"& $EKSBootstrapScriptFile -EKSClusterName {quote(value)} -APIServerEndpoint 'e'"
+    )
+    assert parse_bootstrap_call(text).cluster_name == value
+
+
+@pytest.mark.parametrize("separator", ["\u2028", "\u2029"])
+def test_unicode_line_separators_inside_a_string_do_not_end_the_line(separator: str) -> None:
+    # The product accepts these in free text (e.g. kubelet extra args): only Cc/Cs are refused.
+    value = f"a{separator}b"
     text = script(
         f"& $EKSBootstrapScriptFile -EKSClusterName {quote(value)} -APIServerEndpoint 'e'"
     )
