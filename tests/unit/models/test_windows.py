@@ -61,3 +61,68 @@ def test_kubernetes_versions_compare_numerically() -> None:
     assert str(KubernetesVersion.parse("1.30")) == "1.30"
     with pytest.raises(InvalidInputError):
         KubernetesVersion.parse("1.30.2")
+
+
+VERSION_PARTS = st.integers(0, 999)
+
+
+@given(VERSION_PARTS, VERSION_PARTS)
+def test_a_major_minor_version_parses_to_its_numbers_and_prints_back(
+    major: int, minor: int
+) -> None:
+    version = KubernetesVersion.parse(f"{major}.{minor}")
+    assert (version.major, version.minor) == (major, minor)
+    assert str(version) == f"{major}.{minor}"
+
+
+@given(VERSION_PARTS, VERSION_PARTS, VERSION_PARTS, VERSION_PARTS)
+def test_versions_order_by_major_then_minor_as_numbers(a: int, b: int, c: int, d: int) -> None:
+    first, second = KubernetesVersion.parse(f"{a}.{b}"), KubernetesVersion.parse(f"{c}.{d}")
+    assert (first < second) is ((a, b) < (c, d))
+    assert (first == second) is ((a, b) == (c, d))
+
+
+@st.composite
+def spoiled_versions(draw: st.DrawFn) -> str:
+    """`major.minor` with one mistake: what EKS never names a version."""
+    major, minor = draw(VERSION_PARTS), draw(VERSION_PARTS)
+    spoil = draw(
+        st.sampled_from(
+            ["v", "patch", "long", "space", "separator", "missing", "letter", "newline", "sign"]
+        )
+    )
+    match spoil:
+        case "v":
+            return f"v{major}.{minor}"
+        case "patch":
+            return f"{major}.{minor}.{draw(VERSION_PARTS)}"
+        case "long":  # four digits
+            return f"{major}.{draw(st.integers(1000, 99999))}"
+        case "space":
+            return draw(
+                st.sampled_from([f" {major}.{minor}", f"{major}.{minor} ", f"{major}. {minor}"])
+            )
+        case "separator":
+            return f"{major}{draw(st.sampled_from([',', '-', '_', '', '..']))}{minor}"
+        case "missing":
+            return draw(st.sampled_from([f"{major}.", f".{minor}", f"{major}", ""]))
+        case "letter":
+            return f"{major}.{minor}{draw(st.sampled_from(['a', '-eks', 'x']))}"
+        case "newline":
+            return f"{major}.{minor}\n"
+        case _:
+            return f"{draw(st.sampled_from(['-', '+']))}{major}.{minor}"
+
+
+@given(spoiled_versions())
+def test_anything_but_major_dot_minor_is_refused(text: str) -> None:
+    with pytest.raises(InvalidInputError) as raised:
+        KubernetesVersion.parse(text)
+    assert raised.value.field == "kubernetes-version"
+
+
+@pytest.mark.parametrize("text", ["01.31", "1.031", "\uff11.\uff13\uff11", "\u0661.\u0663\u0661"])
+def test_leading_zeros_and_non_ascii_digits_are_refused(text: str) -> None:
+    # EKS names versions with plain ASCII digits; `\d` alone would take "１.３１" as 1.31.
+    with pytest.raises(InvalidInputError):
+        KubernetesVersion.parse(text)
