@@ -140,7 +140,54 @@ def test_labels_and_timestamps_not_ours_are_read_as_unknown(labels: Any, created
     assert pod.instance_id is None and pod.created_at is None
 
 
-@given(st.recursive(st.none() | st.text() | st.integers(), lambda c: st.dictionaries(st.text(), c)))
-def test_any_listed_object_is_read_without_raising(metadata: Any) -> None:
+INSTANCE_IDS = st.from_regex(r"i-(?:[0-9a-f]{8}|[0-9a-f]{17})", fullmatch=True)
+MOMENTS = st.datetimes(
+    min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1), timezones=st.just(UTC)
+).map(lambda moment: moment.replace(microsecond=0))
+JUNK = st.none() | st.integers() | st.text(max_size=20) | st.lists(st.integers(), max_size=2)
+
+
+@st.composite
+def listed_objects(draw: st.DrawFn) -> tuple[dict[str, Any], ListedSmokePod]:
+    """A listed pod object, well formed or not field by field, with what must be read from it."""
+    metadata: dict[str, Any] = {}
+    name, instance_id, created_at = "", None, None
+    if draw(st.booleans()):
+        metadata["name"] = name = draw(st.from_regex(r"[a-z0-9-]{1,30}", fullmatch=True))
+    labels: dict[str, Any] = draw(st.dictionaries(st.text(max_size=10), JUNK, max_size=2))
+    match draw(st.sampled_from(["ours", "foreign", "absent"])):
+        case "ours":
+            labels[INSTANCE_ID_LABEL] = instance_id = InstanceId(draw(INSTANCE_IDS))
+        case "foreign":  # near misses: upper case, a node name, a number
+            labels[INSTANCE_ID_LABEL] = draw(
+                INSTANCE_IDS.map(str.upper) | st.just("node-7") | st.integers()
+            )
+    metadata["labels"] = draw(st.just(labels) | JUNK) if labels else labels
+    if metadata["labels"] is not labels:
+        instance_id = None
+    match draw(st.sampled_from(["utc", "zoneless", "junk"])):
+        case "utc":
+            created_at = draw(MOMENTS)
+            metadata["creationTimestamp"] = created_at.strftime("%Y-%m-%dT%H:%M:%SZ")
+        case "zoneless":
+            metadata["creationTimestamp"] = draw(MOMENTS).strftime("%Y-%m-%dT%H:%M:%S")
+        case _:
+            metadata["creationTimestamp"] = draw(JUNK.filter(lambda v: not isinstance(v, str)))
+    return {"metadata": metadata}, ListedSmokePod(
+        name=name, instance_id=instance_id, created_at=created_at
+    )
+
+
+@given(listed_objects())
+def test_a_listed_object_gives_exactly_its_well_formed_fields(
+    case: tuple[dict[str, Any], ListedSmokePod],
+) -> None:
+    pod_object, expected = case
+    assert listed_smoke_pod_of(pod_object) == expected
+
+
+@given(JUNK | st.dictionaries(st.text(max_size=5), JUNK, max_size=3))
+def test_metadata_without_fields_of_ours_reads_as_nothing_known(metadata: Any) -> None:
     pod = listed_smoke_pod_of({"metadata": metadata})
-    assert isinstance(pod, ListedSmokePod)
+    known_name = str(metadata.get("name") or "") if isinstance(metadata, dict) else ""
+    assert pod == ListedSmokePod(name=known_name, instance_id=None, created_at=None)

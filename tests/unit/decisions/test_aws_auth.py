@@ -263,7 +263,38 @@ EXTRA = st.dictionaries(
 
 
 @st.composite
+def complete_entries(draw: st.DrawFn) -> dict[str, Any]:
+    """An entry an operator already wrote for the role: path-less ARN (any case of the name), all
+    three Windows groups in any order among others, maybe a username or keys of their own."""
+    entry: dict[str, Any] = {
+        "rolearn": draw(
+            st.sampled_from(
+                [
+                    ROLE_TEXT,
+                    "arn:aws:iam::111122223333:role/WINNODEROLE",
+                    "arn:aws:iam::111122223333:role/winnoderole",
+                ]
+            )
+        )
+    }
+    if draw(st.booleans()):
+        entry["username"] = draw(st.sampled_from([NODE_USERNAME, NODE_USERNAME, "admin"]))
+    groups = draw(st.permutations([*WINDOWS_NODE_GROUPS, *draw(st.sets(st.just("team:x")))]))
+    entry["groups"] = groups
+    return entry | draw(EXTRA)
+
+
+def is_complete(entry: dict[str, Any]) -> bool:
+    """Authorizes the role for Windows nodes as written: nothing to add, nothing to rewrite."""
+    name = entry["rolearn"].split(":role/", 1)[-1]
+    return "/" not in name and set(WINDOWS_NODE_GROUPS) <= set(entry.get("groups") or [])
+
+
+@st.composite
 def role_entries(draw: st.DrawFn) -> dict[str, Any]:
+    # One entry in three is already complete: without them every merge would change something.
+    if draw(st.sampled_from([True, False, False])):
+        return draw(complete_entries())
     entry: dict[str, Any] = {"rolearn": draw(ARNS)}
     if draw(st.booleans()):
         entry["username"] = draw(st.sampled_from([NODE_USERNAME, "admin"]) | TEXT)
@@ -288,7 +319,7 @@ def map_roles_texts(draw: st.DrawFn, *, block: bool | None = None) -> str:
 @st.composite
 def configmaps(draw: st.DrawFn) -> dict[str, str]:
     data: dict[str, str] = {}
-    if draw(st.booleans()):
+    if draw(st.sampled_from([True, True, False])):
         data["mapRoles"] = draw(map_roles_texts())
     if draw(st.booleans()):
         users = draw(
@@ -349,6 +380,21 @@ def test_every_prior_entry_and_key_survives(data: dict[str, str]) -> None:
 
 @settings(suppress_health_check=[HealthCheck.too_slow])
 @given(configmaps())
+def test_changed_exactly_when_an_entry_for_the_role_is_missing_or_incomplete(
+    data: dict[str, str],
+) -> None:
+    before = parse_aws_auth(data)
+    entries = [before.map_roles[i] for i in before.role_entries(ROLE)]
+    merge = merge_node_role(data, ROLE)
+    complete = bool(entries) and all(is_complete(e) for e in entries)
+    assert merge.changed is not complete
+    assert node_role_authorized(data, ROLE) is complete
+    if complete:
+        assert merge.data == data  # nothing to write: not even a re-rendered mapRoles
+
+
+@settings(suppress_health_check=[HealthCheck.too_slow])
+@given(configmaps())
 def test_no_duplicates_are_created(data: dict[str, str]) -> None:
     before = len(parse_aws_auth(data).role_entries(ROLE))
     after = parse_aws_auth(merge_node_role(data, ROLE).data).role_entries(ROLE)
@@ -381,18 +427,64 @@ def test_linux_warning_exactly_when_an_existing_entry_lacked_the_windows_group(
     ) == linux
 
 
+# Text as people type it: well-formed items (the role's own, complete or not, among them), the
+# odd broken one, or any text at all; so that text which parses, and text which already maps the
+# role, is common rather than a lucky accident.
+BROKEN_ITEMS = ["- {rolearn: x\n", "  1: x\n", "rolearn: x\n", "- [a]\n", "\t- x\n", "- true\n"]
+ROLE_ITEMS = [
+    f"- rolearn: {ROLE_TEXT}\n  username: {NODE_USERNAME}\n"
+    "  groups: [system:bootstrappers, system:nodes, eks:kube-proxy-windows]\n",
+    "- rolearn: arn:aws:iam::111122223333:role/WINNODEROLE\n  groups:\n"
+    "    - eks:kube-proxy-windows\n    - system:nodes\n    - system:bootstrappers\n",
+    f"- rolearn: {ROLE_TEXT}\n  groups:\n    - system:nodes\n",
+    "- rolearn: arn:aws:iam::111122223333:role/a/WinNodeRole\n  groups: []\n",
+    f"- rolearn: {LINUX_ROLE}\n  username: x\n",
+    "# comment\n",
+]
+USER_ITEMS = ["- userarn: arn:aws:iam::111122223333:user/alice\n  username: alice\n"]
+ACCOUNT_ITEMS = ["- '111122223333'\n", "- 444455556666\n"]
+
+
+@st.composite
+def yaml_texts(draw: st.DrawFn, items: list[str]) -> str:
+    kind = draw(st.sampled_from(["items"] * 6 + ["broken", "text"]))
+    if kind == "text":
+        return draw(st.text(max_size=40))
+    chosen = draw(st.lists(st.sampled_from(items), max_size=4))
+    if kind == "broken":
+        chosen.insert(draw(st.integers(0, len(chosen))), draw(st.sampled_from(BROKEN_ITEMS)))
+    return "".join(chosen)
+
+
 @given(
-    st.dictionaries(
-        st.sampled_from(["mapRoles", "mapUsers", "mapAccounts", "other"]),
-        st.text(max_size=60) | st.from_regex(r"\A(- |  |rolearn: |groups:|\n|\[|\{|a|:)*\Z"),
+    st.fixed_dictionaries(
+        {},
+        optional={
+            "mapRoles": yaml_texts(ROLE_ITEMS),
+            "mapUsers": yaml_texts(USER_ITEMS),
+            "mapAccounts": yaml_texts(ACCOUNT_ITEMS),
+            "other": st.text(max_size=40),
+        },
     )
 )
-def test_any_text_either_merges_or_is_refused_typed(data: dict[str, str]) -> None:
+def test_any_text_merges_into_a_complete_entry_or_is_refused_naming_the_key(
+    data: dict[str, str],
+) -> None:
     try:
         merge = merge_node_role(data, ROLE)
-    except MalformedAwsAuthError:
+    except MalformedAwsAuthError as error:
+        assert error.key.split("[")[0] in data  # refused for a key that is there
+        with pytest.raises(MalformedAwsAuthError):
+            parse_aws_auth(data)
         return
-    assert node_role_authorized(merge.data, ROLE)
+    after = parse_aws_auth(merge.data)
+    entries = [after.map_roles[i] for i in after.role_entries(ROLE)]
+    assert entries and all(is_complete(e) for e in entries)
+    assert {k: v for k, v in merge.data.items() if k != "mapRoles"} == {
+        k: v for k, v in data.items() if k != "mapRoles"
+    }
+    before = parse_aws_auth(data)
+    assert len(entries) == max(1, len(before.role_entries(ROLE)))
 
 
 @settings(suppress_health_check=[HealthCheck.too_slow])

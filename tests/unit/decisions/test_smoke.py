@@ -92,21 +92,30 @@ def test_the_pod_is_pinned_to_the_node_and_runs_once_without_credentials() -> No
     assert set(container["resources"]["requests"]) == {"cpu", "memory"}
 
 
-@given(INSTANCE_IDS, st.sampled_from(["eks-windows-nodes", "smoke", "a" * 63]))
+@given(
+    INSTANCE_IDS,
+    st.sampled_from(["eks-windows-nodes", "smoke", "a" * 63]),
+    st.sampled_from([NODE, "EC2AMAZ-ABC123"]),
+    st.sampled_from(["smoke:1", "mcr.microsoft.com/windows/nanoserver:ltsc2022"]),
+)
 def test_the_name_is_a_valid_object_name_derived_from_the_instance_only(
-    instance_id: InstanceId, namespace: str
+    instance_id: InstanceId, namespace: str, node: str, image: str
 ) -> None:
-    first = smoke_pod_manifest(
-        instance_id=instance_id, node_name=NODE, namespace=namespace, image="smoke:1"
+    manifest = smoke_pod_manifest(
+        instance_id=instance_id, node_name=node, namespace=namespace, image=image
     )
-    again = smoke_pod_manifest(
-        instance_id=instance_id, node_name=NODE, namespace=namespace, image="smoke:1"
-    )
-    assert first == again  # a duplicate event asks for the very same pod
-    name = first["metadata"]["name"]
-    assert name == smoke_pod_name(instance_id)
+    name = manifest["metadata"]["name"]
+    # Only the instance decides the name: a duplicate event, or one read with another node name
+    # or image, asks for the very same pod and gets 409 instead of a second one.
+    assert name == f"winnodes-smoke-{instance_id}" == smoke_pod_name(instance_id)
     assert len(name) <= 63 and DNS_SUBDOMAIN.fullmatch(name)
-    assert all(LABEL_VALUE.fullmatch(v) for v in first["metadata"]["labels"].values())
+    assert manifest["metadata"]["labels"][INSTANCE_ID_LABEL] == instance_id
+    assert all(LABEL_VALUE.fullmatch(v) for v in manifest["metadata"]["labels"].values())
+
+
+@given(st.lists(INSTANCE_IDS, min_size=2, max_size=2, unique=True))
+def test_different_instances_get_different_pods(instances: list[InstanceId]) -> None:
+    assert smoke_pod_name(instances[0]) != smoke_pod_name(instances[1])
 
 
 def pod(phase: PodPhase, *, node: str | None = NODE, **status: object) -> SmokePod:
@@ -193,10 +202,61 @@ def test_every_well_formed_reference_is_accepted(
     assert is_image_reference(name + (f":{tag}" if tag else ""))
 
 
-@given(st.text(max_size=300))
-def test_any_text_is_judged_without_raising(value: str) -> None:
-    if is_image_reference(value):
-        assert not any(c.isspace() for c in value) and value == value.strip()
+@st.composite
+def spoiled_references(draw: st.DrawFn) -> str:
+    """A well-formed reference with one thing wrong a person could type."""
+    domain, path = draw(st.none() | DOMAIN), draw(st.lists(COMPONENT, min_size=1, max_size=4))
+    tag = draw(st.none() | TAG)
+    name = "/".join(([domain] if domain else []) + path)
+    suffix = f":{tag}" if tag else ""
+    match draw(st.sampled_from(["space", "upper", "empty", "colon", "slash", "digest", "long"])):
+        case "space":  # whitespace anywhere
+            reference = name + suffix
+            at = draw(st.integers(0, len(reference)))
+            return reference[:at] + draw(st.sampled_from([" ", "\t", "\n"])) + reference[at:]
+        case "upper":  # the last path component is never a registry, so never upper case
+            last = path[-1]
+            at = draw(st.integers(0, len(last) - 1))
+            spoiled = last[:at] + last[at].upper() + last[at + 1 :]
+            if spoiled == last:  # a digit or separator: add an upper-case letter instead
+                spoiled = last + "X"
+            return name[: len(name) - len(last)] + spoiled + suffix
+        case "empty":  # an empty path component
+            return name + "/" + suffix if draw(st.booleans()) else "/" + name + suffix
+        case "colon":  # an empty tag, or two
+            return name + suffix + ":"
+        case "slash":
+            return name.replace("/", "//", 1) + suffix if "/" in name else name + "//x" + suffix
+        case "digest":  # a digest of fewer than 32 hex digits
+            return name + suffix + "@sha256:" + "a" * draw(st.just(31) | st.integers(0, 31))
+        case _:  # a name longer than 255 characters
+            padding = "/".join(["a" * 63] * 4)
+            return name + "/" + padding + suffix
+    raise AssertionError("unreachable")
+
+
+@given(spoiled_references())
+def test_a_reference_with_one_mistake_is_refused(reference: str) -> None:
+    assert not is_image_reference(reference)
+
+
+@st.composite
+def names_near_the_limit(draw: st.DrawFn) -> str:
+    """A repository name of 230-280 characters: components of up to 63 lowercase characters."""
+    length = draw(st.integers(230, 280))
+    letters = draw(
+        st.text("abcdefghijklmnopqrstuvwxyz0123456789", min_size=length, max_size=length)
+    )
+    return "".join(
+        "/" if (i + 1) % 64 == 0 and i != length - 1 else ch for i, ch in enumerate(letters)
+    )
+
+
+@given(names_near_the_limit(), st.none() | TAG)
+def test_the_name_may_be_at_most_255_characters_whatever_the_tag(
+    name: str, tag: str | None
+) -> None:
+    assert is_image_reference(name + (f":{tag}" if tag else "")) == (len(name) <= 255)
 
 
 READ_AT = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)

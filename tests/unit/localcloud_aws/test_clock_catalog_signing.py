@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from dataclasses import replace
 
 import pytest
 
@@ -55,7 +56,11 @@ def test_catalog_names_parameters_and_ids() -> None:
         "/aws/service/ami-windows-latest/Windows_Server-2022-English-Core-EKS_Optimized-1.31"
     )
     assert json.loads(image.parameter_value())["release_version"] == "1.31-2026.10.15"
-    assert image.with_id().image_id == image.image_id  # deterministic
+    # The id follows from the name alone: a fixed value across runs and processes (golden), a
+    # copy re-identified gets the same id, and another release date gets another one.
+    assert image.image_id == "ami-136f836cd9935ed43"
+    assert replace(image, image_id="ami-0000000000000000").with_id().image_id == image.image_id
+    assert replace(image, release=dt.date(2026, 10, 16)).with_id().image_id != image.image_id
     assert image.moto_image()["owner_id"] == AMAZON_OWNER_ID
     catalog = default_catalog()
     assert len({i.image_id for i in catalog}) == len(catalog) == 12

@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from winnodes.models.groups import (
+    EKS_CLUSTER_NAME_TAG,
+    KUBERNETES_CLUSTER_TAG_PREFIX,
+    LAUNCH_HOOK_TAG,
+    MANAGED_TAG,
+    NODE_ROLE_TAG,
+    TERMINATE_HOOK_TAG,
     ManagedGroup,
     UnmanagedGroup,
     UnmanagedReason,
     discover_managed_group,
 )
+from winnodes.models.identifiers import ClusterName, RoleArn
 from winnodes.models.lifecycle import LifecycleState
 
 MARK = {"eks-windows-nodes/managed": "true"}
@@ -93,13 +102,91 @@ def test_never_managed_without_the_marker(tags: dict[str, str]) -> None:
     assert reason(tags) is UnmanagedReason.NOT_MARKED
 
 
-@given(st.dictionaries(st.text(max_size=30), st.text(max_size=10), max_size=6))
-def test_a_managed_result_always_names_a_cluster_that_a_tag_names(tags: dict[str, str]) -> None:
-    found = discover_managed_group("asg", MARK | tags)
-    if isinstance(found, ManagedGroup):
-        assert (MARK | tags).get("eks:cluster-name") == found.cluster or (
-            f"kubernetes.io/cluster/{found.cluster}" in tags
+# Tag sets as operators write them: the real tag keys (marker, cluster, node role, hooks) with
+# valid and invalid values, mixed with other tags, so every branch of the decision is reached.
+VALID_CLUSTERS = st.from_regex(r"\A[0-9A-Za-z][A-Za-z0-9\-_]{0,99}\Z")
+INVALID_CLUSTERS = st.sampled_from(["", "-lead", "dot.ted", "has space", "a" * 101])
+CLUSTERS = st.one_of(VALID_CLUSTERS, VALID_CLUSTERS, VALID_CLUSTERS, INVALID_CLUSTERS)
+# "true" most of the time: only the exact marker gets past the first check.
+MARKERS = st.sampled_from(["true"] * 6 + ["True", " true", "TRUE ", "false", ""])
+ROLES = st.sampled_from(
+    [
+        "WinNode",
+        "arn:aws:iam::111122223333:user/alice",
+        "arn:aws:iam::111122223333:role/WinNode",
+        "arn:aws:iam::111122223333:role/eks/WinNode",
+    ]
+)
+NOISE = st.dictionaries(
+    st.sampled_from(["Name", "team", "eks-windows-nodes/other", "kubernetes.io/role"])
+    | st.text(max_size=20),
+    st.text(max_size=10),
+    max_size=3,
+)
+
+
+@st.composite
+def group_tags(draw: st.DrawFn) -> dict[str, str]:
+    tags = draw(NOISE)
+    if draw(st.sampled_from([True] * 7 + [False])):  # mostly marked: unmarked is simple
+        tags[MANAGED_TAG] = draw(MARKERS)
+    cluster = draw(CLUSTERS)
+    if draw(st.sampled_from([True, True, False])):
+        tags[EKS_CLUSTER_NAME_TAG] = cluster
+    # Often the same cluster again (agreeing tags), sometimes another one (ambiguous).
+    for name in draw(st.lists(st.just(cluster) | st.just(cluster) | CLUSTERS, max_size=2)):
+        tags[KUBERNETES_CLUSTER_TAG_PREFIX + name] = draw(st.sampled_from(["owned", "shared"]))
+    if draw(st.booleans()):
+        tags[NODE_ROLE_TAG] = draw(ROLES)
+    for hook_tag in (LAUNCH_HOOK_TAG, TERMINATE_HOOK_TAG):
+        if draw(st.booleans()):
+            tags[hook_tag] = draw(st.sampled_from(["winnodes-launch", "other-tool"]))
+    return tags
+
+
+def is_role_arn(value: str) -> bool:
+    return value.startswith("arn:aws:iam::111122223333:role/")
+
+
+@given(group_tags())
+def test_a_group_is_managed_exactly_when_marked_with_one_valid_cluster(
+    tags: dict[str, str],
+) -> None:
+    found = discover_managed_group("asg", tags)
+    marker = tags.get(MANAGED_TAG)
+    clusters = {
+        tags[key]
+        if key == EKS_CLUSTER_NAME_TAG
+        else key.removeprefix(KUBERNETES_CLUSTER_TAG_PREFIX)
+        for key in tags
+        if key == EKS_CLUSTER_NAME_TAG or key.startswith(KUBERNETES_CLUSTER_TAG_PREFIX)
+    }
+    role = tags.get(NODE_ROLE_TAG)
+    if marker != "true":
+        assert isinstance(found, UnmanagedGroup)
+        inexact = marker is not None and marker.strip().lower() == "true"
+        assert found.reason is (
+            UnmanagedReason.INEXACT_MARKER if inexact else UnmanagedReason.NOT_MARKED
         )
+    elif not clusters:
+        assert reason(tags) is UnmanagedReason.NO_CLUSTER
+    elif len(clusters) > 1:
+        assert reason(tags) is UnmanagedReason.AMBIGUOUS_CLUSTER
+    elif not re.fullmatch(r"[0-9A-Za-z][A-Za-z0-9\-_]{0,99}", (cluster := next(iter(clusters)))):
+        assert reason(tags) is UnmanagedReason.INVALID_CLUSTER_NAME
+    elif role is not None and not is_role_arn(role):
+        assert reason(tags) is UnmanagedReason.INVALID_NODE_ROLE
+    else:
+        assert found == ManagedGroup(
+            "asg",
+            ClusterName(cluster),
+            RoleArn.parse(role) if role is not None else None,
+            launch_hook=tags.get(LAUNCH_HOOK_TAG),
+            terminate_hook=tags.get(TERMINATE_HOOK_TAG),
+        )
+        assert isinstance(found, ManagedGroup)
+        # The role keeps its path: it names the principal of an access entry.
+        assert (found.node_role.principal_arn if found.node_role else None) == role
 
 
 def test_lifecycle_wait_states() -> None:

@@ -1,0 +1,162 @@
+"""Which PodDisruptionBudgets stand in the way of an eviction: their label selectors, read as
+Kubernetes reads them (https://kubernetes.io/docs/concepts/overview/working-with-objects/labels/
+#resources-that-support-set-based-requirements and the PodDisruptionBudgetSpec reference: "A null
+selector will match no pods, while an empty ({}) selector will select all pods within the
+namespace")."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from hypothesis import example, given
+from hypothesis import strategies as st
+
+from winnodes.adapters.kube.drain import KubeDrain, selects
+from winnodes.ports import PodOnNode
+
+# Few keys and values, so that selectors and labels meet often.
+KEYS = st.sampled_from(["app", "tier", "example.com/team"])
+VALUES = st.sampled_from(["web", "db", ""])
+LABELS = st.dictionaries(KEYS, VALUES, max_size=3)
+SET_OPERATORS = st.sampled_from(["In", "NotIn"])
+PRESENCE_OPERATORS = st.sampled_from(["Exists", "DoesNotExist"])
+EXPRESSIONS = st.one_of(
+    st.fixed_dictionaries(
+        {"key": KEYS, "operator": SET_OPERATORS, "values": st.lists(VALUES, min_size=1)}
+    ),
+    st.fixed_dictionaries({"key": KEYS, "operator": PRESENCE_OPERATORS}),
+)
+
+
+@st.composite
+def selectors(draw: st.DrawFn) -> dict[str, Any]:
+    selector: dict[str, Any] = {}
+    if draw(st.booleans()):
+        selector["matchLabels"] = draw(LABELS)
+    if draw(st.booleans()):
+        selector["matchExpressions"] = draw(st.lists(EXPRESSIONS, max_size=3))
+    return selector
+
+
+def requirement_holds(key: str, operator: str, values: list[str], labels: dict[str, str]) -> bool:
+    """One requirement, as the Kubernetes documentation states it."""
+    match operator:
+        case "In":  # the label is there with one of the values
+            return key in labels and labels[key] in values
+        case "NotIn":  # the label is absent, or has none of the values
+            return key not in labels or labels[key] not in values
+        case "Exists":
+            return key in labels
+        case "DoesNotExist":
+            return key not in labels
+    raise AssertionError(operator)
+
+
+def kubernetes_selects(selector: dict[str, Any], labels: dict[str, str]) -> bool:
+    """matchLabels {k: v} is the requirement `k In (v)`; all requirements must hold."""
+    requirements = [(k, "In", [v]) for k, v in selector.get("matchLabels", {}).items()] + [
+        (e["key"], e["operator"], e.get("values", [])) for e in selector.get("matchExpressions", [])
+    ]
+    return all(requirement_holds(k, op, vs, labels) for k, op, vs in requirements)
+
+
+@given(selectors(), LABELS)
+@example({"matchExpressions": [{"key": "app", "operator": "NotIn", "values": ["web"]}]}, {})
+@example({"matchExpressions": [{"key": "app", "operator": "In", "values": ["web"]}]}, {})
+@example({"matchLabels": {"app": ""}}, {})  # an empty value is still a value to have
+@example({"matchLabels": {"app": ""}}, {"app": ""})
+@example({"matchExpressions": [{"key": "tier", "operator": "DoesNotExist"}]}, {"tier": ""})
+def test_a_selector_selects_exactly_the_labels_kubernetes_would(
+    selector: dict[str, Any], labels: dict[str, str]
+) -> None:
+    assert selects(selector, labels) is kubernetes_selects(selector, labels)
+
+
+@given(LABELS)
+def test_an_empty_selector_selects_every_pod_and_a_null_one_none(labels: dict[str, str]) -> None:
+    assert selects({}, labels)
+    assert selects({"matchLabels": {}, "matchExpressions": []}, labels)
+    assert not selects(None, labels)
+
+
+@given(selectors(), EXPRESSIONS, LABELS)
+def test_another_requirement_never_selects_more(
+    selector: dict[str, Any], expression: dict[str, Any], labels: dict[str, str]
+) -> None:
+    narrower = selector | {"matchExpressions": [*selector.get("matchExpressions", []), expression]}
+    assert selects(narrower, labels) <= selects(selector, labels)
+
+
+@given(KEYS, st.lists(VALUES, min_size=1), LABELS)
+def test_not_in_and_does_not_exist_are_the_complements_of_in_and_exists(
+    key: str, values: list[str], labels: dict[str, str]
+) -> None:
+    def one(operator: str, **values_if_any: list[str]) -> bool:
+        return selects(
+            {"matchExpressions": [{"key": key, "operator": operator, **values_if_any}]}, labels
+        )
+
+    assert one("NotIn", values=values) is not one("In", values=values)
+    assert one("DoesNotExist") is not one("Exists")
+
+
+@given(LABELS, KEYS, VALUES)
+def test_match_labels_select_a_pod_with_those_labels_and_no_other(
+    labels: dict[str, str], key: str, value: str
+) -> None:
+    assert selects({"matchLabels": labels}, labels)
+    assert selects({"matchLabels": {key: value}}, labels) is (labels.get(key) == value)
+
+
+class PolicyApi:
+    """The two reads naming blockers makes: the policy API group and a namespace's budgets."""
+
+    def __init__(self, budgets: Mapping[str, list[dict[str, Any]]]) -> None:
+        self.budgets = budgets
+
+    def get(self, path: str, *, query: Mapping[str, str] | None = None) -> dict[str, Any]:
+        assert path == "/apis/policy"
+        return {"versions": [{"version": "v1"}, {"version": "v1beta1"}]}
+
+    def list(
+        self, path: str, *, query: Mapping[str, str] | None = None
+    ) -> Iterator[dict[str, Any]]:
+        prefix, suffix = "/apis/policy/v1/namespaces/", "/poddisruptionbudgets"
+        assert path.startswith(prefix) and path.endswith(suffix), path
+        return iter(self.budgets.get(path.removeprefix(prefix).removesuffix(suffix), []))
+
+    def create(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        raise AssertionError("naming blockers only reads")
+
+    def replace(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        raise AssertionError("naming blockers only reads")
+
+    def patch(self, path: str, body: dict[str, Any], *, content_type: str = "") -> dict[str, Any]:
+        raise AssertionError("naming blockers only reads")
+
+    def delete(self, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+        raise AssertionError("naming blockers only reads")
+
+
+def budget(name: str, spec: dict[str, Any]) -> dict[str, Any]:
+    return {"metadata": {"name": name}, "spec": spec}
+
+
+def test_the_budgets_named_are_those_of_the_pods_namespace_whose_selector_selects_it() -> None:
+    web = PodOnNode("shop", "web-1", "u1", labels={"app": "web"})
+    db = PodOnNode("shop", "db-1", "u2", labels={"app": "db"})
+    other = PodOnNode("batch", "job-1", "u3", labels={"app": "web"})
+    api = PolicyApi(
+        {
+            "shop": [
+                budget("no-selector", {}),  # null selector: no pod
+                budget("web", {"selector": {"matchLabels": {"app": "web"}}}),
+            ],
+            "batch": [budget("everything", {"selector": {}})],
+        }
+    )
+    assert KubeDrain(api).disruption_budgets([web, db, other]) == {
+        "shop/web-1": "shop/web",
+        "batch/job-1": "batch/everything",
+    }
