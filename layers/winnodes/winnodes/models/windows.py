@@ -24,7 +24,11 @@ class KubernetesVersion:
 
     @classmethod
     def parse(cls, value: str) -> KubernetesVersion:
-        match = re.fullmatch(r"(0|[1-9][0-9]{0,2})\.(0|[1-9][0-9]{0,2})", value) if isinstance(value, str) else None
+        match = (
+            re.fullmatch(r"(0|[1-9][0-9]{0,2})\.(0|[1-9][0-9]{0,2})", value)
+            if isinstance(value, str)
+            else None
+        )
         if match is None:
             raise InvalidInputError("kubernetes-version", f"{value!r} is not <major>.<minor>")
         return cls(int(match[1]), int(match[2]))
