@@ -624,10 +624,59 @@ class AsgEngine:
                     return group, state
         return None
 
+    # -- health -----------------------------------------------------------------------------
+
+    def terminated_by_ec2(self, instance_ids: list[str]) -> None:
+        """EC2 TerminateInstances (an operator, a Spot interruption) of instances this engine
+        launched: the machines are gone at once, so their kubelets stop now; the group notices
+        an InService one on its next health check (``health_check``, each tick), not here. One
+        already in Terminating:Wait stays there: its lifecycle actions must still be completed
+        or time out. One still launching (Pending, Pending:Wait) ends at once, as before: its
+        launch actions are dropped and the group replaces it."""
+        for instance_id in instance_ids:
+            found = self._state_of(instance_id)
+            if found is None:
+                continue
+            group, state = found
+            if self.on_terminate is not None:
+                try:
+                    self.on_terminate(state.instance)
+                except Exception:
+                    log.exception("stopping the node of %s failed", instance_id)
+            if state.lifecycle_state.startswith("Pending"):
+                self._cancel_actions(instance_id)
+                self._finish_terminate(group, state)
+                self.reconcile(group)
+
+    def health_check(self, group: FakeAutoScalingGroup) -> None:
+        """Amazon EC2 health checks: an InService instance whose EC2 state is no longer
+        `running` (shutting-down, terminated, stopping, stopped) is marked Unhealthy at once and
+        terminated through the group, with its terminate lifecycle hooks
+        (Terminating:Wait and the event, as for a scale-in); ``reconcile`` then launches its
+        replacement to keep desired capacity. AWS: "if Amazon EC2 Auto Scaling detects that an
+        instance is no longer in the running state, this situation is treated as an immediate
+        failure ... it immediately marks the instance as unhealthy and replaces it" and "When
+        Amazon EC2 Auto Scaling determines that an InService instance is unhealthy, it
+        terminates the instance while it launches a new replacement instance"
+        (https://docs.aws.amazon.com/autoscaling/ec2/userguide/ec2-auto-scaling-health-checks.html);
+        and for Spot Instances "when a Spot Instance terminates, you must still complete the
+        lifecycle action" (Amazon EC2 Auto Scaling User Guide, lifecycle hooks, "Spot Instances";
+        awsdocs/amazon-ec2-auto-scaling-user-guide, doc_source/lifecycle-hooks.md). Only the EC2
+        state is checked: no status checks, ELB or custom health (SetInstanceHealth is moto's:
+        it records, nothing replaces)."""
+        for state in list(group.instance_states):
+            if state.lifecycle_state != "InService":
+                continue
+            ec2_state = state.instance.state
+            if ec2_state in ("pending", "running"):
+                continue
+            state.health_status = "Unhealthy"
+            self.begin_terminate(group, state, cause=f"health check: instance {ec2_state}")
+
     # -- time -------------------------------------------------------------------------------
 
     def tick(self) -> None:
-        """Expire heartbeats, advance refreshes, forget terminated instances."""
+        """Expire heartbeats, forget terminated instances, check health, advance refreshes."""
         now = self.clock.now()
         for action in list(self.actions.values()):
             if action.result is None and (
@@ -651,6 +700,7 @@ class AsgEngine:
                     continue
                 kept.append(state)
             group.instance_states = kept
+            self.health_check(group)
             refresh = self.active_refresh(group.name)
             if refresh is not None:
                 self.step_refresh(group, refresh)

@@ -141,20 +141,14 @@ def _patch_autoscaling() -> None:
     original_notify = AutoScalingBackend.notify_terminate_instances
 
     def notify_terminate_instances(self: AutoScalingBackend, instance_ids: list[str]) -> None:
-        """EC2 TerminateInstances on a group's instance: the group replaces it (no hooks here:
-        the instance is already gone)."""
+        """EC2 TerminateInstances on a group's instance: the instance is gone at once; the
+        group's next health check terminates it through the group, terminate hooks included,
+        and replaces it (``AsgEngine.terminated_by_ec2`` and ``AsgEngine.health_check``)."""
         engine = _engine_for_backend(self)
         if engine is None:
             return original_notify(self, instance_ids)
-        for instance_id in instance_ids:
-            found = engine._state_of(instance_id)
-            if found is None:
-                continue
-            group, state = found
-            engine._cancel_actions(instance_id)
-            if state.lifecycle_state != "Terminated":
-                engine._finish_terminate(group, state)
-            engine.reconcile(group)
+        with STATE_LOCK:  # EC2's responses are not serialized with the engine's ticker
+            engine.terminated_by_ec2(instance_ids)
         return None
 
     AutoScalingBackend.notify_terminate_instances = notify_terminate_instances

@@ -1,5 +1,6 @@
 """Lifecycle hooks that fire: scale-out and scale-in through Pending:Wait / Terminating:Wait, the
-EventBridge events, CompleteLifecycleAction and heartbeats with their errors, timeouts."""
+EventBridge events, CompleteLifecycleAction and heartbeats with their errors, timeouts; instances
+terminated through EC2 (an operator, a Spot interruption) found by the group's health check."""
 
 from __future__ import annotations
 
@@ -250,4 +251,116 @@ def test_unknown_actions_and_hooks_are_validation_errors(clients: Clients, make_
             LifecycleHookName="short",
             LifecycleTransition=LAUNCH,
             HeartbeatTimeout=10,
+        )
+
+
+def health(clients: Clients, group: str) -> dict[str, str]:
+    """Instance id → HealthStatus, as DescribeAutoScalingGroups shows them."""
+    found = clients.autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[group])
+    return {i["InstanceId"]: i["HealthStatus"] for i in found["AutoScalingGroups"][0]["Instances"]}
+
+
+def ec2_state(clients: Clients, instance_id: str) -> str:
+    reservation = clients.ec2.describe_instances(InstanceIds=[instance_id])["Reservations"][0]
+    return str(reservation["Instances"][0]["State"]["Name"])
+
+
+def test_an_instance_terminated_through_ec2_still_goes_through_the_terminate_hook(
+    aws: AwsCloud, clients: Clients, make_group: Any, sim_time: Any
+) -> None:
+    # AWS: an instance no longer running is marked Unhealthy at the next health check and
+    # terminated through the group, terminate hooks included ("when a Spot Instance terminates,
+    # you must still complete the lifecycle action"), while a replacement launches.
+    group = make_group(desired=2, hooks=(TERMINATE,), heartbeat=600)
+    gone, staying = in_state(clients, group.name, "InService")
+    rec = Recorder(aws, group.name)
+
+    clients.ec2.terminate_instances(InstanceIds=[gone])
+    assert ec2_state(clients, gone) == "terminated"  # the machine is gone at once
+    sim_time.tick()  # the group's health check
+
+    (replacement,) = set(instances(clients, group.name)) - {gone, staying}
+    assert instances(clients, group.name) == {
+        gone: "Terminating:Wait",
+        staying: "InService",
+        replacement: "InService",  # no launch hook: at once; desired capacity is kept
+    }
+    assert health(clients, group.name)[gone] == "Unhealthy"
+    (event,) = wait_for(lambda: rec.of("EC2 Instance-terminate Lifecycle Action"))
+    detail = event["detail"]
+    assert detail["EC2InstanceId"] == gone
+    assert detail["LifecycleTransition"] == TERMINATE
+    assert (detail["Origin"], detail["Destination"]) == ("AutoScalingGroup", "EC2")
+    described = clients.autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[group.name])
+    assert described["AutoScalingGroups"][0]["DesiredCapacity"] == 2
+
+    # Nothing ends the wait but the action: completed here, else its heartbeat timeout.
+    sim_time.advance(599)
+    assert instances(clients, group.name)[gone] == "Terminating:Wait"
+    clients.autoscaling.complete_lifecycle_action(
+        AutoScalingGroupName=group.name,
+        LifecycleHookName="terminate",
+        LifecycleActionToken=detail["LifecycleActionToken"],
+        LifecycleActionResult="CONTINUE",
+    )
+    assert instances(clients, group.name)[gone] == "Terminated"
+    sim_time.advance(TERMINATED_VISIBLE_FOR)
+    assert instances(clients, group.name) == {staying: "InService", replacement: "InService"}
+    assert len(rec.of("EC2 Instance-terminate Lifecycle Action")) == 1
+
+
+def test_without_a_terminate_hook_an_instance_terminated_through_ec2_is_replaced(
+    aws: AwsCloud, clients: Clients, make_group: Any, sim_time: Any
+) -> None:
+    group = make_group(desired=1, hooks=())
+    (gone,) = in_state(clients, group.name, "InService")
+    rec = Recorder(aws, group.name)
+
+    clients.ec2.terminate_instances(InstanceIds=[gone])
+    sim_time.tick()
+
+    (replacement,) = set(instances(clients, group.name)) - {gone}
+    assert instances(clients, group.name) == {gone: "Terminated", replacement: "InService"}
+    assert ec2_state(clients, replacement) == "running"
+    sim_time.advance(TERMINATED_VISIBLE_FOR)
+    assert instances(clients, group.name) == {replacement: "InService"}
+    assert not rec.of("EC2 Instance-terminate Lifecycle Action")
+
+
+def test_ec2_terminating_an_instance_in_a_transition(
+    aws: AwsCloud, clients: Clients, make_group: Any, sim_time: Any
+) -> None:
+    # Already in Terminating:Wait: the action stays pending until it is completed.
+    group = make_group(desired=1, hooks=(TERMINATE,))
+    (leaving,) = in_state(clients, group.name, "InService")
+    clients.autoscaling.set_desired_capacity(AutoScalingGroupName=group.name, DesiredCapacity=0)
+    assert instances(clients, group.name) == {leaving: "Terminating:Wait"}
+    clients.ec2.terminate_instances(InstanceIds=[leaving])
+    sim_time.tick()
+    assert instances(clients, group.name) == {leaving: "Terminating:Wait"}
+    clients.autoscaling.complete_lifecycle_action(
+        AutoScalingGroupName=group.name,
+        LifecycleHookName="terminate",
+        InstanceId=leaving,
+        LifecycleActionResult="CONTINUE",
+    )
+    assert instances(clients, group.name) == {leaving: "Terminated"}
+
+    # Still launching (Pending:Wait): it ends at once, its launch action dropped, and is
+    # replaced.
+    group2 = make_group(desired=1, hooks=(LAUNCH, TERMINATE))
+    (launching,) = in_state(clients, group2.name, "Pending:Wait")
+    clients.ec2.terminate_instances(InstanceIds=[launching])
+    sim_time.tick()
+    (replacement,) = in_state(clients, group2.name, "Pending:Wait")
+    assert instances(clients, group2.name) == {
+        launching: "Terminated",
+        replacement: "Pending:Wait",
+    }
+    with pytest.raises(ClientError, match="No active Lifecycle Action found"):
+        clients.autoscaling.complete_lifecycle_action(
+            AutoScalingGroupName=group2.name,
+            LifecycleHookName="launch",
+            InstanceId=launching,
+            LifecycleActionResult="CONTINUE",
         )
