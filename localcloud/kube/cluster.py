@@ -14,6 +14,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from pathlib import Path
 
 from kubernetes.client import ApiClient, CoreV1Api
@@ -89,6 +90,7 @@ class KubeCloud(Running):
             ca_file=lambda: self.ca_file,
             timing=self.timing,
             delete_node=self._delete_node,
+            node_lost=self._node_lost,
         )
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -267,6 +269,40 @@ class KubeCloud(Running):
     def _delete_node(self, name: str) -> None:
         try:
             raw_json(self.core_v1().delete_node, name)
+        except ApiException as exc:
+            if exc.status != 404:
+                raise
+
+    def _node_lost(self, name: str, instance_id: str) -> None:
+        """What the node lifecycle controller writes when a kubelet stops posting status
+        (pkg/controller/nodelifecycle, tryUpdateNodeHealth, v1.20): every condition Unknown,
+        reason NodeStatusUnknown, "Kubelet stopped posting node status.", the last heartbeat
+        kept. Only for the instance's own Node: another instance may reuse the name."""
+        core = self.core_v1()
+        try:
+            node = raw_json(core.read_node, name)
+        except ApiException as exc:
+            if exc.status == 404:
+                return
+            raise
+        provider_id = (node.get("spec") or {}).get("providerID") or ""
+        if provider_id.rsplit("/", 1)[-1] != instance_id:
+            return
+        now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        conditions = [
+            c
+            if c.get("status") == "Unknown"
+            else {
+                **c,
+                "status": "Unknown",
+                "reason": "NodeStatusUnknown",
+                "message": "Kubelet stopped posting node status.",
+                "lastTransitionTime": now,
+            }
+            for c in (node.get("status") or {}).get("conditions") or []
+        ]
+        try:
+            raw_json(core.patch_node_status, name, {"status": {"conditions": conditions}})
         except ApiException as exc:
             if exc.status != 404:
                 raise

@@ -393,13 +393,19 @@ class NodeFleet:
         ca_file: Callable[[], Path],
         timing: Timing,
         delete_node: Callable[[str], None],
+        node_lost: Callable[[str, str], None] | None = None,
     ) -> None:
+        """``node_lost(node name, instance id)`` is called ``Timing.node_monitor_grace_period``
+        after a kubelet stopped without its Node being deleted (the node lifecycle
+        controller's part: the Node's conditions turn Unknown)."""
         self._endpoint = endpoint
         self._ca_file = ca_file
         self.timing = timing
         self._delete_node = delete_node
+        self._node_lost = node_lost
         self._lock = threading.Lock()
         self._nodes: dict[str, SimulatedNode] = {}
+        self._monitors: dict[str, threading.Timer] = {}
 
     def start(
         self,
@@ -447,7 +453,8 @@ class NodeFleet:
 
     def stop(self, instance_id: str, *, delete_node: bool = False) -> None:
         """The instance is gone: stop its kubelet (and delete its Node, as a cloud controller
-        manager would, when ``delete_node``)."""
+        manager would, when ``delete_node``). A Node that stays turns NotReady (Ready
+        ``Unknown``) once the node monitor's grace period has passed."""
         with self._lock:
             node = self._nodes.pop(instance_id, None)
         if node is None:
@@ -455,6 +462,33 @@ class NodeFleet:
         node.stop()
         if delete_node:
             self._delete_node(node.name)
+        elif self._node_lost is not None:
+            self._monitor(node)
+
+    def _monitor(self, node: SimulatedNode) -> None:
+        """kube-controller-manager's node lifecycle controller (disabled in the local control
+        plane) marks a Node whose kubelet stopped posting status: all its conditions Unknown
+        after --node-monitor-grace-period. Counted here from the moment the kubelet stopped."""
+        instance_id = node.spec.instance_id
+        timer = threading.Timer(
+            self.timing.scaled(self.timing.node_monitor_grace_period),
+            self._lost,
+            args=(node.name, instance_id),
+        )
+        timer.daemon = True
+        timer.name = f"node-monitor-{instance_id}"
+        with self._lock:
+            self._monitors[instance_id] = timer
+        timer.start()
+
+    def _lost(self, node_name: str, instance_id: str) -> None:
+        with self._lock:
+            self._monitors.pop(instance_id, None)
+        assert self._node_lost is not None
+        try:
+            self._node_lost(node_name, instance_id)
+        except Exception:  # the control plane may be stopping: log, as a controller would
+            log.exception("node monitor: marking %s (%s) Unknown failed", node_name, instance_id)
 
     def get(self, instance_id: str) -> SimulatedNode | None:
         with self._lock:
@@ -468,6 +502,10 @@ class NodeFleet:
         with self._lock:
             nodes = list(self._nodes.values())
             self._nodes.clear()
+            monitors = list(self._monitors.values())
+            self._monitors.clear()
+        for timer in monitors:
+            timer.cancel()
         for node in nodes:
             node._stop.set()
         for node in nodes:

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 @dataclass(frozen=True)
 class Timing:
     """``time_scale`` multiplies simulated durations (boot, pod start and run time, termination
-    grace periods): 0.01 turns a 30 s grace period into 0.3 s. Polling intervals are real
-    seconds."""
+    grace periods, the node monitor's grace period): 0.01 turns a 30 s grace period into 0.3 s.
+    Polling intervals are real seconds."""
 
     time_scale: float = 1.0
     node_boot_delay: float = 0.0
@@ -20,6 +20,9 @@ class Timing:
     sync_interval: float = 0.5
     register_retry: float = 1.0
     scheduler_interval: float = 0.5
+    # A Node's conditions turn Unknown this long after its kubelet stopped (a cluster counts from
+    # the last status: kube-controller-manager --node-monitor-grace-period, 40 s in v1.20).
+    node_monitor_grace_period: float = 40.0
 
     def scaled(self, seconds: float) -> float:
         return max(0.0, seconds * self.time_scale)

@@ -1,5 +1,6 @@
 """Leave end to end: a managed group scales in, the terminate hook fires, the lifecycle handler
-drains the node (pods move to the remaining node), deletes it and completes the action."""
+drains the node (pods move to the remaining node), deletes it and completes the action. An
+instance terminated through EC2 (a Spot interruption) goes the same way, its node dead."""
 
 from __future__ import annotations
 
@@ -13,7 +14,9 @@ from localcloud.deployment import Product, deploy
 from tests.helpers.waiting import wait_for
 from tests.integration.join.helpers import (
     Recorder,
+    all_in_service,
     emitted_metric,
+    ready_nodes_by_instance,
     scale_out,
     states,
 )
@@ -115,12 +118,77 @@ def test_scale_in_drains_the_node_deletes_it_and_completes_the_action(
         lambda: running_pods_by_node(product, "shop") == {staying: 4},
         message="all pods on the remaining node",
     )
-    finished = [
-        r
-        for r in lifecycle.results
-        if r.get("instance_id") == leaving and r["status"] == "finished"
-    ]
+    finished = [r for r in leave_results(lifecycle, leaving) if r["status"] == "finished"]
     assert finished and finished[-1]["step"] == "FinishDrain"
+    assert not lifecycle.errors
+
+
+def leave_results(recorder: Recorder, instance_id: str) -> list[dict[str, Any]]:
+    """The terminate handler's results for the instance, once there is one: the handler returns
+    just after it completed the action, so a test that saw the action completed may be early."""
+
+    def results() -> list[dict[str, Any]]:
+        return [
+            r for r in recorder.results if r.get("instance_id") == instance_id and "remaining" in r
+        ]
+
+    found: list[dict[str, Any]] = wait_for(results, message=f"the result for {instance_id}")
+    return found
+
+
+def node_ready(product: Product, name: str) -> str | None:
+    """The Node's Ready condition status ("True", "False", "Unknown"); None once it is gone."""
+    nodes = {n.metadata.name: n for n in product.kube.core_v1().list_node().items}
+    node = nodes.get(name)
+    if node is None:
+        return None
+    return next((c.status for c in node.status.conditions or [] if c.type == "Ready"), None)
+
+
+def test_an_instance_terminated_through_ec2_is_drained_completed_and_replaced(
+    product: Product, lifecycle: Recorder, node_role: tuple[str, str]
+) -> None:
+    # A Spot interruption: EC2 terminates the instance, its kubelet stops, and the group's
+    # health check terminates it through the group, so the terminate hook still holds it and
+    # the handler must complete the action; a replacement launches (desired capacity stays).
+    _, profile_arn = node_role
+    group, instances, nodes = scale_out(product, profile_arn, 2)
+    selector = pin(product, [nodes[i] for i in instances], group)
+    deployment(product, "spot", replicas=4, node_selector=selector)
+    wait_for(lambda: sum(running_pods_by_node(product, "spot").values()) == 4, message="4 pods run")
+    gone, staying = max(instances), min(instances)
+    assert running_pods_by_node(product, "spot").get(nodes[gone], 0) >= 1
+
+    product.client("ec2").terminate_instances(InstanceIds=[gone])
+    # The dead kubelet posts no status: the Node turns NotReady while the drain goes on, and
+    # the evicted pods never finish terminating there. The drain stops waiting for them after
+    # NOT_READY_TERMINATION_GRACE (1 minute of the functions' real clock), so this takes a
+    # minute: the timeouts below only bound a broken run.
+    wait_for(lambda: node_ready(product, nodes[gone]) == "Unknown", message="Node NotReady")
+    wait_for(
+        lambda: states(product, group).get(gone) in GONE,
+        timeout=240,
+        message="terminate action completed",
+    )
+
+    (result,) = leave_results(lifecycle, gone)
+    assert result["status"] == "finished"
+    assert result["step"] == "FinishDrain"  # completed with CONTINUE
+    assert node_ready(product, nodes[gone]) is None  # the handler deleted the dead Node
+    wait_for(
+        lambda: running_pods_by_node(product, "spot") == {nodes[staying]: 4},
+        message="all pods on the remaining node",
+    )
+    # The group kept its desired capacity: a replacement joined through the launch hook.
+    autoscaling = product.client("autoscaling")
+    described = autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[group])
+    assert described["AutoScalingGroups"][0]["DesiredCapacity"] == 2
+    in_service = wait_for(
+        lambda: all_in_service(product, group, 2), message="replacement InService"
+    )
+    (replacement,) = set(in_service) - {staying}
+    assert replacement != gone
+    assert replacement in ready_nodes_by_instance(product)
     assert not lifecycle.errors
 
 
@@ -170,7 +238,7 @@ def test_a_node_that_never_joined_completes_at_once(
     try:
         autoscaling.set_desired_capacity(AutoScalingGroupName=group, DesiredCapacity=0)
         wait_for(lambda: states(product, group).get(instance_id) in GONE, message="completed")
-        (result,) = [r for r in recorder.results if r.get("instance_id") == instance_id]
+        (result,) = leave_results(recorder, instance_id)
         assert result["status"] == "finished"
         assert result["remaining"] == 0
     finally:
@@ -203,11 +271,7 @@ def test_a_budget_that_never_allows_completes_at_the_drain_deadline(
         wait_for(lambda: states(product, group).get(instance_id) in GONE, message="completed")
     finally:
         product.configure(DRAIN_DEADLINE_SECONDS="900")
-    results = [
-        r
-        for r in lifecycle.results
-        if r.get("instance_id") == instance_id and "remaining" in r and r["status"] == "finished"
-    ]
+    results = [r for r in leave_results(lifecycle, instance_id) if r["status"] == "finished"]
     assert len(results) == 1
     result = results[0]
     assert result["step"] == "DrainTimedOut"
@@ -291,9 +355,7 @@ def test_blocked_evictions_wait_for_the_budget_and_daemonset_pods_stay(
     )
     wait_for(lambda: states(product, group).get(leaving) in GONE, message="completed")
 
-    (result,) = [
-        r for r in lifecycle.results if r.get("instance_id") == leaving and "remaining" in r
-    ]
+    (result,) = leave_results(lifecycle, leaving)
     assert result["step"] == "FinishDrain"
     output = capsys.readouterr().out
     assert emitted_metric(output, "EvictionsBlockedByPDB") >= 1
