@@ -379,8 +379,10 @@ def pdb_guarded(bench: Bench) -> dict[str, Any]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--pods", type=int, default=100)
-    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--pods", type=int, default=100, help="replicated pods on the drained node")
+    parser.add_argument(
+        "--rounds", type=int, default=2, help="drains by each tool (who goes first alternates)"
+    )
     args = parser.parse_args()
     registry, entries = IdentityRegistry(), InMemoryAccessEntries()
     with KubeCloud(identity_source=registry, access_entries=entries, timing=Timing.fast()) as kube:

@@ -222,9 +222,13 @@ def wait(predicate: Callable[[], Any], what: str, timeout: float = 120) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--nodes", type=int, default=5)
-    parser.add_argument("--groups", type=int, default=50)
-    parser.add_argument("--instances-per-group", type=int, default=10)
+    parser.add_argument(
+        "--nodes", type=int, default=5, help="nodes joined for the Ready → CONTINUE latency"
+    )
+    parser.add_argument("--groups", type=int, default=50, help="groups in the reconciler pass")
+    parser.add_argument(
+        "--instances-per-group", type=int, default=10, help="pending instances per group"
+    )
     args = parser.parse_args()
     progress("starting the local cloud and deploying the product")
     with deploy(authentication_mode="API_AND_CONFIG_MAP") as product:
