@@ -44,12 +44,20 @@ class Group:
     template_id: str
 
 
-def instances(clients: Clients, group: str) -> dict[str, str]:
-    """Instance id → LifecycleState, as DescribeAutoScalingGroups shows them."""
+def _members(clients: Clients, group: str, field: str) -> dict[str, str]:
+    """Instance id → one field of each instance, as DescribeAutoScalingGroups shows them."""
     found = clients.autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[group])
-    return {
-        i["InstanceId"]: i["LifecycleState"] for i in found["AutoScalingGroups"][0]["Instances"]
-    }
+    return {i["InstanceId"]: i[field] for i in found["AutoScalingGroups"][0]["Instances"]}
+
+
+def instances(clients: Clients, group: str) -> dict[str, str]:
+    """Instance id → LifecycleState."""
+    return _members(clients, group, "LifecycleState")
+
+
+def health(clients: Clients, group: str) -> dict[str, str]:
+    """Instance id → HealthStatus."""
+    return _members(clients, group, "HealthStatus")
 
 
 def in_state(clients: Clients, group: str, state: str) -> list[str]:

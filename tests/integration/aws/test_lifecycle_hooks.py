@@ -14,7 +14,14 @@ from botocore.exceptions import ClientError
 from localcloud.aws import AwsCloud
 from localcloud.aws.autoscaling import TERMINATED_VISIBLE_FOR
 from tests.helpers.waiting import wait_for
-from tests.integration.aws.helpers import LAUNCH, TERMINATE, Clients, in_state, instances
+from tests.integration.aws.helpers import (
+    LAUNCH,
+    TERMINATE,
+    Clients,
+    health,
+    in_state,
+    instances,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -252,12 +259,6 @@ def test_unknown_actions_and_hooks_are_validation_errors(clients: Clients, make_
             LifecycleTransition=LAUNCH,
             HeartbeatTimeout=10,
         )
-
-
-def health(clients: Clients, group: str) -> dict[str, str]:
-    """Instance id → HealthStatus, as DescribeAutoScalingGroups shows them."""
-    found = clients.autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[group])
-    return {i["InstanceId"]: i["HealthStatus"] for i in found["AutoScalingGroups"][0]["Instances"]}
 
 
 def ec2_state(clients: Clients, instance_id: str) -> str:
