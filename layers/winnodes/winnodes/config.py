@@ -8,6 +8,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Final
 
 from winnodes.decisions.smoke import (
     DEFAULT_SMOKE_TEST_NAMESPACE,
@@ -15,6 +16,7 @@ from winnodes.decisions.smoke import (
     is_namespace_name,
 )
 from winnodes.errors import ConfigurationError
+from winnodes.models.groups import KUBERNETES_CLUSTER_TAG_PREFIX
 
 
 @dataclass(frozen=True)
@@ -93,9 +95,32 @@ def _tags(env: Mapping[str, str], name: str) -> dict[str, str]:
         isinstance(k, str) and isinstance(v, str) for k, v in tags.items()
     ):
         raise ConfigurationError(name, "must be a JSON object of tag key to value")
-    if any(k.startswith("aws:") for k in tags):
-        raise ConfigurationError(name, "tag keys starting with aws: are reserved")
+    for key, value in tags.items():
+        if problem := _tag_problem(key, value):
+            raise ConfigurationError(name, problem)
+    if len(tags) > _MAX_EXTRA_TAGS:
+        raise ConfigurationError(
+            name, f"at most {_MAX_EXTRA_TAGS} tags (EC2 allows 50 per instance)"
+        )
     return tags
+
+
+# EC2 tag restrictions (https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/Using_Tags.html#tag-restrictions):
+# 50 tags per resource, keys of 1 to 128 characters, values of at most 256, and the aws: prefix
+# reserved in any case. CreateTags would refuse each of these on every join.
+_MAX_EXTRA_TAGS: Final = 49  # the cluster tag is the fiftieth
+
+
+def _tag_problem(key: str, value: str) -> str | None:
+    if not 1 <= len(key) <= 128:
+        return f"tag key {key[:40]!r} must be 1 to 128 characters"
+    if len(value) > 256:
+        return f"the value of tag {key!r} is longer than 256 characters"
+    if key.lower().startswith("aws:"):
+        return f"tag key {key!r}: keys starting with aws: are reserved"
+    if key.startswith(KUBERNETES_CLUSTER_TAG_PREFIX):
+        return f"tag key {key!r}: {KUBERNETES_CLUSTER_TAG_PREFIX}* tags are set by the join"
+    return None
 
 
 def _image(env: Mapping[str, str], name: str) -> str | None:

@@ -87,3 +87,13 @@ def test_the_view_keeps_what_was_written_so_a_second_pass_neither_tags_nor_reads
     assert ec2.requests == [["i-a", "i-b"]]
     assert ec2.describes == describes
     assert view.instance("i-b").tags == {"other": "kept"} | OWNED  # type: ignore[union-attr]
+
+
+def test_an_extra_tag_cannot_change_the_cluster_tag() -> None:
+    # Settings refuse such a key; this holds even for a caller that builds InstanceTags itself.
+    ec2 = Ec2({"i-a": instance("i-a", {})})
+    tags = InstanceTags(compute=ec2, extra_tags={"kubernetes.io/cluster/prod": "shared"})
+
+    tags.ensure(GROUP, ["i-a"], fleet(ec2).view())
+
+    assert ec2.instances["i-a"].tags == OWNED

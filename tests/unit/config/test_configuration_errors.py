@@ -19,7 +19,22 @@ from winnodes.errors import ConfigurationError, InvalidInputError
         ("DRAIN_DEADLINE_SECONDS", "1e20", "'1e20' is too many seconds"),
         ("DRAIN_FORCE", "maybe", "'maybe' is not true or false"),
         ("EXTRA_INSTANCE_TAGS", "[]", "must be a JSON object of tag key to value"),
-        ("EXTRA_INSTANCE_TAGS", '{"aws:x": "y"}', "tag keys starting with aws: are reserved"),
+        (
+            "EXTRA_INSTANCE_TAGS",
+            '{"aws:x": "y"}',
+            "tag key 'aws:x': keys starting with aws: are reserved",
+        ),
+        (
+            "EXTRA_INSTANCE_TAGS",
+            '{"AWS:x": "y"}',
+            "tag key 'AWS:x': keys starting with aws: are reserved",
+        ),
+        ("EXTRA_INSTANCE_TAGS", '{"": "y"}', "tag key '' must be 1 to 128 characters"),
+        (
+            "EXTRA_INSTANCE_TAGS",
+            '{"kubernetes.io/cluster/a": "shared"}',
+            "tag key 'kubernetes.io/cluster/a': kubernetes.io/cluster/* tags are set by the join",
+        ),
         ("SMOKE_TEST_IMAGE", "a b", "'a b' is not an image reference"),
     ],
 )

@@ -18,7 +18,8 @@ class InstanceTags:
         self._extra_tags = dict(extra_tags)
 
     def wanted(self, group: ManagedGroup) -> dict[str, str]:
-        return {f"{KUBERNETES_CLUSTER_TAG_PREFIX}{group.cluster}": "owned"} | self._extra_tags
+        # The cluster tag last: no extra tag may change what marks the instance as the cluster's.
+        return self._extra_tags | {f"{KUBERNETES_CLUSTER_TAG_PREFIX}{group.cluster}": "owned"}
 
     def present(self, group: ManagedGroup, instance: Instance) -> bool:
         return all(instance.tags.get(key) == value for key, value in self.wanted(group).items())
