@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from winnodes import rbac, wiring
-from winnodes.decisions.smoke import DEFAULT_SMOKE_TEST_NAMESPACE, is_namespace_name
+from winnodes.decisions.smoke import DEFAULT_SMOKE_TEST_NAMESPACE, smoke_test_namespace_problem
 from winnodes.errors import ConfigurationError, InvalidInputError, WinNodesError
 from winnodes.models.events import classify_lifecycle_event
 from winnodes.observability import logger
@@ -170,10 +170,8 @@ def _rbac(args: argparse.Namespace) -> CommandResult:
     import yaml  # noqa: PLC0415 - this command only; the functions never load it for this
 
     namespace = args.smoke_test_namespace
-    if not is_namespace_name(namespace):
-        raise InvalidInputError(
-            "smoke-test-namespace", f"{namespace!r} is not a namespace name (RFC 1123 label)"
-        )
+    if problem := smoke_test_namespace_problem(namespace):
+        raise InvalidInputError("smoke-test-namespace", problem)
     manifests = rbac.manifests(smoke_test_namespace=namespace)
     return CommandResult(yaml.safe_dump_all(manifests, sort_keys=False))
 

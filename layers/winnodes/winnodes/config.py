@@ -13,7 +13,7 @@ from typing import Final
 from winnodes.decisions.smoke import (
     DEFAULT_SMOKE_TEST_NAMESPACE,
     is_image_reference,
-    is_namespace_name,
+    smoke_test_namespace_problem,
 )
 from winnodes.errors import ConfigurationError
 from winnodes.models.groups import KUBERNETES_CLUSTER_TAG_PREFIX
@@ -136,8 +136,6 @@ def _namespace(env: Mapping[str, str], name: str, default: str) -> str:
     raw = env.get(name, "").strip()
     if not raw:
         return default
-    if not is_namespace_name(raw):
-        raise ConfigurationError(
-            name, f"{raw!r} is not a namespace name (lowercase RFC 1123 label, at most 63)"
-        )
+    if problem := smoke_test_namespace_problem(raw):
+        raise ConfigurationError(name, problem)
     return raw

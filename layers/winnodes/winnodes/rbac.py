@@ -13,6 +13,8 @@ from winnodes.decisions.smoke import DEFAULT_SMOKE_TEST_NAMESPACE, MANAGED_BY, M
 
 FUNCTIONS_GROUP: Final = "eks-windows-nodes"
 NAME: Final = "eks-windows-nodes"
+# A name of its own, so no namespace can make the smoke Role replace the kube-system one on apply.
+SMOKE_TEST_NAME: Final = "eks-windows-nodes-smoke-test"
 
 CLUSTER_ROLE: Final[dict[str, Any]] = {
     "apiVersion": "rbac.authorization.k8s.io/v1",
@@ -54,20 +56,20 @@ KUBE_SYSTEM_ROLE: Final[dict[str, Any]] = {
 }
 
 
-def _role_binding(namespace: str) -> dict[str, Any]:
-    """Binds the functions' group to the Role of ours in `namespace`."""
+def _role_binding(namespace: str, role: str) -> dict[str, Any]:
+    """Binds the functions' group to our Role `role` in `namespace` (the binding takes its name)."""
     return {
         "apiVersion": "rbac.authorization.k8s.io/v1",
         "kind": "RoleBinding",
-        "metadata": {"name": NAME, "namespace": namespace},
-        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": NAME},
+        "metadata": {"name": role, "namespace": namespace},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": role},
         "subjects": [
             {"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": FUNCTIONS_GROUP}
         ],
     }
 
 
-KUBE_SYSTEM_ROLE_BINDING: Final = _role_binding("kube-system")
+KUBE_SYSTEM_ROLE_BINDING: Final = _role_binding("kube-system", NAME)
 
 
 def smoke_test_manifests(
@@ -79,7 +81,7 @@ def smoke_test_manifests(
     role: dict[str, Any] = {
         "apiVersion": "rbac.authorization.k8s.io/v1",
         "kind": "Role",
-        "metadata": {"name": NAME, "namespace": namespace},
+        "metadata": {"name": SMOKE_TEST_NAME, "namespace": namespace},
         "rules": [
             {"apiGroups": [""], "resources": ["pods"], "verbs": ["create", "get", "list", "delete"]}
         ],
@@ -89,7 +91,7 @@ def smoke_test_manifests(
         "kind": "Namespace",
         "metadata": {"name": namespace, "labels": {MANAGED_BY_LABEL: MANAGED_BY}},
     }
-    return (namespace_object, role, _role_binding(namespace))
+    return (namespace_object, role, _role_binding(namespace, SMOKE_TEST_NAME))
 
 
 def manifests(

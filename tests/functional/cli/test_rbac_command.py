@@ -35,3 +35,10 @@ def test_a_bad_namespace_is_refused_with_nothing_printed() -> None:
     assert result.returncode == 2
     assert result.stdout == ""
     assert result.stderr.startswith("winnodes: error: --smoke-test-namespace: 'Bad_NS'")
+
+
+def test_a_kube_system_namespace_is_refused_so_its_role_is_never_replaced() -> None:
+    result = run("rbac", "--smoke-test-namespace", "kube-system")
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert "the kube- prefix is reserved" in result.stderr

@@ -47,6 +47,8 @@ def test_empty_values_mean_the_defaults() -> None:
         ("SMOKE_TEST_NAMESPACE", "Node_Checks"),
         ("SMOKE_TEST_NAMESPACE", "-checks"),
         ("SMOKE_TEST_NAMESPACE", "n" * 64),
+        ("SMOKE_TEST_NAMESPACE", "kube-system"),
+        ("SMOKE_TEST_NAMESPACE", "kube-public"),
     ],
 )
 def test_a_bad_value_is_refused_naming_the_variable(name: str, value: str) -> None:

@@ -102,9 +102,17 @@ class SmokeVerdict:
     detail: str | None = None  # for logs and the ABANDON reason
 
 
-def is_namespace_name(value: str) -> bool:
-    """A Kubernetes namespace name: a lowercase RFC 1123 label of at most 63 characters."""
-    return _NAMESPACE_NAME.fullmatch(value) is not None
+def smoke_test_namespace_problem(value: str) -> str | None:
+    """Why `value` cannot hold the smoke pods, or None when it can: it must be a namespace name
+    (a lowercase RFC 1123 label of at most 63 characters) outside the kube- prefix Kubernetes
+    reserves for its system namespaces
+    (https://kubernetes.io/docs/concepts/overview/working-with-objects/namespaces/), where our
+    Namespace manifest would relabel kube-system and its Role would grant pod creation."""
+    if _NAMESPACE_NAME.fullmatch(value) is None:
+        return f"{value!r} is not a namespace name (lowercase RFC 1123 label, at most 63)"
+    if value.startswith("kube-"):
+        return f"{value!r}: the kube- prefix is reserved for Kubernetes system namespaces"
+    return None
 
 
 def is_image_reference(value: str) -> bool:
