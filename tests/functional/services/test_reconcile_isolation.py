@@ -78,6 +78,7 @@ class Services:
     """Stand-in for the join and leave services: records each call, fails where told to."""
 
     failing: set[str] = field(default_factory=set)
+    tagging_fails: bool = False
     calls: list[str] = field(default_factory=list)
     hooks_used: list[str] = field(default_factory=list)
 
@@ -88,6 +89,9 @@ class Services:
 
     def tag_instances(self, group: ManagedGroup, ids: Sequence[str], view: FleetView) -> list[str]:
         self.calls.append(f"tag {','.join(ids)}")
+        if self.tagging_fails:
+            # CreateTags refuses a whole request for one bad instance (TagLimitExceeded).
+            raise AwsError("tagging: TagLimitExceeded")
         return []
 
     def advance(self, action: Any, view: FleetView) -> Result:
@@ -219,3 +223,50 @@ def test_with_another_tools_launch_hook_only_the_named_one_is_driven(caplog: Any
     services = Services()
     reconciler([named], services, {"prod"}, [other, LAUNCH]).reconcile()
     assert services.hooks_used == ["join"]
+
+
+def test_a_failed_tagging_request_holds_up_none_of_the_groups_held_instances() -> None:
+    services = Services(tagging_fails=True)
+    members = {
+        "i-0000000000000000a": "Pending:Wait",
+        "i-0000000000000000b": "Terminating:Wait",
+        "i-0000000000000000c": "InService",
+    }
+
+    report = reconciler([group("win", "prod", members)], services, {"prod"}).reconcile()
+
+    assert services.calls == [
+        "tag i-0000000000000000a,i-0000000000000000c",
+        "advance i-0000000000000000a",  # its join tags it as a step of its own
+        "advance i-0000000000000000b",
+        "repair-ipam prod",
+        "repair i-0000000000000000c",
+    ]
+    assert report.errors == ["win: tagging: TagLimitExceeded"]
+
+
+def test_every_groups_held_instances_come_before_any_repair() -> None:
+    # A repair against a cluster out of reach may take its timeouts; no group's held instances
+    # wait behind another group's repairs.
+    services = Services()
+    groups = [
+        group(
+            "a", "slow", {"i-0000000000000000a": "InService", "i-0000000000000000b": "Pending:Wait"}
+        ),
+        group(
+            "b", "prod", {"i-0000000000000000c": "InService", "i-0000000000000000d": "Pending:Wait"}
+        ),
+    ]
+
+    reconciler(groups, services, {"slow", "prod"}).reconcile()
+
+    assert services.calls == [
+        "tag i-0000000000000000a,i-0000000000000000b",
+        "advance i-0000000000000000b",
+        "tag i-0000000000000000c,i-0000000000000000d",
+        "advance i-0000000000000000d",
+        "repair-ipam slow",
+        "repair i-0000000000000000a",
+        "repair-ipam prod",
+        "repair i-0000000000000000c",
+    ]

@@ -95,6 +95,7 @@ class FleetView:
         self._nodes.clear()
         self._named_nodes.clear()
         self._may_list_nodes = True
+        self._memo = {k: v for k, v in self._memo.items() if not isinstance(v, WinNodesError)}
 
     def refresh_nodes(self) -> None:
         """For a poll that only needs to see the nodes again: each by name, not the list."""
@@ -182,10 +183,12 @@ class FleetView:
         return named if named is not None and named.instance_id == instance.instance_id else None
 
     def memo[T](self, key: Hashable, fetch: Callable[[], T]) -> T:
-        """Anything else read once per pass (a role behind a profile, a role's authorization)."""
+        """Anything else read once per pass (a role behind a profile, a role's authorization).
+        A failure is remembered too, until refresh(): a cluster out of reach costs a pass its
+        timeouts once, not once per group and instance."""
         if key not in self._memo:
-            self._memo[key] = fetch()
-        value: T = self._memo[key]
+            self._memo[key] = _outcome(fetch)
+        value: T = _result(self._memo[key])
         return value
 
     def remember(self, key: Hashable, value: object) -> None:

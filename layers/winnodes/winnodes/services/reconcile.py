@@ -58,6 +58,7 @@ class ReconcileService:
         view.remember_groups(groups)
         view.prefetch_instances(i.instance_id for g in groups for i in g.instances)
         clusters: set[ClusterName] = set()
+        repairs: list[tuple[ManagedGroup, list[str]]] = []
         for group in groups:
             managed = discover_managed_group(group.name, group.tags)
             if isinstance(managed, UnmanagedGroup):
@@ -70,13 +71,20 @@ class ReconcileService:
             report.groups += 1
             clusters.add(managed.cluster)
             try:
-                self._reconcile_group(managed, group, view, report)
+                in_service = self._reconcile_group(managed, group, view, report)
             except WinNodesError as error:
                 # One broken group (deleted cluster, lost permissions) must not stop the others.
                 report.errors.append(f"{group.name}: {error}")
                 logger.error(
                     "reconciling group failed", extra={"asg": group.name, "error": str(error)}
                 )
+                continue
+            if in_service:
+                repairs.append((managed, in_service))
+        # Repairs can wait; held instances cannot (their hooks time out). So every group's held
+        # instances come first, and no repair of an unreachable cluster delays another group's.
+        for managed, in_service in repairs:
+            self._repair(managed, in_service, view, report)
         self._remove_leftover_smoke_pods(clusters, groups, groups_read_at, view, report)
         metrics.add_metric(name="ReconciledGroups", unit="Count", value=report.groups)
         return report
@@ -116,9 +124,10 @@ class ReconcileService:
         group: AutoScalingGroup,
         view: FleetView,
         report: ReconcileReport,
-    ) -> None:
-        # A cluster we cannot describe (deleted, renamed, no permission): touch nothing of its
-        # group, not even the tags, which would claim the instances for a cluster not there.
+    ) -> list[str]:
+        """Drives the group's held instances; returns its in-service ones, for the repairs.
+        A cluster we cannot describe (deleted, renamed, no permission): touch nothing of its
+        group, not even the tags, which would claim the instances for a cluster not there."""
         view.connection(managed.cluster)
         launch_hook = view.our_hook(managed, LifecycleTransition.LAUNCHING)
         terminate_hook = view.our_hook(managed, LifecycleTransition.TERMINATING)
@@ -130,8 +139,17 @@ class ReconcileService:
             if launch_hook is not None and state is not None and state.awaits_launch_action
         }
         in_service = {i for i, state in states.items() if state is LifecycleState.IN_SERVICE}
-        # One CreateTags per group (per 200 instances), before the joins need the tags.
-        tagged = self._join.tag_instances(managed, sorted(joining | in_service), view)
+        # One CreateTags per group (per 200 instances), before the joins need the tags. Should it
+        # fail (throttled, one instance refused), each join tags its own instance as a step.
+        try:
+            tagged = self._join.tag_instances(managed, sorted(joining | in_service), view)
+        except WinNodesError as error:
+            report.errors.append(f"{group.name}: {error}")
+            logger.error(
+                "tagging the group's instances failed",
+                extra={"asg": group.name, "error": str(error)},
+            )
+            tagged = []
         report.instances_tagged += len(tagged)
         report.tags_repaired += len(in_service.intersection(tagged))
         # Held instances first, each on its own: their hooks time out while we wait, so neither
@@ -148,8 +166,7 @@ class ReconcileService:
                 )
             except WinNodesError as error:
                 _instance_failed(group.name, instance_id, error, report)
-        if in_service:
-            self._repair(managed, sorted(in_service), view, report)
+        return sorted(in_service)
 
     def _repair(
         self,
