@@ -24,6 +24,7 @@ MERGE_PATCH = "application/merge-patch+json"
 STRATEGIC_MERGE_PATCH = "application/strategic-merge-patch+json"
 _PAGE_SIZE = 500
 _TIMEOUT = (5.0, 30.0)  # connect, read
+_RETRIES = 1
 _UNAUTHORIZED = 401
 
 
@@ -45,6 +46,9 @@ class KubeApi:
         configuration.host = self.endpoint
         configuration.ssl_ca_cert = _ca_file(ca_base64)
         configuration.verify_ssl = True
+        # One retry (urllib3's default is three) covers a pooled connection the server dropped;
+        # a cluster out of reach then costs each read two connect timeouts, not four.
+        configuration.retries = _RETRIES
         self._rest = RESTClientObject(configuration)
 
     def get(self, path: str, *, query: Mapping[str, str] | None = None) -> JsonObject:
