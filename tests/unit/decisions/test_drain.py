@@ -117,11 +117,12 @@ def test_default_timeout_is_fifteen_minutes_like_managed_node_groups() -> None:
 
 def test_drain_steps() -> None:
     busy = drain_progress([WEB], DEFAULT, NOW, pdb_refusals={WEB.ref: None})
-    step = decide_drain_step(busy, CLOCK, node_exists=True, now=NOW + timedelta(minutes=1))
+    beaten = replace(CLOCK, last_heartbeat_at=NOW)
+    step = decide_drain_step(busy, beaten, node_exists=True, now=NOW + timedelta(minutes=1))
     assert step == ContinueDraining(
         remaining=1, blocked_by_pdb=1, heartbeat_due=False, deadline_at=NOW + timedelta(minutes=15)
     )
-    later = decide_drain_step(busy, CLOCK, node_exists=True, now=NOW + timedelta(minutes=3))
+    later = decide_drain_step(busy, beaten, node_exists=True, now=NOW + timedelta(minutes=3))
     assert isinstance(later, ContinueDraining) and later.heartbeat_due
     empty = DrainProgress(remaining=())
     assert decide_drain_step(empty, CLOCK, node_exists=True, now=NOW) == FinishDrain(True)
@@ -272,3 +273,11 @@ def test_a_not_ready_node_waits_for_terminating_pods_at_most_the_grace(
     if configured is not None:
         assert dead.skip_wait_for_delete_timeout == min(configured, NOT_READY_TERMINATION_GRACE)
     assert replace(dead, skip_wait_for_delete_timeout=configured) == policy
+
+
+def test_without_a_heartbeat_on_record_one_is_due_at_once() -> None:
+    # The reconciler may find a lost event's action minutes after it began and seconds after
+    # the cordon: the cordon says nothing of when the hook's heartbeat timeout started.
+    busy = DrainProgress(remaining=(WEB.ref,))
+    step = decide_drain_step(busy, CLOCK, node_exists=True, now=NOW + timedelta(seconds=1))
+    assert isinstance(step, ContinueDraining) and step.heartbeat_due

@@ -244,13 +244,18 @@ def decide_drain_step(
             # deleting it would garbage-collect the pods the PDBs protect.
             delete_node=force,
         )
-    last = clock.last_heartbeat_at or clock.started_at
+    # With no heartbeat of ours on record, one is due at once: the action may have waited since
+    # long before the cordon (a lost event the reconciler finds a minute later), and nothing we
+    # can read says when its heartbeat timeout began.
+    due = clock.last_heartbeat_at is None or heartbeat_due(
+        last_heartbeat_at=clock.last_heartbeat_at,
+        heartbeat_timeout=clock.heartbeat_timeout,
+        now=now,
+    )
     return ContinueDraining(
         remaining=len(progress.remaining),
         blocked_by_pdb=len(progress.blocked_by_pdb),
-        heartbeat_due=heartbeat_due(
-            last_heartbeat_at=last, heartbeat_timeout=clock.heartbeat_timeout, now=now
-        ),
+        heartbeat_due=due,
         deadline_at=clock.deadline_at,
     )
 
