@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any, Protocol
+from datetime import timedelta
+from typing import Any, Final, Protocol
 
 from winnodes.errors import WinNodesError
 from winnodes.models.groups import ManagedGroup
@@ -194,6 +195,28 @@ class FleetView:
     def remember(self, key: Hashable, value: object) -> None:
         """After we changed something: what the pass should now believe."""
         self._memo[key] = value
+
+
+# While an action waits, its poll GETs the one Node by name every time but reads the group, the
+# instance and the node list only this often: Auto Scaling and EC2 throttle Describe calls
+# account-wide, and an instance refresh has many actions waiting at once.
+FLEET_READ_INTERVAL: Final = timedelta(seconds=15)
+
+
+class PollReads:
+    """What the next poll of one waiting action reads again (see FLEET_READ_INTERVAL)."""
+
+    def __init__(self, view: FleetView, *, interval: timedelta, now: float) -> None:
+        self._view = view
+        self._interval = interval.total_seconds()
+        self._read_at = now  # monotonic seconds of the last full read
+
+    def next_poll(self, now: float) -> None:
+        if now - self._read_at >= self._interval:
+            self._view.refresh()
+            self._read_at = now
+        else:
+            self._view.refresh_nodes()
 
 
 def _outcome[T](read: Callable[[], T]) -> T | WinNodesError:

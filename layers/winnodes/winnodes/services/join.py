@@ -46,7 +46,7 @@ from winnodes.ports import (
     SmokePods,
 )
 from winnodes.services.authorization import NodeRoleAuthorization
-from winnodes.services.fleet import Fleet, FleetView
+from winnodes.services.fleet import FLEET_READ_INTERVAL, Fleet, FleetView, PollReads
 from winnodes.services.smoke import SmokeGate
 from winnodes.services.tagging import InstanceTags
 
@@ -57,10 +57,7 @@ class JoinSettings:
     # How long one invocation may wait for the node before leaving the rest to the reconciler.
     wait_budget: timedelta = timedelta(minutes=10)
     poll_interval: timedelta = timedelta(seconds=2)
-    # While it waits, the join GETs its Node by name on every poll but reads the group, the
-    # instance and the node list only this often: Auto Scaling and EC2 throttle Describe calls
-    # account-wide, and an instance refresh has many joins waiting at once.
-    fleet_read_interval: timedelta = timedelta(seconds=15)
+    fleet_read_interval: timedelta = FLEET_READ_INTERVAL
     extra_instance_tags: Mapping[str, str] = field(default_factory=dict)
     smoke_test: SmokeTestPolicy = field(default_factory=SmokeTestPolicy)
 
@@ -132,9 +129,10 @@ class JoinService:
     def join(self, action: LaunchAction) -> JoinResult:
         """Drives the action until it is finished or the wait budget is spent (the reconciler
         carries on from there)."""
-        started = fleet_read_at = self._clock.monotonic()
+        started = self._clock.monotonic()
         budget = self._settings.wait_budget.total_seconds()
         view = self.view()
+        reads = PollReads(view, interval=self._settings.fleet_read_interval, now=started)
         while True:
             result = self.advance(action, view)
             if result.finished or self._clock.monotonic() - started >= budget:
@@ -143,12 +141,7 @@ class JoinService:
             # and each can take effect once: the next step follows at once, without new reads.
             if result.progress is JoinProgress.WAITING:
                 self._clock.sleep(self._settings.poll_interval.total_seconds())
-                now = self._clock.monotonic()
-                if now - fleet_read_at >= self._settings.fleet_read_interval.total_seconds():
-                    view.refresh()
-                    fleet_read_at = now
-                else:
-                    view.refresh_nodes()
+                reads.next_poll(self._clock.monotonic())
 
     def view(self) -> FleetView:
         return self._fleet.view()

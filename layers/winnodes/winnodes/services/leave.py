@@ -46,7 +46,7 @@ from winnodes.ports import (
     NodeDrain,
     PodOnNode,
 )
-from winnodes.services.fleet import Fleet, FleetView
+from winnodes.services.fleet import FLEET_READ_INTERVAL, Fleet, FleetView, PollReads
 
 
 @dataclass(frozen=True)
@@ -58,6 +58,7 @@ class LeaveSettings:
     poll_interval: timedelta = timedelta(seconds=1)
     # How soon an eviction a PodDisruptionBudget refused is tried again (kubectl: 5 s).
     pdb_retry_interval: timedelta = PDB_RETRY_INTERVAL
+    fleet_read_interval: timedelta = FLEET_READ_INTERVAL
 
 
 @dataclass
@@ -141,15 +142,17 @@ class LeaveService:
         started = self._clock.monotonic()
         budget = self._settings.wait_budget.total_seconds()
         # One view for the invocation: the cluster's connection and its drain (with the policy
-        # API version it discovered) hold for every poll; the group is read again after a pause.
+        # API version it discovered) hold for every poll. An action that ended meanwhile shows
+        # sooner than the group's next read: in a refused heartbeat or a deleted Node.
         view = self.view()
+        reads = PollReads(view, interval=self._settings.fleet_read_interval, now=started)
         while True:
             result = self.advance(action, view)
             elapsed = self._clock.monotonic() - started
             if result.finished or elapsed >= budget:
                 return result
             self._clock.sleep(min(self._pause(action, result), budget - elapsed))
-            view.refresh()
+            reads.next_poll(self._clock.monotonic())
 
     def advance(self, action: TerminateAction, view: FleetView | None = None) -> LeaveResult:
         """Observe (through `view`, fresh when not given), decide, perform one step."""
