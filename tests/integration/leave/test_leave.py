@@ -102,14 +102,14 @@ def test_pdb_blocked_evictions_are_retried_until_the_budget_allows(
     result = leave.service.leave(action)
 
     assert result.finished and isinstance(result.step, FinishDrain)
-    # One invocation: the group read again on every poll, the cluster described once and one
-    # drain (one policy API discovery) for all of them.
+    # One invocation: the cluster described once and one drain (one policy API discovery) for
+    # all its polls; the group read at the start and every 15 s after (test_leave_pacing).
     group_reads, described, drains = (
         leave.autoscaling.group_reads - before[0],
         leave.clusters.described - before[1],
         leave.drain.drains_built - before[2],
     )
-    assert group_reads > 1 and (described, drains) == (1, 1)
+    assert group_reads >= 1 and (described, drains) == (1, 1)
     assert leave.autoscaling.completions == [(old.instance_id, "CONTINUE")]
     assert group.state(old.instance_id) in GONE
     assert not node_exists(kube, old.name)
