@@ -270,3 +270,18 @@ def test_every_groups_held_instances_come_before_any_repair() -> None:
         "repair-ipam prod",
         "repair i-0000000000000000c",
     ]
+
+
+def test_a_group_marked_managed_without_a_cluster_is_named_in_the_report() -> None:
+    # A by-hand run shows it in the report, not only in a log line on stderr.
+    services = Services()
+    no_cluster = AutoScalingGroup(
+        "win-typo",
+        {"eks-windows-nodes/managed": "true"},
+        (GroupInstance("i-0000000000000000a", "Pending:Wait"),),
+    )
+
+    report = reconciler([no_cluster], services, {"prod"}).reconcile()
+
+    assert [entry.split(":")[0] for entry in report.misconfigured] == ["win-typo"]
+    assert report.groups == 0 and services.calls == [] and report.errors == []

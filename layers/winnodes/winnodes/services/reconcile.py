@@ -38,6 +38,8 @@ class ReconcileReport:
     authorizations_repaired: int = 0
     windows_ipam_repaired: int = 0  # clusters whose enable-windows-ipam was switched back on
     smoke_pods_removed: int = 0  # left over after their launch action ended
+    # Marked managed but unusable (no cluster tag, several): "<group>: <why>"; left alone.
+    misconfigured: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
 
 
@@ -63,6 +65,7 @@ class ReconcileService:
             managed = discover_managed_group(group.name, group.tags)
             if isinstance(managed, UnmanagedGroup):
                 if managed.misconfigured:
+                    report.misconfigured.append(f"{group.name}: {managed.detail}")
                     logger.warning(
                         "group marked managed but unusable",
                         extra={"asg": group.name, "reason": managed.detail},
