@@ -364,7 +364,7 @@ class AsgEngine:
             config = group.launch_config
             image_id, user_data = config.image_id, config.user_data
             instance_type, security_groups = config.instance_type, config.security_groups
-            profile = {"Name": config.instance_profile_name} if config.instance_profile_name else {}
+            profile = _instance_profile(config.iam_instance_profile)
             launch_template, extra_tags, version_number = None, {}, None
         tags = group.get_propagated_tags()
         tags[ASG_NAME_TAG] = group.name
@@ -993,6 +993,14 @@ class AsgEngine:
         refresh.status = status
         refresh.status_reason = reason
         refresh.end_time = datetime.now(UTC)
+
+
+def _instance_profile(name_or_arn: str | None) -> dict[str, str]:
+    """A launch configuration's IamInstanceProfile, "the name or the Amazon Resource Name (ARN)
+    of the instance profile" (API_CreateLaunchConfiguration), as RunInstances takes it."""
+    if not name_or_arn:
+        return {}
+    return {"Arn": name_or_arn} if name_or_arn.startswith("arn:") else {"Name": name_or_arn}
 
 
 class _RefreshView:

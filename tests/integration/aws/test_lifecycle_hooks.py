@@ -5,6 +5,7 @@ terminated through EC2 (an operator, a Spot interruption) found by the group's h
 from __future__ import annotations
 
 import json
+import secrets
 import threading
 from typing import Any
 
@@ -365,3 +366,38 @@ def test_ec2_terminating_an_instance_in_a_transition(
             InstanceId=launching,
             LifecycleActionResult="CONTINUE",
         )
+
+
+def test_a_group_on_a_launch_configuration_launches_with_its_instance_profile(
+    aws: AwsCloud, clients: Clients, sim_time: Any
+) -> None:
+    name = f"lc-{secrets.token_hex(3)}"
+    ami = clients.ssm.get_parameter(
+        Name="/aws/service/ami-windows-latest/"
+        "Windows_Server-2022-English-Core-EKS_Optimized-1.31/image_id"
+    )["Parameter"]["Value"]
+    clients.autoscaling.create_launch_configuration(
+        LaunchConfigurationName=name,
+        ImageId=ami,
+        InstanceType="m5.large",
+        IamInstanceProfile=aws.world.node_instance_profile_name,
+    )
+    clients.autoscaling.create_auto_scaling_group(
+        AutoScalingGroupName=name,
+        LaunchConfigurationName=name,
+        MinSize=0,
+        MaxSize=1,
+        DesiredCapacity=1,
+        VPCZoneIdentifier=",".join(aws.world.subnet_ids),
+        LifecycleHookSpecificationList=[
+            {"LifecycleHookName": "launch", "LifecycleTransition": LAUNCH}
+        ],
+    )
+
+    (instance,) = in_state(clients, name, "Pending:Wait")
+    associations = clients.ec2.describe_iam_instance_profile_associations(
+        Filters=[{"Name": "instance-id", "Values": [instance]}]
+    )["IamInstanceProfileAssociations"]
+    assert [a["IamInstanceProfile"]["Arn"] for a in associations] == [
+        aws.world.node_instance_profile_arn
+    ]
