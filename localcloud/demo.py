@@ -16,6 +16,7 @@ import base64
 import contextlib
 import io
 import json
+import logging
 import queue
 import sys
 import threading
@@ -30,6 +31,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 if TYPE_CHECKING:
+    from mypy_boto3_eks.literals import AuthenticationModeType
+
     from localcloud.deployment import Product
 
 LIFECYCLE_PATTERN = {
@@ -70,7 +73,7 @@ class NodeAuth(StrEnum):
     AWS_AUTH = "aws-auth"
 
     @property
-    def authentication_mode(self) -> str:
+    def authentication_mode(self) -> AuthenticationModeType:
         return "API_AND_CONFIG_MAP" if self is NodeAuth.ACCESS_ENTRY else "CONFIG_MAP"
 
 
@@ -258,10 +261,9 @@ def handler_output(path: Path, notes: queue.Queue[str]) -> Iterator[HandlerOutpu
     from winnodes.observability import logger
 
     tap = HandlerOutput(path, notes)
-    stream_handler = logger.registered_handler
-    previous_stream = (
-        stream_handler.setStream(tap) if hasattr(stream_handler, "setStream") else None
-    )
+    handler = logger.registered_handler
+    stream_handler = handler if isinstance(handler, logging.StreamHandler) else None
+    previous_stream = stream_handler.setStream(tap) if stream_handler is not None else None
     saved_stdout = sys.stdout
     sys.stdout = tap
     try:
@@ -271,8 +273,8 @@ def handler_output(path: Path, notes: queue.Queue[str]) -> Iterator[HandlerOutpu
             yield tap
     finally:
         sys.stdout = saved_stdout
-        if previous_stream is not None:
-            stream_handler.setStream(previous_stream)  # type: ignore[attr-defined]
+        if stream_handler is not None and previous_stream is not None:
+            stream_handler.setStream(previous_stream)
         tap.close()
 
 

@@ -6,6 +6,7 @@ template gives them. Tests, benchmarks and the demo use it."""
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import json
 import os
@@ -16,15 +17,26 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 from localcloud.aws import AwsCloud
+from localcloud.aws.cloud import Service
 from localcloud.aws.events import LambdaContext
 from localcloud.kube import KubeCloud, Timing
 from localcloud.kube.clients import allowed
 from localcloud.kube.waiting import wait_until
 from winnodes import rbac, wiring
 from winnodes.userdata import bootstrap_settings, encode_userdata, render_userdata
+
+if TYPE_CHECKING:
+    from mypy_boto3_autoscaling import AutoScalingClient
+    from mypy_boto3_ec2 import EC2Client
+    from mypy_boto3_eks import EKSClient
+    from mypy_boto3_eks.literals import AuthenticationModeType
+    from mypy_boto3_iam import IAMClient
+    from mypy_boto3_ssm import SSMClient
+    from mypy_boto3_sts import STSClient
+    from mypy_boto3_sts.type_defs import CredentialsTypeDef
 
 LAUNCH = "autoscaling:EC2_INSTANCE_LAUNCHING"
 TERMINATE = "autoscaling:EC2_INSTANCE_TERMINATING"
@@ -73,7 +85,21 @@ class Product:
     lifecycle: Handler
     reconcile: Handler
 
-    def client(self, service: str) -> Any:
+    @overload
+    def client(self, service: Literal["autoscaling"]) -> AutoScalingClient: ...
+    @overload
+    def client(self, service: Literal["ec2"]) -> EC2Client: ...
+    @overload
+    def client(self, service: Literal["eks"]) -> EKSClient: ...
+    @overload
+    def client(self, service: Literal["iam"]) -> IAMClient: ...
+    @overload
+    def client(self, service: Literal["ssm"]) -> SSMClient: ...
+    @overload
+    def client(self, service: Literal["sts"]) -> STSClient: ...
+    @overload
+    def client(self, service: Literal["sqs"]) -> Any: ...
+    def client(self, service: Service) -> Any:
         return self.aws.client(service)
 
     def configure(self, **settings: str) -> None:
@@ -108,7 +134,7 @@ class Product:
         tags: dict[str, str] | None = None,
     ) -> str:
         name = f"win-{secrets.token_hex(3)}"
-        ec2, autoscaling, ssm = (self.client(s) for s in ("ec2", "autoscaling", "ssm"))
+        ec2, autoscaling, ssm = self.client("ec2"), self.client("autoscaling"), self.client("ssm")
         ami = ssm.get_parameter(
             Name="/aws/service/ami-windows-latest/"
             "Windows_Server-2022-English-Core-EKS_Optimized-1.31/image_id"
@@ -132,7 +158,7 @@ class Product:
             MaxSize=10,
             DesiredCapacity=desired,
             LaunchTemplate={"LaunchTemplateId": template["LaunchTemplateId"], "Version": "1"},
-            VPCZoneIdentifier=",".join(self.aws.world.subnet_ids),  # type: ignore[union-attr]
+            VPCZoneIdentifier=",".join(self.aws.world.subnet_ids),
             LifecycleHookSpecificationList=[
                 {
                     "LifecycleHookName": name,
@@ -144,7 +170,8 @@ class Product:
             ],
             Tags=[
                 {
-                    **t,
+                    "Key": t["Key"],
+                    "Value": t["Value"],
                     "PropagateAtLaunch": False,
                     "ResourceId": name,
                     "ResourceType": "auto-scaling-group",
@@ -156,7 +183,9 @@ class Product:
 
 
 @contextmanager
-def deploy(*, authentication_mode: str = "API_AND_CONFIG_MAP") -> Iterator[Product]:
+def deploy(
+    *, authentication_mode: AuthenticationModeType = "API_AND_CONFIG_MAP"
+) -> Iterator[Product]:
     """Both halves of the local cloud with the product deployed; everything stops on exit."""
     saved = dict(os.environ)
     # Real time on the AWS side: the functions measure deadlines with the wall clock.
@@ -212,7 +241,7 @@ def collection_path(manifest: dict[str, Any]) -> str:
     return f"{root}{scope}/{_RESOURCES[manifest['kind']]}"
 
 
-def _function_identity(aws: AwsCloud) -> tuple[str, dict[str, str]]:
+def _function_identity(aws: AwsCloud) -> tuple[str, CredentialsTypeDef]:
     iam, sts = aws.client("iam"), aws.client("sts")
     role = iam.create_role(
         RoleName="eks-windows-nodes-functions",
@@ -247,7 +276,8 @@ def _grant(kube: KubeCloud, role_arn: str, *, uses_access_entries: bool, aws: Aw
     for role in (m for m in rbac.MANIFESTS if m["kind"] in {"Role", "ClusterRole"}):
         rule = role["rules"][0]
         wait_until(
-            lambda role=role, rule=rule: allowed(
+            functools.partial(
+                allowed,
                 api,
                 groups=(rbac.FUNCTIONS_GROUP,),
                 verb=rule["verbs"][0],

@@ -7,11 +7,10 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import replace
-from typing import Any
 
-from moto.ec2.models import ec2_backends
+from moto.ec2.models import EC2Backend, ec2_backends
 from moto.ec2.models.amis import Ami
-from moto.ssm.models import Parameter, ssm_backends
+from moto.ssm.models import Parameter, SimpleSystemManagerBackend, ssm_backends
 
 from localcloud.aws.catalog import WindowsEksAmi, default_catalog
 
@@ -25,11 +24,11 @@ class AmiPublisher:
         self.images: list[WindowsEksAmi] = []
 
     @property
-    def ec2(self) -> Any:
+    def ec2(self) -> EC2Backend:
         return ec2_backends[self.account_id][self.region]
 
     @property
-    def ssm(self) -> Any:
+    def ssm(self) -> SimpleSystemManagerBackend:
         return ssm_backends[self.account_id][self.region]
 
     def publish_catalog(self, catalog: list[WindowsEksAmi] | None = None) -> None:
@@ -88,7 +87,9 @@ class AmiPublisher:
         if history and history[-1].value == value:
             return
         history.append(
-            Parameter(
+            # moto's models are not ABCs at runtime (its own SSM backend builds Parameter so);
+            # only its annotations mark CloudFormation hooks abstract.
+            Parameter(  # type: ignore[abstract]
                 account_id=self.account_id,
                 name=name,
                 value=value,

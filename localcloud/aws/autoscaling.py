@@ -23,6 +23,7 @@ from typing import Any
 from moto.autoscaling.exceptions import AutoscalingClientError, ValidationError
 from moto.autoscaling.models import (
     ASG_NAME_TAG,
+    AutoScalingBackend,
     FakeAutoScalingGroup,
     InstanceState,
     LifecycleHook,
@@ -61,6 +62,33 @@ TERMINATED_VISIBLE_FOR = 30.0
 LaunchCallback = Callable[[FakeAutoScalingGroup, Instance], None]
 TerminateCallback = Callable[[Instance], None]
 EventPublisher = Callable[[dict[str, Any]], None]
+
+
+class LocalLifecycleHook(LifecycleHook):
+    """moto's lifecycle hook with the NotificationMetadata PutLifecycleHook was given (moto
+    drops it); DescribeLifecycleHooks reports it and the hook's events carry it."""
+
+    def __init__(
+        self,
+        name: str,
+        group_name: str,
+        transition: str,
+        heartbeat_timeout: int,
+        default_result: str,
+        *,
+        metadata: str | None,
+    ) -> None:
+        super().__init__(name, group_name, transition, heartbeat_timeout, default_result)
+        self.notification_metadata = metadata
+
+
+@dataclass(frozen=True)
+class LaunchedFrom:
+    """The launch template and resolved version an instance was launched from (none for a
+    launch configuration)."""
+
+    template_id: str | None
+    version: int | None
 
 
 class ActiveInstanceRefreshNotFound(AutoscalingClientError):
@@ -219,16 +247,25 @@ class AsgEngine:
         self.refreshes: dict[str, list[InstanceRefresh]] = {}
         self.capacity_log: list[CapacitySample] = []
         self._launch_seq: dict[str, int] = {}
+        self._launched_from: dict[str, LaunchedFrom] = {}
         self._in_service_at: dict[str, float] = {}
         self._terminated_at: dict[str, float] = {}
         self._seq = 0
 
     @property
-    def backend(self) -> Any:
+    def backend(self) -> AutoScalingBackend:
         return autoscaling_backends[self.account_id][self.region]
 
     def owns(self, group: FakeAutoScalingGroup) -> bool:
         return group.account_id == self.account_id and group.region == self.region
+
+    def launched_from(self, instance_id: str) -> LaunchedFrom | None:
+        """What this engine launched the instance from; None for instances it did not launch."""
+        return self._launched_from.get(instance_id)
+
+    def _launched_version(self, instance_id: str) -> int | None:
+        launched = self._launched_from.get(instance_id)
+        return launched.version if launched is not None else None
 
     # -- hooks ------------------------------------------------------------------------------
 
@@ -256,10 +293,11 @@ class AsgEngine:
         if group_name not in self.backend.autoscaling_groups:
             raise ValidationError(f"Group {group_name} not found")
         existing = self.backend.lifecycle_hooks.get(f"{group_name}_{name}")
-        if transition is None and existing is None:
-            raise ValidationError("LifecycleTransition is required for a new lifecycle hook")
-        transition = transition or existing.lifecycle_transition
-        if transition not in (LAUNCHING, TERMINATING):
+        if not transition:
+            if existing is None:
+                raise ValidationError("LifecycleTransition is required for a new lifecycle hook")
+            transition = existing.lifecycle_transition
+        if transition is None or transition not in (LAUNCHING, TERMINATING):
             raise ValidationError(f"Invalid lifecycle transition: {transition}")
         heartbeat = heartbeat_timeout or (existing.heartbeat_timeout if existing else 3600)
         if not MIN_HEARTBEAT <= heartbeat <= MAX_HEARTBEAT:
@@ -269,16 +307,19 @@ class AsgEngine:
         result = default_result or (existing.default_result if existing else "ABANDON")
         if result not in ("CONTINUE", "ABANDON"):
             raise ValidationError(f"Invalid default result: {result}")
-        hook = self.backend.create_lifecycle_hook(name, group_name, transition, heartbeat, result)
-        hook.notification_metadata = metadata
+        hook = LocalLifecycleHook(
+            name, group_name, transition, heartbeat, result, metadata=metadata
+        )
+        self.backend.lifecycle_hooks[f"{group_name}_{name}"] = hook
         hook.global_timeout = min(100 * heartbeat, MAX_GLOBAL_TIMEOUT)
         if role_arn:
             hook.role_arn = role_arn
         if target_arn:
             hook.notification_target_arn = target_arn
         else:
-            hook.notification_target_arn = None
-            hook.role_arn = role_arn
+            # moto declares both as str; None leaves them out of DescribeLifecycleHooks.
+            hook.notification_target_arn = None  # type: ignore[assignment]
+            hook.role_arn = role_arn  # type: ignore[assignment]
         self.hook_metadata[(group_name, name)] = metadata
         return hook
 
@@ -289,7 +330,7 @@ class AsgEngine:
         if group.name not in self.backend.autoscaling_groups:
             return
         refresh = self.active_refresh(group.name)
-        surge = refresh.current_phase_surge() if refresh else 0  # type: ignore[attr-defined]
+        surge = refresh.current_phase_surge() if refresh else 0
         target = (group.desired_capacity or 0) + surge
         active = [s for s in group.instance_states if s.lifecycle_state in ACTIVE_STATES]
         if len(active) < target:
@@ -312,7 +353,7 @@ class AsgEngine:
     def launch_spec(self, group: FakeAutoScalingGroup) -> LaunchSpec:
         refresh = self.active_refresh(group.name)
         if refresh is not None:
-            return refresh.current_phase().spec  # type: ignore[attr-defined]
+            return refresh.current_phase().spec
         return self.group_spec(group)
 
     @staticmethod
@@ -328,7 +369,7 @@ class AsgEngine:
         on the current launch template version, then the oldest.
         https://docs.aws.amazon.com/autoscaling/ec2/userguide/ec2-auto-scaling-termination-policies.html"""
         candidates = [s for s in active if not s.protected_from_scale_in]
-        per_az: dict[str, int] = {}
+        per_az: dict[str | None, int] = {}
         for s in active:
             per_az[s.availability_zone] = per_az.get(s.availability_zone, 0) + 1
         current = self.resolved_version(self.group_spec(group), group)
@@ -336,7 +377,7 @@ class AsgEngine:
             candidates,
             key=lambda s: (
                 -per_az[s.availability_zone],
-                getattr(s.instance, "localcloud_lt_version", None) == current,
+                self._launched_version(s.instance_id) == current,
                 self._launch_seq.get(s.instance_id, 0),
             ),
         )
@@ -388,9 +429,7 @@ class AsgEngine:
                 iam_instance_profile=profile or None,
             )
             instance = reservation.instances[0]
-            instance.autoscaling_group = group
-            instance.localcloud_lt_version = version_number
-            instance.localcloud_lt_id = spec.template_id
+            self._launched_from[instance.id] = LaunchedFrom(spec.template_id, version_number)
             if profile:
                 try:
                     ec2.associate_iam_instance_profile(
@@ -408,6 +447,7 @@ class AsgEngine:
                 instance,
                 lifecycle_state="Pending",
                 protected_from_scale_in=group.new_instances_protected_from_scale_in,
+                autoscaling_group=group,
             )
             group.instance_states.append(state)
             launched.append(instance.id)
@@ -423,7 +463,7 @@ class AsgEngine:
             if hooks:
                 state.lifecycle_state = "Pending:Wait"
                 for hook in hooks:
-                    self._start_action(group, state, hook)
+                    self._start_action(group, state, hook, LAUNCHING)
             else:
                 self._enter_service(state)
         return launched
@@ -461,7 +501,7 @@ class AsgEngine:
         if hooks:
             state.lifecycle_state = "Terminating:Wait"
             for hook in hooks:
-                self._start_action(group, state, hook)
+                self._start_action(group, state, hook, TERMINATING)
         else:
             self._finish_terminate(group, state)
 
@@ -481,7 +521,11 @@ class AsgEngine:
     # -- lifecycle actions ------------------------------------------------------------------
 
     def _start_action(
-        self, group: FakeAutoScalingGroup, state: InstanceState, hook: LifecycleHook
+        self,
+        group: FakeAutoScalingGroup,
+        state: InstanceState,
+        hook: LifecycleHook,
+        transition: str,
     ) -> None:
         now = self.clock.now()
         heartbeat = int(hook.heartbeat_timeout)
@@ -490,7 +534,7 @@ class AsgEngine:
             group_name=group.name,
             hook_name=hook.name,
             instance_id=state.instance_id,
-            transition=hook.lifecycle_transition,
+            transition=transition,
             heartbeat_timeout=heartbeat,
             default_result=hook.default_result,
             started=now,
@@ -516,7 +560,7 @@ class AsgEngine:
             "Origin": "EC2" if launching else "AutoScalingGroup",
             "Destination": "AutoScalingGroup" if launching else "EC2",
         }
-        metadata = getattr(hook, "notification_metadata", None)
+        metadata = hook.notification_metadata if isinstance(hook, LocalLifecycleHook) else None
         if metadata is not None:
             detail["NotificationMetadata"] = metadata
         return {
@@ -826,10 +870,12 @@ class AsgEngine:
         for state in group.instance_states:
             if state.lifecycle_state not in ACTIVE_STATES:
                 continue
+            launched_from = self.launched_from(state.instance_id)
             same = (
-                getattr(state.instance, "localcloud_lt_version", None) == wanted
+                launched_from is not None
+                and launched_from.version == wanted
                 and wanted is not None
-                and getattr(state.instance, "localcloud_lt_id", None) == spec.template_id
+                and launched_from.template_id == spec.template_id
             )
             if skip_matching and same:
                 continue
@@ -976,17 +1022,16 @@ class AsgEngine:
             )
         group = self.backend.autoscaling_groups[group_name]
         self.begin_rollback(group, refresh, "Rollback requested by the user.")
-        refresh.rollback["RollbackReason"] = "Rollback requested by the user."  # type: ignore[index]
         return refresh
 
     def _apply_desired(self, group: FakeAutoScalingGroup, refresh: InstanceRefresh) -> None:
         """A successful refresh writes its DesiredConfiguration into the group."""
-        if not refresh.desired_configuration:
-            return
         lt = refresh.phase.spec
+        if not refresh.desired_configuration or lt.template_id is None:
+            return
         template = group.ec2_backend.get_launch_template(lt.template_id)
         group._set_launch_configuration(
-            None, {"LaunchTemplateId": template.id, "Version": lt.version}, None
+            "", {"LaunchTemplateId": template.id, "Version": lt.version}, None
         )
 
     def _end(self, refresh: InstanceRefresh, status: str, reason: str) -> None:

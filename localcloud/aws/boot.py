@@ -9,10 +9,14 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
+from moto.autoscaling.models import FakeAutoScalingGroup
+from moto.core.types import Base64EncodedString
 from moto.ec2.models import ec2_backends
+from moto.ec2.models.instances import Instance
 from moto.eks.models import eks_backends
 
 from localcloud.aws.catalog import AMAZON_OWNER_ID
@@ -26,7 +30,19 @@ _WINDOWS_BUILDS = {"2019": "10.0.17763", "2022": "10.0.20348", "2025": "10.0.261
 
 
 class NodeFleetLike(Protocol):
-    def start(self, **kwargs: Any) -> Any: ...
+    """What booting needs of the Kubernetes half (``localcloud.kube.NodeFleet``)."""
+
+    def start(
+        self,
+        *,
+        instance_id: str,
+        private_dns_name: str,
+        az: str,
+        token_provider: Callable[[], str],
+        instance_type: str,
+        windows_build: str,
+        workloads: str,
+    ) -> object: ...
 
     def stop(self, instance_id: str, *, delete_node: bool = False) -> None: ...
 
@@ -65,26 +81,23 @@ class BootSimulator:
     def attach(self, nodes: NodeFleetLike) -> None:
         self.nodes = nodes
 
-    def on_launch(self, group: Any, instance: Any) -> None:
+    def on_launch(self, group: FakeAutoScalingGroup, instance: Instance) -> None:
         outcome = self._boot(instance, workloads=self.workloads.get(group.name, "complete"))
         with self._lock:
             self.outcomes[instance.id] = outcome
         log.info("boot %s: %s", instance.id, outcome.reason)
 
-    def on_terminate(self, instance: Any) -> None:
+    def on_terminate(self, instance: Instance) -> None:
         if self.nodes is not None:
             self.nodes.stop(instance.id, delete_node=self.delete_nodes_on_termination)
 
     def _boot(  # noqa: PLR0911 - one reason per refusal
-        self, instance: Any, *, workloads: str
+        self, instance: Instance, *, workloads: str
     ) -> BootOutcome:
         iid = instance.id
         image = ec2_backends[self.account_id][self.region].amis.get(instance.image_id)
-        if (
-            image is None
-            or image.platform != "windows"
-            or "EKS_Optimized" not in (image.name or "")
-        ):
+        image_name = (image.name or "") if image is not None else ""
+        if image is None or image.platform != "windows" or "EKS_Optimized" not in image_name:
             return BootOutcome(
                 iid, False, f"{instance.image_id} is not an EKS-optimized Windows AMI"
             )
@@ -112,15 +125,16 @@ class BootSimulator:
             return BootOutcome(iid, False, "instance has no instance profile role")
         if self.nodes is None:
             return BootOutcome(iid, False, "no Kubernetes half attached")
+        az = instance.placement.zone
+        if az is None:
+            return BootOutcome(iid, False, "instance has no availability zone")
         credentials = assume_instance_role(
             account_id=self.account_id, region=self.region, instance_id=iid, role_arn=role_arn
         )
         self.nodes.start(
             instance_id=iid,
             private_dns_name=instance.private_dns_name,
-            az=instance.placement.zone
-            if hasattr(instance.placement, "zone")
-            else instance.placement,
+            az=az,
             instance_type=instance.instance_type,
             token_provider=token_provider(
                 credentials,
@@ -129,7 +143,7 @@ class BootSimulator:
                 endpoint_url=self.endpoint_url,
             ),
             windows_build=next(
-                (b for v, b in _WINDOWS_BUILDS.items() if f"Windows_Server-{v}-" in image.name),
+                (b for v, b in _WINDOWS_BUILDS.items() if f"Windows_Server-{v}-" in image_name),
                 _WINDOWS_BUILDS["2019"],
             ),
             workloads=workloads,
@@ -137,13 +151,15 @@ class BootSimulator:
         return BootOutcome(iid, True, f"kubelet started as {credentials.arn}")
 
 
-def _user_data_text(instance: Any) -> str | None:
-    user_data = instance.user_data
+def _user_data_text(instance: Instance) -> str | None:
+    # moto annotates Base64EncodedString, but a launch template version's UserData can reach
+    # the instance as it was stored (a str), and older moto kept a list.
+    user_data: object = instance.user_data
     if isinstance(user_data, list):
         user_data = user_data[0] if user_data else None
     if user_data is None:
         return None
-    if hasattr(user_data, "as_bytes"):
+    if isinstance(user_data, Base64EncodedString):
         return user_data.as_bytes().decode("ascii")
     if isinstance(user_data, bytes):
         return user_data.decode("ascii")

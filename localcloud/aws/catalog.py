@@ -13,6 +13,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from typing import TypedDict
 
 AMAZON_OWNER_ID = "801119661308"
 AMAZON_OWNER_ALIAS = "amazon"
@@ -25,6 +26,28 @@ DEFAULT_FLAVOURS = (
     ("2022", "Full"),
 )
 DEFAULT_RELEASE = date(2026, 9, 10)
+
+
+class MotoImage(TypedDict):
+    """Keyword arguments of moto's ``Ami`` (also the shape of a ``MOTO_AMIS_PATH`` entry)."""
+
+    ami_id: str
+    name: str
+    description: str
+    owner_id: str
+    owner_alias: str
+    public: bool
+    virtualization_type: str
+    architecture: str
+    state: str
+    platform: str
+    image_type: str
+    image_location: str
+    hypervisor: str
+    root_device_type: str
+    root_device_name: str
+    sriov: str
+    creation_date: datetime
 
 
 @dataclass(frozen=True)
@@ -81,7 +104,7 @@ class WindowsEksAmi:
             sort_keys=True,
         )
 
-    def moto_image(self) -> dict[str, object]:
+    def moto_image(self) -> MotoImage:
         """Keyword arguments of moto's ``Ami`` (also the shape of a ``MOTO_AMIS_PATH`` entry)."""
         return {
             "ami_id": self.image_id,

@@ -12,7 +12,7 @@ import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 import boto3
 from moto.moto_api._internal.models import moto_api_backend
@@ -27,8 +27,23 @@ from localcloud.aws.clock import SimClock
 from localcloud.aws.eks import EksState, MotoAccessEntries
 from localcloud.aws.events import EventBus
 from localcloud.aws.identity import MotoIdentitySource
-from localcloud.kube import DEFAULT_ACCOUNT_ID, DEFAULT_CLUSTER_NAME, AuthenticationMode, Timing
+from localcloud.kube import (
+    DEFAULT_ACCOUNT_ID,
+    DEFAULT_CLUSTER_NAME,
+    AuthenticationMode,
+    KubeCloud,
+    Timing,
+)
 from localcloud.running import Running
+
+if TYPE_CHECKING:
+    from mypy_boto3_autoscaling import AutoScalingClient
+    from mypy_boto3_ec2 import EC2Client
+    from mypy_boto3_eks import EKSClient
+    from mypy_boto3_eks.literals import AuthenticationModeType
+    from mypy_boto3_iam import IAMClient
+    from mypy_boto3_ssm import SSMClient
+    from mypy_boto3_sts import STSClient
 
 log = logging.getLogger("localcloud.aws")
 
@@ -37,6 +52,8 @@ NODE_ROLE_NAME = "localcloud-windows-node"
 CLUSTER_ROLE_NAME = "localcloud-eks-cluster"
 SERVICE_CIDR = "10.100.0.0/16"
 TICK_SECONDS = 0.02
+# The services the local cloud serves to its callers (boto3's stubs type all but SQS).
+Service = Literal["autoscaling", "ec2", "eks", "iam", "ssm", "sts", "sqs"]
 
 
 @dataclass(frozen=True)
@@ -67,7 +84,7 @@ class AwsCloud(Running):
         work_dir: Path | None = None,
         time_scale: float | None = None,
         kubernetes_version: str = "1.31",
-        authentication_mode: str = "API_AND_CONFIG_MAP",
+        authentication_mode: AuthenticationModeType = "API_AND_CONFIG_MAP",
         cluster_endpoint: str | None = None,
         cluster_ca_data: str | None = None,
         create_cluster: bool = True,
@@ -86,11 +103,11 @@ class AwsCloud(Running):
         self.access_entries = MotoAccessEntries(self.eks)
         self.amis = AmiPublisher(account_id=account_id, region=region)
         self.allowed_sts_hosts: frozenset[str] = frozenset()
-        self.events: EventBus | None = None
-        self.engine: AsgEngine | None = None
-        self.boot: BootSimulator | None = None
-        self.world: World | None = None
-        self.kube: Any = None
+        self._events: EventBus | None = None
+        self._engine: AsgEngine | None = None
+        self._boot: BootSimulator | None = None
+        self._world: World | None = None
+        self.kube: KubeCloud | None = None
         self._server: ThreadedMotoServer | None = None
         self._endpoint_url: str | None = None
         self._stop = threading.Event()
@@ -112,33 +129,33 @@ class AwsCloud(Running):
         host, port = self._server.get_host_and_port()
         self._endpoint_url = f"http://{host}:{port}"
         self.allowed_sts_hosts = frozenset({f"{host}:{port}", f"localhost:{port}"})
-        self.events = EventBus(
+        events = self._events = EventBus(
             account_id=self.account_id,
             region=self.region,
             clock=self.clock,
             sqs_send=self._send_sqs,
         ).start()
-        self.boot = BootSimulator(
+        boot = self._boot = BootSimulator(
             account_id=self.account_id,
             region=self.region,
             cluster_name=self.cluster_name,
             endpoint_url=self._endpoint_url,
         )
-        self.engine = AsgEngine(
+        engine = self._engine = AsgEngine(
             account_id=self.account_id,
             region=self.region,
             clock=self.clock,
-            publish=self.events.publish,
-            on_launch=self.boot.on_launch,
-            on_terminate=self.boot.on_terminate,
+            publish=events.publish,
+            on_launch=boot.on_launch,
+            on_terminate=boot.on_terminate,
         )
         self.eks.api_servers["*"] = self._placeholder
         self.eks.on_mode_change = self._mode_changed
         try:
-            patches.activate(patches.Active(engine=self.engine, eks=self.eks))
+            patches.activate(patches.Active(engine=engine, eks=self.eks))
             with STATE_LOCK:
                 self.amis.publish_catalog()
-            self.world = self._create_world()
+            self._world = self._create_world()
         except BaseException:
             self.stop()
             raise
@@ -147,13 +164,12 @@ class AwsCloud(Running):
         self._ticker.start()
         return self
 
-    def attach(self, kube: Any) -> None:
+    def attach(self, kube: KubeCloud) -> None:
         """The Kubernetes half runs: EKS serves its endpoint and CA; booted instances get
         kubelets; UpdateClusterConfig's authentication mode reaches its webhook."""
         self.kube = kube
         with STATE_LOCK:
             self.eks.set_api_server(self.cluster_name, endpoint=kube.endpoint, ca_data=kube.ca_data)
-            assert self.boot is not None
             self.boot.attach(kube.nodes)
             cluster = self.eks.backend.clusters.get(self.cluster_name)
             if cluster is not None:
@@ -175,23 +191,55 @@ class AwsCloud(Running):
         if self._ticker is not None:
             self._ticker.join(timeout=5)
             self._ticker = None
-        if self.events is not None:
-            self.events.stop()
+        if self._events is not None:
+            self._events.stop()
         if self._server is not None:
             self._server.stop()
             self._server = None
-        if patches.ACTIVE is not None and patches.ACTIVE.engine is self.engine:
+        if patches.ACTIVE is not None and patches.ACTIVE.engine is self._engine:
             patches.activate(None)
 
     # -- conveniences ---------------------------------------------------------------------------
 
     @property
     def endpoint_url(self) -> str:
-        if self._endpoint_url is None:
-            raise RuntimeError("AwsCloud not started")
-        return self._endpoint_url
+        return _started(self._endpoint_url)
 
-    def client(self, service: str) -> Any:
+    @property
+    def events(self) -> EventBus:
+        """The EventBridge default bus."""
+        return _started(self._events)
+
+    @property
+    def engine(self) -> AsgEngine:
+        """Capacity, lifecycle hooks and instance refresh of the account's groups."""
+        return _started(self._engine)
+
+    @property
+    def boot(self) -> BootSimulator:
+        """What launched instances do with their user data."""
+        return _started(self._boot)
+
+    @property
+    def world(self) -> World:
+        """The network, roles and cluster ``start`` created."""
+        return _started(self._world)
+
+    @overload
+    def client(self, service: Literal["autoscaling"]) -> AutoScalingClient: ...
+    @overload
+    def client(self, service: Literal["ec2"]) -> EC2Client: ...
+    @overload
+    def client(self, service: Literal["eks"]) -> EKSClient: ...
+    @overload
+    def client(self, service: Literal["iam"]) -> IAMClient: ...
+    @overload
+    def client(self, service: Literal["ssm"]) -> SSMClient: ...
+    @overload
+    def client(self, service: Literal["sts"]) -> STSClient: ...
+    @overload
+    def client(self, service: Literal["sqs"]) -> Any: ...
+    def client(self, service: Service) -> Any:
         """A plain boto3 client against this cloud (real HTTP)."""
         return boto3.client(
             service,
@@ -283,8 +331,8 @@ class AwsCloud(Running):
         while not self._stop.wait(TICK_SECONDS):
             try:
                 with STATE_LOCK:
-                    if self.engine is not None:
-                        self.engine.tick()
+                    if self._engine is not None:
+                        self._engine.tick()
             except Exception:  # keep the clock running; the failure is logged
                 log.exception("autoscaling tick failed")
 
@@ -294,6 +342,12 @@ class AwsCloud(Running):
 
     def _send_sqs(self, queue_url: str, body: str) -> None:
         self.client("sqs").send_message(QueueUrl=queue_url, MessageBody=body)
+
+
+def _started[T](part: T | None) -> T:
+    if part is None:
+        raise RuntimeError("AwsCloud not started")
+    return part
 
 
 def _trust(service: str) -> dict[str, Any]:

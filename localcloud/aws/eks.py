@@ -21,7 +21,7 @@ from moto.eks.exceptions import (
     ResourceInUseException,
     ResourceNotFoundException,
 )
-from moto.eks.models import eks_backends
+from moto.eks.models import Cluster, EKSBackend, eks_backends
 from moto.iam.models import iam_backends
 
 from localcloud.kube import AccessEntry, AccessEntryType
@@ -85,10 +85,10 @@ class EksState:
         self.on_mode_change: Callable[[str, str], None] | None = None
 
     @property
-    def backend(self) -> Any:
+    def backend(self) -> EKSBackend:
         return eks_backends[self.account_id][self.region]
 
-    def cluster(self, name: str) -> Any:
+    def cluster(self, name: str) -> Cluster:
         cluster = self.backend.clusters.get(name)
         if cluster is None:
             raise ResourceNotFoundException(
@@ -98,7 +98,7 @@ class EksState:
 
     # -- clusters -----------------------------------------------------------------------------
 
-    def decorate(self, cluster: Any, access_config: dict[str, Any] | None) -> None:
+    def decorate(self, cluster: Cluster, access_config: dict[str, Any] | None) -> None:
         """A new cluster: keep accessConfig (API default CONFIG_MAP) and serve the local
         API server's endpoint and CA.
         https://docs.aws.amazon.com/eks/latest/APIReference/API_CreateAccessConfigRequest.html"""
@@ -107,15 +107,18 @@ class EksState:
             raise InvalidParameterException(
                 clusterName=cluster.name, message=f"Unsupported authentication mode: {mode}"
             )
-        cluster.access_config = {
-            "authenticationMode": mode,
-            "bootstrapClusterCreatorAdminPermissions": bool(
-                (access_config or {}).get("bootstrapClusterCreatorAdminPermissions", True)
-            ),
-        }
+        _set_access_config(
+            cluster,
+            {
+                "authenticationMode": mode,
+                "bootstrapClusterCreatorAdminPermissions": bool(
+                    (access_config or {}).get("bootstrapClusterCreatorAdminPermissions", True)
+                ),
+            },
+        )
         self.point_at_api_server(cluster)
 
-    def point_at_api_server(self, cluster: Any) -> None:
+    def point_at_api_server(self, cluster: Cluster) -> None:
         server = self.api_servers.get(cluster.name) or self.api_servers.get("*")
         if server is not None:
             cluster.endpoint, ca = server
@@ -129,8 +132,10 @@ class EksState:
             self.point_at_api_server(cluster)
 
     def authentication_mode(self, cluster_name: str) -> str:
-        cluster = self.cluster(cluster_name)
-        return getattr(cluster, "access_config", {}).get("authenticationMode", "CONFIG_MAP")
+        mode: str = _access_config(self.cluster(cluster_name)).get(
+            "authenticationMode", "CONFIG_MAP"
+        )
+        return mode
 
     def update_access_config(
         self, cluster_name: str, access_config: dict[str, Any]
@@ -158,7 +163,7 @@ class EksState:
                 clusterName=cluster_name,
                 message=f"Unsupported authentication mode update from {current} to {wanted}",
             )
-        cluster.access_config = {**cluster.access_config, "authenticationMode": wanted}
+        _set_access_config(cluster, {**_access_config(cluster), "authenticationMode": wanted})
         if self.on_mode_change is not None:
             self.on_mode_change(cluster_name, wanted)
         now = dt.datetime.now(dt.UTC)
@@ -194,12 +199,13 @@ class EksState:
             )
         role = _ROLE_ARN.match(principal_arn)
         user = _USER_ARN.match(principal_arn)
-        if not role and not user:
+        principal = role or user
+        if principal is None:
             raise InvalidParameterException(
                 clusterName=cluster_name,
                 message=f"The specified principalArn is invalid: {principal_arn}",
             )
-        account = (role or user).group(1)  # type: ignore[union-attr]
+        account = principal.group(1)
         if entry_type in NODE_ENTRY_TYPES:
             if not role:
                 raise InvalidParameterException(
@@ -236,7 +242,7 @@ class EksState:
                 clusterName=cluster_name,
                 message="The specified access entry resource is already in use on this cluster.",
             )
-        name = (role or user).group(2)  # type: ignore[union-attr]
+        name = principal.group(2)
         kind = "role" if role else "user"
         if entry_type in {"EC2_WINDOWS", "EC2_LINUX"}:
             username = "system:node:{{EC2PrivateDNSName}}"
@@ -283,14 +289,14 @@ class EksState:
         iam = iam_backends[self.account_id]["aws"]
         try:
             if role:
-                principal = iam.get_role(role.group(2))
+                found = iam.get_role(role.group(2)).arn
             elif user:
-                principal = iam.get_user(user.group(2))
+                found = iam.get_user(user.group(2)).arn
             else:
                 return False
         except Exception:  # noqa: BLE001 - moto raises its own NoSuchEntity types
             return False
-        return bool(principal.arn == arn)
+        return found == arn
 
     def get_entry(self, cluster_name: str, principal_arn: str) -> AccessEntryRecord:
         self._require_access_entry_api(cluster_name)
@@ -340,6 +346,17 @@ class MotoAccessEntries:
                 )
             )
         return out
+
+
+def _access_config(cluster: Cluster) -> dict[str, Any]:
+    """The accessConfig ``decorate`` gave the cluster (none: a cluster moto made alone)."""
+    config: dict[str, Any] = getattr(cluster, "access_config", {})
+    return config
+
+
+def _set_access_config(cluster: Cluster, config: dict[str, Any]) -> None:
+    # moto's Cluster has no accessConfig; DescribeCluster serializes this attribute by name.
+    cluster.access_config = config  # type: ignore[attr-defined]
 
 
 def _canonical(arn: str) -> str:

@@ -110,6 +110,10 @@ def parse_schedule(expression: str) -> float:
     return int(amount) * seconds[unit]
 
 
+# A scheduled delivery: rule name, target id, target, event, attempt.
+_Pending = tuple[str, str, "EventTarget | SqsTarget", dict[str, Any], int]
+
+
 class EventBus:
     """The ``default`` event bus of one account and region. Thread safe."""
 
@@ -135,7 +139,7 @@ class EventBus:
         self.chaos = Chaos()
         self._rng = random.Random(0)
         self._rules: dict[str, Rule] = {}
-        self._queue: list[tuple[float, int, Any]] = []
+        self._queue: list[tuple[float, int, _Pending]] = []
         self._seq = itertools.count()
         self._lock = threading.Condition()
         self._stop = threading.Event()
@@ -253,14 +257,14 @@ class EventBus:
 
     def publish(self, event: Mapping[str, Any]) -> None:
         """Route a complete event to every matching rule's targets (asynchronously)."""
-        event = json.loads(json.dumps(event))
+        copy: dict[str, Any] = json.loads(json.dumps(event))
         with self._lock:
-            self.published.append(event)
+            self.published.append(copy)
             rules = [r for r in self._rules.values() if r.enabled and r.event_pattern]
             for rule in rules:
-                if matches(rule.event_pattern or {}, event):
+                if matches(rule.event_pattern or {}, copy):
                     for tid, target in rule.targets.items():
-                        self._schedule_locked(rule.name, tid, target, event, attempt=1)
+                        self._schedule_locked(rule.name, tid, target, copy, attempt=1)
             self._lock.notify_all()
 
     def wait_idle(self, timeout: float = 10.0) -> bool:
@@ -299,7 +303,7 @@ class EventBus:
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            due_items = []
+            due_items: list[_Pending] = []
             with self._lock:
                 now = self.clock.now()
                 self._fire_schedules_locked(now)

@@ -18,7 +18,6 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import boto3
@@ -26,6 +25,7 @@ from botocore.auth import SigV4QueryAuth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 from moto.ec2.models import ec2_backends
+from moto.ec2.models.instances import Instance
 from moto.iam.models import iam_backends
 from moto.sts.models import sts_backends
 
@@ -125,7 +125,7 @@ class MotoIdentitySource:
         log.info("STS refused presigned request key=%s: %s", key, reason)
 
 
-def instance_role_arn(*, account_id: str, region: str, instance: Any) -> str | None:
+def instance_role_arn(*, account_id: str, region: str, instance: Instance) -> str | None:
     """The role of the instance profile associated with an instance, if any."""
     ec2 = ec2_backends[account_id][region]
     association = ec2.iam_instance_profile_associations.get(instance.id)
@@ -175,7 +175,7 @@ def token_provider(
     )
     sts = session.client("sts", endpoint_url=endpoint_url)
 
-    def add_cluster_header(request: Any, **_: Any) -> None:
+    def add_cluster_header(request: AWSRequest, **_: object) -> None:
         request.headers[CLUSTER_ID_HEADER] = cluster_name
 
     sts.meta.events.register("before-sign.sts.GetCallerIdentity", add_cluster_header)

@@ -13,14 +13,17 @@ from typing import Any
 from moto.autoscaling import responses as asg_responses
 from moto.autoscaling.exceptions import ValidationError
 from moto.autoscaling.models import AutoScalingBackend, FakeAutoScalingGroup, InstanceState
+from moto.autoscaling.responses import AutoScalingResponse
 from moto.core.responses import ActionResult, EmptyResult
 from moto.ec2.exceptions import InvalidInstanceIdError
 from moto.ec2.models import EC2Backend
 from moto.ec2.models.launch_templates import LaunchTemplate
 from moto.ec2.responses import launch_templates as lt_responses
+from moto.ec2.responses.launch_templates import LaunchTemplates
 from moto.ec2.utils import parse_user_data
 from moto.eks import responses as eks_responses
 from moto.eks import urls as eks_urls
+from moto.eks.responses import EKSResponse
 
 from localcloud.aws.autoscaling import STATE_LOCK, TERMINATING, AsgEngine
 from localcloud.aws.eks import EksState
@@ -84,11 +87,12 @@ def _patch_autoscaling() -> None:
     original_call_action = response_cls.call_action
 
     @functools.wraps(original_call_action)
-    def call_action(self: Any) -> Any:
+    def call_action(self: AutoScalingResponse) -> Any:
         with STATE_LOCK:
             return original_call_action(self)
 
-    response_cls.call_action = call_action
+    # A deliberate patch of moto's method (module docstring).
+    response_cls.call_action = call_action  # type: ignore[method-assign]
 
     original_set_desired = FakeAutoScalingGroup.set_desired_capacity
 
@@ -102,7 +106,8 @@ def _patch_autoscaling() -> None:
         engine.reconcile(self)
         return None
 
-    FakeAutoScalingGroup.set_desired_capacity = set_desired_capacity
+    # A deliberate patch of moto's method (module docstring).
+    FakeAutoScalingGroup.set_desired_capacity = set_desired_capacity  # type: ignore[method-assign]
 
     original_terminate = AutoScalingBackend.terminate_instance
 
@@ -136,7 +141,8 @@ def _patch_autoscaling() -> None:
         engine.reconcile(group)
         return TerminateInstanceActivity(state.instance, original_size or 0)
 
-    AutoScalingBackend.terminate_instance = terminate_instance
+    # A deliberate patch of moto's method (module docstring).
+    AutoScalingBackend.terminate_instance = terminate_instance  # type: ignore[method-assign]
 
     original_notify = AutoScalingBackend.notify_terminate_instances
 
@@ -151,7 +157,8 @@ def _patch_autoscaling() -> None:
             engine.terminated_by_ec2(instance_ids)
         return None
 
-    AutoScalingBackend.notify_terminate_instances = notify_terminate_instances
+    # A deliberate patch of moto's method (module docstring).
+    AutoScalingBackend.notify_terminate_instances = notify_terminate_instances  # type: ignore[method-assign]
 
     original_delete = AutoScalingBackend.delete_auto_scaling_group
 
@@ -175,25 +182,29 @@ def _patch_autoscaling() -> None:
         engine.refreshes.pop(group_name, None)
         return None
 
-    AutoScalingBackend.delete_auto_scaling_group = delete_auto_scaling_group
+    # A deliberate patch of moto's method (module docstring).
+    AutoScalingBackend.delete_auto_scaling_group = delete_auto_scaling_group  # type: ignore[method-assign]
 
     def launch_template(self: InstanceState) -> dict[str, Any] | None:
         """The version the instance was launched from (moto shows the group's default)."""
         group = self.auto_scaling_group
         if group is None or group.ec2_launch_template is None:
             return None
-        version = getattr(self.instance, "localcloud_lt_version", None)
+        engine = _engine_for(group)
+        launched = engine.launched_from(self.instance_id) if engine is not None else None
+        version = launched.version if launched is not None else None
         return {
             "LaunchTemplateId": group.ec2_launch_template.id,
             "LaunchTemplateName": group.ec2_launch_template.name,
             "Version": str(version or group.ec2_launch_template.default_version_number),
         }
 
+    # moto's property, replaced on purpose by one that reads what the engine launched from.
     InstanceState.launch_template = property(launch_template)  # type: ignore[assignment]
 
     original_create_group = response_cls.create_auto_scaling_group
 
-    def create_auto_scaling_group(self: Any) -> Any:
+    def create_auto_scaling_group(self: AutoScalingResponse) -> Any:
         """Hooks in LifecycleHookSpecificationList exist before the first instance launches.
         https://docs.aws.amazon.com/autoscaling/ec2/APIReference/API_CreateAutoScalingGroup.html"""
         backend = self.autoscaling_backend
@@ -233,11 +244,12 @@ def _patch_autoscaling() -> None:
         engine.reconcile(backend.autoscaling_groups[name])
         return result
 
-    response_cls.create_auto_scaling_group = create_auto_scaling_group
+    # A deliberate patch of moto's method (module docstring).
+    response_cls.create_auto_scaling_group = create_auto_scaling_group  # type: ignore[method-assign]
 
     original_put_hook = response_cls.put_lifecycle_hook
 
-    def put_lifecycle_hook(self: Any) -> Any:
+    def put_lifecycle_hook(self: AutoScalingResponse) -> Any:
         engine = _engine_for_backend(self.autoscaling_backend)
         if engine is None:
             return original_put_hook(self)
@@ -253,15 +265,16 @@ def _patch_autoscaling() -> None:
         )
         return EmptyResult()
 
-    response_cls.put_lifecycle_hook = put_lifecycle_hook
+    # A deliberate patch of moto's method (module docstring).
+    response_cls.put_lifecycle_hook = put_lifecycle_hook  # type: ignore[method-assign]
 
-    def _require_engine(self: Any) -> AsgEngine:
+    def _require_engine(self: AutoScalingResponse) -> AsgEngine:
         engine = _engine_for_backend(self.autoscaling_backend)
         if engine is None:
             raise NotImplementedError("needs a running localcloud.aws.AwsCloud")
         return engine
 
-    def complete_lifecycle_action(self: Any) -> Any:
+    def complete_lifecycle_action(self: AutoScalingResponse) -> Any:
         """https://docs.aws.amazon.com/autoscaling/ec2/APIReference/API_CompleteLifecycleAction.html"""
         engine = _require_engine(self)
         action = engine.find_action(
@@ -273,7 +286,7 @@ def _patch_autoscaling() -> None:
         engine.complete(action, self._get_param("LifecycleActionResult"))
         return EmptyResult()
 
-    def record_lifecycle_action_heartbeat(self: Any) -> Any:
+    def record_lifecycle_action_heartbeat(self: AutoScalingResponse) -> Any:
         """https://docs.aws.amazon.com/autoscaling/ec2/APIReference/API_RecordLifecycleActionHeartbeat.html"""
         engine = _require_engine(self)
         action = engine.find_action(
@@ -285,7 +298,7 @@ def _patch_autoscaling() -> None:
         engine.heartbeat(action)
         return EmptyResult()
 
-    def start_instance_refresh(self: Any) -> Any:
+    def start_instance_refresh(self: AutoScalingResponse) -> Any:
         """https://docs.aws.amazon.com/autoscaling/ec2/APIReference/API_StartInstanceRefresh.html"""
         engine = _require_engine(self)
         refresh = engine.start_refresh(
@@ -296,7 +309,7 @@ def _patch_autoscaling() -> None:
         )
         return ActionResult({"InstanceRefreshId": refresh.refresh_id})
 
-    def describe_instance_refreshes(self: Any) -> Any:
+    def describe_instance_refreshes(self: AutoScalingResponse) -> Any:
         """https://docs.aws.amazon.com/autoscaling/ec2/APIReference/API_DescribeInstanceRefreshes.html"""
         engine = _require_engine(self)
         name = self._get_param("AutoScalingGroupName")
@@ -308,13 +321,13 @@ def _patch_autoscaling() -> None:
         ]
         return ActionResult({"InstanceRefreshes": refreshes})
 
-    def cancel_instance_refresh(self: Any) -> Any:
+    def cancel_instance_refresh(self: AutoScalingResponse) -> Any:
         """https://docs.aws.amazon.com/autoscaling/ec2/APIReference/API_CancelInstanceRefresh.html"""
         engine = _require_engine(self)
         refresh = engine.cancel_refresh(self._get_param("AutoScalingGroupName"))
         return ActionResult({"InstanceRefreshId": refresh.refresh_id})
 
-    def rollback_instance_refresh(self: Any) -> Any:
+    def rollback_instance_refresh(self: AutoScalingResponse) -> Any:
         """https://docs.aws.amazon.com/autoscaling/ec2/APIReference/API_RollbackInstanceRefresh.html"""
         engine = _require_engine(self)
         refresh = engine.rollback_refresh(self._get_param("AutoScalingGroupName"))
@@ -353,6 +366,7 @@ def _patch_ec2_tags() -> None:
                 raise InvalidInstanceIdError(unknown)
         return original(self, resource_ids)
 
+    # A deliberate patch of moto's method (module docstring).
     EC2Backend.do_resources_exist = do_resources_exist  # type: ignore[method-assign]
 
 
@@ -364,7 +378,7 @@ def _patch_launch_templates() -> None:
     https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_CreateLaunchTemplateVersion.html"""
     response_cls = lt_responses.LaunchTemplates
 
-    def create_launch_template_version(self: Any) -> Any:
+    def create_launch_template_version(self: LaunchTemplates) -> Any:
         name = self._get_param("LaunchTemplateName")
         tmpl_id = self._get_param("LaunchTemplateId")
         if tmpl_id:
@@ -396,7 +410,8 @@ def _patch_launch_templates() -> None:
         }
         return ActionResult(result)
 
-    response_cls.create_launch_template_version = create_launch_template_version
+    # A deliberate patch of moto's method (module docstring).
+    response_cls.create_launch_template_version = create_launch_template_version  # type: ignore[method-assign]
 
 
 def _public_data(data: dict[str, Any]) -> dict[str, Any]:
@@ -414,7 +429,7 @@ def _public_data(data: dict[str, Any]) -> dict[str, Any]:
 # -- EKS --------------------------------------------------------------------------------------
 
 
-def _eks_state(response: Any) -> EksState | None:
+def _eks_state(response: EKSResponse) -> EksState | None:
     active = ACTIVE
     if (
         active is not None
@@ -437,7 +452,7 @@ def _patch_eks() -> None:
 
     original_create = response_cls.create_cluster
 
-    def create_cluster(self: Any) -> Any:
+    def create_cluster(self: EKSResponse) -> Any:
         state = _eks_state(self)
         result = original_create(self)
         if state is not None:
@@ -450,22 +465,24 @@ def _patch_eks() -> None:
                     raise
         return result
 
-    response_cls.create_cluster = create_cluster
+    # A deliberate patch of moto's method (module docstring).
+    response_cls.create_cluster = create_cluster  # type: ignore[method-assign]
 
     original_delete = response_cls.delete_cluster
 
-    def delete_cluster(self: Any) -> Any:
+    def delete_cluster(self: EKSResponse) -> Any:
         state = _eks_state(self)
         result = original_delete(self)
         if state is not None:
             state.forget_cluster(self._get_param("name"))
         return result
 
-    response_cls.delete_cluster = delete_cluster
+    # A deliberate patch of moto's method (module docstring).
+    response_cls.delete_cluster = delete_cluster  # type: ignore[method-assign]
 
     original_update = response_cls.update_cluster_config
 
-    def update_cluster_config(self: Any) -> Any:
+    def update_cluster_config(self: EKSResponse) -> Any:
         state = _eks_state(self)
         access_config = self._get_param("accessConfig")
         if state is None or not access_config:
@@ -474,15 +491,16 @@ def _patch_eks() -> None:
             update = state.update_access_config(self._get_param("name"), access_config)
         return ActionResult({"update": update})
 
-    response_cls.update_cluster_config = update_cluster_config
+    # A deliberate patch of moto's method (module docstring).
+    response_cls.update_cluster_config = update_cluster_config  # type: ignore[method-assign]
 
-    def _state(self: Any) -> EksState:
+    def _state(self: EKSResponse) -> EksState:
         state = _eks_state(self)
         if state is None:
             raise NotImplementedError("needs a running localcloud.aws.AwsCloud")
         return state
 
-    def create_access_entry(self: Any) -> Any:
+    def create_access_entry(self: EKSResponse) -> Any:
         """https://docs.aws.amazon.com/eks/latest/APIReference/API_CreateAccessEntry.html"""
         state = _state(self)
         with STATE_LOCK:
@@ -496,14 +514,14 @@ def _patch_eks() -> None:
             )
         return ActionResult({"accessEntry": record.describe()})
 
-    def describe_access_entry(self: Any) -> Any:
+    def describe_access_entry(self: EKSResponse) -> Any:
         """https://docs.aws.amazon.com/eks/latest/APIReference/API_DescribeAccessEntry.html"""
         state = _state(self)
         with STATE_LOCK:
             record = state.get_entry(self._get_param("name"), self._get_param("principalArn"))
         return ActionResult({"accessEntry": record.describe()})
 
-    def list_access_entries(self: Any) -> Any:
+    def list_access_entries(self: EKSResponse) -> Any:
         """https://docs.aws.amazon.com/eks/latest/APIReference/API_ListAccessEntries.html"""
         state = _state(self)
         with STATE_LOCK:
@@ -514,7 +532,7 @@ def _patch_eks() -> None:
         token = str(start + max_results) if start + max_results < len(arns) else None
         return ActionResult({"accessEntries": page, "nextToken": token})
 
-    def delete_access_entry(self: Any) -> Any:
+    def delete_access_entry(self: EKSResponse) -> Any:
         """https://docs.aws.amazon.com/eks/latest/APIReference/API_DeleteAccessEntry.html"""
         state = _state(self)
         with STATE_LOCK:
