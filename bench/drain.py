@@ -84,7 +84,9 @@ class Group:
 
 
 class Bench:
-    def __init__(self, kube: KubeCloud, registry: IdentityRegistry, entries: Any) -> None:
+    def __init__(
+        self, kube: KubeCloud, registry: IdentityRegistry, entries: InMemoryAccessEntries
+    ) -> None:
         self.kube = kube
         self.registry = registry
         self.entries = entries
@@ -162,7 +164,7 @@ class Bench:
         return LeaveService(
             fleet=Fleet(
                 autoscaling=self.group,
-                compute=None,  # type: ignore[arg-type]
+                compute=None,  # type: ignore[arg-type]  # a drain never reads EC2
                 clusters=Clusters(),
                 kube_for=lambda connection: KubeCluster(api),
             ),

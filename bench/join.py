@@ -23,10 +23,12 @@ from typing import Any
 ROOT = Path(__file__).parents[1]
 sys.path.insert(0, str(ROOT))
 
+from localcloud.aws.events import LambdaContext  # noqa: E402
 from localcloud.deployment import Product, deploy, lambda_context  # noqa: E402
 from winnodes import wiring  # noqa: E402
-from winnodes.adapters.kube.api import KubeApi  # noqa: E402
-from winnodes.services.join import JoinService  # noqa: E402
+from winnodes.adapters.kube.api import JsonObject, KubeApi  # noqa: E402
+from winnodes.services.fleet import FleetView  # noqa: E402
+from winnodes.services.join import JoinResult, JoinService, LaunchAction  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
 LAUNCH_PATTERN = {
@@ -65,11 +67,13 @@ def counting(counter: CallCounter) -> Iterator[None]:
     original_request = KubeApi._request
     original_advance = JoinService.advance
 
-    def request(self: KubeApi, method: str, path: str, **kwargs: Any) -> Any:
+    def request(self: KubeApi, method: str, path: str, **kwargs: Any) -> JsonObject:
         counter.kube(method, path)
         return original_request(self, method, path, **kwargs)
 
-    def advance(self: JoinService, action: Any, view: Any = None) -> Any:
+    def advance(
+        self: JoinService, action: LaunchAction, view: FleetView | None = None
+    ) -> JoinResult:
         counter.phase = "step"
         result = original_advance(self, action, view)
         # Calls made by a step that only waited are readiness polls.
@@ -86,6 +90,7 @@ def counting(counter: CallCounter) -> Iterator[None]:
         counter.phase = "setup"
         return result
 
+    # Counting wraps the product's own methods while the benchmark runs: patched on purpose.
     KubeApi._request = request  # type: ignore[method-assign]
     JoinService.advance = advance  # type: ignore[method-assign]
     try:
@@ -135,7 +140,12 @@ def calls_per_launch(product: Product) -> dict[str, Any]:
     counter = CallCounter()
     events: list[dict[str, Any]] = []
     product.aws.events.put_rule("capture", event_pattern=LAUNCH_PATTERN)
-    product.aws.events.put_target("capture", lambda event, _: events.append(event) or {})
+
+    def capture(event: dict[str, Any], _: LambdaContext) -> dict[str, Any]:
+        events.append(event)
+        return {}
+
+    product.aws.events.put_target("capture", capture)
     group = product.make_group(desired=1, profile_arn=profile_arn)
     wait(lambda: events, "the launch event")
     product.aws.events.remove_rule("capture")

@@ -6,18 +6,19 @@ AWS and Kubernetes APIs they stand for."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from winnodes.decisions.drain import PodPhase
-from winnodes.decisions.smoke import SmokePod, SmokeTestPolicy
+from winnodes.decisions.smoke import ListedSmokePod, SmokePod, SmokeTestPolicy
 from winnodes.errors import KubernetesError
 from winnodes.models.groups import ManagedGroup
 from winnodes.models.identifiers import ClusterName
 from winnodes.ports import (
     AutoScalingGroup,
+    AwsAuthConfigMap,
     ClusterConnection,
     GroupInstance,
     Instance,
@@ -53,6 +54,9 @@ class FakeAutoScaling:
     def describe_group(self, name: str) -> AutoScalingGroup:
         self.journal.append("autoscaling.describe_group")
         return AutoScalingGroup(name, self.tags, (GroupInstance(INSTANCE, self.state),))
+
+    def groups_tagged(self, tag_key: str) -> Iterator[AutoScalingGroup]:
+        raise NotImplementedError("a join never lists groups (the reconciler does)")
 
     def lifecycle_hooks(self, group: str) -> list[LifecycleHook]:
         return self.hooks
@@ -154,6 +158,12 @@ class FakeKube:
         self.reads += 1
         return NodeState(NODE, INSTANCE, ready=ready, windows_build="10.0.20348")
 
+    def read_aws_auth(self) -> AwsAuthConfigMap | None:
+        raise NotImplementedError("the cluster is in API mode: aws-auth is not read")
+
+    def write_aws_auth(self, data: Mapping[str, str], *, resource_version: str | None) -> None:
+        raise NotImplementedError("the cluster is in API mode: aws-auth is not written")
+
     def windows_ipam_enabled(self) -> bool:
         self.journal.append("kube.read_vpc_cni")
         return self.windows_ipam
@@ -192,6 +202,9 @@ class FakeSmokePods:
             raise KubernetesError(f"DELETE {name}: 503", 503)
         self.deleted.append(name)
         return self.pods.pop(name, None) is not None
+
+    def listed(self, *, namespace: str) -> list[ListedSmokePod]:
+        raise NotImplementedError("a join reads its own pod; listing is the reconciler's")
 
     def finish(self, phase: PodPhase, exit_code: int) -> None:
         self.pods[POD] = replace(self.pods[POD], phase=phase, exit_code=exit_code)
@@ -234,10 +247,10 @@ class JoinWorld:
 
     def fleet(self) -> Fleet:
         return Fleet(
-            autoscaling=self.autoscaling,  # type: ignore[arg-type]
-            compute=self.compute,  # type: ignore[arg-type]
+            autoscaling=self.autoscaling,
+            compute=self.compute,
             clusters=FakeClusters(self.journal),
-            kube_for=lambda connection: self.kube,  # type: ignore[arg-type,return-value]
+            kube_for=lambda connection: self.kube,
         )
 
     def service(
@@ -246,7 +259,7 @@ class JoinWorld:
         settings = settings or JoinSettings(smoke_test=policy or SmokeTestPolicy(enabled=True))
         return JoinService(
             fleet=self.fleet(),
-            access_entries=self.access_entries,  # type: ignore[arg-type]
+            access_entries=self.access_entries,
             clock=self.clock,
             settings=settings,
             smoke_pods_for=lambda connection: self.pods,

@@ -9,7 +9,7 @@ an evicted pod stays Terminating, as it does on a node whose kubelet is stuck.""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -94,7 +94,7 @@ class FakeAutoScaling:
 class FakeCompute:
     journal: list[str]
 
-    def describe_instances(self, instance_ids: list[str]) -> dict[str, Instance]:
+    def describe_instances(self, instance_ids: Sequence[str]) -> dict[str, Instance]:
         self.journal.append("ec2.describe_instances")
         return {
             i: Instance(
@@ -109,7 +109,7 @@ class FakeCompute:
             for i in instance_ids
         }
 
-    def tag_instances(self, instance_ids: list[str], tags: Mapping[str, str]) -> list[str]:
+    def tag_instances(self, instance_ids: Sequence[str], tags: Mapping[str, str]) -> list[str]:
         self.journal.append("ec2.create_tags")
         return list(instance_ids)
 
@@ -242,9 +242,10 @@ class LeaveWorld:
 
     def fleet(self) -> Fleet:
         return Fleet(
-            autoscaling=self.autoscaling,  # type: ignore[arg-type]
-            compute=FakeCompute(self.journal),  # type: ignore[arg-type]
+            autoscaling=self.autoscaling,
+            compute=FakeCompute(self.journal),
             clusters=FakeClusters(self.journal),
+            # KubeCluster names the concrete KubeApi; the fake serves the protocol it uses.
             kube_for=lambda connection: KubeCluster(self.kube),  # type: ignore[arg-type]
         )
 

@@ -5,16 +5,15 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any
 
 
-def wait_for(
-    predicate: Callable[[], Any],
+def wait_for[T](
+    predicate: Callable[[], T | None],
     *,
     timeout: float = 90.0,
     interval: float = 0.05,
     message: str = "",
-) -> Any:
+) -> T:
     """The first truthy value of `predicate()`. Its exceptions propagate at once: a broken
     predicate fails the test with its own error, not a timeout."""
     deadline = time.monotonic() + timeout

@@ -104,9 +104,11 @@ class Workloads:
         )
 
     def pods(self, app: str) -> list[dict[str, Any]]:
-        return raw_json(self.core.list_namespaced_pod, self.namespace, label_selector=f"app={app}")[
-            "items"
-        ]
+        listed = raw_json(
+            self.core.list_namespaced_pod, self.namespace, label_selector=f"app={app}"
+        )
+        items: list[dict[str, Any]] = listed["items"]
+        return items
 
     def running(self, app: str) -> list[dict[str, Any]]:
         """Pods of ``app`` that are Running, Ready and not terminating."""

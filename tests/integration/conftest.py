@@ -7,8 +7,9 @@ simulated nodes (labelled with the test's group, so tests do not schedule onto e
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Protocol
 
 import pytest
 from kubernetes.client import CoreV1Api
@@ -87,7 +88,15 @@ def new_node_identity(role_name: str | None = None) -> NodeIdentity:
     )
 
 
-WindowsNodeFactory = Callable[..., SimulatedNode]
+class WindowsNodeFactory(Protocol):
+    def __call__(
+        self,
+        *,
+        role_name: str | None = None,
+        authorize: bool = True,
+        wait: bool = True,
+        az: str = "us-east-1a",
+    ) -> SimulatedNode: ...
 
 
 @pytest.fixture

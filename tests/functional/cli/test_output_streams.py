@@ -53,7 +53,9 @@ class LifecycleEvents:
         return {"status": "ignored", "reason": "group not found"}
 
 
-def test_reconcile_prints_only_the_report_on_stdout(capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_reconcile_prints_only_the_report_on_stdout(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(wiring, "reconcile_service", lambda region=None: Reconciler([]))
     assert main(monkeypatch, "reconcile") == 0
     out, err = capsys.readouterr()
@@ -65,7 +67,9 @@ def test_reconcile_prints_only_the_report_on_stdout(capsys, monkeypatch) -> None
     assert any("_aws" in line for line in logged)  # the EMF metric
 
 
-def test_lifecycle_prints_only_the_outcome_on_stdout(capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_lifecycle_prints_only_the_outcome_on_stdout(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(wiring, "lifecycle_events", lambda region=None: LifecycleEvents())
     assert main(monkeypatch, "lifecycle", "-e", "events/lifecycle-launch.json") == 0
     out, err = capsys.readouterr()
@@ -73,7 +77,9 @@ def test_lifecycle_prints_only_the_outcome_on_stdout(capsys, monkeypatch) -> Non
     assert len(json_lines(err)) == 2  # the log line and the EMF metric
 
 
-def test_the_logger_writes_to_stdout_again_after_the_command(capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_the_logger_writes_to_stdout_again_after_the_command(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     # The Lambda handlers share the logger: their logs must stay on stdout.
     monkeypatch.setattr(wiring, "reconcile_service", lambda region=None: Reconciler([]))
     main(monkeypatch, "reconcile")
@@ -82,14 +88,18 @@ def test_the_logger_writes_to_stdout_again_after_the_command(capsys, monkeypatch
     assert json.loads(capsys.readouterr().out)["message"] == "after the command"
 
 
-def test_a_pass_with_errors_prints_the_report_and_exits_1(capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_a_pass_with_errors_prints_the_report_and_exits_1(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     errors = ["win-a: EKS cluster 'gone' not found in region us-east-1"]
     monkeypatch.setattr(wiring, "reconcile_service", lambda region=None: Reconciler(errors))
     assert main(monkeypatch, "reconcile") == cli.EXIT_FAILURE
     assert json.loads(capsys.readouterr().out)["errors"] == errors
 
 
-def test_the_region_option_serves_its_own_run_only(capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_the_region_option_serves_its_own_run_only(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("AWS_REGION", "us-east-1")
     sessions: list[str | None] = []
 

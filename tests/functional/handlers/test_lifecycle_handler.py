@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 
-from localcloud.deployment import lambda_context, load_handler
+from localcloud.deployment import Handler, lambda_context, load_handler
 from tests.helpers.events import load_event
 from winnodes import wiring
 from winnodes.errors import AwsError
 
 
 @pytest.fixture
-def handler(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+def handler(monkeypatch: pytest.MonkeyPatch) -> Iterator[Handler]:
     # Nothing listens on port 9: any AWS call would fail loudly instead of passing silently.
     monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
@@ -25,7 +27,9 @@ def handler(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
     wiring.reset()
 
 
-def test_malformed_event_is_rejected_naming_the_field(handler, capsys) -> None:  # type: ignore[no-untyped-def]
+def test_malformed_event_is_rejected_naming_the_field(
+    handler: Handler, capsys: pytest.CaptureFixture[str]
+) -> None:
     result = handler(load_event("lifecycle-launch-malformed"), lambda_context("lifecycle"))
     assert result["status"] == "rejected"
     assert result["field"] == "detail.EC2InstanceId"
@@ -49,18 +53,20 @@ def test_malformed_event_is_rejected_naming_the_field(handler, capsys) -> None: 
         lambda e: e.__setitem__("detail", "not an object"),
     ],
 )
-def test_hostile_or_broken_events_are_rejected_without_aws_calls(handler, mutate) -> None:  # type: ignore[no-untyped-def]
+def test_hostile_or_broken_events_are_rejected_without_aws_calls(
+    handler: Handler, mutate: Callable[[dict[str, Any]], object]
+) -> None:
     event = load_event("lifecycle-launch")
     mutate(event)
     assert handler(event, lambda_context("lifecycle"))["status"] == "rejected"
 
 
-def test_test_notification_is_skipped(handler) -> None:  # type: ignore[no-untyped-def]
+def test_test_notification_is_skipped(handler: Handler) -> None:
     result = handler(load_event("lifecycle-test-notification"), lambda_context("lifecycle"))
     assert result == {"status": "skipped", "reason": "autoscaling:TEST_NOTIFICATION"}
 
 
-def test_a_real_launch_event_does_reach_aws(handler) -> None:  # type: ignore[no-untyped-def]
+def test_a_real_launch_event_does_reach_aws(handler: Handler) -> None:
     # The counterpart of the tests above: a valid event is not rejected, it goes to AWS, which
     # here is unreachable, so the call fails. This proves the others stopped before AWS.
     with pytest.raises(AwsError, match=r"127\.0\.0\.1:9"):

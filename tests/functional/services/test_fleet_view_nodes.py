@@ -7,8 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
-from winnodes.ports import Instance, InstancePlatform, NodeState
-from winnodes.services.fleet import Fleet
+from winnodes.ports import ClusterConnection, Instance, InstancePlatform, NodeState
+from winnodes.services.fleet import Fleet, FleetView
 
 NAME = "ip-10-0-1-23.ec2.internal"
 INSTANCE = Instance(
@@ -38,15 +38,17 @@ class Kube:
 
 
 class Clusters:
-    def describe_cluster(self, name: str) -> object:
-        return name
+    def describe_cluster(self, name: str) -> ClusterConnection:
+        return ClusterConnection(name, "https://k8s", "Q0E=", None)
 
 
-def view_of(kube: Kube):  # type: ignore[no-untyped-def]
+def view_of(kube: Kube) -> FleetView:
+    # Looking up Nodes reads neither Auto Scaling nor EC2, and only the node part of the
+    # cluster's ClusterKube: the stand-ins are partial on purpose.
     fleet = Fleet(
         autoscaling=None,  # type: ignore[arg-type]
         compute=None,  # type: ignore[arg-type]
-        clusters=Clusters(),  # type: ignore[arg-type]
+        clusters=Clusters(),
         kube_for=lambda connection: kube,  # type: ignore[arg-type,return-value]
     )
     return fleet.view()

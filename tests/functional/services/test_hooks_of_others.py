@@ -29,7 +29,8 @@ def handle(world: JoinWorld, hook: str) -> dict[str, Any]:
     events = LifecycleEvents(
         fleet=world.fleet(),
         join=world.service(settings=JoinSettings()),
-        leave=None,  # type: ignore[arg-type] - launch events only
+        # None on purpose: a launch event must not reach the leave service.
+        leave=None,  # type: ignore[arg-type]
     )
     return events.handle(launch_event(hook))
 

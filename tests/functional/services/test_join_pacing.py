@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
-from typing import Any
+
+import pytest
 
 from tests.helpers.join_world import JoinWorld, launch_action
 from winnodes.decisions.join import Abandon, AuthorizeNodeRole, CompleteContinue, ReleaseToWarmPool
@@ -170,7 +171,7 @@ def test_a_waiting_join_reads_its_node_every_poll_and_the_fleet_every_interval()
     assert world.journal.count("ec2.describe_instances") == 3
 
 
-def test_a_waiting_join_logs_each_reason_once_at_info(caplog: Any) -> None:
+def test_a_waiting_join_logs_each_reason_once_at_info(caplog: pytest.LogCaptureFixture) -> None:
     world = JoinWorld()
     world.kube.ready_from_read = 3
 
@@ -178,7 +179,7 @@ def test_a_waiting_join_logs_each_reason_once_at_info(caplog: Any) -> None:
         world.service(settings=settings()).join(launch_action())
 
     waiting = [r for r in caplog.records if r.getMessage() == "waiting for node"]
-    assert [(r.levelname, r.reason) for r in waiting] == [
+    assert [(r.levelname, vars(r)["reason"]) for r in waiting] == [
         ("INFO", "node not Ready"),
         ("DEBUG", "node not Ready"),
         ("DEBUG", "node not Ready"),

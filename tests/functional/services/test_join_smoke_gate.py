@@ -92,7 +92,7 @@ def test_enabling_the_smoke_test_without_smoke_pods_is_refused() -> None:
     with pytest.raises(ValueError, match="smoke test"):
         JoinService(
             fleet=world.fleet(),
-            access_entries=world.access_entries,  # type: ignore[arg-type]
+            access_entries=world.access_entries,
             clock=world.clock,
             settings=JoinSettings(smoke_test=SmokeTestPolicy(enabled=True)),
         )

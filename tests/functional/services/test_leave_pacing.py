@@ -9,7 +9,8 @@ from __future__ import annotations
 import logging
 from dataclasses import replace
 from datetime import timedelta
-from typing import Any
+
+import pytest
 
 from tests.helpers.leave_world import (
     HOOK,
@@ -123,7 +124,9 @@ def test_a_reconciler_pass_lists_the_nodes_once_for_every_terminating_instance()
     assert world.autoscaling.completed == [(leaving[4], "CONTINUE")]
 
 
-def test_a_long_drain_logs_its_progress_when_it_changes_not_every_poll(caplog: Any) -> None:
+def test_a_long_drain_logs_its_progress_when_it_changes_not_every_poll(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     world = LeaveWorld()
     world.kube.add_node(INSTANCE, pods=3)
 
@@ -132,7 +135,8 @@ def test_a_long_drain_logs_its_progress_when_it_changes_not_every_poll(caplog: A
 
     draining = [r for r in caplog.records if r.getMessage() == "draining"]
     assert [r.levelname for r in draining if r.levelno >= logging.INFO] == ["INFO"]
-    assert (draining[0].remaining, draining[0].blocked_by_pdb) == ("3", "0")
+    progress = vars(draining[0])  # logging's `extra` fields
+    assert (progress["remaining"], progress["blocked_by_pdb"]) == ("3", "0")
 
 
 def test_a_dead_nodes_terminating_pods_hold_the_drain_for_a_minute_not_the_deadline() -> None:

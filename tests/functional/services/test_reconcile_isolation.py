@@ -11,6 +11,8 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
+
 from winnodes.errors import AwsError, ClusterNotFoundError
 from winnodes.models.groups import ManagedGroup
 from winnodes.ports import (
@@ -121,7 +123,9 @@ def reconciler(
     services: Services,
     clusters: set[str] | Clusters,
     launch_hooks: Sequence[LifecycleHook] = (LAUNCH,),
-) -> Any:
+) -> ReconcileService:
+    # The stand-ins offer only what a pass asks of them (ReconcileService takes the concrete
+    # JoinService and LeaveService): partial on purpose.
     fleet = Fleet(
         autoscaling=Groups(groups, launch_hooks),  # type: ignore[arg-type]
         compute=Instances(),  # type: ignore[arg-type]
@@ -180,13 +184,16 @@ def test_one_failing_instance_holds_up_none_of_its_neighbours() -> None:
     ]
 
 
-def test_a_launch_hook_defaulting_to_continue_is_reported(caplog: Any) -> None:
+def test_a_launch_hook_defaulting_to_continue_is_reported(caplog: pytest.LogCaptureFixture) -> None:
     continue_by_default = replace(LAUNCH, default_result="CONTINUE")
     groups = [group("win", "prod", {"i-0000000000000000b": "Pending:Wait"})]
 
     reconciler(groups, Services(), {"prod"}, [continue_by_default]).reconcile()
     warned = [r for r in caplog.records if "defaults to CONTINUE" in r.getMessage()]
-    assert [(r.levelname, r.asg, r.hook) for r in warned] == [("WARNING", "win", "join")]
+    # Logging's `extra` fields are set on the record: read them from its __dict__.
+    assert [(r.levelname, vars(r)["asg"], vars(r)["hook"]) for r in warned] == [
+        ("WARNING", "win", "join")
+    ]
 
     caplog.clear()
     reconciler(groups, Services(), {"prod"}).reconcile()
@@ -206,7 +213,9 @@ def test_a_cluster_that_cannot_be_described_is_asked_for_once_per_pass() -> None
     assert len(report.errors) == 3
 
 
-def test_with_another_tools_launch_hook_only_the_named_one_is_driven(caplog: Any) -> None:
+def test_with_another_tools_launch_hook_only_the_named_one_is_driven(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     other = LifecycleHook("log-shipper", LAUNCH.transition, 300, "CONTINUE")
     members = {"i-0000000000000000b": "Pending:Wait"}
     unnamed = group("win", "prod", members)
@@ -218,7 +227,7 @@ def test_with_another_tools_launch_hook_only_the_named_one_is_driven(caplog: Any
     reconciler([unnamed], services, {"prod"}, [other, LAUNCH]).reconcile()
     assert not [c for c in services.calls if c.startswith("advance")]  # which one is ours?
     warned = [r for r in caplog.records if "which lifecycle hook is ours" in r.getMessage()]
-    assert [r.hooks for r in warned] == [["join", "log-shipper"]]
+    assert [vars(r)["hooks"] for r in warned] == [["join", "log-shipper"]]
 
     services = Services()
     reconciler([named], services, {"prod"}, [other, LAUNCH]).reconcile()

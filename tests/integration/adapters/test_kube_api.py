@@ -5,23 +5,26 @@ from __future__ import annotations
 
 import secrets
 import time
-from typing import Any
+from typing import TYPE_CHECKING
 
 import boto3
 import pytest
 from kubernetes.client.exceptions import ApiException
 
-from localcloud.kube import DEFAULT_ACCOUNT_ID, IdentityRegistry, KubeCloud
+from localcloud.kube import DEFAULT_ACCOUNT_ID, AwsCredentials, IdentityRegistry, KubeCloud
 from localcloud.kube.clients import allowed, raw_json
 from localcloud.kube.waiting import wait_until
 from winnodes.adapters.kube.api import KubeApi
 from winnodes.adapters.kube.token import CachedToken, eks_token
 from winnodes.errors import KubernetesConflictError, KubernetesError, KubernetesNotFoundError
 
+if TYPE_CHECKING:
+    from mypy_boto3_sts import STSClient
+
 pytestmark = pytest.mark.integration
 
 
-def sts_client(access_key_id: str, secret_access_key: str):  # type: ignore[no-untyped-def]
+def sts_client(access_key_id: str, secret_access_key: str) -> STSClient:
     # Presigning needs no network; the host is the real regional STS one, as in Lambda.
     return boto3.session.Session(
         aws_access_key_id=access_key_id,
@@ -31,7 +34,9 @@ def sts_client(access_key_id: str, secret_access_key: str):  # type: ignore[no-u
 
 
 @pytest.fixture
-def function_identity(kube: KubeCloud, identity_registry: IdentityRegistry, namespace: str):  # type: ignore[no-untyped-def]
+def function_identity(
+    kube: KubeCloud, identity_registry: IdentityRegistry, namespace: str
+) -> AwsCredentials:
     """An IAM role mapped in aws-auth to a user allowed to manage ConfigMaps in `namespace`."""
     role = f"winnodes-fn-{secrets.token_hex(3)}"
     creds = identity_registry.add(arn=f"arn:aws:sts::{DEFAULT_ACCOUNT_ID}:assumed-role/{role}/s1")
@@ -79,8 +84,8 @@ def function_identity(kube: KubeCloud, identity_registry: IdentityRegistry, name
 
 def test_token_authenticates_and_errors_map_to_typed_exceptions(
     kube: KubeCloud,
-    function_identity,
-    namespace: str,  # type: ignore[no-untyped-def]
+    function_identity: AwsCredentials,
+    namespace: str,
 ) -> None:
     sts = sts_client(function_identity.access_key_id, function_identity.secret_access_key)
     api = KubeApi(
@@ -111,7 +116,7 @@ class RefusedFirst:
     """A token source whose cached token the server refuses (say, it expired while Lambda had
     the container frozen): a token for another cluster until invalidated, then a good one."""
 
-    def __init__(self, sts: Any, cluster: str) -> None:
+    def __init__(self, sts: STSClient, cluster: str) -> None:
         self._sts, self._cluster = sts, cluster
         self.invalidated = 0
 
@@ -123,7 +128,9 @@ class RefusedFirst:
         self.invalidated += 1
 
 
-def test_token_for_another_cluster_is_refused(kube: KubeCloud, function_identity) -> None:  # type: ignore[no-untyped-def]
+def test_token_for_another_cluster_is_refused(
+    kube: KubeCloud, function_identity: AwsCredentials
+) -> None:
     sts = sts_client(function_identity.access_key_id, function_identity.secret_access_key)
     token = CachedToken(sts, "some-other-cluster", wall_clock=time.time)
     api = KubeApi(endpoint=kube.endpoint, ca_base64=kube.ca_data, token=token)
@@ -134,7 +141,7 @@ def test_token_for_another_cluster_is_refused(kube: KubeCloud, function_identity
 
 def test_a_refused_token_is_signed_anew_and_the_request_retried_once(
     kube: KubeCloud,
-    function_identity,  # type: ignore[no-untyped-def]
+    function_identity: AwsCredentials,
     namespace: str,
 ) -> None:
     sts = sts_client(function_identity.access_key_id, function_identity.secret_access_key)
@@ -146,7 +153,9 @@ def test_a_refused_token_is_signed_anew_and_the_request_retried_once(
     assert token.invalidated == 1  # the first request only; the next used the new token
 
 
-def test_invalidate_drops_the_cached_token(kube: KubeCloud, function_identity) -> None:  # type: ignore[no-untyped-def]
+def test_invalidate_drops_the_cached_token(
+    kube: KubeCloud, function_identity: AwsCredentials
+) -> None:
     sts = sts_client(function_identity.access_key_id, function_identity.secret_access_key)
     signed: list[str] = []
     sts.meta.events.register(
@@ -160,7 +169,9 @@ def test_invalidate_drops_the_cached_token(kube: KubeCloud, function_identity) -
     assert len(signed) == 2
 
 
-def test_cached_token_is_reused_until_near_expiry(kube: KubeCloud, function_identity) -> None:  # type: ignore[no-untyped-def]
+def test_cached_token_is_reused_until_near_expiry(
+    kube: KubeCloud, function_identity: AwsCredentials
+) -> None:
     sts = sts_client(function_identity.access_key_id, function_identity.secret_access_key)
     signed: list[str] = []
     sts.meta.events.register(

@@ -4,13 +4,24 @@ module, plain boto3 clients against it, and a factory for Windows node groups.""
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import pytest
 
 from localcloud.aws import AwsCloud
 from localcloud.aws.autoscaling import STATE_LOCK
-from tests.integration.aws.helpers import LAUNCH, TERMINATE, Clients, Group, user_data
+from tests.integration.aws.helpers import (
+    LAUNCH,
+    TERMINATE,
+    Clients,
+    Group,
+    MakeGroup,
+    user_data,
+)
+
+if TYPE_CHECKING:
+    from mypy_boto3_autoscaling.type_defs import LifecycleHookSpecificationTypeDef
 
 # 1 simulated second = 10 ms: a 30 s heartbeat timeout lasts 0.3 s. Tests that depend on AWS
 # durations (heartbeat timeouts, warm-up, checkpoints) use ``sim_time`` instead of racing it.
@@ -52,11 +63,18 @@ def sim_time(aws: AwsCloud) -> Iterator[SimTime]:
 
 @pytest.fixture(scope="module")
 def clients(aws: AwsCloud) -> Clients:
-    return Clients(*(aws.client(s) for s in ("autoscaling", "ec2", "eks", "ssm", "iam", "sqs")))
+    return Clients(
+        autoscaling=aws.client("autoscaling"),
+        ec2=aws.client("ec2"),
+        eks=aws.client("eks"),
+        ssm=aws.client("ssm"),
+        iam=aws.client("iam"),
+        sqs=aws.client("sqs"),
+    )
 
 
 @pytest.fixture
-def make_group(aws: AwsCloud, clients: Clients) -> Callable[..., Group]:
+def make_group(aws: AwsCloud, clients: Clients) -> MakeGroup:
     def make(
         *,
         desired: int,
@@ -79,12 +97,10 @@ def make_group(aws: AwsCloud, clients: Clients) -> Callable[..., Group]:
                 "ImageId": ami,
                 "InstanceType": "m5.large",
                 "UserData": user_data(script or "<powershell>Write-Output hi</powershell>"),
-                "IamInstanceProfile": {
-                    "Arn": profile_arn or aws.world.node_instance_profile_arn  # type: ignore[union-attr]
-                },
+                "IamInstanceProfile": {"Arn": profile_arn or aws.world.node_instance_profile_arn},
             },
         )["LaunchTemplate"]
-        specs = [
+        specs: list[LifecycleHookSpecificationTypeDef] = [
             {
                 "LifecycleHookName": "launch" if transition == LAUNCH else "terminate",
                 "LifecycleTransition": transition,
@@ -100,7 +116,7 @@ def make_group(aws: AwsCloud, clients: Clients) -> Callable[..., Group]:
             MaxSize=max_size,
             DesiredCapacity=desired,
             LaunchTemplate={"LaunchTemplateId": template["LaunchTemplateId"], "Version": "1"},
-            VPCZoneIdentifier=",".join(aws.world.subnet_ids),  # type: ignore[union-attr]
+            VPCZoneIdentifier=",".join(aws.world.subnet_ids),
             LifecycleHookSpecificationList=specs,
         )
         return Group(name=name, template_id=template["LaunchTemplateId"])

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import base64
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+
+if TYPE_CHECKING:
+    from mypy_boto3_autoscaling import AutoScalingClient
+    from mypy_boto3_ec2 import EC2Client
+    from mypy_boto3_eks import EKSClient
+    from mypy_boto3_iam import IAMClient
+    from mypy_boto3_ssm import SSMClient
 
 LAUNCH = "autoscaling:EC2_INSTANCE_LAUNCHING"
 TERMINATE = "autoscaling:EC2_INSTANCE_TERMINATING"
@@ -12,12 +19,12 @@ TERMINATE = "autoscaling:EC2_INSTANCE_TERMINATING"
 
 @dataclass
 class Clients:
-    autoscaling: Any
-    ec2: Any
-    eks: Any
-    ssm: Any
-    iam: Any
-    sqs: Any
+    autoscaling: AutoScalingClient
+    ec2: EC2Client
+    eks: EKSClient
+    ssm: SSMClient
+    iam: IAMClient
+    sqs: Any  # boto3's stubs for SQS are not installed
 
 
 def user_data(script: str) -> str:
@@ -44,7 +51,26 @@ class Group:
     template_id: str
 
 
-def _members(clients: Clients, group: str, field: str) -> dict[str, str]:
+class MakeGroup(Protocol):
+    """The ``make_group`` fixture: a Windows node group on its own launch template."""
+
+    def __call__(
+        self,
+        *,
+        desired: int,
+        hooks: tuple[str, ...] = ...,
+        heartbeat: int = 600,
+        default_result: str = "ABANDON",
+        script: str | None = None,
+        max_size: int = 10,
+        profile_arn: str | None = None,
+        name: str | None = None,
+    ) -> Group: ...
+
+
+def _members(
+    clients: Clients, group: str, field: Literal["LifecycleState", "HealthStatus"]
+) -> dict[str, str]:
     """Instance id → one field of each instance, as DescribeAutoScalingGroups shows them."""
     found = clients.autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[group])
     return {i["InstanceId"]: i[field] for i in found["AutoScalingGroups"][0]["Instances"]}

@@ -3,7 +3,7 @@ instance EC2 does not know does not cost the others their tags."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -17,7 +17,7 @@ UNKNOWN = "i-0123456789abcdef0"  # well formed, never launched
 
 
 @pytest.fixture
-def create_tags_calls(clients: Clients) -> list[list[str]]:
+def create_tags_calls(clients: Clients) -> Iterator[list[list[str]]]:
     """The Resources of every CreateTags request the test's EC2 client sends."""
     calls: list[list[str]] = []
 

@@ -33,8 +33,8 @@ def new_cluster(aws: AwsCloud, clients: Clients, mode: str | None) -> str:
     extra: dict[str, Any] = {"accessConfig": {"authenticationMode": mode}} if mode else {}
     clients.eks.create_cluster(
         name=name,
-        roleArn=aws.world.cluster_role_arn,  # type: ignore[union-attr]
-        resourcesVpcConfig={"subnetIds": list(aws.world.subnet_ids)},  # type: ignore[union-attr]
+        roleArn=aws.world.cluster_role_arn,
+        resourcesVpcConfig={"subnetIds": list(aws.world.subnet_ids)},
         **extra,
     )
     return name
@@ -199,7 +199,7 @@ def test_windows_eks_amis_and_their_public_parameters(aws: AwsCloud, clients: Cl
 def test_presigned_tokens_resolve_to_the_instance_role_for_this_cluster_only(
     aws: AwsCloud, clients: Clients
 ) -> None:
-    role_arn = aws.world.node_role_arn  # type: ignore[union-attr]
+    role_arn = aws.world.node_role_arn
     creds = assume_instance_role(
         account_id=aws.account_id, region=aws.region, instance_id="i-0abc", role_arn=role_arn
     )

@@ -9,14 +9,22 @@ import math
 import secrets
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from botocore.exceptions import ClientError
 
 from localcloud.aws import AwsCloud
 from tests.helpers.waiting import wait_for
-from tests.integration.aws.helpers import Clients, in_state
+from tests.integration.aws.helpers import Clients, MakeGroup, in_state
+
+if TYPE_CHECKING:
+    from mypy_boto3_autoscaling.type_defs import (
+        DesiredConfigurationTypeDef,
+        InstanceRefreshTypeDef,
+    )
+
+    from tests.integration.aws.conftest import SimTime
 
 pytestmark = pytest.mark.integration
 
@@ -81,7 +89,7 @@ def new_version(aws: AwsCloud, clients: Clients, template_id: str) -> str:
     return str(created["VersionNumber"])
 
 
-def refresh_state(clients: Clients, group: str) -> dict[str, Any]:
+def refresh_state(clients: Clients, group: str) -> InstanceRefreshTypeDef:
     return clients.autoscaling.describe_instance_refreshes(AutoScalingGroupName=group)[
         "InstanceRefreshes"
     ][0]
@@ -109,7 +117,7 @@ def samples_since(aws: AwsCloud, group: str, position: int) -> list[Any]:
 
 
 def test_terminate_first_refresh_keeps_min_healthy_and_never_exceeds_desired(
-    aws: AwsCloud, clients: Clients, make_group: Any, sim_time: Any
+    aws: AwsCloud, clients: Clients, make_group: MakeGroup, sim_time: SimTime
 ) -> None:
     name = f"g-{secrets.token_hex(3)}"
     Operator(aws, clients, name, always_continue)
@@ -172,7 +180,7 @@ def test_terminate_first_refresh_keeps_min_healthy_and_never_exceeds_desired(
 
 
 def test_launch_first_refresh_launches_before_terminating(
-    aws: AwsCloud, clients: Clients, make_group: Any, sim_time: Any
+    aws: AwsCloud, clients: Clients, make_group: MakeGroup, sim_time: SimTime
 ) -> None:
     name = f"g-{secrets.token_hex(3)}"
     Operator(aws, clients, name, always_continue)
@@ -195,7 +203,7 @@ def test_launch_first_refresh_launches_before_terminating(
 
 
 def test_failed_replacements_roll_back(
-    aws: AwsCloud, clients: Clients, make_group: Any, sim_time: Any
+    aws: AwsCloud, clients: Clients, make_group: MakeGroup, sim_time: SimTime
 ) -> None:
     name = f"g-{secrets.token_hex(3)}"
     version_holder: dict[str, str] = {}
@@ -232,7 +240,7 @@ def test_failed_replacements_roll_back(
 
 
 def test_refresh_api_refusals_cancel_and_manual_rollback(
-    aws: AwsCloud, clients: Clients, make_group: Any, sim_time: Any
+    aws: AwsCloud, clients: Clients, make_group: MakeGroup, sim_time: SimTime
 ) -> None:
     group = make_group(desired=2)
     assert len(in_state(clients, group.name, "Pending:Wait")) == 2  # launched by the create call
@@ -252,7 +260,9 @@ def test_refresh_api_refusals_cancel_and_manual_rollback(
             Preferences={"AutoRollback": True},
         )
     version = new_version(aws, clients, group.template_id)
-    desired = {"LaunchTemplate": {"LaunchTemplateId": group.template_id, "Version": version}}
+    desired: DesiredConfigurationTypeDef = {
+        "LaunchTemplate": {"LaunchTemplateId": group.template_id, "Version": version}
+    }
     clients.autoscaling.start_instance_refresh(
         AutoScalingGroupName=group.name, DesiredConfiguration=desired
     )

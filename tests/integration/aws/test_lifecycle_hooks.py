@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import secrets
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from botocore.exceptions import ClientError
@@ -19,10 +19,14 @@ from tests.integration.aws.helpers import (
     LAUNCH,
     TERMINATE,
     Clients,
+    MakeGroup,
     health,
     in_state,
     instances,
 )
+
+if TYPE_CHECKING:
+    from tests.integration.aws.conftest import SimTime
 
 pytestmark = pytest.mark.integration
 
@@ -56,7 +60,7 @@ class Recorder:
 
 
 def test_scale_out_waits_for_the_launch_hook_then_goes_in_service(
-    aws: AwsCloud, clients: Clients, make_group: Any, sim_time: Any
+    aws: AwsCloud, clients: Clients, make_group: MakeGroup, sim_time: SimTime
 ) -> None:
     group = make_group(desired=0)
     rec = Recorder(aws, group.name)
@@ -66,10 +70,7 @@ def test_scale_out_waits_for_the_launch_hook_then_goes_in_service(
     waiting = in_state(clients, group.name, "Pending:Wait")
     assert len(waiting) == 2
     launches = wait_for(
-        lambda: (
-            len(rec.of("EC2 Instance-launch Lifecycle Action")) == 2
-            and rec.of("EC2 Instance-launch Lifecycle Action")
-        )
+        lambda: found if len(found := rec.of("EC2 Instance-launch Lifecycle Action")) == 2 else None
     )
     assert sorted(e["detail"]["EC2InstanceId"] for e in launches) == waiting
     event = launches[0]
@@ -120,7 +121,7 @@ def test_scale_out_waits_for_the_launch_hook_then_goes_in_service(
 
 
 def test_scale_in_waits_for_the_terminate_hook_then_terminates(
-    aws: AwsCloud, clients: Clients, make_group: Any, sim_time: Any
+    aws: AwsCloud, clients: Clients, make_group: MakeGroup, sim_time: SimTime
 ) -> None:
     group = make_group(desired=2, hooks=(TERMINATE,))
     in_service = in_state(clients, group.name, "InService")  # no launch hook: at once
@@ -157,7 +158,7 @@ def test_scale_in_waits_for_the_terminate_hook_then_terminates(
 
 
 def test_terminate_instance_in_group_goes_through_the_hook(
-    clients: Clients, make_group: Any, sim_time: Any
+    clients: Clients, make_group: MakeGroup, sim_time: SimTime
 ) -> None:
     group = make_group(desired=1, hooks=(TERMINATE,))
     (instance,) = in_state(clients, group.name, "InService")
@@ -175,7 +176,7 @@ def test_terminate_instance_in_group_goes_through_the_hook(
 
 
 def test_heartbeat_timeout_applies_the_default_result(
-    aws: AwsCloud, clients: Clients, make_group: Any, sim_time: Any
+    aws: AwsCloud, clients: Clients, make_group: MakeGroup, sim_time: SimTime
 ) -> None:
     # DefaultResult ABANDON on launch: the instance is terminated and replaced.
     group = make_group(desired=1, hooks=(LAUNCH,), heartbeat=30, default_result="ABANDON")
@@ -198,7 +199,7 @@ def test_heartbeat_timeout_applies_the_default_result(
 
 
 def test_heartbeats_extend_the_wait_up_to_the_global_timeout(
-    aws: AwsCloud, clients: Clients, make_group: Any, sim_time: Any
+    aws: AwsCloud, clients: Clients, make_group: MakeGroup, sim_time: SimTime
 ) -> None:
     group = make_group(desired=1, hooks=(LAUNCH,), heartbeat=30, default_result="CONTINUE")
     (instance,) = in_state(clients, group.name, "Pending:Wait")
@@ -225,7 +226,9 @@ def test_heartbeats_extend_the_wait_up_to_the_global_timeout(
     assert instances(clients, group.name)[instance] == "InService"
 
 
-def test_unknown_actions_and_hooks_are_validation_errors(clients: Clients, make_group: Any) -> None:
+def test_unknown_actions_and_hooks_are_validation_errors(
+    clients: Clients, make_group: MakeGroup
+) -> None:
     group = make_group(desired=0)
     cases = [
         ({"LifecycleActionToken": "11111111-2222-3333-4444-555555555555"}, "token"),
@@ -268,7 +271,7 @@ def ec2_state(clients: Clients, instance_id: str) -> str:
 
 
 def test_an_instance_terminated_through_ec2_still_goes_through_the_terminate_hook(
-    aws: AwsCloud, clients: Clients, make_group: Any, sim_time: Any
+    aws: AwsCloud, clients: Clients, make_group: MakeGroup, sim_time: SimTime
 ) -> None:
     # AWS: an instance no longer running is marked Unhealthy at the next health check and
     # terminated through the group, terminate hooks included ("when a Spot Instance terminates,
@@ -312,7 +315,7 @@ def test_an_instance_terminated_through_ec2_still_goes_through_the_terminate_hoo
 
 
 def test_without_a_terminate_hook_an_instance_terminated_through_ec2_is_replaced(
-    aws: AwsCloud, clients: Clients, make_group: Any, sim_time: Any
+    aws: AwsCloud, clients: Clients, make_group: MakeGroup, sim_time: SimTime
 ) -> None:
     group = make_group(desired=1, hooks=())
     (gone,) = in_state(clients, group.name, "InService")
@@ -330,7 +333,7 @@ def test_without_a_terminate_hook_an_instance_terminated_through_ec2_is_replaced
 
 
 def test_ec2_terminating_an_instance_in_a_transition(
-    aws: AwsCloud, clients: Clients, make_group: Any, sim_time: Any
+    aws: AwsCloud, clients: Clients, make_group: MakeGroup, sim_time: SimTime
 ) -> None:
     # Already in Terminating:Wait: the action stays pending until it is completed.
     group = make_group(desired=1, hooks=(TERMINATE,))
@@ -369,7 +372,7 @@ def test_ec2_terminating_an_instance_in_a_transition(
 
 
 def test_a_group_on_a_launch_configuration_launches_with_its_instance_profile(
-    aws: AwsCloud, clients: Clients, sim_time: Any
+    aws: AwsCloud, clients: Clients, sim_time: SimTime
 ) -> None:
     name = f"lc-{secrets.token_hex(3)}"
     ami = clients.ssm.get_parameter(

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -14,7 +14,10 @@ from localcloud.aws import AwsCloud
 from localcloud.cloud import LocalCloud
 from localcloud.kube import NodeState, Timing
 from tests.helpers.waiting import wait_for
-from tests.integration.aws.helpers import LAUNCH, Clients, bootstrap_script, in_state
+from tests.integration.aws.helpers import LAUNCH, Clients, MakeGroup, bootstrap_script, in_state
+
+if TYPE_CHECKING:
+    from tests.integration.aws.conftest import SimTime
 
 pytestmark = pytest.mark.integration
 
@@ -50,9 +53,10 @@ def test_eks_points_at_the_local_api_server(local: LocalCloud, clients: Clients)
 
 
 def test_an_ec2_windows_access_entry_lets_the_node_join(
-    local: LocalCloud, aws: AwsCloud, clients: Clients, make_group: Any, sim_time: Any
+    local: LocalCloud, aws: AwsCloud, clients: Clients, make_group: MakeGroup, sim_time: SimTime
 ) -> None:
     assert local.kube is not None
+    nodes = local.kube.nodes
     role_arn, profile_arn = aws.create_node_role(f"win-{secrets.token_hex(3)}")
     clients.eks.create_access_entry(
         clusterName=local.cluster_name, principalArn=role_arn, type="EC2_WINDOWS"
@@ -66,7 +70,7 @@ def test_an_ec2_windows_access_entry_lets_the_node_join(
     # The launch action (heartbeat 600 s) cannot time out while the kubelet boots: the AWS
     # clock is frozen (sim_time); the kubelet runs on real time.
     (instance,) = in_state(clients, group.name, "Pending:Wait")
-    node = wait_for(lambda: local.kube.nodes.get(instance), message="kubelet started")
+    node = wait_for(lambda: nodes.get(instance), message="kubelet started")
     assert node.wait_ready(timeout=30), node.registration_failures
     described = clients.ec2.describe_instances(InstanceIds=[instance])["Reservations"][0]
     dns = described["Instances"][0]["PrivateDnsName"]
@@ -94,9 +98,10 @@ def test_an_ec2_windows_access_entry_lets_the_node_join(
 
 
 def test_a_node_with_bad_user_data_or_an_unmapped_role_never_joins(
-    local: LocalCloud, aws: AwsCloud, clients: Clients, make_group: Any, sim_time: Any
+    local: LocalCloud, aws: AwsCloud, clients: Clients, make_group: MakeGroup, sim_time: SimTime
 ) -> None:
     assert local.kube is not None and aws.boot is not None
+    nodes = local.kube.nodes
     role_arn, profile_arn = aws.create_node_role(f"win-{secrets.token_hex(3)}")
     clients.eks.create_access_entry(
         clusterName=local.cluster_name, principalArn=role_arn, type="EC2_WINDOWS"
@@ -122,7 +127,7 @@ def test_a_node_with_bad_user_data_or_an_unmapped_role_never_joins(
         profile_arn=unmapped_profile,
     )
     (instance,) = in_state(clients, group.name, "Pending:Wait")
-    node = wait_for(lambda: local.kube.nodes.get(instance))
+    node = wait_for(lambda: nodes.get(instance))
     wait_for(lambda: len(node.registration_failures) >= 2, message="refused registrations")
     assert node.state is not NodeState.READY
     assert set(node.registration_failures) <= {401, 403}

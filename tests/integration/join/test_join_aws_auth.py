@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 import yaml
@@ -162,7 +161,7 @@ def test_a_malformed_aws_auth_is_left_untouched_with_an_error_and_a_metric(
     product: Product,
     launches: Recorder,
     node_role: tuple[str, str],
-    capsys: Any,
+    capsys: pytest.CaptureFixture[str],
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     _, profile_arn = node_role

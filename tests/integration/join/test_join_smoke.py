@@ -63,7 +63,7 @@ def smoke_pods(product: Product) -> Iterator[PodHistory]:
 
 def smoke_pod(product: Product, instance_id: str) -> dict[str, Any] | None:
     try:
-        return raw_json(
+        pod: dict[str, Any] = raw_json(
             product.kube.core_v1().read_namespaced_pod,
             f"winnodes-smoke-{instance_id}",
             DEFAULT_SMOKE_TEST_NAMESPACE,
@@ -72,6 +72,7 @@ def smoke_pod(product: Product, instance_id: str) -> dict[str, Any] | None:
         if error.status == 404:
             return None
         raise
+    return pod
 
 
 def phase(pod: dict[str, Any] | None) -> str | None:
@@ -96,7 +97,7 @@ def ran_once_and_was_removed(
 def launch_one(product: Product, profile_arn: str, workloads: Workloads) -> tuple[str, str]:
     """A managed group whose nodes run pods as `workloads` says, scaled to one instance."""
     group = product.make_group(desired=0, profile_arn=profile_arn)
-    product.aws.boot.workloads[group] = workloads  # type: ignore[union-attr]
+    product.aws.boot.workloads[group] = workloads
     product.client("autoscaling").set_desired_capacity(
         AutoScalingGroupName=group, DesiredCapacity=1
     )
@@ -122,7 +123,7 @@ def test_continue_waits_for_the_smoke_pod_pinned_to_the_node_which_is_then_remov
     group, instance_id = launch_one(product, profile_arn, Workloads.HANG)
 
     pod = wait_for(
-        lambda: (p := smoke_pod(product, instance_id)) and phase(p) == "Running" and p,
+        lambda: p if (p := smoke_pod(product, instance_id)) and phase(p) == "Running" else None,
         message="the smoke pod runs",
     )
     spec = pod["spec"]
@@ -136,7 +137,9 @@ def test_continue_waits_for_the_smoke_pod_pinned_to_the_node_which_is_then_remov
     assert states(product, group)[instance_id] == "Pending:Wait"
     assert finished(launches, instance_id) is None
 
-    product.kube.nodes.get(instance_id).workloads = Workloads.COMPLETE  # type: ignore[union-attr]
+    node = product.kube.nodes.get(instance_id)
+    assert node is not None
+    node.workloads = Workloads.COMPLETE
 
     wait_for(lambda: all_in_service(product, group, 1), message="InService")
     result = wait_for(lambda: finished(launches, instance_id), message="the handler finished")
@@ -150,7 +153,7 @@ def test_a_node_that_cannot_run_the_smoke_pod_is_abandoned_with_the_reason_and_a
     launches: Recorder,
     node_role: tuple[str, str],
     smoke_pods: PodHistory,
-    capsys: Any,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     _, profile_arn = node_role
     capsys.readouterr()
@@ -208,7 +211,10 @@ def test_a_lost_launch_event_is_smoke_tested_by_the_reconciler_with_the_operator
 
 
 def test_the_reconciler_removes_a_smoke_pod_left_behind_and_keeps_a_running_gate(
-    product: Product, launches: Recorder, node_role: tuple[str, str], monkeypatch: Any
+    product: Product,
+    launches: Recorder,
+    node_role: tuple[str, str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     _, profile_arn = node_role
     done_group, done = launch_one(product, profile_arn, Workloads.COMPLETE)
@@ -241,5 +247,7 @@ def test_the_reconciler_removes_a_smoke_pod_left_behind_and_keeps_a_running_gate
         assert states(product, waiting_group)[waiting] == "Pending:Wait"
     finally:
         monkeypatch.undo()
-        product.kube.nodes.get(waiting).workloads = Workloads.COMPLETE  # type: ignore[union-attr]
+        waiting_node = product.kube.nodes.get(waiting)
+        assert waiting_node is not None
+        waiting_node.workloads = Workloads.COMPLETE
     wait_for(lambda: all_in_service(product, waiting_group, 1), message="the gate passes")

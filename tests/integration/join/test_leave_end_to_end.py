@@ -4,6 +4,7 @@ instance terminated through EC2 (a Spot interruption) goes the same way, its nod
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from typing import Any
 
@@ -290,7 +291,7 @@ def test_blocked_evictions_wait_for_the_budget_and_daemonset_pods_stay(
     product: Product,
     lifecycle: Recorder,
     node_role: tuple[str, str],
-    capsys: Any,
+    capsys: pytest.CaptureFixture[str],
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     _, profile_arn = node_role
@@ -372,8 +373,12 @@ def test_every_terminate_event_delivered_twice_completes_once(
     autoscaling = product.client("autoscaling")
     product.aws.events.set_chaos(Chaos(duplicate=1.0, seed=11))
     autoscaling.set_desired_capacity(AutoScalingGroupName=group, DesiredCapacity=0)
+
+    def completed(instance_id: str) -> bool:
+        return states(product, group).get(instance_id) in GONE
+
     for instance_id in instances:
-        wait_for(lambda i=instance_id: states(product, group).get(i) in GONE, message="completed")
+        wait_for(functools.partial(completed, instance_id), message="completed")
     wait_for(
         lambda: sum(1 for r in lifecycle.results if "remaining" in r) >= 4,
         message="both copies of both events handled",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pytest
 from kubernetes.client import CoreV1Api, RbacAuthorizationV1Api, V1ConfigMap, V1ObjectMeta
 from kubernetes.client.exceptions import ApiException
@@ -9,6 +11,10 @@ from kubernetes.client.exceptions import ApiException
 from localcloud.kube import KubeCloud
 from localcloud.kube.clients import allowed, raw_json
 from localcloud.kube.waiting import wait_until
+from tests.helpers.workloads import Workloads
+
+if TYPE_CHECKING:
+    from tests.integration.conftest import WindowsNodeFactory
 
 pytestmark = pytest.mark.integration
 RBAC_GROUP = "rbac.authorization.k8s.io"
@@ -36,7 +42,7 @@ def test_replacing_a_configmap_with_a_stale_resource_version_is_a_conflict(
 
 
 def test_eviction_is_refused_while_the_pdb_allows_no_disruption_and_allowed_after(
-    windows_node, workloads
+    windows_node: WindowsNodeFactory, workloads: Workloads
 ) -> None:
     windows_node()
     workloads.deployment("web", replicas=2)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from kubernetes.client import CoreV1Api
@@ -11,16 +12,20 @@ from kubernetes.client import CoreV1Api
 from localcloud.kube import KubeCloud
 from localcloud.kube.clients import raw_json
 from localcloud.kube.waiting import wait_until
+from tests.helpers.workloads import Workloads
+
+if TYPE_CHECKING:
+    from tests.integration.conftest import WindowsNodeFactory
 
 pytestmark = pytest.mark.integration
 
 
-def _nodes_of(pods: list[dict]) -> set[str]:
+def _nodes_of(pods: list[dict[str, Any]]) -> set[str]:
     return {p["spec"]["nodeName"] for p in pods}
 
 
 def test_evicted_pods_of_a_cordoned_node_are_recreated_on_another_windows_node(
-    core: CoreV1Api, windows_node, workloads
+    core: CoreV1Api, windows_node: WindowsNodeFactory, workloads: Workloads
 ) -> None:
     old = windows_node()
     workloads.deployment("iis", replicas=3)
@@ -31,7 +36,7 @@ def test_evicted_pods_of_a_cordoned_node_are_recreated_on_another_windows_node(
     for pod in workloads.pods("iis"):
         workloads.evict(pod["metadata"]["name"])
 
-    def all_on_new_node() -> list[dict] | None:
+    def all_on_new_node() -> list[dict[str, Any]] | None:
         pods = workloads.running("iis")
         return pods if len(pods) == 3 and _nodes_of(pods) == {new.name} else None
 
@@ -40,7 +45,7 @@ def test_evicted_pods_of_a_cordoned_node_are_recreated_on_another_windows_node(
 
 
 def test_kubectl_drain_completes_against_a_simulated_node(
-    kube: KubeCloud, core: CoreV1Api, windows_node, workloads
+    kube: KubeCloud, core: CoreV1Api, windows_node: WindowsNodeFactory, workloads: Workloads
 ) -> None:
     old = windows_node()
     workloads.daemonset("node-agent")

@@ -2,14 +2,31 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
+
 import pytest
 import yaml
 from kubernetes.client import CoreV1Api, V1ConfigMap, V1ObjectMeta
 from kubernetes.client.exceptions import ApiException
 
-from localcloud.kube import DEFAULT_ACCOUNT_ID, IdentityRegistry, KubeCloud, NodeState
+from localcloud.kube import (
+    DEFAULT_ACCOUNT_ID,
+    AccessEntry,
+    AccessEntryType,
+    IdentityRegistry,
+    InMemoryAccessEntries,
+    KubeCloud,
+    NodeState,
+)
 from localcloud.kube.clients import raw_json
 from localcloud.kube.waiting import wait_until
+
+if TYPE_CHECKING:
+    from tests.integration.conftest import WindowsNodeFactory
+
+MapRoles = list[dict[str, Any]]
+AddMapRoles = Callable[[MapRoles], None]
 
 pytestmark = pytest.mark.integration
 
@@ -24,7 +41,7 @@ def _node_exists(core: CoreV1Api, name: str) -> bool:
     return True
 
 
-def _edit_map_roles(core: CoreV1Api, edit) -> None:
+def _edit_map_roles(core: CoreV1Api, edit: Callable[[MapRoles], MapRoles]) -> None:
     """Read-modify-write kube-system/aws-auth mapRoles with its resourceVersion; retry 409.
     Other tests share the cluster's aws-auth: only ever touch our own entries."""
     for _ in range(20):
@@ -54,11 +71,11 @@ def _edit_map_roles(core: CoreV1Api, edit) -> None:
 
 
 @pytest.fixture
-def aws_auth(core: CoreV1Api):
+def aws_auth(core: CoreV1Api) -> Iterator[AddMapRoles]:
     """Add mapRoles entries to kube-system/aws-auth for this test; remove them afterwards."""
     added: list[str] = []
 
-    def add(map_roles: list[dict]) -> None:
+    def add(map_roles: MapRoles) -> None:
         added.extend(m["rolearn"] for m in map_roles)
         _edit_map_roles(core, lambda existing: [*existing, *map_roles])
 
@@ -70,7 +87,7 @@ def aws_auth(core: CoreV1Api):
 
 
 def test_a_node_whose_role_is_not_mapped_cannot_register_until_aws_auth_maps_it(
-    kube: KubeCloud, core: CoreV1Api, windows_node, aws_auth
+    kube: KubeCloud, core: CoreV1Api, windows_node: WindowsNodeFactory, aws_auth: AddMapRoles
 ) -> None:
     node = windows_node(role_name="unmapped-windows-node", authorize=False)
 
@@ -108,7 +125,7 @@ def test_a_node_whose_role_is_not_mapped_cannot_register_until_aws_auth_maps_it(
 
 
 def test_a_node_authorized_by_an_ec2_windows_access_entry_registers_as_itself(
-    kube: KubeCloud, core: CoreV1Api, windows_node
+    kube: KubeCloud, core: CoreV1Api, windows_node: WindowsNodeFactory
 ) -> None:
     node = windows_node(authorize=True)
 
@@ -119,7 +136,7 @@ def test_a_node_authorized_by_an_ec2_windows_access_entry_registers_as_itself(
 
 
 def test_a_role_mapped_to_another_username_is_forbidden_to_register(
-    core: CoreV1Api, windows_node, aws_auth
+    core: CoreV1Api, windows_node: WindowsNodeFactory, aws_auth: AddMapRoles
 ) -> None:
     node = windows_node(role_name="misnamed-windows-node", authorize=False)
     aws_auth(
@@ -140,7 +157,7 @@ def test_a_role_mapped_to_another_username_is_forbidden_to_register(
 
 
 def test_a_token_signed_for_another_cluster_is_unauthorized(
-    kube: KubeCloud, identity_registry: IdentityRegistry, access_entries
+    kube: KubeCloud, identity_registry: IdentityRegistry, access_entries: InMemoryAccessEntries
 ) -> None:
     creds = identity_registry.add(
         arn=f"arn:aws:sts::{DEFAULT_ACCOUNT_ID}:assumed-role/ops-admin/alice"
@@ -157,9 +174,7 @@ def test_a_token_signed_for_another_cluster_is_unauthorized(
     assert unauthorized.value.status == 401
 
 
-def _standard_entry(role_name: str, groups: list[str]):
-    from localcloud.kube import AccessEntry, AccessEntryType
-
+def _standard_entry(role_name: str, groups: list[str]) -> AccessEntry:
     return AccessEntry(
         principal_arn=f"arn:aws:iam::{DEFAULT_ACCOUNT_ID}:role/{role_name}",
         type=AccessEntryType.STANDARD,

@@ -12,10 +12,10 @@ from __future__ import annotations
 import secrets
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 import pytest
 
@@ -183,7 +183,12 @@ class Pool:
         )
 
 
-PoolFactory = Callable[..., Pool]
+class PoolFactory(Protocol):
+    def __call__(
+        self, *, joins: bool = True, authorized: bool = False, heartbeat: int = 600
+    ) -> Pool: ...
+
+
 LAUNCH_EVENTS = {
     "source": ["aws.autoscaling"],
     "detail-type": ["EC2 Instance-launch Lifecycle Action"],
@@ -363,7 +368,15 @@ class Leave:
         )
 
 
-LeaveFactory = Callable[..., Leave]
+class LeaveFactory(Protocol):
+    def __call__(
+        self,
+        group: Pool,
+        *,
+        policy: DrainPolicy | None = None,
+        wait_budget: timedelta = ...,
+        pdb_retry: timedelta = ...,
+    ) -> Leave: ...
 
 
 @pytest.fixture
@@ -418,4 +431,5 @@ def node_exists(kube: KubeCloud, name: str) -> bool:
 
 
 def read_node(kube: KubeCloud, name: str) -> dict[str, Any]:
-    return raw_json(kube.core_v1().read_node, name)
+    node: dict[str, Any] = raw_json(kube.core_v1().read_node, name)
+    return node

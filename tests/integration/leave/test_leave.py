@@ -7,12 +7,20 @@ from __future__ import annotations
 
 import threading
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
 from localcloud.kube import KubeCloud
 from localcloud.kube.waiting import wait_until
-from tests.integration.leave.conftest import GONE, node_exists, read_node
+from tests.helpers.workloads import Workloads
+from tests.integration.leave.conftest import (
+    GONE,
+    LeaveFactory,
+    PoolFactory,
+    node_exists,
+    read_node,
+)
 from winnodes.adapters.kube.drain import (
     DRAIN_STARTED_ANNOTATION,
     EXCLUDE_FROM_LOAD_BALANCERS_LABEL,
@@ -24,11 +32,11 @@ from winnodes.services.leave import NotTerminating
 pytestmark = pytest.mark.integration
 
 
-def _nodes_of(pods: list[dict]) -> set[str]:
+def _nodes_of(pods: list[dict[str, Any]]) -> set[str]:
     return {p["spec"]["nodeName"] for p in pods}
 
 
-def _blocked_by_pdb(workloads, app: str, replicas: int) -> None:
+def _blocked_by_pdb(workloads: Workloads, app: str, replicas: int) -> None:
     """`replicas` running pods of `app` under a budget that lets none of them go."""
     workloads.deployment(app, replicas=replicas)
     workloads.wait_running(app, replicas)
@@ -37,7 +45,7 @@ def _blocked_by_pdb(workloads, app: str, replicas: int) -> None:
 
 
 def test_scale_in_drains_the_node_deletes_it_and_completes_continue(
-    kube: KubeCloud, pool, workloads, leave_for
+    kube: KubeCloud, pool: PoolFactory, workloads: Workloads, leave_for: LeaveFactory
 ) -> None:
     group = pool()
     (old,) = group.scale_to(1)
@@ -60,7 +68,7 @@ def test_scale_in_drains_the_node_deletes_it_and_completes_continue(
 
 
 def test_the_node_is_cordoned_labelled_and_stamped_before_any_eviction(
-    kube: KubeCloud, pool, workloads, leave_for
+    kube: KubeCloud, pool: PoolFactory, workloads: Workloads, leave_for: LeaveFactory
 ) -> None:
     group = pool()
     (old,) = group.scale_to(1)
@@ -82,7 +90,7 @@ def test_the_node_is_cordoned_labelled_and_stamped_before_any_eviction(
 
 
 def test_pdb_blocked_evictions_are_retried_until_the_budget_allows(
-    kube: KubeCloud, pool, workloads, leave_for
+    kube: KubeCloud, pool: PoolFactory, workloads: Workloads, leave_for: LeaveFactory
 ) -> None:
     group = pool()
     (old,) = group.scale_to(1)
@@ -117,7 +125,7 @@ def test_pdb_blocked_evictions_are_retried_until_the_budget_allows(
 
 
 def test_a_budget_that_never_allows_ends_at_the_deadline_with_continue(
-    kube: KubeCloud, pool, workloads, leave_for
+    kube: KubeCloud, pool: PoolFactory, workloads: Workloads, leave_for: LeaveFactory
 ) -> None:
     group = pool()
     (old,) = group.scale_to(1)
@@ -142,7 +150,7 @@ def test_a_budget_that_never_allows_ends_at_the_deadline_with_continue(
 
 
 def test_forced_drain_deletes_what_is_left_at_the_deadline(
-    kube: KubeCloud, pool, workloads, leave_for
+    kube: KubeCloud, pool: PoolFactory, workloads: Workloads, leave_for: LeaveFactory
 ) -> None:
     group = pool()
     (old,) = group.scale_to(1)
@@ -161,7 +169,9 @@ def test_forced_drain_deletes_what_is_left_at_the_deadline(
     assert len(leave.drain.deleted) == 1
 
 
-def test_an_instance_whose_node_never_joined_completes_at_once(pool, leave_for) -> None:
+def test_an_instance_whose_node_never_joined_completes_at_once(
+    pool: PoolFactory, leave_for: LeaveFactory
+) -> None:
     # Nobody joins it and its role is not mapped: the API refuses its kubelet, no Node exists.
     group = pool(joins=False)
     (never,) = group.launch(1)
@@ -180,7 +190,7 @@ def test_an_instance_whose_node_never_joined_completes_at_once(pool, leave_for) 
 
 
 def test_daemonset_and_mirror_pods_are_left_alone(
-    kube: KubeCloud, pool, workloads, leave_for
+    kube: KubeCloud, pool: PoolFactory, workloads: Workloads, leave_for: LeaveFactory
 ) -> None:
     group = pool()
     (old,) = group.scale_to(1)
@@ -201,7 +211,9 @@ def test_daemonset_and_mirror_pods_are_left_alone(
     assert leave.autoscaling.completions == [(old.instance_id, "CONTINUE")]
 
 
-def test_bare_pods_are_refused_unless_forced(kube: KubeCloud, pool, workloads, leave_for) -> None:
+def test_bare_pods_are_refused_unless_forced(
+    kube: KubeCloud, pool: PoolFactory, workloads: Workloads, leave_for: LeaveFactory
+) -> None:
     group = pool()
     (old,) = group.scale_to(1)
     workloads.bare_pod("lonely", old.name)
@@ -223,7 +235,7 @@ def test_bare_pods_are_refused_unless_forced(kube: KubeCloud, pool, workloads, l
 
 
 def test_duplicated_events_end_in_one_completion_and_no_node(
-    kube: KubeCloud, pool, workloads, leave_for
+    kube: KubeCloud, pool: PoolFactory, workloads: Workloads, leave_for: LeaveFactory
 ) -> None:
     group = pool()
     (old,) = group.scale_to(1)
@@ -256,7 +268,7 @@ def test_duplicated_events_end_in_one_completion_and_no_node(
 
 
 def test_terminate_event_while_the_launch_was_still_pending(
-    kube: KubeCloud, pool, leave_for
+    kube: KubeCloud, pool: PoolFactory, leave_for: LeaveFactory
 ) -> None:
     # Scale-in hit an instance still in Pending:Wait: its Node registered (its role is mapped),
     # the join never completed. The terminate action still ends consistently: Node gone,
@@ -281,7 +293,7 @@ def test_terminate_event_while_the_launch_was_still_pending(
 
 
 def test_the_reconciler_finishes_a_drain_whose_event_was_lost(
-    kube: KubeCloud, pool, workloads, leave_for
+    kube: KubeCloud, pool: PoolFactory, workloads: Workloads, leave_for: LeaveFactory
 ) -> None:
     group = pool(heartbeat=60)
     (old,) = group.scale_to(1)

@@ -8,15 +8,19 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import boto3
 import pytest
 from moto.backends import get_backend
-from moto.core import DEFAULT_ACCOUNT_ID
+from moto.core.models import DEFAULT_ACCOUNT_ID
 from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 
 from tests.helpers.golden import GOLDEN, assert_golden
 from tests.helpers.powershell import bootstrap_call_arguments
+
+if TYPE_CHECKING:
+    from mypy_boto3_eks import EKSClient
 
 pytestmark = pytest.mark.integration
 
@@ -37,8 +41,7 @@ def moto_endpoint() -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def cluster(moto_endpoint: str) -> str:
-    eks = boto3.client("eks", region_name=REGION, endpoint_url=moto_endpoint, **_boto_credentials())
-    eks.create_cluster(
+    _eks(moto_endpoint).create_cluster(
         name="prod-win",
         roleArn=f"arn:aws:iam::{DEFAULT_ACCOUNT_ID}:role/eks-cluster",
         resourcesVpcConfig={"subnetIds": ["subnet-1", "subnet-2"]},
@@ -47,8 +50,14 @@ def cluster(moto_endpoint: str) -> str:
     return "prod-win"
 
 
-def _boto_credentials() -> dict[str, str]:
-    return {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+def _eks(moto_endpoint: str) -> EKSClient:
+    return boto3.client(
+        "eks",
+        region_name=REGION,
+        endpoint_url=moto_endpoint,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
 
 
 def _set_cluster_ca(name: str, data: str) -> None:
@@ -83,9 +92,7 @@ def test_endpoint_ca_and_service_cidr_come_from_describe_cluster(
     )
     assert result.returncode == 0, result.stderr
     arguments = bootstrap_call_arguments(result.stdout)
-    expected_endpoint = boto3.client(
-        "eks", region_name=REGION, endpoint_url=moto_endpoint, **_boto_credentials()
-    ).describe_cluster(name=cluster)["cluster"]["endpoint"]
+    expected_endpoint = _eks(moto_endpoint).describe_cluster(name=cluster)["cluster"]["endpoint"]
     assert arguments["APIServerEndpoint"] == [expected_endpoint]
     assert arguments["Base64ClusterCA"] == [CA]
     assert arguments["ServiceCIDR"] == ["10.100.0.0/16"]

@@ -12,7 +12,7 @@ from typing import Any
 import botocore.loaders
 import botocore.session
 import pytest
-from botocore.model import OperationModel, Shape
+from botocore.model import ListShape, MapShape, OperationModel, Shape, StructureShape
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -56,13 +56,13 @@ def _describe(shape: Shape | None, seen: frozenset[str] = frozenset()) -> Any:
         "metadata": shape.metadata,
         "required": getattr(shape, "required_members", None),
     }
-    if shape.type_name == "structure":
+    if isinstance(shape, StructureShape):
         described["members"] = {
             name: _describe(member, seen) for name, member in shape.members.items()
         }
-    elif shape.type_name == "list":
+    elif isinstance(shape, ListShape):
         described["member"] = _describe(shape.member, seen)
-    elif shape.type_name == "map":
+    elif isinstance(shape, MapShape):
         described["key"] = _describe(shape.key, seen)
         described["value"] = _describe(shape.value, seen)
     return described

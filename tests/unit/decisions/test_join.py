@@ -20,12 +20,12 @@ from winnodes.decisions.join import (
     NodeAuthorization,
     NothingToDo,
     ReleaseToWarmPool,
-    SmokeTest,
     StartSmokeTest,
     TagInstance,
     WaitForNode,
     decide_join_step,
 )
+from winnodes.decisions.smoke import SmokeTest
 from winnodes.models.lifecycle import LifecycleState
 
 T0 = datetime(2025, 6, 2, 9, 14, 37, tzinfo=UTC)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
+from typing import TypedDict, Unpack
 
 import pytest
 from hypothesis import given
@@ -118,8 +119,14 @@ def test_different_instances_get_different_pods(instances: list[InstanceId]) -> 
     assert smoke_pod_name(instances[0]) != smoke_pod_name(instances[1])
 
 
-def pod(phase: PodPhase, *, node: str | None = NODE, **status: object) -> SmokePod:
-    return SmokePod(node_name=node, phase=phase, **status)  # type: ignore[arg-type]
+class _Status(TypedDict, total=False):
+    exit_code: int | None
+    reason: str | None
+    message: str | None
+
+
+def pod(phase: PodPhase, *, node: str | None = NODE, **status: Unpack[_Status]) -> SmokePod:
+    return SmokePod(node_name=node, phase=phase, **status)
 
 
 def test_no_pod_means_not_started() -> None:

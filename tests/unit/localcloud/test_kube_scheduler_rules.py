@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
-from localcloud.kube.scheduler import choose_node, fits, tolerates
+from typing import Any
+
+from localcloud.kube.scheduler import Json, choose_node, fits, tolerates
 
 READY = {"conditions": [{"type": "Ready", "status": "True"}]}
 
 
-def _node(name: str, *, labels=None, taints=None, unschedulable=False, ready=True) -> dict:
+def _node(
+    name: str,
+    *,
+    labels: dict[str, str] | None = None,
+    taints: list[Json] | None = None,
+    unschedulable: bool = False,
+    ready: bool = True,
+) -> Json:
     return {
         "metadata": {"name": name, "labels": {"kubernetes.io/os": "windows", **(labels or {})}},
         "spec": {"taints": taints or [], "unschedulable": unschedulable},
@@ -15,7 +24,7 @@ def _node(name: str, *, labels=None, taints=None, unschedulable=False, ready=Tru
     }
 
 
-def _pod(**spec) -> dict:
+def _pod(**spec: Any) -> Json:
     return {"metadata": {"name": "p"}, "spec": spec}
 
 

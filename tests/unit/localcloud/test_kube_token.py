@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, TypedDict, Unpack, cast
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import botocore.session
@@ -21,6 +22,9 @@ from localcloud.kube.token import (
     verify_signature,
 )
 
+if TYPE_CHECKING:
+    from mypy_boto3_sts import STSClient
+
 NOW = datetime(2026, 11, 24, 12, 0, 0, tzinfo=UTC)
 cluster_names = st.from_regex(r"\A[0-9A-Za-z][A-Za-z0-9\-_]{0,99}\Z")
 key_ids = st.from_regex(r"\A(AKIA|ASIA)[A-Z0-9]{16}\Z")
@@ -28,14 +32,19 @@ secrets_ = st.text(st.characters(min_codepoint=33, max_codepoint=126), min_size=
 regions = st.sampled_from(["us-east-1", "eu-west-1", "ap-southeast-2", "us-gov-west-1"])
 
 
-def _token(**overrides) -> str:
-    args = {
-        "cluster_name": "prod",
-        "access_key_id": "AKIAEXAMPLE000000000",
-        "secret_access_key": "s3cret",
-        "now": NOW,
-    }
-    return presign_token(**(args | overrides))
+class _Overrides(TypedDict, total=False):
+    host: str | None
+    expires_in: int
+
+
+def _token(**overrides: Unpack[_Overrides]) -> str:
+    return presign_token(
+        cluster_name="prod",
+        access_key_id="AKIAEXAMPLE000000000",
+        secret_access_key="s3cret",
+        now=NOW,
+        **overrides,
+    )
 
 
 def _with_query(token: str, **changes: str | None) -> str:
@@ -53,8 +62,12 @@ def _with_query(token: str, **changes: str | None) -> str:
 def test_a_botocore_presigned_url_verifies_for_its_cluster_only() -> None:
     session = botocore.session.get_session()
     session.set_credentials("AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG", "FwoGZX+/=")
-    sts = session.create_client(
-        "sts", region_name="eu-west-1", endpoint_url="https://sts.eu-west-1.amazonaws.com"
+    # botocore's own session types its clients BaseClient, without the STS operations.
+    sts = cast(
+        "STSClient",
+        session.create_client(
+            "sts", region_name="eu-west-1", endpoint_url="https://sts.eu-west-1.amazonaws.com"
+        ),
     )
     sts.meta.events.register(
         "before-sign.sts.GetCallerIdentity",
@@ -85,7 +98,7 @@ def test_a_botocore_presigned_url_verifies_for_its_cluster_only() -> None:
     token=st.none() | st.text(min_size=1, max_size=50),
 )
 def test_presigned_tokens_round_trip_and_bind_the_cluster(
-    cluster, other, key_id, secret, region, token
+    cluster: str, other: str, key_id: str, secret: str, region: str, token: str | None
 ) -> None:
     encoded = presign_token(
         cluster_name=cluster,
@@ -152,7 +165,9 @@ def test_a_mangled_parameter_is_refused_or_still_parses(value: str, parameter: s
         ({"X-Amz-Credential": "AKIA/20261124/us-east-1/s3/aws4_request"}, "STS"),
     ],
 )
-def test_structurally_invalid_tokens_are_refused(change, reason) -> None:
+def test_structurally_invalid_tokens_are_refused(
+    change: dict[str, str | None], reason: str
+) -> None:
     with pytest.raises(TokenError, match=reason):
         decode_token(_with_query(_token(), **change))
 

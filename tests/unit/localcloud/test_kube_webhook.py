@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
+from typing import Protocol
 
 import yaml
 
@@ -15,7 +17,13 @@ NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 ACCOUNT = "123456789012"
 
 
-def _setup(aws_auth=None):
+class TokenFor(Protocol):
+    def __call__(self, cluster: str = "prod", at: datetime = NOW) -> str: ...
+
+
+def _setup(
+    aws_auth: Mapping[str, str] | None = None,
+) -> tuple[EksAuthenticator, InMemoryAccessEntries, TokenFor, list[datetime]]:
     registry = IdentityRegistry()
     entries = InMemoryAccessEntries()
     creds = registry.add_instance_role(

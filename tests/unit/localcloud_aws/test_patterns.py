@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from localcloud.aws.patterns import PatternError, matches, validate_pattern
@@ -46,7 +48,7 @@ EVENT = {
         ({"source": ["aws.autoscaling"], "detail": {"LifecycleTransition": ["nope"]}}, False),
     ],
 )
-def test_matches(pattern: dict, expected: bool) -> None:
+def test_matches(pattern: dict[str, Any], expected: bool) -> None:
     validate_pattern(pattern)
     assert matches(pattern, EVENT) is expected
 
@@ -54,6 +56,6 @@ def test_matches(pattern: dict, expected: bool) -> None:
 @pytest.mark.parametrize(
     "pattern", [{}, {"source": []}, {"source": "aws.ec2"}, {"source": [{"bogus": 1}]}]
 )
-def test_invalid_patterns_are_refused(pattern: dict) -> None:
+def test_invalid_patterns_are_refused(pattern: dict[str, Any]) -> None:
     with pytest.raises(PatternError):
         validate_pattern(pattern)

@@ -19,6 +19,7 @@ from winnodes.models.events import (
     TerminateLifecycleEvent,
     classify_lifecycle_event,
 )
+from winnodes.models.identifiers import InstanceId
 from winnodes.models.lifecycle import InstanceLocation, LifecycleTransition
 
 
@@ -199,5 +200,7 @@ def test_load_event_returns_independent_copies() -> None:
 
 def test_models_are_immutable() -> None:
     evt = classify_lifecycle_event(copy.deepcopy(load_event("lifecycle-launch")))
+    assert isinstance(evt, LaunchLifecycleEvent)
     with pytest.raises(ValueError, match="frozen"):
-        evt.detail.ec2_instance_id = "i-00000000"  # type: ignore[misc]
+        # Assigning to a frozen model is the point: mypy refuses it too.
+        evt.detail.ec2_instance_id = InstanceId("i-00000000")  # type: ignore[misc]

@@ -34,8 +34,7 @@ def reason(tags: dict[str, str]) -> UnmanagedReason:
 
 def test_cluster_from_eks_tag() -> None:
     assert discover_managed_group("asg", MARK | {"eks:cluster-name": "prod"}) == ManagedGroup(
-        "asg",
-        "prod",  # type: ignore[arg-type]
+        "asg", ClusterName("prod")
     )
 
 

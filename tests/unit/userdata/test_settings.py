@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import ipaddress
 from pathlib import Path
+from typing import TypedDict, Unpack
 
 import pytest
 from hypothesis import example, given
@@ -18,10 +19,27 @@ CA = (Path(__file__).parents[2] / "golden" / "userdata" / "test-ca.b64").read_te
 ENDPOINT = "https://ABCDEF0123456789.gr7.us-east-1.eks.amazonaws.com"
 
 
-def refused(field: str, **kwargs: object) -> InvalidInputError:
-    kwargs.setdefault("cluster_name", "prod")
+class _Settings(TypedDict, total=False):
+    """The keyword arguments of bootstrap_settings but the cluster name."""
+
+    endpoint: str | None
+    ca_base64: str | None
+    service_cidr: str | None
+    dns_cluster_ip: str | None
+    node_labels: tuple[tuple[str, str], ...]
+    taints: tuple[Taint, ...]
+    kubelet_extra_args: str | None
+    kube_proxy_extra_args: str | None
+    excluded_snat_cidrs: tuple[str, ...]
+    pre_bootstrap: str | None
+    post_bootstrap: str | None
+
+
+def refused(
+    field: str, *, cluster_name: str = "prod", **kwargs: Unpack[_Settings]
+) -> InvalidInputError:
     with pytest.raises(InvalidInputError) as raised:
-        bootstrap_settings(**kwargs)  # type: ignore[arg-type]
+        bootstrap_settings(cluster_name=cluster_name, **kwargs)
     assert raised.value.field == field, raised.value
     return raised.value
 
@@ -272,7 +290,9 @@ def test_node_labels_parse_back_from_the_kubelet_syntax(labels: list[tuple[str, 
 
 @pytest.mark.parametrize("field", ["pre_bootstrap", "post_bootstrap"])
 def test_snippets_may_not_close_the_powershell_block(field: str) -> None:
-    error = refused(field.replace("_", "-"), **{field: "Write-Host hi\n</powershell>\n"})
+    closing = "Write-Host hi\n</powershell>\n"
+    pre, post = (closing, None) if field == "pre_bootstrap" else (None, closing)
+    error = refused(field.replace("_", "-"), pre_bootstrap=pre, post_bootstrap=post)
     assert "EC2Launch" in error.reason
 
 
