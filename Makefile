@@ -47,7 +47,7 @@ lint: venv  ## ruff
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
-typecheck: venv  ## mypy --strict on winnodes
+typecheck: venv  ## mypy --strict on winnodes, localcloud, tests and bench
 	$(VENV)/bin/mypy
 
 imports: venv  ## import-linter contracts (only adapters import boto3/kubernetes)
