@@ -8,6 +8,7 @@ time; without them (a source checkout before `make`) botocore's data serves as u
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, cast
@@ -44,6 +45,10 @@ class AwsSession:
                 extra_search_paths=[data_dir], include_default_search_paths=False
             )
             self._session.register_component("data_loader", loader)
+        with _setup_errors():
+            self.region_name = self._resolve_region(region)
+
+    def _resolve_region(self, region: str | None) -> str:
         # botocore reads AWS_DEFAULT_REGION and the profile but not AWS_REGION, which Lambda,
         # the AWS CLI and the other SDKs honour first: so do we.
         region = region or os.environ.get("AWS_REGION")
@@ -52,12 +57,23 @@ class AwsSession:
         resolved = self._session.get_config_variable("region")
         if not resolved:
             raise AwsCredentialsError("no AWS region: pass --region or set AWS_REGION")
-        self.region_name: str = resolved
+        return str(resolved)
 
     def client(self, service: str) -> Any:
-        return self._session.create_client(
-            service, region_name=self.region_name, config=_CLIENT_CONFIG
-        )
+        with _setup_errors():
+            return self._session.create_client(
+                service, region_name=self.region_name, config=_CLIENT_CONFIG
+            )
+
+
+@contextlib.contextmanager
+def _setup_errors() -> Iterator[None]:
+    """What the AWS configuration (profile, region, endpoint) can be wrong with, found while the
+    session and its clients are made, as one line for the operator instead of a traceback."""
+    try:
+        yield
+    except botocore.exceptions.ProfileNotFound as error:
+        raise AwsCredentialsError(f"{error}: check AWS_PROFILE and the AWS config file") from None
 
 
 def _packaged_data_dir() -> str | None:
