@@ -10,12 +10,14 @@ import argparse
 import contextlib
 import json
 import logging
+import os
 import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from winnodes import rbac, wiring
+from winnodes.config import log_level_from_env
 from winnodes.decisions.smoke import DEFAULT_SMOKE_TEST_NAMESPACE, smoke_test_namespace_problem
 from winnodes.errors import ConfigurationError, InvalidInputError, WinNodesError
 from winnodes.models.events import classify_lifecycle_event
@@ -45,6 +47,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     try:
+        log_level_from_env(os.environ)  # the logger fell back to INFO; every command logs
         with _diagnostics_to_stderr():
             result: CommandResult = args.run(args)
     except ConfigurationError as error:

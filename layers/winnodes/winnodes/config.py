@@ -33,6 +33,7 @@ class Settings:
     smoke_test_enabled: bool = False
     smoke_test_image: str | None = None  # None: Nano Server of the node's Windows release
     smoke_test_namespace: str = DEFAULT_SMOKE_TEST_NAMESPACE
+    log_level: str | None = None  # None: Powertools' default, INFO
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -51,7 +52,28 @@ class Settings:
             smoke_test_namespace=_namespace(
                 env, "SMOKE_TEST_NAMESPACE", DEFAULT_SMOKE_TEST_NAMESPACE
             ),
+            log_level=log_level_from_env(env),
         )
+
+
+LOG_LEVELS: Final = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+# Also accepted by logging, so settings that work today go on working.
+_LOG_LEVEL_ALIASES: Final = ("WARN", "FATAL")
+
+
+def log_level_from_env(env: Mapping[str, str]) -> str | None:
+    """The level POWERTOOLS_LOG_LEVEL, or else LOG_LEVEL, names, read as Powertools reads them;
+    None when neither is set. Powertools itself fails on an unknown name with a bare
+    `ValueError: Unknown level` as the logger is made."""
+    for name in ("POWERTOOLS_LOG_LEVEL", "LOG_LEVEL"):
+        raw = env.get(name)
+        if not raw:
+            continue
+        level = raw.strip().upper()
+        if level not in LOG_LEVELS + _LOG_LEVEL_ALIASES:
+            raise ConfigurationError(name, f"{raw!r} is not a log level ({', '.join(LOG_LEVELS)})")
+        return level
+    return None
 
 
 def _seconds(env: Mapping[str, str], name: str, default: timedelta) -> timedelta:

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from functools import cache
 from typing import TYPE_CHECKING
 
 from aws_lambda_powertools import Logger, Metrics
+
+from winnodes.config import log_level_from_env
+from winnodes.errors import ConfigurationError
 
 if TYPE_CHECKING:
     from aws_lambda_powertools import Tracer
@@ -13,7 +17,18 @@ if TYPE_CHECKING:
 SERVICE = "eks-windows-nodes"
 NAMESPACE = "EksWindowsNodes"
 
-logger = Logger(service=SERVICE)
+
+def _log_level() -> str | None:
+    """The level of the environment; INFO for a name that is no level, which must not stop an
+    import (`winnodes --help` among others): the CLI reports it before a command runs, and the
+    functions where they read their other settings (Settings.from_env)."""
+    try:
+        return log_level_from_env(os.environ)
+    except ConfigurationError:
+        return "INFO"
+
+
+logger = Logger(service=SERVICE, level=_log_level())
 metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
 # Only the libraries our calls go through: botocore (AWS) and http.client (the Kubernetes
 # client's urllib3). Patching everything X-Ray supports imports each of them on cold start.

@@ -36,6 +36,12 @@ from winnodes.errors import ConfigurationError, InvalidInputError
             "tag key 'kubernetes.io/cluster/a': kubernetes.io/cluster/* tags are set by the join",
         ),
         ("SMOKE_TEST_IMAGE", "a b", "'a b' is not an image reference"),
+        (
+            "POWERTOOLS_LOG_LEVEL",
+            "LOUD",
+            "'LOUD' is not a log level (DEBUG, INFO, WARNING, ERROR, CRITICAL)",
+        ),
+        ("LOG_LEVEL", "loud", "'loud' is not a log level (DEBUG, INFO, WARNING, ERROR, CRITICAL)"),
     ],
 )
 def test_a_bad_value_is_a_configuration_error_naming_the_variable(
@@ -56,3 +62,19 @@ def test_a_configuration_error_is_still_invalid_input() -> None:
 
 def test_a_large_but_representable_number_of_seconds_is_accepted() -> None:
     assert Settings.from_env({"JOIN_DEADLINE_SECONDS": "1e9"}).join_deadline.total_seconds() == 1e9
+
+
+@pytest.mark.parametrize(
+    ("env", "level"),
+    [
+        ({}, None),
+        ({"POWERTOOLS_LOG_LEVEL": "debug"}, "DEBUG"),
+        ({"LOG_LEVEL": "WARN"}, "WARN"),
+        ({"POWERTOOLS_LOG_LEVEL": "ERROR", "LOG_LEVEL": "LOUD"}, "ERROR"),
+        ({"POWERTOOLS_LOG_LEVEL": "", "LOG_LEVEL": "critical"}, "CRITICAL"),
+    ],
+)
+def test_the_log_level_is_read_as_powertools_reads_it(
+    env: dict[str, str], level: str | None
+) -> None:
+    assert Settings.from_env(env).log_level == level
