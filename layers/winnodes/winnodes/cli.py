@@ -21,6 +21,7 @@ from winnodes.config import log_level_from_env
 from winnodes.decisions.smoke import DEFAULT_SMOKE_TEST_NAMESPACE, smoke_test_namespace_problem
 from winnodes.errors import ConfigurationError, InvalidInputError, WinNodesError
 from winnodes.models.events import classify_lifecycle_event
+from winnodes.models.identifiers import is_region_name
 from winnodes.observability import logger
 from winnodes.services.userdata import UserdataRequest, settings_for
 from winnodes.userdata import encode_userdata, render_userdata
@@ -29,11 +30,14 @@ from winnodes.userdata.settings import parse_cidr_list, parse_node_labels, parse
 EXIT_OK = 0
 EXIT_USAGE = 2
 EXIT_FAILURE = 1
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report a command stopped by Ctrl-C
 
 _LOGS = (
     "Logs are JSON lines on stderr; POWERTOOLS_LOG_LEVEL (or LOG_LEVEL) sets their level "
     "(DEBUG, INFO, WARNING, ERROR or CRITICAL; default INFO)."
 )
+# A lifecycle action left half-way stays pending; the scheduled reconciler drives it on.
+_INTERRUPTED_ACTION = "interrupted; the reconciler finishes what was started"
 _REGION_HELP = "AWS region (default: AWS_REGION, AWS_DEFAULT_REGION or the profile's)"
 
 
@@ -51,16 +55,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         with _diagnostics_to_stderr():
             result: CommandResult = args.run(args)
     except ConfigurationError as error:
-        print(f"winnodes: error: {error}", file=sys.stderr)
+        _print_error(str(error))
         return EXIT_USAGE
     except InvalidInputError as error:
-        print(f"winnodes: error: --{error.field}: {error.reason}", file=sys.stderr)
+        _print_error(f"--{error.field}: {error.reason}")
         return EXIT_USAGE
     except WinNodesError as error:
-        print(f"winnodes: error: {error}", file=sys.stderr)
+        _print_error(str(error))
         return EXIT_FAILURE
+    except KeyboardInterrupt:
+        print(f"winnodes: {args.interrupted}", file=sys.stderr)
+        return EXIT_INTERRUPTED
     sys.stdout.write(result.output)
     return result.status
+
+
+def _print_error(message: str) -> None:
+    """One line: what follows the first is a server's page quoted by botocore (a non-AWS
+    AWS_ENDPOINT_URL answering HTML), which the logs of a function keep in full."""
+    lines = message.strip().splitlines() or [""]
+    print(f"winnodes: error: {lines[0]}", file=sys.stderr)
 
 
 @contextlib.contextmanager
@@ -83,6 +97,7 @@ def _parser() -> argparse.ArgumentParser:
         prog="winnodes",
         description="Hands-off lifecycle for self-managed Windows nodes of Amazon EKS clusters.",
     )
+    parser.set_defaults(interrupted="interrupted")
     commands = parser.add_subparsers(title="commands", required=True, metavar="COMMAND")
     _add_render_userdata(commands)
     _add_lifecycle(commands)
@@ -106,7 +121,7 @@ def _add_lifecycle(commands: argparse._SubParsersAction[argparse.ArgumentParser]
         "--event", "-e", required=True, type=Path, metavar="FILE", help="event JSON (see events/)"
     )
     lifecycle.add_argument("--region", help=_REGION_HELP)
-    lifecycle.set_defaults(run=_lifecycle)
+    lifecycle.set_defaults(run=_lifecycle, interrupted=_INTERRUPTED_ACTION)
 
 
 def _add_reconcile(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -123,7 +138,7 @@ def _add_reconcile(commands: argparse._SubParsersAction[argparse.ArgumentParser]
         epilog=_LOGS,
     )
     reconcile.add_argument("--region", help=_REGION_HELP)
-    reconcile.set_defaults(run=_reconcile)
+    reconcile.set_defaults(run=_reconcile, interrupted=_INTERRUPTED_ACTION)
 
 
 def _lifecycle(args: argparse.Namespace) -> CommandResult:
@@ -135,18 +150,25 @@ def _lifecycle(args: argparse.Namespace) -> CommandResult:
         classify_lifecycle_event(event)  # bad input fails here, before any AWS set-up
     except InvalidInputError as error:
         raise InvalidInputError("event", f"{error.field}: {error.reason}") from None
-    outcome = wiring.lifecycle_events(args.region).handle(event)
+    outcome = wiring.lifecycle_events(_region(args)).handle(event)
     if outcome.get("status") == "rejected":
         raise InvalidInputError("event", f"{outcome['field']}: {outcome['reason']}")
     return CommandResult(json.dumps(outcome, indent=2) + "\n")
 
 
 def _reconcile(args: argparse.Namespace) -> CommandResult:
-    report = wiring.reconcile_service(args.region).reconcile()
+    report = wiring.reconcile_service(_region(args)).reconcile()
     return CommandResult(
         json.dumps(asdict(report), indent=2, default=str) + "\n",
         status=EXIT_FAILURE if report.errors else EXIT_OK,
     )
+
+
+def _region(args: argparse.Namespace) -> str | None:
+    region: str | None = args.region
+    if region is not None and not is_region_name(region):
+        raise InvalidInputError("region", f"{region!r} is not an AWS region name")
+    return region
 
 
 def _add_rbac(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -265,7 +287,8 @@ def _render_userdata(args: argparse.Namespace) -> CommandResult:
         pre_bootstrap=_read_snippet(args.pre_bootstrap, field="pre-bootstrap"),
         post_bootstrap=_read_snippet(args.post_bootstrap, field="post-bootstrap"),
     )
-    settings = settings_for(request, lambda: wiring.cluster_directory(args.region))
+    region = _region(args)
+    settings = settings_for(request, lambda: wiring.cluster_directory(region))
     userdata = render_userdata(settings, wrapper=not args.no_wrapper)
     return CommandResult(encode_userdata(userdata) + "\n" if args.base64 else userdata)
 

@@ -17,6 +17,7 @@ from winnodes.decisions.smoke import (
 )
 from winnodes.errors import ConfigurationError
 from winnodes.models.groups import KUBERNETES_CLUSTER_TAG_PREFIX
+from winnodes.models.identifiers import is_region_name
 
 
 @dataclass(frozen=True)
@@ -38,7 +39,7 @@ class Settings:
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
         return cls(
-            region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or None,
+            region=region_from_env(env),
             join_deadline=_seconds(env, "JOIN_DEADLINE_SECONDS", cls.join_deadline),
             join_wait_budget=_seconds(env, "JOIN_WAIT_BUDGET_SECONDS", cls.join_wait_budget),
             join_poll_interval=_seconds(env, "JOIN_POLL_SECONDS", cls.join_poll_interval),
@@ -54,6 +55,18 @@ class Settings:
             ),
             log_level=log_level_from_env(env),
         )
+
+
+def region_from_env(env: Mapping[str, str]) -> str | None:
+    """AWS_REGION, or else AWS_DEFAULT_REGION; None when neither is set (the profile's, then)."""
+    for name in ("AWS_REGION", "AWS_DEFAULT_REGION"):
+        raw = env.get(name)
+        if not raw:
+            continue
+        if not is_region_name(raw):
+            raise ConfigurationError(name, f"{raw!r} is not an AWS region name")
+        return raw
+    return None
 
 
 LOG_LEVELS: Final = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")

@@ -32,7 +32,7 @@ class AwsError(WinNodesError):
 
 
 class AwsCredentialsError(AwsError):
-    """No usable AWS credentials or region."""
+    """No usable AWS credentials, region or endpoint in the AWS configuration."""
 
 
 class ClusterNotFoundError(AwsError):

@@ -23,7 +23,7 @@ from winnodes.adapters.clock import SystemClock
 from winnodes.adapters.ec2 import Ec2Instances
 from winnodes.adapters.eks import EksAccessEntries, EksClusters
 from winnodes.adapters.kube.cluster import KubeClusters
-from winnodes.config import Settings
+from winnodes.config import Settings, region_from_env
 from winnodes.decisions.drain import DrainPolicy
 from winnodes.decisions.smoke import SmokeTestPolicy
 from winnodes.ports import ClusterDirectory
@@ -35,7 +35,7 @@ from winnodes.services.reconcile import ReconcileService
 
 
 def cluster_directory(region: str | None = None) -> ClusterDirectory:
-    return EksClusters(eks_client(aws_session(region)))
+    return EksClusters(eks_client(aws_session(region or region_from_env(os.environ))))
 
 
 @cache

@@ -36,6 +36,8 @@ from winnodes.errors import ConfigurationError, InvalidInputError
             "tag key 'kubernetes.io/cluster/a': kubernetes.io/cluster/* tags are set by the join",
         ),
         ("SMOKE_TEST_IMAGE", "a b", "'a b' is not an image reference"),
+        ("AWS_REGION", "us east 1", "'us east 1' is not an AWS region name"),
+        ("AWS_DEFAULT_REGION", "us-east-1/", "'us-east-1/' is not an AWS region name"),
         (
             "POWERTOOLS_LOG_LEVEL",
             "LOUD",

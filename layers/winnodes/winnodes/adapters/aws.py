@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, cast
 import botocore.config
 import botocore.exceptions
 import botocore.loaders
+import botocore.parsers
 import botocore.session
 
 from winnodes.adapters.botocore_data import PACKAGED
@@ -74,6 +75,14 @@ def _setup_errors() -> Iterator[None]:
         yield
     except botocore.exceptions.ProfileNotFound as error:
         raise AwsCredentialsError(f"{error}: check AWS_PROFILE and the AWS config file") from None
+    except botocore.exceptions.InvalidRegionError as error:
+        # --region and the region variables are checked before; this one is the profile's.
+        raise AwsCredentialsError(f"the region of the AWS config file: {error}") from None
+    except ValueError as error:
+        # botocore's word for an endpoint URL it cannot use: "Invalid endpoint: <url>".
+        raise AwsCredentialsError(
+            f"{error}: check AWS_ENDPOINT_URL and the endpoint_url of the AWS config file"
+        ) from None
 
 
 def _packaged_data_dir() -> str | None:
@@ -127,6 +136,8 @@ def aws_call[T](description: str, call: Callable[[], T]) -> T:
         raise
     except botocore.exceptions.BotoCoreError as error:
         raise AwsError(f"{description}: {error}") from error
+    except botocore.parsers.ResponseParserError as error:
+        raise AwsError(f"{description}: {_not_aws(error)}") from error
 
 
 def all_pages(description: str, paginator: Any, **arguments: Any) -> Iterator[Any]:
@@ -137,3 +148,11 @@ def all_pages(description: str, paginator: Any, **arguments: Any) -> Iterator[An
         raise credentials_error(error) from error
     except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as error:
         raise AwsError(f"{description} failed: {error}") from error
+    except botocore.parsers.ResponseParserError as error:
+        raise AwsError(f"{description} failed: {_not_aws(error)}") from error
+
+
+def _not_aws(error: botocore.parsers.ResponseParserError) -> str:
+    """ResponseParserError is no BotoCoreError: botocore raises it when what answered is not an
+    AWS API (a proxy's page, AWS_ENDPOINT_URL naming some other server)."""
+    return f"the endpoint's answer is not an AWS API response: {error}"

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import botocore.exceptions
 
-from winnodes.adapters.aws import aws_call, credentials_error, error_code
+from winnodes.adapters.aws import aws_call, error_code
 from winnodes.errors import AwsError, ClusterNotFoundError
 from winnodes.ports import ClusterConnection
 
@@ -22,17 +22,14 @@ class EksClusters:
 
     def describe_cluster(self, name: str) -> ClusterConnection:
         region = self._client.meta.region_name
+        description = f"eks:DescribeCluster {name} failed"
         try:
-            cluster = self._client.describe_cluster(name=name)["cluster"]
-        except botocore.exceptions.NoCredentialsError as error:
-            raise credentials_error(error) from error
+            response = aws_call(description, lambda: self._client.describe_cluster(name=name))
         except botocore.exceptions.ClientError as error:
-            code = error.response.get("Error", {}).get("Code")
-            if code == "ResourceNotFoundException":
+            if error_code(error) == "ResourceNotFoundException":
                 raise ClusterNotFoundError(name, region) from error
-            raise AwsError(f"eks:DescribeCluster {name} failed: {error}") from error
-        except botocore.exceptions.BotoCoreError as error:
-            raise AwsError(f"eks:DescribeCluster {name} failed: {error}") from error
+            raise AwsError(f"{description}: {error}") from error
+        cluster = response["cluster"]
         network = cluster.get("kubernetesNetworkConfig", {})
         service_cidr = network.get("serviceIpv4Cidr") or network.get("serviceIpv6Cidr")
         return ClusterConnection(

@@ -149,3 +149,12 @@ class ProviderId:
 
     def __str__(self) -> str:
         return f"aws:///{self.availability_zone}/{self.instance_id}"
+
+
+# The names botocore accepts (botocore.utils.validate_region_name); it refuses any other before
+# making a client.
+_REGION_NAME = re.compile(r"[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?")
+
+
+def is_region_name(value: str) -> bool:
+    return _REGION_NAME.fullmatch(value) is not None
