@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -50,3 +51,13 @@ def test_readme_example_prints_what_the_readme_shows(command: str, expected: str
         timeout=60,
     )
     assert result.stdout == expected
+
+
+def test_the_readme_names_the_hooks_the_sample_events_come_from() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    documented = set(re.findall(r"--lifecycle-hook-name (\S+)", readme))
+    samples = {
+        json.loads(path.read_text(encoding="utf-8"))["detail"].get("LifecycleHookName")
+        for path in (ROOT / "events").glob("lifecycle-*.json")
+    }
+    assert documented == samples - {None}
