@@ -15,6 +15,7 @@ import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 from winnodes import rbac, wiring
 from winnodes.config import log_level_from_env
@@ -118,7 +119,11 @@ def _add_lifecycle(commands: argparse._SubParsersAction[argparse.ArgumentParser]
         epilog=_LOGS,
     )
     lifecycle.add_argument(
-        "--event", "-e", required=True, type=Path, metavar="FILE", help="event JSON (see events/)"
+        "--event",
+        "-e",
+        required=True,
+        metavar="FILE",
+        help="event JSON (see events/); - reads it from stdin",
     )
     lifecycle.add_argument("--region", help=_REGION_HELP)
     lifecycle.set_defaults(run=_lifecycle, interrupted=_INTERRUPTED_ACTION)
@@ -142,18 +147,32 @@ def _add_reconcile(commands: argparse._SubParsersAction[argparse.ArgumentParser]
 
 
 def _lifecycle(args: argparse.Namespace) -> CommandResult:
-    try:
-        event = json.loads(args.event.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError) as error:
-        raise InvalidInputError("event", f"cannot read {args.event}: {error}") from None
+    event = _read_event(args.event)
     try:
         classify_lifecycle_event(event)  # bad input fails here, before any AWS set-up
     except InvalidInputError as error:
-        raise InvalidInputError("event", f"{error.field}: {error.reason}") from None
+        where = "" if error.field == "event" else f"{error.field}: "
+        raise InvalidInputError("event", f"{where}{error.reason}") from None
     outcome = wiring.lifecycle_events(_region(args)).handle(event)
     if outcome.get("status") == "rejected":
         raise InvalidInputError("event", f"{outcome['field']}: {outcome['reason']}")
     return CommandResult(json.dumps(outcome, indent=2) + "\n")
+
+
+def _read_event(source: str) -> Any:
+    """The JSON of FILE, or of stdin for `-`."""
+    name = "stdin" if source == "-" else source
+    try:
+        text = sys.stdin.read() if source == "-" else Path(source).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise InvalidInputError("event", f"cannot read {name}: {error}") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as error:
+        raise InvalidInputError(
+            "event",
+            f"{name} is not valid JSON: {error.msg} (line {error.lineno}, column {error.colno})",
+        ) from None
 
 
 def _reconcile(args: argparse.Namespace) -> CommandResult:

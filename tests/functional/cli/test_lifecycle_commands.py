@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from tests.helpers.cli import run
+from tests.helpers.cli import ROOT, run
 
 
 def test_lifecycle_command_refuses_a_malformed_event_before_any_aws_set_up() -> None:
@@ -13,6 +15,40 @@ def test_lifecycle_command_refuses_a_malformed_event_before_any_aws_set_up() -> 
     assert result.returncode == 2
     assert result.stdout == ""
     assert result.stderr == "winnodes: error: --event: detail.EC2InstanceId: Field required\n"
+
+
+def test_an_event_that_is_not_json_is_named_so_with_where(tmp_path: Path) -> None:
+    event = tmp_path / "event.json"
+    event.write_text('{"detail": ', encoding="utf-8")
+    result = run("lifecycle", "--event", str(event))
+    assert result.returncode == 2
+    assert result.stderr == (
+        f"winnodes: error: --event: {event} is not valid JSON: "
+        "Expecting value (line 1, column 12)\n"
+    )
+
+
+@pytest.mark.parametrize("document", ["[]", '"launch"', "null", "3"])
+def test_an_event_that_is_no_object_is_named_once(document: str) -> None:
+    result = run("lifecycle", "--event", "-", stdin=document)
+    assert result.returncode == 2
+    assert result.stderr == "winnodes: error: --event: must be a JSON object\n"
+
+
+def test_the_event_can_come_from_stdin() -> None:
+    sample = (ROOT / "events" / "lifecycle-test-notification.json").read_text(encoding="utf-8")
+    env = {"AWS_DEFAULT_REGION": "us-east-1", "AWS_ENDPOINT_URL": "http://127.0.0.1:9"}
+    result = run("lifecycle", "--event", "-", env=env, stdin=sample)
+    assert result.returncode == 0, result.stderr
+    assert '"status": "skipped"' in result.stdout
+
+
+def test_stdin_that_is_not_json_is_named_so() -> None:
+    result = run("lifecycle", "-e", "-", stdin="")
+    assert result.returncode == 2
+    assert result.stderr == (
+        "winnodes: error: --event: stdin is not valid JSON: Expecting value (line 1, column 1)\n"
+    )
 
 
 def test_lifecycle_command_skips_a_test_notification() -> None:
