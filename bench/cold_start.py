@@ -158,7 +158,10 @@ def run_once(runtime: Runtime, program: Program) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],  # the first paragraph: the usage line follows
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
     parser.add_argument("--runs", type=int, default=31, help="fresh interpreters per program")
     parser.add_argument(
         "--source", action="store_true", help="measure the source tree in the dev venv"

@@ -380,7 +380,10 @@ def pdb_guarded(bench: Bench) -> dict[str, Any]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],  # the first paragraph: the usage line follows
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
     parser.add_argument("--pods", type=int, default=100, help="replicated pods on the drained node")
     parser.add_argument(
         "--rounds", type=int, default=2, help="drains by each tool (who goes first alternates)"
