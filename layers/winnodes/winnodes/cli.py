@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from winnodes import rbac, wiring
-from winnodes.config import log_level_from_env
+from winnodes.config import Settings, log_level_from_env
 from winnodes.decisions.smoke import DEFAULT_SMOKE_TEST_NAMESPACE, smoke_test_namespace_problem
 from winnodes.errors import ConfigurationError, InvalidInputError, WinNodesError
 from winnodes.models.events import classify_lifecycle_event
@@ -39,6 +39,22 @@ _LOGS = (
 )
 # A lifecycle action left half-way stays pending; the scheduled reconciler drives it on.
 _INTERRUPTED_ACTION = "interrupted; the reconciler finishes what was started"
+_CHANGES = (
+    "This changes the cluster and the account: it tags instances, creates EKS access entries "
+    "or writes kube-system/aws-auth, patches kube-system/amazon-vpc-cni, runs smoke pods when "
+    "SMOKE_TEST_ENABLED is true, cordons Nodes and evicts their pods, deletes Nodes, and "
+    "completes lifecycle actions: CONTINUE, or ABANDON, which terminates the instance."
+)
+_LIFECYCLE_BLOCKS = (
+    "It waits for a launched node to be Ready for up to JOIN_WAIT_BUDGET_SECONDS "
+    f"(default {Settings.join_wait_budget.total_seconds():.0f} s), and for a terminating node's "
+    f"pods to leave for up to DRAIN_WAIT_BUDGET_SECONDS (default "
+    f"{Settings.drain_wait_budget.total_seconds():.0f} s); the reconciler finishes what is left."
+)
+_RECONCILE_BLOCKS = (
+    "It takes one step per action and never waits for a node, so a pass lasts as long as its "
+    "AWS and Kubernetes calls."
+)
 _REGION_HELP = "AWS region (default: AWS_REGION, AWS_DEFAULT_REGION or the profile's)"
 
 
@@ -116,7 +132,7 @@ def _add_lifecycle(commands: argparse._SubParsersAction[argparse.ArgumentParser]
             "it) exactly as the lifecycle function does, against AWS_ENDPOINT_URL or AWS. "
             "Prints the outcome as JSON on stdout; a rejected event exits with status 2."
         ),
-        epilog=_LOGS,
+        epilog=f"{_CHANGES} {_LIFECYCLE_BLOCKS} {_LOGS}",
     )
     lifecycle.add_argument(
         "--event",
@@ -140,7 +156,7 @@ def _add_reconcile(commands: argparse._SubParsersAction[argparse.ArgumentParser]
             "report as JSON on stdout; if any group or cluster failed (the report's errors), "
             "exits with status 1 after printing it."
         ),
-        epilog=_LOGS,
+        epilog=f"{_CHANGES} {_RECONCILE_BLOCKS} {_LOGS}",
     )
     reconcile.add_argument("--region", help=_REGION_HELP)
     reconcile.set_defaults(run=_reconcile, interrupted=_INTERRUPTED_ACTION)

@@ -142,3 +142,28 @@ def test_the_help_says_where_logs_go_and_what_sets_their_level(command: str) -> 
 def test_the_reconcile_help_says_a_pass_with_errors_exits_1() -> None:
     text = " ".join(run("reconcile", "--help").stdout.split())
     assert "exits with status 1" in text
+
+
+@pytest.mark.parametrize("command", ["lifecycle", "reconcile"])
+def test_the_help_says_what_the_command_changes(command: str) -> None:
+    # Wide enough that argparse breaks no line, at a hyphen least of all.
+    text = run(command, "--help", env={"COLUMNS": "2000"}).stdout
+    for change in (
+        "tags instances",
+        "creates EKS access entries or writes kube-system/aws-auth",
+        "patches kube-system/amazon-vpc-cni",
+        "cordons Nodes and evicts their pods",
+        "deletes Nodes",
+        "ABANDON, which terminates the instance",
+    ):
+        assert change in text
+
+
+def test_the_lifecycle_help_says_how_long_it_may_wait() -> None:
+    text = " ".join(run("lifecycle", "--help").stdout.split())
+    assert "up to JOIN_WAIT_BUDGET_SECONDS (default 600 s)" in text
+    assert "up to DRAIN_WAIT_BUDGET_SECONDS (default 600 s)" in text
+
+
+def test_the_reconcile_help_says_it_never_waits_for_a_node() -> None:
+    assert "never waits for a node" in " ".join(run("reconcile", "--help").stdout.split())
