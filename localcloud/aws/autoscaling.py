@@ -56,6 +56,16 @@ TRANSITIONAL_STATES = frozenset(
 # https://docs.aws.amazon.com/autoscaling/ec2/APIReference/API_PutLifecycleHook.html:
 # HeartbeatTimeout 30..7200 s; the global timeout is min(100 × heartbeat, 172800 s).
 MIN_HEARTBEAT, MAX_HEARTBEAT, MAX_GLOBAL_TIMEOUT = 30, 7200, 172800
+# `Origin` / `Destination` of lifecycle events.
+# https://docs.aws.amazon.com/autoscaling/ec2/userguide/warm-pools-eventbridge-events.html
+EC2, GROUP, WARM_POOL = "EC2", "AutoScalingGroup", "WarmPool"
+# Warm pool: https://docs.aws.amazon.com/autoscaling/ec2/userguide/ec2-auto-scaling-warm-pools.html
+POOL_STATES = frozenset({"Stopped", "Running", "Hibernated"})
+# An instance of the pool that finished its launch into it, ready to be drawn on scale-out.
+WARMED_STATES = frozenset({"Warmed:Stopped", "Warmed:Running", "Warmed:Hibernated"})
+# DescribeWarmPool's MaxRecords: "The maximum value is 50."
+# https://docs.aws.amazon.com/autoscaling/ec2/APIReference/API_DescribeWarmPool.html
+MAX_WARM_POOL_RECORDS = 50
 # How long a terminated instance stays visible in DescribeAutoScalingInstances (simulated s).
 TERMINATED_VISIBLE_FOR = 30.0
 
@@ -115,6 +125,9 @@ class LifecycleAction:
     started: float
     heartbeat_deadline: float
     global_deadline: float
+    # Where the instance comes from and goes to (the event's Origin and Destination).
+    origin: str = "EC2"
+    destination: str = "AutoScalingGroup"
     result: str | None = None
 
 
@@ -212,6 +225,42 @@ class InstanceRefresh:
         return out
 
 
+@dataclass
+class WarmPool:
+    """A group's warm pool: PutWarmPool's settings and the instances in it (which
+    DescribeAutoScalingGroups does not list; DescribeWarmPool does: "The instances that are
+    currently in the warm pool").
+    https://docs.aws.amazon.com/autoscaling/ec2/APIReference/API_PutWarmPool.html
+    https://docs.aws.amazon.com/autoscaling/ec2/APIReference/API_DescribeWarmPool.html"""
+
+    min_size: int = 0
+    pool_state: str = "Stopped"
+    max_group_prepared_capacity: int | None = None
+    reuse_on_scale_in: bool = False
+    instances: list[InstanceState] = field(default_factory=list)
+
+    def configuration(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"MinSize": self.min_size, "PoolState": self.pool_state}
+        if self.max_group_prepared_capacity is not None:
+            out["MaxGroupPreparedCapacity"] = self.max_group_prepared_capacity
+        out["InstanceReusePolicy"] = {"ReuseOnScaleIn": self.reuse_on_scale_in}
+        return out
+
+    def size(self, group: FakeAutoScalingGroup) -> int:
+        """How many instances the pool keeps: "If a value for MaxGroupPreparedCapacity is not
+        specified, Amazon EC2 Auto Scaling launches and maintains the difference between the
+        group's maximum capacity and its desired capacity", never fewer than MinSize
+        (API_PutWarmPool; -1 means "not specified")."""
+        prepared = self.max_group_prepared_capacity
+        if prepared is None or prepared < 0:
+            prepared = group.max_size or 0
+        return max(self.min_size, prepared - (group.desired_capacity or 0), 0)
+
+
+class InvalidNextToken(AutoscalingClientError):
+    code = "InvalidNextToken"
+
+
 @dataclass(frozen=True)
 class CapacitySample:
     """Group capacity after a change, for tests: InService and all non-terminated instances."""
@@ -235,6 +284,7 @@ class AsgEngine:
         publish: EventPublisher,
         on_launch: LaunchCallback | None = None,
         on_terminate: TerminateCallback | None = None,
+        on_stop: TerminateCallback | None = None,
     ) -> None:
         self.account_id = account_id
         self.region = region
@@ -242,6 +292,9 @@ class AsgEngine:
         self.publish = publish
         self.on_launch = on_launch
         self.on_terminate = on_terminate
+        # EC2 stops an instance (a warm pool in state Stopped); a start boots it (on_launch).
+        self.on_stop = on_stop
+        self.warm_pools: dict[str, WarmPool] = {}
         self.actions: dict[str, LifecycleAction] = {}
         self.hook_metadata: dict[tuple[str, str], str | None] = {}
         self.refreshes: dict[str, list[InstanceRefresh]] = {}
@@ -335,7 +388,15 @@ class AsgEngine:
         active = [s for s in group.instance_states if s.lifecycle_state in ACTIVE_STATES]
         if len(active) < target:
             count = target - len(active)
-            if refresh is not None:
+            if refresh is None:
+                # "Whenever your application needs to scale out, the Auto Scaling group can
+                # draw on the warm pool to meet its new desired capacity" (User Guide,
+                # ec2-auto-scaling-warm-pools.html); launches from EC2
+                # only what the pool cannot give (warm-pool-instance-lifecycle.html: "If the
+                # demand on your application depletes the warm pool, Amazon EC2 Auto Scaling
+                # can launch instances directly into the Auto Scaling group").
+                count -= self._draw_from_pool(group, count)
+            else:
                 # During a refresh MaxHealthyPercentage caps every instance the group has,
                 # terminating ones included: with 100 %, replacements launch only after the old
                 # instances are gone. https://docs.aws.amazon.com/autoscaling/ec2/userguide/instance-refresh-overview.html
@@ -348,6 +409,7 @@ class AsgEngine:
         elif len(active) > target:
             for state in self.scale_in_order(group, active)[: len(active) - target]:
                 self.begin_terminate(group, state, cause="scale in")
+        self._keep_pool_size(group)
         self.sample(group)
 
     def launch_spec(self, group: FakeAutoScalingGroup) -> LaunchSpec:
@@ -390,6 +452,40 @@ class AsgEngine:
         return template.get_version(spec.version or "$Default").number
 
     def launch(self, group: FakeAutoScalingGroup, count: int, spec: LaunchSpec) -> list[str]:
+        launched = []
+        for _ in range(count):
+            state = self._run_instance(group, spec, lifecycle_state="Pending")
+            group.instance_states.append(state)
+            launched.append(state.instance_id)
+            refresh = self.active_refresh(group.name)
+            if refresh is not None:
+                refresh.launched.add(state.instance_id)
+            self._boot(group, state.instance)
+            self._enter_group(group, state, origin=EC2)
+        return launched
+
+    def _enter_group(
+        self, group: FakeAutoScalingGroup, state: InstanceState, *, origin: str
+    ) -> None:
+        """Pending → Pending:Wait while launch hooks run, else InService."""
+        hooks = self.hooks(group.name, LAUNCHING)
+        if hooks:
+            state.lifecycle_state = "Pending:Wait"
+            for hook in hooks:
+                self._start_action(group, state, hook, LAUNCHING, origin=origin, destination=GROUP)
+        else:
+            self._enter_service(state)
+
+    def _boot(self, group: FakeAutoScalingGroup, instance: Instance) -> None:
+        if self.on_launch is not None:
+            try:
+                self.on_launch(group, instance)
+            except Exception:
+                log.exception("boot simulation failed for %s", instance.id)
+
+    def _run_instance(
+        self, group: FakeAutoScalingGroup, spec: LaunchSpec, *, lifecycle_state: str
+    ) -> InstanceState:
         ec2 = group.ec2_backend
         if spec.template_id is not None:
             template = ec2.get_launch_template(spec.template_id)
@@ -410,63 +506,41 @@ class AsgEngine:
         tags = group.get_propagated_tags()
         tags[ASG_NAME_TAG] = group.name
         tags.update(extra_tags)
-        launched = []
-        for _ in range(count):
-            az, subnet_id = self._placement(group)
-            reservation = ec2.run_instances(
-                image_id,
-                1,
-                user_data,
-                security_groups,
-                instance_type=instance_type,
-                tags={"instance": dict(tags)},
-                placement=az,
-                launch_config=group.launch_config,
-                launch_template=launch_template,
-                is_instance_type_default=False,
-                subnet_id=subnet_id,
-                region_name=self.region,
-                iam_instance_profile=profile or None,
-            )
-            instance = reservation.instances[0]
-            self._launched_from[instance.id] = LaunchedFrom(spec.template_id, version_number)
-            if profile:
-                try:
-                    ec2.associate_iam_instance_profile(
-                        instance.id,
-                        iam_instance_profile_name=profile.get("Name"),
-                        iam_instance_profile_arn=profile.get("Arn"),
-                    )
-                except Exception as exc:  # noqa: BLE001 - unknown profile: the instance has no role
-                    log.info(
-                        "instance %s: profile %s not associated: %s", instance.id, profile, exc
-                    )
-            self._seq += 1
-            self._launch_seq[instance.id] = self._seq
-            state = InstanceState(
-                instance,
-                lifecycle_state="Pending",
-                protected_from_scale_in=group.new_instances_protected_from_scale_in,
-                autoscaling_group=group,
-            )
-            group.instance_states.append(state)
-            launched.append(instance.id)
-            refresh = self.active_refresh(group.name)
-            if refresh is not None:
-                refresh.launched.add(instance.id)
-            if self.on_launch is not None:
-                try:
-                    self.on_launch(group, instance)
-                except Exception:
-                    log.exception("boot simulation failed for %s", instance.id)
-            hooks = self.hooks(group.name, LAUNCHING)
-            if hooks:
-                state.lifecycle_state = "Pending:Wait"
-                for hook in hooks:
-                    self._start_action(group, state, hook, LAUNCHING)
-            else:
-                self._enter_service(state)
-        return launched
+        az, subnet_id = self._placement(group)
+        reservation = ec2.run_instances(
+            image_id,
+            1,
+            user_data,
+            security_groups,
+            instance_type=instance_type,
+            tags={"instance": dict(tags)},
+            placement=az,
+            launch_config=group.launch_config,
+            launch_template=launch_template,
+            is_instance_type_default=False,
+            subnet_id=subnet_id,
+            region_name=self.region,
+            iam_instance_profile=profile or None,
+        )
+        instance = reservation.instances[0]
+        self._launched_from[instance.id] = LaunchedFrom(spec.template_id, version_number)
+        if profile:
+            try:
+                ec2.associate_iam_instance_profile(
+                    instance.id,
+                    iam_instance_profile_name=profile.get("Name"),
+                    iam_instance_profile_arn=profile.get("Arn"),
+                )
+            except Exception as exc:  # noqa: BLE001 - unknown profile: the instance has no role
+                log.info("instance %s: profile %s not associated: %s", instance.id, profile, exc)
+        self._seq += 1
+        self._launch_seq[instance.id] = self._seq
+        return InstanceState(
+            instance,
+            lifecycle_state=lifecycle_state,
+            protected_from_scale_in=group.new_instances_protected_from_scale_in,
+            autoscaling_group=group,
+        )
 
     def _placement(self, group: FakeAutoScalingGroup) -> tuple[str, str | None]:
         """AZ with the fewest active instances (AZ rebalancing), and its subnet."""
@@ -501,16 +575,26 @@ class AsgEngine:
         if hooks:
             state.lifecycle_state = "Terminating:Wait"
             for hook in hooks:
-                self._start_action(group, state, hook, TERMINATING)
+                self._start_action(group, state, hook, TERMINATING, origin=GROUP, destination=EC2)
         else:
             self._finish_terminate(group, state)
 
-    def _finish_terminate(self, group: FakeAutoScalingGroup, state: InstanceState) -> None:
-        state.lifecycle_state = "Terminating:Proceed"
+    def _finish_terminate(
+        self, group: FakeAutoScalingGroup, state: InstanceState, *, pool: WarmPool | None = None
+    ) -> None:
+        holding = self._pool_holding(state.instance_id)
+        pool = pool or (holding[1] if holding else None)
+        warmed = pool is not None and state in pool.instances
+        state.lifecycle_state = "Warmed:Terminating:Proceed" if warmed else "Terminating:Proceed"
         instance = state.instance
         if instance.state != "terminated":
             group.ec2_backend.terminate_instances([instance.id])
-        state.lifecycle_state = "Terminated"
+        if warmed and pool is not None:
+            # Out of the pool at once: DescribeWarmPool lists the instances in it.
+            state.lifecycle_state = "Warmed:Terminated"
+            pool.instances.remove(state)
+        else:
+            state.lifecycle_state = "Terminated"
         self._terminated_at[instance.id] = self.clock.now()
         if self.on_terminate is not None:
             try:
@@ -526,6 +610,9 @@ class AsgEngine:
         state: InstanceState,
         hook: LifecycleHook,
         transition: str,
+        *,
+        origin: str,
+        destination: str,
     ) -> None:
         now = self.clock.now()
         heartbeat = int(hook.heartbeat_timeout)
@@ -540,6 +627,8 @@ class AsgEngine:
             started=now,
             heartbeat_deadline=now + heartbeat,
             global_deadline=now + min(100 * heartbeat, MAX_GLOBAL_TIMEOUT),
+            origin=origin,
+            destination=destination,
         )
         self.actions[action.token] = action
         self.publish(self._event(group, action, hook))
@@ -557,8 +646,8 @@ class AsgEngine:
             "LifecycleHookName": hook.name,
             "EC2InstanceId": action.instance_id,
             "LifecycleTransition": action.transition,
-            "Origin": "EC2" if launching else "AutoScalingGroup",
-            "Destination": "AutoScalingGroup" if launching else "EC2",
+            "Origin": action.origin,
+            "Destination": action.destination,
         }
         metadata = hook.notification_metadata if isinstance(hook, LocalLifecycleHook) else None
         if metadata is not None:
@@ -649,6 +738,13 @@ class AsgEngine:
             else:
                 state.lifecycle_state = "Pending:Proceed"
                 self._enter_service(state)
+        elif state.lifecycle_state == "Warmed:Pending:Wait":
+            pool = self.warm_pools.get(group.name)
+            if abandoned or pool is None:
+                # ABANDON of a launch into the pool terminates it; the pool is refilled.
+                self._finish_terminate(group, state)
+            else:
+                self._warm(group, pool, state)
         elif state.lifecycle_state == "Terminating:Wait":
             self._finish_terminate(group, state)
         self.reconcile(group)
@@ -662,10 +758,172 @@ class AsgEngine:
             self.refresh_replacement_failed(group, refresh, state.instance_id)
 
     def _state_of(self, instance_id: str) -> tuple[FakeAutoScalingGroup, InstanceState] | None:
+        """The instance's group and state, in the group or in its warm pool."""
         for group in self.backend.autoscaling_groups.values():
-            for state in group.instance_states:
+            pool = self.warm_pools.get(group.name)
+            for state in [*group.instance_states, *(pool.instances if pool else [])]:
                 if state.instance_id == instance_id:
                     return group, state
+        return None
+
+    # -- warm pool ----------------------------------------------------------------------------
+
+    def put_warm_pool(
+        self,
+        group_name: str,
+        *,
+        min_size: int | None,
+        pool_state: str | None,
+        max_group_prepared_capacity: int | None,
+        instance_reuse_policy: dict[str, Any] | None,
+    ) -> WarmPool:
+        """PutWarmPool: creates or updates the pool, which then fills to its size.
+        https://docs.aws.amazon.com/autoscaling/ec2/APIReference/API_PutWarmPool.html"""
+        group = self.backend.autoscaling_groups.get(group_name)
+        if group is None:
+            raise ValidationError(f"AutoScalingGroup name not found - {group_name}")
+        if min_size is not None and min_size < 0:
+            raise ValidationError("MinSize must be greater than or equal to 0")
+        if max_group_prepared_capacity is not None and max_group_prepared_capacity < -1:
+            raise ValidationError("MaxGroupPreparedCapacity must be greater than or equal to -1")
+        if pool_state is not None and pool_state not in POOL_STATES:
+            raise ValidationError(f"Invalid PoolState: {pool_state}")
+        pool = self.warm_pools.setdefault(group_name, WarmPool())
+        if min_size is not None:
+            pool.min_size = min_size
+        if pool_state is not None:
+            pool.pool_state = pool_state
+        if max_group_prepared_capacity is not None:
+            pool.max_group_prepared_capacity = max_group_prepared_capacity
+        if instance_reuse_policy is not None:
+            pool.reuse_on_scale_in = _true(instance_reuse_policy.get("ReuseOnScaleIn"))
+        # moto's own record, which DescribeAutoScalingGroups reports as WarmPoolConfiguration.
+        group.put_warm_pool(
+            max_group_prepared_capacity=pool.max_group_prepared_capacity,
+            min_size=pool.min_size,
+            pool_state=pool.pool_state,
+            instance_reuse_policy={"ReuseOnScaleIn": pool.reuse_on_scale_in},
+        )
+        self.reconcile(group)
+        return pool
+
+    def delete_warm_pool(self, group_name: str) -> None:
+        """DeleteWarmPool: the pool's instances are terminated. AWS shows the pool as
+        PendingDelete until they are gone; here they go at once.
+        https://docs.aws.amazon.com/autoscaling/ec2/APIReference/API_DeleteWarmPool.html"""
+        group = self.backend.autoscaling_groups.get(group_name)
+        if group is None:
+            raise ValidationError(f"AutoScalingGroup name not found - {group_name}")
+        pool = self.warm_pools.pop(group_name, None)
+        group.warm_pool = None
+        for state in list(pool.instances if pool else []):
+            self._cancel_actions(state.instance_id)
+            self._finish_terminate(group, state, pool=pool)
+
+    def describe_warm_pool(
+        self, group_name: str, *, max_records: int | None, next_token: str | None
+    ) -> dict[str, Any]:
+        """DescribeWarmPool, paginated: at most MaxRecords (≤ 50) instances per page.
+        https://docs.aws.amazon.com/autoscaling/ec2/APIReference/API_DescribeWarmPool.html"""
+        group = self.backend.autoscaling_groups.get(group_name)
+        if group is None:
+            raise ValidationError(f"AutoScalingGroup name not found - {group_name}")
+        limit = MAX_WARM_POOL_RECORDS if max_records is None else max_records
+        if not 1 <= limit <= MAX_WARM_POOL_RECORDS:
+            raise ValidationError(f"MaxRecords must be between 1 and {MAX_WARM_POOL_RECORDS}")
+        pool = self.warm_pools.get(group_name)
+        if pool is None:
+            return {"Instances": []}
+        start = 0
+        if next_token:
+            if not next_token.isdigit():
+                raise InvalidNextToken("The token is not valid.")
+            start = int(next_token)
+        members = pool.instances[start : start + limit]
+        out: dict[str, Any] = {
+            "WarmPoolConfiguration": pool.configuration(),
+            "Instances": [_describe_member(group, s) for s in members],
+        }
+        if start + limit < len(pool.instances):
+            out["NextToken"] = str(start + limit)
+        return out
+
+    def warm_pool_size(self, group_name: str) -> int | None:
+        pool = self.warm_pools.get(group_name)
+        return None if pool is None else len(pool.instances)
+
+    def _keep_pool_size(self, group: FakeAutoScalingGroup) -> None:
+        """Fill the pool to its size, or terminate its surplus (ready instances, oldest first)."""
+        pool = self.warm_pools.get(group.name)
+        if pool is None:
+            return
+        missing = pool.size(group) - len(pool.instances)
+        for _ in range(missing):
+            self._launch_into_pool(group, pool)
+        if missing < 0:
+            ready = [s for s in pool.instances if s.lifecycle_state in WARMED_STATES]
+            ready.sort(key=lambda s: self._launch_seq.get(s.instance_id, 0))
+            for state in ready[:-missing]:
+                self._finish_terminate(group, state, pool=pool)
+
+    def _launch_into_pool(self, group: FakeAutoScalingGroup, pool: WarmPool) -> None:
+        """Warmed:Pending, then Warmed:Pending:Wait while launch hooks run (the event says
+        Origin EC2, Destination WarmPool), then the pool state. "When you add a launch lifecycle
+        hook, Amazon EC2 Auto Scaling pauses an instance that transitions to the
+        Warmed:Pending:Wait state and the Pending:Wait state."
+        https://docs.aws.amazon.com/autoscaling/ec2/userguide/warm-pool-instance-lifecycle.html"""
+        state = self._run_instance(group, self.group_spec(group), lifecycle_state="Warmed:Pending")
+        pool.instances.append(state)
+        self._boot(group, state.instance)
+        hooks = self.hooks(group.name, LAUNCHING)
+        if hooks:
+            state.lifecycle_state = "Warmed:Pending:Wait"
+            for hook in hooks:
+                self._start_action(group, state, hook, LAUNCHING, origin=EC2, destination=WARM_POOL)
+        else:
+            self._warm(group, pool, state)
+
+    def _warm(self, group: FakeAutoScalingGroup, pool: WarmPool, state: InstanceState) -> None:
+        """Its launch into the pool done: Warmed:Running, or stopped (Warmed:Stopped; a
+        Hibernated pool is played as stopped, without the memory image)."""
+        state.lifecycle_state = "Warmed:Pending:Proceed"
+        if pool.pool_state != "Running":
+            group.ec2_backend.stop_instances([state.instance_id])
+            if self.on_stop is not None:
+                try:
+                    self.on_stop(state.instance)
+                except Exception:
+                    log.exception("stopping the node of %s failed", state.instance_id)
+        state.lifecycle_state = f"Warmed:{pool.pool_state}"
+
+    def _draw_from_pool(self, group: FakeAutoScalingGroup, count: int) -> int:
+        """Up to `count` ready pool instances join the group: Pending, started when stopped
+        (EC2's LaunchTime is "The time that the instance was last launched", so a start renews
+        it; https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_Instance.html), then
+        Pending:Wait with Origin WarmPool, Destination AutoScalingGroup. An instance kept
+        running keeps its LaunchTime. Returns how many joined."""
+        pool = self.warm_pools.get(group.name)
+        if pool is None or count <= 0:
+            return 0
+        ready = [s for s in pool.instances if s.lifecycle_state in WARMED_STATES]
+        ready.sort(key=lambda s: self._launch_seq.get(s.instance_id, 0))
+        drawn = ready[:count]
+        for state in drawn:
+            pool.instances.remove(state)
+            state.lifecycle_state = "Pending"
+            group.instance_states.append(state)
+            instance = state.instance
+            if instance.state != "running":
+                group.ec2_backend.start_instances([instance.id])
+                instance.launch_time = datetime.now(UTC).replace(tzinfo=None)
+                self._boot(group, instance)
+            self._enter_group(group, state, origin=WARM_POOL)
+        return len(drawn)
+
+    def _pool_holding(self, instance_id: str) -> tuple[str, WarmPool] | None:
+        for name, pool in self.warm_pools.items():
+            if any(s.instance_id == instance_id for s in pool.instances):
+                return name, pool
         return None
 
     # -- health -----------------------------------------------------------------------------
@@ -687,7 +945,7 @@ class AsgEngine:
                     self.on_terminate(state.instance)
                 except Exception:
                     log.exception("stopping the node of %s failed", instance_id)
-            if state.lifecycle_state.startswith("Pending"):
+            if state.lifecycle_state.startswith(("Pending", "Warmed:")):
                 self._cancel_actions(instance_id)
                 self._finish_terminate(group, state)
                 self.reconcile(group)
@@ -1073,3 +1331,25 @@ class _RefreshView:
     @property
     def preferences(self) -> dict[str, Any]:
         return self.refresh.preferences
+
+
+def _true(value: Any) -> bool:
+    """A boolean as the query protocol sends it ("true") or as a JSON value."""
+    return value is True or str(value).lower() == "true"
+
+
+def _describe_member(group: FakeAutoScalingGroup, state: InstanceState) -> dict[str, Any]:
+    """An instance of DescribeWarmPool's `Instances`.
+    https://docs.aws.amazon.com/autoscaling/ec2/APIReference/API_Instance.html"""
+    out: dict[str, Any] = {
+        "InstanceId": state.instance_id,
+        "InstanceType": state.instance_type,
+        "AvailabilityZone": state.availability_zone,
+        "LifecycleState": state.lifecycle_state,
+        "HealthStatus": state.health_status,
+        "ProtectedFromScaleIn": bool(state.protected_from_scale_in),
+    }
+    launch_template = state.launch_template
+    if launch_template is not None:
+        out["LaunchTemplate"] = launch_template
+    return out

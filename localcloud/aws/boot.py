@@ -87,6 +87,12 @@ class BootSimulator:
             self.outcomes[instance.id] = outcome
         log.info("boot %s: %s", instance.id, outcome.reason)
 
+    def on_stop(self, instance: Instance) -> None:
+        """EC2 stopped the instance (into a Stopped warm pool): its kubelet stops, its Node
+        stays; a start boots it again (``on_launch``)."""
+        if self.nodes is not None:
+            self.nodes.stop(instance.id)
+
     def on_terminate(self, instance: Instance) -> None:
         if self.nodes is not None:
             self.nodes.stop(instance.id, delete_node=self.delete_nodes_on_termination)

@@ -148,6 +148,7 @@ class AwsCloud(Running):
             publish=events.publish,
             on_launch=boot.on_launch,
             on_terminate=boot.on_terminate,
+            on_stop=boot.on_stop,
         )
         self.eks.api_servers["*"] = self._placeholder
         self.eks.on_mode_change = self._mode_changed

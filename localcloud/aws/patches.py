@@ -169,6 +169,8 @@ def _patch_autoscaling() -> None:
         if engine is None or group_name not in self.autoscaling_groups:
             return original_delete(self, group_name)
         group = self.autoscaling_groups[group_name]
+        if group_name in engine.warm_pools:
+            engine.delete_warm_pool(group_name)
         for state in list(group.instance_states):
             engine._cancel_actions(state.instance_id)
             if state.lifecycle_state != "Terminated":
@@ -333,7 +335,48 @@ def _patch_autoscaling() -> None:
         refresh = engine.rollback_refresh(self._get_param("AutoScalingGroupName"))
         return ActionResult({"InstanceRefreshId": refresh.refresh_id})
 
+    def put_warm_pool(self: Any) -> Any:
+        """https://docs.aws.amazon.com/autoscaling/ec2/APIReference/API_PutWarmPool.html"""
+        engine = _require_engine(self)
+        engine.put_warm_pool(
+            self._get_param("AutoScalingGroupName"),
+            min_size=self._get_int_param("MinSize"),
+            pool_state=self._get_param("PoolState"),
+            max_group_prepared_capacity=self._get_int_param("MaxGroupPreparedCapacity"),
+            instance_reuse_policy=self._get_param("InstanceReusePolicy"),
+        )
+        return EmptyResult()
+
+    def describe_warm_pool(self: Any) -> Any:
+        """https://docs.aws.amazon.com/autoscaling/ec2/APIReference/API_DescribeWarmPool.html"""
+        engine = _require_engine(self)
+        return ActionResult(
+            engine.describe_warm_pool(
+                self._get_param("AutoScalingGroupName"),
+                max_records=self._get_int_param("MaxRecords"),
+                next_token=self._get_param("NextToken"),
+            )
+        )
+
+    def delete_warm_pool(self: Any) -> Any:
+        """https://docs.aws.amazon.com/autoscaling/ec2/APIReference/API_DeleteWarmPool.html"""
+        engine = _require_engine(self)
+        engine.delete_warm_pool(self._get_param("AutoScalingGroupName"))
+        return EmptyResult()
+
+    def warm_pool_size(self: FakeAutoScalingGroup) -> int | None:
+        """DescribeAutoScalingGroups' WarmPoolSize: "The current size of the warm pool"
+        (https://docs.aws.amazon.com/autoscaling/ec2/APIReference/API_AutoScalingGroup.html);
+        absent for a group without one. Its instances are not in the group's `Instances`."""
+        engine = _engine_for(self)
+        return engine.warm_pool_size(self.name) if engine is not None else None
+
+    FakeAutoScalingGroup.warm_pool_size = property(warm_pool_size)  # type: ignore[attr-defined]
+
     for method in (
+        put_warm_pool,
+        describe_warm_pool,
+        delete_warm_pool,
         complete_lifecycle_action,
         record_lifecycle_action_heartbeat,
         start_instance_refresh,

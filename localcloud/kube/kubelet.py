@@ -449,6 +449,10 @@ class NodeFleet:
             if instance_id in self._nodes:
                 raise ValueError(f"instance {instance_id} already has a kubelet")
             self._nodes[instance_id] = node
+            # Started again (a stopped instance restarted): its Node is not lost any more.
+            monitor = self._monitors.pop(instance_id, None)
+        if monitor is not None:
+            monitor.cancel()
         return node.start()
 
     def stop(self, instance_id: str, *, delete_node: bool = False) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
@@ -12,6 +13,8 @@ if TYPE_CHECKING:
     from mypy_boto3_eks import EKSClient
     from mypy_boto3_iam import IAMClient
     from mypy_boto3_ssm import SSMClient
+
+from localcloud.aws import AwsCloud
 
 LAUNCH = "autoscaling:EC2_INSTANCE_LAUNCHING"
 TERMINATE = "autoscaling:EC2_INSTANCE_TERMINATING"
@@ -88,3 +91,31 @@ def health(clients: Clients, group: str) -> dict[str, str]:
 
 def in_state(clients: Clients, group: str, state: str) -> list[str]:
     return sorted(i for i, s in instances(clients, group).items() if s == state)
+
+
+class Recorder:
+    """An in-process event-bus target collecting lifecycle events for one group."""
+
+    def __init__(self, aws: AwsCloud, group: str) -> None:
+        self.events: list[dict[str, Any]] = []
+        self.contexts: list[Any] = []
+        self._lock = threading.Lock()
+        assert aws.events is not None
+        aws.events.put_rule(
+            f"rec-{group}",
+            event_pattern={
+                "source": ["aws.autoscaling"],
+                "detail-type": [{"prefix": "EC2 Instance-"}],
+                "detail": {"AutoScalingGroupName": [group]},
+            },
+        )
+        aws.events.put_target(f"rec-{group}", self, target_id=f"recorder-{group}")
+
+    def __call__(self, event: dict[str, Any], context: Any) -> None:
+        with self._lock:
+            self.events.append(event)
+            self.contexts.append(context)
+
+    def of(self, detail_type: str) -> list[dict[str, Any]]:
+        with self._lock:
+            return [e for e in self.events if e["detail-type"] == detail_type]

@@ -6,8 +6,7 @@ from __future__ import annotations
 
 import json
 import secrets
-import threading
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pytest
 from botocore.exceptions import ClientError
@@ -20,6 +19,7 @@ from tests.integration.aws.helpers import (
     TERMINATE,
     Clients,
     MakeGroup,
+    Recorder,
     health,
     in_state,
     instances,
@@ -29,34 +29,6 @@ if TYPE_CHECKING:
     from tests.integration.aws.conftest import SimTime
 
 pytestmark = pytest.mark.integration
-
-
-class Recorder:
-    """An in-process event-bus target collecting lifecycle events for one group."""
-
-    def __init__(self, aws: AwsCloud, group: str) -> None:
-        self.events: list[dict[str, Any]] = []
-        self.contexts: list[Any] = []
-        self._lock = threading.Lock()
-        assert aws.events is not None
-        aws.events.put_rule(
-            f"rec-{group}",
-            event_pattern={
-                "source": ["aws.autoscaling"],
-                "detail-type": [{"prefix": "EC2 Instance-"}],
-                "detail": {"AutoScalingGroupName": [group]},
-            },
-        )
-        aws.events.put_target(f"rec-{group}", self, target_id=f"recorder-{group}")
-
-    def __call__(self, event: dict[str, Any], context: Any) -> None:
-        with self._lock:
-            self.events.append(event)
-            self.contexts.append(context)
-
-    def of(self, detail_type: str) -> list[dict[str, Any]]:
-        with self._lock:
-            return [e for e in self.events if e["detail-type"] == detail_type]
 
 
 def test_scale_out_waits_for_the_launch_hook_then_goes_in_service(
