@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 import botocore.exceptions
@@ -16,6 +16,9 @@ if TYPE_CHECKING:
 
 
 _NO_ACTIVE_ACTION = "No active Lifecycle Action"
+# DescribeWarmPool's MaxRecords: "The maximum value is 50."
+# https://docs.aws.amazon.com/autoscaling/ec2/APIReference/API_DescribeWarmPool.html
+_WARM_POOL_PAGE = 50
 
 
 class AutoScalingGroups:
@@ -33,7 +36,32 @@ class AutoScalingGroups:
         paginator = self._client.get_paginator("describe_auto_scaling_groups")
         for page in all_pages("DescribeAutoScalingGroups", paginator, **arguments):
             for group in page["AutoScalingGroups"]:
-                yield _group(group)
+                # DescribeAutoScalingGroups leaves a warm pool's instances out (they are in
+                # Warmed:* states, held by the launch hook in Warmed:Pending:Wait); only
+                # DescribeWarmPool lists them, so it is asked only of groups that have a pool.
+                pooled = (
+                    self._warm_pool_members(group["AutoScalingGroupName"])
+                    if "WarmPoolConfiguration" in group
+                    else ()
+                )
+                yield _group(group, pooled)
+
+    def _warm_pool_members(self, name: str) -> tuple[GroupInstance, ...]:
+        paginator = self._client.get_paginator("describe_warm_pool")
+        pages = paginator.paginate(
+            AutoScalingGroupName=name, PaginationConfig={"PageSize": _WARM_POOL_PAGE}
+        )
+        try:
+            return tuple(
+                _member(i)
+                for page in aws_call("DescribeWarmPool", lambda: list(pages))
+                for i in page.get("Instances", [])
+            )
+        except botocore.exceptions.ClientError as error:
+            # The group was deleted since it was listed: it has no pool left to act on.
+            if error_code(error) == "ValidationError":
+                return ()
+            raise AwsError(f"DescribeWarmPool {name} failed: {error}") from error
 
     def lifecycle_hooks(self, group: str) -> Sequence[LifecycleHook]:
         try:
@@ -98,13 +126,27 @@ class AutoScalingGroups:
         return True
 
 
-def _group(group: Any) -> AutoScalingGroup:
+def _group(group: Any, pooled: Sequence[GroupInstance]) -> AutoScalingGroup:
     return AutoScalingGroup(
         name=group["AutoScalingGroupName"],
         tags={tag["Key"]: tag.get("Value", "") for tag in group.get("Tags", [])},
-        instances=tuple(
-            GroupInstance(instance_id=i["InstanceId"], lifecycle_state=i["LifecycleState"])
-            for i in group.get("Instances", [])
-        ),
+        instances=merge_members((_member(i) for i in group.get("Instances", [])), pooled),
         desired_capacity=int(group.get("DesiredCapacity", 0)),
     )
+
+
+def _member(instance: Any) -> GroupInstance:
+    return GroupInstance(
+        instance_id=instance["InstanceId"], lifecycle_state=instance["LifecycleState"]
+    )
+
+
+def merge_members(
+    in_group: Iterable[GroupInstance], in_pool: Iterable[GroupInstance]
+) -> tuple[GroupInstance, ...]:
+    """The group's instances and its warm pool's, each instance once. The pool is read after
+    the group, so an instance both lists show (it moved between the two reads) is as the pool,
+    the later read, shows it."""
+    members = {m.instance_id: m for m in in_group}
+    members.update((m.instance_id, m) for m in in_pool)
+    return tuple(members.values())

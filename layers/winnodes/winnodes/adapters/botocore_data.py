@@ -31,6 +31,7 @@ OPERATIONS: Final[Mapping[str, frozenset[str]]] = {
             "CompleteLifecycleAction",
             "DescribeAutoScalingGroups",
             "DescribeLifecycleHooks",
+            "DescribeWarmPool",
             "RecordLifecycleActionHeartbeat",
         }
     ),

@@ -34,7 +34,7 @@ class NodeAuthorization(StrEnum):
 class JoinFacts:
     """What the service observed just now. Datetimes must be timezone-aware."""
 
-    in_group: bool  # the group lists the instance (DescribeAutoScalingGroups)
+    in_group: bool  # the group or its warm pool lists the instance
     lifecycle_state: LifecycleState | None
     instance_found: bool  # EC2 knows the instance (briefly false right after launch)
     is_windows: bool
