@@ -74,8 +74,9 @@ class LifecycleHook:
 class AutoScalingGroup:
     name: str
     tags: Mapping[str, str]
-    instances: Sequence[GroupInstance] = ()
+    instances: Sequence[GroupInstance] = ()  # its warm pool's included
     desired_capacity: int = 0
+    has_warm_pool: bool = False
 
 
 class AutoScaling(Protocol):

@@ -89,7 +89,9 @@ class Services:
         if instance_id in self.failing:
             raise AwsError(f"{what} {instance_id}: throttled")
 
-    def tag_instances(self, group: ManagedGroup, ids: Sequence[str], view: FleetView) -> list[str]:
+    def tag_instances(
+        self, group: ManagedGroup, ids: Sequence[str], view: FleetView, **_: Any
+    ) -> list[str]:
         self.calls.append(f"tag {','.join(ids)}")
         if self.tagging_fails:
             # CreateTags refuses a whole request for one bad instance (TagLimitExceeded).

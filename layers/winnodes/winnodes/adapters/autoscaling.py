@@ -132,6 +132,7 @@ def _group(group: Any, pooled: Sequence[GroupInstance]) -> AutoScalingGroup:
         tags={tag["Key"]: tag.get("Value", "") for tag in group.get("Tags", [])},
         instances=merge_members((_member(i) for i in group.get("Instances", [])), pooled),
         desired_capacity=int(group.get("DesiredCapacity", 0)),
+        has_warm_pool="WarmPoolConfiguration" in group,
     )
 
 

@@ -20,6 +20,37 @@ from winnodes.models.lifecycle import LifecycleState
 
 # Windows nodes take several minutes to boot and bootstrap; NTH#1205 shows what a short poll does.
 DEFAULT_JOIN_DEADLINE: Final = timedelta(minutes=20)
+# A join-start stamp this much older than LaunchTime belongs to an earlier launch.
+_STAMP_TOLERANCE: Final = timedelta(minutes=1)
+
+
+def stamp_is_current(stamped: datetime | None, *, launch_time: datetime) -> bool:
+    return stamped is not None and stamped >= launch_time - _STAMP_TOLERANCE
+
+
+def join_started_at(
+    *,
+    launch_time: datetime,
+    stamped: datetime | None,
+    event_time: datetime | None,
+    now: datetime,
+    warm_pool: bool,
+) -> datetime:
+    """When the launch action began: the start of the join deadline.
+
+    EC2's LaunchTime is when the instance was last started. For a new instance, or one started
+    out of a Stopped or Hibernated warm pool, that is when the action began; but one kept
+    Running in a warm pool keeps the LaunchTime of its launch into the pool, maybe hours before
+    scale-out drew it, and would be past its deadline at once. So the start is the stamp the
+    join left on the instance when it first saw it waiting (JOIN_STARTED_TAG; one older than
+    LaunchTime is an earlier launch's), else the launch event's time, else now: the reconciler's
+    first sight of an action whose event was lost, which it stamps so that later passes agree.
+    Never before LaunchTime. A group without a warm pool has no such instance: LaunchTime."""
+    if not warm_pool:
+        return launch_time
+    if stamped is not None and stamp_is_current(stamped, launch_time=launch_time):
+        return max(stamped, launch_time)
+    return max(event_time or now, launch_time)
 
 
 class NodeAuthorization(StrEnum):

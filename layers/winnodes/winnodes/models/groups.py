@@ -20,6 +20,9 @@ NODE_ROLE_TAG: Final = "eks-windows-nodes/node-role-arn"
 LAUNCH_HOOK_TAG: Final = "eks-windows-nodes/launch-hook"
 TERMINATE_HOOK_TAG: Final = "eks-windows-nodes/terminate-hook"
 EKS_CLUSTER_NAME_TAG: Final = "eks:cluster-name"
+# When the join first saw the instance held in Pending:Wait (ISO 8601, UTC): the start of its
+# join deadline, kept on the instance because no AWS API reports when a launch action began.
+JOIN_STARTED_TAG: Final = "eks-windows-nodes/join-started-at"
 # `kubernetes.io/cluster/<name>` = owned | shared, the tag the EKS user guide asks nodes to carry.
 KUBERNETES_CLUSTER_TAG_PREFIX: Final = "kubernetes.io/cluster/"
 

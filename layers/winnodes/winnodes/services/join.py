@@ -28,6 +28,7 @@ from winnodes.decisions.join import (
     TagInstance,
     WaitForNode,
     decide_join_step,
+    join_started_at,
 )
 from winnodes.decisions.smoke import SmokeTest, SmokeTestPolicy
 from winnodes.models.groups import ManagedGroup
@@ -70,6 +71,9 @@ class LaunchAction:
     instance_id: str
     hook: LifecycleHook
     token: str | None = None
+    event_time: datetime | None = None  # the launch event's `time`, on the event path
+    started_at: datetime | None = None  # the start of the join deadline, once known
+    stamp_wanted: bool = False  # keep started_at on the instance (JOIN_STARTED_TAG)
     last_heartbeat_at: datetime | None = None
     # Learned once per invocation: re-checking on every poll only adds calls.
     tags_present: bool = False
@@ -168,7 +172,25 @@ class JoinService:
         members = {i.instance_id: i for i in group.instances} if group else {}
         member = members.get(action.instance_id)
         if instance is not None:
-            action.tags_present = action.tags_present or self._tags.present(action.group, instance)
+            warm_pool = group is not None and group.has_warm_pool
+            if action.started_at is None:
+                action.started_at = join_started_at(
+                    launch_time=instance.launch_time,
+                    stamped=self._tags.join_started(instance),
+                    event_time=action.event_time,
+                    now=self._clock.now(),
+                    warm_pool=warm_pool,
+                )
+            # Only an instance that may have waited in a warm pool needs its join's start kept.
+            action.stamp_wanted = (
+                warm_pool
+                and member is not None
+                and (LifecycleState.parse(member.lifecycle_state) is LifecycleState.PENDING_WAIT)
+            )
+            action.tags_present = action.tags_present or (
+                self._tags.present(action.group, instance)
+                and (not action.stamp_wanted or self._tags.stamped(instance))
+            )
             if action.authorization is not NodeAuthorization.AUTHORIZED:
                 action.authorization = self._node_role.status(
                     connection, kube, action.group, instance, view
@@ -187,7 +209,7 @@ class JoinService:
             smoke_detail=smoke.detail,
             windows_build=node.windows_build if node else None,
             smoke_image=self._settings.smoke_test.image,
-            action_started_at=instance.launch_time if instance else self._clock.now(),
+            action_started_at=action.started_at or self._clock.now(),
             last_heartbeat_at=action.last_heartbeat_at,
             heartbeat_timeout=timedelta(seconds=action.hook.heartbeat_timeout_seconds),
             join_deadline=self._settings.join_deadline,
@@ -261,7 +283,16 @@ class JoinService:
                 logger.info("nothing to do", extra=log | {"reason": reason})
 
     def _tag(self, action: LaunchAction, seen: _Observation) -> JoinProgress:
-        if self._tags.ensure(action.group, [action.instance_id], seen.view):
+        if self._tags.ensure(
+            action.group,
+            [action.instance_id],
+            seen.view,
+            join_started=(
+                {action.instance_id: action.started_at}
+                if action.stamp_wanted and action.started_at
+                else None
+            ),
+        ):
             action.tags_present = True
             return JoinProgress.ADVANCED
         # EC2 does not show the new instance everywhere yet: the next step retries
@@ -307,11 +338,18 @@ class JoinService:
         self._smoke.start(action.instance_id, seen.node, seen.connection, image, seen.log)
 
     def tag_instances(
-        self, group: ManagedGroup, instance_ids: Iterable[str], view: FleetView
+        self,
+        group: ManagedGroup,
+        instance_ids: Iterable[str],
+        view: FleetView,
+        *,
+        join_started: Mapping[str, datetime] | None = None,
     ) -> list[str]:
         """Tags those of a group's instances whose tags are missing or drifted, in one call per
-        batch rather than one per instance; returns the ids tagged."""
-        return self._tags.ensure(group, instance_ids, view)
+        batch and set of tags rather than one per instance; returns the ids tagged. Those in
+        `join_started` are held for their join and get that time as their join-start stamp
+        unless they carry their current one."""
+        return self._tags.ensure(group, instance_ids, view, join_started=join_started)
 
     def repair_authorization(self, group: ManagedGroup, instance_id: str, view: FleetView) -> bool:
         """Re-authorizes the role of an in-service Windows instance whose access entry or

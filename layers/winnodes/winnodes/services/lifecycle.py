@@ -82,6 +82,7 @@ class LifecycleEvents:
             instance_id=str(detail.ec2_instance_id),
             hook=hook,
             token=detail.lifecycle_action_token,
+            event_time=event.time,
         )
         result = self._join.join(action)
         outcome: Outcome = {

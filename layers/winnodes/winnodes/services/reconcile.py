@@ -142,10 +142,19 @@ class ReconcileService:
             if launch_hook is not None and state is not None and state.awaits_launch_action
         }
         in_service = {i for i, state in states.items() if state is LifecycleState.IN_SERVICE}
-        # One CreateTags per group (per 200 instances), before the joins need the tags. Should it
+        # One CreateTags per group and set of tags (per 200 instances), before the joins need
+        # them. Instances held for their join are stamped with this pass's time unless the
+        # event's invocation already stamped them: the start of their join deadline. Should it
         # fail (throttled, one instance refused), each join tags its own instance as a step.
+        now = self._clock.now()
+        waiting = {i: now for i in joining if states[i] is LifecycleState.PENDING_WAIT}
         try:
-            tagged = self._join.tag_instances(managed, sorted(joining | in_service), view)
+            tagged = self._join.tag_instances(
+                managed,
+                sorted(joining | in_service),
+                view,
+                join_started=waiting if group.has_warm_pool else None,
+            )
         except WinNodesError as error:
             report.errors.append(f"{group.name}: {error}")
             logger.error(

@@ -5,8 +5,10 @@ whole group's drifted instances at once and a launch event tags its one instance
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
 
-from winnodes.models.groups import KUBERNETES_CLUSTER_TAG_PREFIX, ManagedGroup
+from winnodes.decisions.join import stamp_is_current
+from winnodes.models.groups import JOIN_STARTED_TAG, KUBERNETES_CLUSTER_TAG_PREFIX, ManagedGroup
 from winnodes.observability import logger
 from winnodes.ports import Compute, Instance, InstancePlatform
 from winnodes.services.fleet import FleetView
@@ -24,23 +26,52 @@ class InstanceTags:
     def present(self, group: ManagedGroup, instance: Instance) -> bool:
         return all(instance.tags.get(key) == value for key, value in self.wanted(group).items())
 
+    @staticmethod
+    def join_started(instance: Instance) -> datetime | None:
+        """The join-start stamp the instance carries (JOIN_STARTED_TAG), None when it has none
+        or one that does not read as a time."""
+        value = instance.tags.get(JOIN_STARTED_TAG)
+        try:
+            stamped = datetime.fromisoformat(value) if value else None
+        except ValueError:
+            return None
+        if stamped is not None and stamped.tzinfo is None:
+            stamped = stamped.replace(tzinfo=UTC)
+        return stamped
+
+    def stamped(self, instance: Instance) -> bool:
+        """It carries the start of its current join (not an earlier launch's)."""
+        return stamp_is_current(self.join_started(instance), launch_time=instance.launch_time)
+
     def ensure(
-        self, group: ManagedGroup, instance_ids: Iterable[str], view: FleetView
+        self,
+        group: ManagedGroup,
+        instance_ids: Iterable[str],
+        view: FleetView,
+        *,
+        join_started: Mapping[str, datetime] | None = None,
     ) -> list[str]:
-        """Tags those of `instance_ids` that are Windows instances lacking a wanted tag; returns
-        the ids it tagged. The view's instances are updated, not read again."""
+        """Tags those of `instance_ids` that are Windows instances lacking a wanted tag (and
+        those in `join_started` lacking the stamp of their current join: that time); returns
+        the ids it tagged.
+        One call per set of tags written: a stamp already there is never rewritten. The view's
+        instances are updated, not read again."""
         wanted = self.wanted(group)
-        untagged = [
-            instance.instance_id
-            for instance in (view.instance(i) for i in dict.fromkeys(instance_ids))
-            if instance is not None
-            and instance.platform == InstancePlatform.WINDOWS
-            and not self.present(group, instance)
-        ]
-        if not untagged:
-            return []
-        tagged = self._compute.tag_instances(untagged, wanted)
-        view.note_tags(tagged, wanted)
+        batches: dict[tuple[tuple[str, str], ...], list[str]] = {}
+        for instance in (view.instance(i) for i in dict.fromkeys(instance_ids)):
+            if instance is None or instance.platform != InstancePlatform.WINDOWS:
+                continue
+            tags = dict(wanted) if not self.present(group, instance) else {}
+            started = (join_started or {}).get(instance.instance_id)
+            if started is not None and not self.stamped(instance):
+                tags[JOIN_STARTED_TAG] = started.astimezone(UTC).isoformat()
+            if tags:
+                batches.setdefault(tuple(sorted(tags.items())), []).append(instance.instance_id)
+        tagged: list[str] = []
+        for tags_written, untagged in batches.items():
+            written = self._compute.tag_instances(untagged, dict(tags_written))
+            view.note_tags(written, dict(tags_written))
+            tagged.extend(written)
         for instance_id in tagged:
             logger.info(
                 "tagged instance",

@@ -1,0 +1,74 @@
+"""The start of the join deadline: LaunchTime is not it for an instance kept Running in a warm
+pool, drawn hours after its launch into the pool."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from winnodes.decisions.join import join_started_at, stamp_is_current
+
+LAUNCHED = datetime(2025, 1, 6, 8, 0, tzinfo=UTC)
+DRAWN = LAUNCHED + timedelta(hours=3)  # the Running pool instance leaves the pool
+_TIMES = st.datetimes(
+    min_value=datetime(2025, 1, 1), max_value=datetime(2025, 2, 1), timezones=st.just(UTC)
+)
+
+
+def test_a_running_pool_instance_starts_its_join_when_it_leaves_the_pool() -> None:
+    # The event path: the launch event's time.
+    assert (
+        join_started_at(
+            launch_time=LAUNCHED, stamped=None, event_time=DRAWN, now=DRAWN, warm_pool=True
+        )
+        == DRAWN
+    )
+    # The reconciler, the event lost: first sight, then the stamp it left.
+    later = DRAWN + timedelta(minutes=1)
+    assert (
+        join_started_at(
+            launch_time=LAUNCHED, stamped=None, event_time=None, now=later, warm_pool=True
+        )
+        == later
+    )
+    stamped = join_started_at(
+        launch_time=LAUNCHED,
+        stamped=later,
+        event_time=None,
+        now=later + timedelta(minutes=9),
+        warm_pool=True,
+    )
+    assert stamped == later
+
+
+def test_a_stamp_older_than_launch_time_is_an_earlier_launchs_and_ignored() -> None:
+    restarted = LAUNCHED + timedelta(days=1)  # a Stopped pool instance started again
+    assert not stamp_is_current(LAUNCHED, launch_time=restarted)
+    started = join_started_at(
+        launch_time=restarted, stamped=LAUNCHED, event_time=None, now=restarted, warm_pool=True
+    )
+    assert started == restarted
+
+
+def test_without_a_warm_pool_launch_time_is_the_start() -> None:
+    assert (
+        join_started_at(
+            launch_time=LAUNCHED, stamped=DRAWN, event_time=DRAWN, now=DRAWN, warm_pool=False
+        )
+        == LAUNCHED
+    )
+
+
+@given(launch=_TIMES, stamped=st.none() | _TIMES, event=st.none() | _TIMES, now=_TIMES)
+def test_never_before_launch_time_and_a_current_stamp_wins(
+    launch: datetime, stamped: datetime | None, event: datetime | None, now: datetime
+) -> None:
+    started = join_started_at(
+        launch_time=launch, stamped=stamped, event_time=event, now=now, warm_pool=True
+    )
+
+    assert started >= launch
+    if stamped is not None and stamped >= launch:
+        assert started == stamped
