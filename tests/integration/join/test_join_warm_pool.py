@@ -56,6 +56,15 @@ def steps(launches: Recorder, instance_id: str) -> list[str]:
     return [r["step"] for r in launches.results if r.get("instance_id") == instance_id]
 
 
+def wait_for_steps(launches: Recorder, instance_id: str, *, last: list[str]) -> None:
+    """The handler records its result only after completing the action, which moves the
+    instance on at once: a test that saw the move waits for the record."""
+    wait_for(
+        lambda: steps(launches, instance_id)[-len(last) :] == last,
+        message=f"{instance_id}: {last}",
+    )
+
+
 def launched_hours_ago(product: Product, instance_id: str, hours: int) -> None:
     """As if the instance had been launched `hours` ago (EC2's LaunchTime)."""
     with STATE_LOCK:
@@ -76,6 +85,8 @@ def test_a_stopped_pool_is_filled_without_joining_and_scale_out_joins_its_instan
     )
 
     warm = wait_for(lambda: filled(product, group, 2, "Warmed:Stopped"), message="pool filled")
+    for instance_id in warm:
+        wait_for_steps(launches, instance_id, last=["ReleaseToWarmPool"])
     assert all(steps(launches, i) == ["ReleaseToWarmPool"] for i in warm)
     assert not set(warm) & set(ready_nodes_by_instance(product))
 
@@ -84,13 +95,16 @@ def test_a_stopped_pool_is_filled_without_joining_and_scale_out_joins_its_instan
     joined = wait_for(lambda: all_in_service(product, group, 2), message="2 InService")
     assert joined == warm  # drawn from the pool, not launched anew
     assert set(joined) <= set(ready_nodes_by_instance(product))
-    assert all(steps(launches, i)[-1] == "CompleteContinue" for i in joined)
+    for instance_id in joined:
+        wait_for_steps(launches, instance_id, last=["CompleteContinue"])
     assert not launches.errors
     autoscaling.delete_warm_pool(AutoScalingGroupName=group)
     autoscaling.set_desired_capacity(AutoScalingGroupName=group, DesiredCapacity=0)
 
 
-def running_pool_instance_hours_old(product: Product, profile_arn: str) -> tuple[str, str]:
+def running_pool_instance_hours_old(
+    product: Product, launches: Recorder, profile_arn: str
+) -> tuple[str, str]:
     """A managed group with a Running warm pool of one instance, launched three hours ago and
     released into the pool: the group's name and the instance."""
     group = product.make_group(desired=0, profile_arn=profile_arn)
@@ -98,6 +112,7 @@ def running_pool_instance_hours_old(product: Product, profile_arn: str) -> tuple
         AutoScalingGroupName=group, MaxGroupPreparedCapacity=1, PoolState="Running"
     )
     (warm,) = wait_for(lambda: filled(product, group, 1, "Warmed:Running"), message="pool filled")
+    wait_for_steps(launches, warm, last=["ReleaseToWarmPool"])
     launched_hours_ago(product, warm, 3)
     return group, warm
 
@@ -106,13 +121,14 @@ def test_a_running_pool_instance_drawn_hours_after_its_launch_joins(
     product: Product, launches: Recorder, node_role: tuple[str, str]
 ) -> None:
     _, profile_arn = node_role
-    group, warm = running_pool_instance_hours_old(product, profile_arn)
+    group, warm = running_pool_instance_hours_old(product, launches, profile_arn)
 
     product.client("autoscaling").set_desired_capacity(
         AutoScalingGroupName=group, DesiredCapacity=1
     )
 
     assert wait_for(lambda: all_in_service(product, group, 1), message="InService") == [warm]
+    wait_for_steps(launches, warm, last=["CompleteContinue"])
     assert steps(launches, warm) == ["ReleaseToWarmPool", "CompleteContinue"]
     assert warm in ready_nodes_by_instance(product)
     product.client("autoscaling").set_desired_capacity(
@@ -124,7 +140,7 @@ def test_the_reconciler_joins_a_running_pool_instance_whose_launch_event_was_los
     product: Product, launches: Recorder, node_role: tuple[str, str]
 ) -> None:
     _, profile_arn = node_role
-    group, warm = running_pool_instance_hours_old(product, profile_arn)
+    group, warm = running_pool_instance_hours_old(product, launches, profile_arn)
     product.aws.events.set_chaos(Chaos(drop=1.0, seed=11))
 
     product.client("autoscaling").set_desired_capacity(
