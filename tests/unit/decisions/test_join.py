@@ -23,6 +23,7 @@ from winnodes.decisions.join import (
     StartSmokeTest,
     TagInstance,
     WaitForNode,
+    decide_fleet_step,
     decide_join_step,
 )
 from winnodes.decisions.smoke import SmokeTest
@@ -304,3 +305,29 @@ def test_a_smoke_pod_starts_only_on_a_joined_node_before_the_deadline(
         )
     if isinstance(result, Abandon) and result.smoke_test_failed:
         assert facts.smoke in {SmokeTest.FAILED, SmokeTest.NOT_STARTED}
+
+
+# What only the cluster can say: decide_fleet_step must decide without any of it.
+CLUSTER_FACTS = st.fixed_dictionaries(
+    {
+        "tags_present": st.booleans(),
+        "authorization": st.sampled_from(NodeAuthorization),
+        "windows_ipam_enabled": st.booleans(),
+        "node_found": st.booleans(),
+        "node_ready": st.booleans(),
+        "smoke": st.sampled_from(SmokeTest),
+        "smoke_detail": st.none() | st.text(max_size=20),
+        "windows_build": st.none() | st.just("10.0.20348"),
+    }
+)
+
+
+@given(FACTS, CLUSTER_FACTS, ELAPSED)
+def test_the_fleet_step_reads_no_cluster_fact_and_is_the_join_step_when_it_decides(
+    facts: JoinFacts, other_cluster_facts: dict[str, object], elapsed: timedelta
+) -> None:
+    now = T0 + elapsed
+    fleet_step = decide_fleet_step(facts, now=now)
+    assert decide_fleet_step(replace(facts, **other_cluster_facts), now=now) == fleet_step  # type: ignore[arg-type]
+    if fleet_step is not None:
+        assert decide_join_step(facts, now=now) == fleet_step

@@ -161,7 +161,21 @@ type JoinStep = (
 )
 
 
-def decide_join_step(facts: JoinFacts, *, now: datetime) -> JoinStep:  # noqa: PLR0911
+def decide_join_step(facts: JoinFacts, *, now: datetime) -> JoinStep:
+    if (step := decide_fleet_step(facts, now=now)) is not None:
+        return step
+    if facts.smoke is SmokeTest.FAILED:
+        return Abandon(
+            f"smoke test failed on the new node: {facts.smoke_detail}", smoke_test_failed=True
+        )
+    return _towards_service(facts, now, past_deadline=now >= facts.deadline_at)
+
+
+def decide_fleet_step(facts: JoinFacts, *, now: datetime) -> JoinStep | None:  # noqa: PLR0911
+    """The step the group and the instance decide on their own, or None when the cluster's
+    facts are needed too. Reads none of them (tags, authorization, IPAM, node, smoke), so a
+    cluster out of reach still gets a duplicate event ignored, a Linux instance ABANDONed and a
+    warm launch released."""
     # One return per rule, in priority order, reads better than a table here.
     if not facts.in_group:
         # Not ours to complete: acting on it would touch another group's instance.
@@ -181,11 +195,7 @@ def decide_join_step(facts: JoinFacts, *, now: datetime) -> JoinStep:  # noqa: P
         # the launch hook again then (Pending:Wait). Holding it now for a node would time the
         # hook out, and with ABANDON Auto Scaling replaces the warm instance over and over.
         return ReleaseToWarmPool()
-    if facts.smoke is SmokeTest.FAILED:
-        return Abandon(
-            f"smoke test failed on the new node: {facts.smoke_detail}", smoke_test_failed=True
-        )
-    return _towards_service(facts, now, past_deadline=past_deadline)
+    return None
 
 
 def _towards_service(facts: JoinFacts, now: datetime, *, past_deadline: bool) -> JoinStep:  # noqa: PLR0911

@@ -27,10 +27,12 @@ from winnodes.decisions.join import (
     StartSmokeTest,
     TagInstance,
     WaitForNode,
+    decide_fleet_step,
     decide_join_step,
     join_started_at,
 )
-from winnodes.decisions.smoke import SmokeTest, SmokeTestPolicy
+from winnodes.decisions.smoke import SmokeTest, SmokeTestPolicy, SmokeVerdict
+from winnodes.errors import WinNodesError
 from winnodes.models.groups import ManagedGroup
 from winnodes.models.identifiers import ClusterName
 from winnodes.models.lifecycle import LifecycleActionResult, LifecycleState
@@ -86,10 +88,26 @@ class _Observation:
     facts: JoinFacts
     instance: Instance | None
     node: NodeState | None
-    connection: ClusterConnection
-    kube: ClusterKube
+    connection: ClusterConnection | None  # None when the cluster could not be read
+    kube: ClusterKube | None
     log: dict[str, str | None]
     view: FleetView
+    cluster_error: WinNodesError | None = None  # why the cluster could not be read
+
+    def cluster(self) -> tuple[ClusterConnection, ClusterKube]:
+        """For the steps only the cluster's facts decide, so never without them."""
+        if self.connection is None or self.kube is None:
+            raise AssertionError("a cluster step decided without the cluster")
+        return self.connection, self.kube
+
+
+@dataclass(frozen=True)
+class _ClusterSeen:
+    connection: ClusterConnection
+    kube: ClusterKube
+    node: NodeState | None
+    smoke: SmokeVerdict
+    windows_ipam_enabled: bool
 
 
 class JoinProgress(StrEnum):
@@ -153,21 +171,29 @@ class JoinService:
     def advance(self, action: LaunchAction, view: FleetView | None = None) -> JoinResult:
         """Observe (through `view`, fresh when not given), decide, perform one step."""
         seen = self._observe(action, view or self.view())
-        step = decide_join_step(seen.facts, now=self._clock.now())
+        now = self._clock.now()
+        if seen.cluster_error is None:
+            step = decide_join_step(seen.facts, now=now)
+        elif (fleet_step := decide_fleet_step(seen.facts, now=now)) is not None:
+            step = fleet_step
+            logger.warning(
+                "cluster out of reach; decided without it",
+                extra=seen.log | {"error": str(seen.cluster_error)},
+            )
+        else:
+            raise seen.cluster_error
         return JoinResult(action.instance_id, step, self._perform(step, action, seen))
 
     def _observe(self, action: LaunchAction, view: FleetView) -> _Observation:
         instance = view.instance(action.instance_id)
-        connection = view.connection(action.group.cluster)
-        kube = view.kube(action.group.cluster)
-        node = view.node(action.group.cluster, instance) if instance else None
-        smoke = self._smoke.verdict(action.instance_id, node, connection)
-        if smoke.state is SmokeTest.NOT_STARTED and node is not None and node.ready:
-            # The lifecycle state is read after the pod, and fresh: whoever completes the action
-            # deletes the pod only afterwards, so a missing pod here means either "not started"
-            # or an action that this read shows completed. Starting it again after a duplicate
-            # completed the action would leave a pod behind on an in-service node.
-            view.forget_group(action.group.auto_scaling_group_name)
+        # The cluster first, the group after: see _observe_cluster. A cluster out of reach still
+        # leaves what the group and the instance decide alone (decide_fleet_step).
+        cluster: _ClusterSeen | None = None
+        cluster_error: WinNodesError | None = None
+        try:
+            cluster = self._observe_cluster(action, instance, view)
+        except WinNodesError as error:
+            cluster_error = error
         group = view.group(action.group.auto_scaling_group_name)
         members = {i.instance_id: i for i in group.instances} if group else {}
         member = members.get(action.instance_id)
@@ -191,10 +217,8 @@ class JoinService:
                 self._tags.present(action.group, instance)
                 and (not action.stamp_wanted or self._tags.stamped(instance))
             )
-            if action.authorization is not NodeAuthorization.AUTHORIZED:
-                action.authorization = self._node_role.status(
-                    connection, kube, action.group, instance, view
-                )
+        node = cluster.node if cluster else None
+        smoke = cluster.smoke if cluster else SmokeVerdict(SmokeTest.DISABLED)
         facts = JoinFacts(
             in_group=member is not None,
             lifecycle_state=LifecycleState.parse(member.lifecycle_state) if member else None,
@@ -202,7 +226,7 @@ class JoinService:
             is_windows=instance is not None and instance.platform == InstancePlatform.WINDOWS,
             tags_present=action.tags_present,
             authorization=action.authorization or NodeAuthorization.MISSING,
-            windows_ipam_enabled=self._windows_ipam_enabled(action.group.cluster, kube, view),
+            windows_ipam_enabled=cluster is not None and cluster.windows_ipam_enabled,
             node_found=node is not None,
             node_ready=node is not None and node.ready,
             smoke=smoke.state,
@@ -220,7 +244,41 @@ class JoinService:
             "instance_id": action.instance_id,
             "node": node.name if node else None,
         }
-        return _Observation(facts, instance, node, connection, kube, log, view)
+        return _Observation(
+            facts,
+            instance,
+            node,
+            cluster.connection if cluster else None,
+            cluster.kube if cluster else None,
+            log,
+            view,
+            cluster_error,
+        )
+
+    def _observe_cluster(
+        self, action: LaunchAction, instance: Instance | None, view: FleetView
+    ) -> _ClusterSeen:
+        connection = view.connection(action.group.cluster)
+        kube = view.kube(action.group.cluster)
+        node = view.node(action.group.cluster, instance) if instance else None
+        smoke = self._smoke.verdict(action.instance_id, node, connection)
+        if smoke.state is SmokeTest.NOT_STARTED and node is not None and node.ready:
+            # The lifecycle state is read after the pod, and fresh: whoever completes the action
+            # deletes the pod only afterwards, so a missing pod here means either "not started"
+            # or an action that this read shows completed. Starting it again after a duplicate
+            # completed the action would leave a pod behind on an in-service node.
+            view.forget_group(action.group.auto_scaling_group_name)
+        if instance is not None and action.authorization is not NodeAuthorization.AUTHORIZED:
+            action.authorization = self._node_role.status(
+                connection, kube, action.group, instance, view
+            )
+        return _ClusterSeen(
+            connection,
+            kube,
+            node,
+            smoke,
+            self._windows_ipam_enabled(action.group.cluster, kube, view),
+        )
 
     def _perform(self, step: JoinStep, action: LaunchAction, seen: _Observation) -> JoinProgress:
         log = seen.log
@@ -268,14 +326,15 @@ class JoinService:
                         "node Ready: launch action completed with CONTINUE",
                         extra=log | {"smoke_test": seen.facts.smoke.value},
                     )
-                self._smoke.remove(action.instance_id, seen.facts.smoke, seen.connection, log)
+                self._smoke.remove(action.instance_id, seen.facts.smoke, seen.cluster()[0], log)
             case Abandon(reason=reason, smoke_test_failed=smoke_test_failed):
                 if self._complete(action, LifecycleActionResult.ABANDON):
                     metrics.add_metric(name="JoinAbandoned", unit="Count", value=1)
                     if smoke_test_failed:
                         metrics.add_metric(name="SmokeTestFailed", unit="Count", value=1)
                     logger.warning("launch action ABANDONed", extra=log | {"reason": reason})
-                self._smoke.remove(action.instance_id, seen.facts.smoke, seen.connection, log)
+                if seen.connection is not None:  # else decided without the cluster: no pod
+                    self._smoke.remove(action.instance_id, seen.facts.smoke, seen.connection, log)
             case ReleaseToWarmPool():
                 if self._complete(action, LifecycleActionResult.CONTINUE):
                     logger.info("launch into the warm pool completed with CONTINUE", extra=log)
@@ -302,8 +361,9 @@ class JoinService:
     def _authorize(self, action: LaunchAction, seen: _Observation) -> JoinProgress:
         if seen.instance is None:  # decided only for an instance EC2 shows
             raise AssertionError("node role authorized without an instance")
+        connection, kube = seen.cluster()
         action.authorization = self._node_role.authorize(
-            seen.connection, seen.kube, action.group, seen.instance, view=seen.view, log=seen.log
+            connection, kube, action.group, seen.instance, view=seen.view, log=seen.log
         )
         if action.authorization is NodeAuthorization.AUTHORIZED:
             return JoinProgress.ADVANCED
@@ -335,7 +395,7 @@ class JoinService:
     def _start_smoke_test(self, action: LaunchAction, seen: _Observation, image: str) -> None:
         if seen.node is None:  # decided only for a Ready node
             raise AssertionError("smoke test started without a node")
-        self._smoke.start(action.instance_id, seen.node, seen.connection, image, seen.log)
+        self._smoke.start(action.instance_id, seen.node, seen.cluster()[0], image, seen.log)
 
     def tag_instances(
         self,

@@ -1,0 +1,66 @@
+"""A join whose cluster cannot be read (its API endpoint out of reach, the cluster deleted)
+still takes the steps the group and the instance decide alone, and takes no other: a duplicate
+event is ignored and a warm launch released, quietly, while a join that needs the cluster fails
+with the cluster's error, for Lambda to retry and the reconciler to carry on."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.helpers.join_world import FakeKube, JoinWorld, launch_action
+from winnodes.decisions.join import NothingToDo, ReleaseToWarmPool
+from winnodes.decisions.smoke import SmokeTestPolicy
+from winnodes.errors import KubernetesError
+from winnodes.ports import NodeState
+
+UNREACHABLE = "GET /api/v1/nodes: connect timeout"
+
+
+class UnreachableKube(FakeKube):
+    def nodes_by_instance(self) -> dict[str, NodeState]:
+        self.journal.append("kube.list_nodes failed")
+        raise KubernetesError(UNREACHABLE)
+
+    def node_named(self, name: str) -> NodeState | None:
+        raise KubernetesError(UNREACHABLE)
+
+    def windows_ipam_enabled(self) -> bool:
+        raise KubernetesError(UNREACHABLE)
+
+
+def world_with_cluster_out_of_reach(state: str) -> JoinWorld:
+    world = JoinWorld()
+    world.kube = UnreachableKube(world.journal)
+    world.autoscaling.state = state
+    return world
+
+
+@pytest.mark.parametrize("smoke", [False, True])
+def test_a_launch_into_the_warm_pool_is_released_without_the_cluster(smoke: bool) -> None:
+    world = world_with_cluster_out_of_reach("Warmed:Pending:Wait")
+
+    service = world.service(SmokeTestPolicy(enabled=smoke))
+    result = service.advance(launch_action())
+
+    assert result.step == ReleaseToWarmPool()
+    assert world.autoscaling.completed == ["CONTINUE"]
+
+
+def test_an_action_no_longer_pending_is_left_alone_without_the_cluster() -> None:
+    world = world_with_cluster_out_of_reach("InService")
+
+    result = world.service().advance(launch_action())
+
+    assert isinstance(result.step, NothingToDo)
+    assert world.autoscaling.completed == []
+
+
+def test_a_join_that_needs_the_cluster_fails_with_its_error_and_changes_nothing() -> None:
+    world = world_with_cluster_out_of_reach("Pending:Wait")
+
+    with pytest.raises(KubernetesError, match="connect timeout"):
+        world.service().advance(launch_action())
+
+    assert world.autoscaling.completed == []
+    assert "ec2.create_tags" not in world.journal
+    assert "autoscaling.heartbeat" not in world.journal
