@@ -408,7 +408,10 @@ class AsgEngine:
                 self.launch(group, count, self.launch_spec(group))
         elif len(active) > target:
             for state in self.scale_in_order(group, active)[: len(active) - target]:
-                self.begin_terminate(group, state, cause="scale in")
+                if refresh is None and self._may_return_to_pool(group, state):
+                    self._return_to_pool(group, state)
+                else:
+                    self.begin_terminate(group, state, cause="scale in")
         self._keep_pool_size(group)
         self.sample(group)
 
@@ -722,6 +725,7 @@ class AsgEngine:
         """All of an instance's actions are done: proceed (or abandon) with its transition."""
         actions = [a for a in self.actions.values() if a.instance_id == instance_id]
         abandoned = any(a.result == "ABANDON" for a in actions)
+        returning = any(a.transition == TERMINATING for a in actions)
         # ABANDON ends the transition at once (launch: the instance is terminated; terminate:
         # the remaining hooks are skipped); CONTINUE waits for the instance's other hooks.
         # https://docs.aws.amazon.com/autoscaling/ec2/userguide/completing-lifecycle-hooks.html
@@ -738,6 +742,17 @@ class AsgEngine:
             else:
                 state.lifecycle_state = "Pending:Proceed"
                 self._enter_service(state)
+        elif state.lifecycle_state == "Warmed:Pending:Wait" and returning:
+            # A return to the pool (terminate hooks): CONTINUE and ABANDON both let it go on,
+            # as both let a terminating instance terminate ("For an instance that is
+            # terminating, both ABANDON and CONTINUE let the instance terminate", User Guide,
+            # completing-lifecycle-hooks.html); here it goes on into the pool, stopped or
+            # running per PoolState. A pool deleted meanwhile leaves nowhere to go: terminated.
+            pool = self.warm_pools.get(group.name)
+            if pool is None:
+                self._finish_terminate(group, state)
+            else:
+                self._warm(group, pool, state)
         elif state.lifecycle_state == "Warmed:Pending:Wait":
             pool = self.warm_pools.get(group.name)
             if abandoned or pool is None:
@@ -895,6 +910,44 @@ class AsgEngine:
                 except Exception:
                     log.exception("stopping the node of %s failed", state.instance_id)
         state.lifecycle_state = f"Warmed:{pool.pool_state}"
+
+    def _may_return_to_pool(self, group: FakeAutoScalingGroup, state: InstanceState) -> bool:
+        """A scale-in returns an InService instance to the warm pool instead of terminating it
+        when the pool's InstanceReusePolicy says ReuseOnScaleIn ("Specifies whether instances in
+        the Auto Scaling group can be returned to the warm pool on scale in",
+        https://docs.aws.amazon.com/autoscaling/ec2/APIReference/API_InstanceReusePolicy.html).
+        Only a scale-in: an instance refresh or a health-check replacement terminates. The
+        pool's size is kept here: an instance that does not fit (MinSize and
+        MaxGroupPreparedCapacity leave no room) is terminated instead; AWS does not document
+        that case, this is the stand-in's choice."""
+        pool = self.warm_pools.get(group.name)
+        if pool is None or not pool.reuse_on_scale_in or state.lifecycle_state != "InService":
+            return False
+        return len(pool.instances) < pool.size(group)
+
+    def _return_to_pool(self, group: FakeAutoScalingGroup, state: InstanceState) -> None:
+        """InService → Warmed:Pending:Wait, held by the group's terminate hooks, whose event says
+        Origin AutoScalingGroup, Destination WarmPool: "if you specified an instance reuse
+        policy to return instances to the warm pool on scale in instead of terminating them,
+        instances returning to the warm pool pause at Warmed:Pending:Wait for the
+        EC2_INSTANCE_TERMINATING lifecycle action"
+        (https://docs.aws.amazon.com/autoscaling/ec2/userguide/warm-pool-instance-lifecycle.html;
+        the event: warm-pools-eventbridge-events.html). Without terminate hooks it is warmed at
+        once (Warmed:Stopped, or Warmed:Running per PoolState)."""
+        pool = self.warm_pools[group.name]
+        self._cancel_actions(state.instance_id)
+        group.instance_states.remove(state)
+        pool.instances.append(state)
+        log.debug("returning %s to the warm pool (scale in)", state.instance_id)
+        hooks = self.hooks(group.name, TERMINATING)
+        if hooks:
+            state.lifecycle_state = "Warmed:Pending:Wait"
+            for hook in hooks:
+                self._start_action(
+                    group, state, hook, TERMINATING, origin=GROUP, destination=WARM_POOL
+                )
+        else:
+            self._warm(group, pool, state)
 
     def _draw_from_pool(self, group: FakeAutoScalingGroup, count: int) -> int:
         """Up to `count` ready pool instances join the group: Pending, started when stopped

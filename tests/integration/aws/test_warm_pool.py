@@ -6,18 +6,19 @@ DescribeAutoScalingGroups does not, ABANDON and timeouts terminate a warming ins
 from __future__ import annotations
 
 from functools import partial
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 from botocore.exceptions import ClientError
 
 from localcloud.aws import AwsCloud
 from tests.helpers.waiting import wait_for
-from tests.integration.aws.helpers import LAUNCH, Clients, Recorder, instances
+from tests.integration.aws.helpers import LAUNCH, TERMINATE, Clients, Recorder, instances
 
 pytestmark = pytest.mark.integration
 
 LAUNCH_ACTION = "EC2 Instance-launch Lifecycle Action"
+TERMINATE_ACTION = "EC2 Instance-terminate Lifecycle Action"
 
 
 def pool(clients: Clients, group: str) -> dict[str, str]:
@@ -166,3 +167,103 @@ def test_delete_warm_pool_terminates_its_instances(
         AutoScalingGroupNames=[group.name]
     )["AutoScalingGroups"][0]
     assert "WarmPoolConfiguration" not in described and "WarmPoolSize" not in described
+
+
+def reusing_group(
+    clients: Clients,
+    make_group: Any,
+    *,
+    pool_state: Literal["Stopped", "Running"],
+    heartbeat: int = 600,
+) -> tuple[str, list[str]]:
+    """Two instances in service, an empty pool (MaxGroupPreparedCapacity 2) that reuses them on
+    scale in."""
+    group = make_group(desired=2, hooks=(LAUNCH, TERMINATE), heartbeat=heartbeat).name
+    for instance_id in instances(clients, group):
+        complete(clients, group, instance_id)
+    clients.autoscaling.put_warm_pool(
+        AutoScalingGroupName=group,
+        MaxGroupPreparedCapacity=2,
+        PoolState=pool_state,
+        InstanceReusePolicy={"ReuseOnScaleIn": True},
+    )
+    assert pool(clients, group) == {}
+    return group, sorted(instances(clients, group))
+
+
+def terminate_events(rec: Recorder, instance_id: str) -> list[tuple[str, str]]:
+    return [
+        (e["detail"]["Origin"], e["detail"]["Destination"])
+        for e in rec.of(TERMINATE_ACTION)
+        if e["detail"]["EC2InstanceId"] == instance_id
+    ]
+
+
+def test_scale_in_returns_an_instance_to_a_reusing_pool_through_the_terminate_hook(
+    aws: AwsCloud, clients: Clients, make_group: Any, sim_time: Any
+) -> None:
+    group, in_service = reusing_group(clients, make_group, pool_state="Stopped")
+    rec = Recorder(aws, group)
+    described = clients.autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[group])
+    configuration = described["AutoScalingGroups"][0]["WarmPoolConfiguration"]
+    assert configuration["InstanceReusePolicy"] == {"ReuseOnScaleIn": True}
+
+    clients.autoscaling.set_desired_capacity(AutoScalingGroupName=group, DesiredCapacity=1)
+
+    (returning,) = pool(clients, group)
+    assert returning in in_service
+    assert pool(clients, group) == {returning: "Warmed:Pending:Wait"}
+    assert returning not in instances(clients, group)
+    assert ec2_state(clients, returning)[0] == "running"  # held until the action completes
+    wait_for(partial(terminate_events, rec, returning), message="terminate event")
+    assert terminate_events(rec, returning) == [("AutoScalingGroup", "WarmPool")]
+    # The launch hook has no action on it: completing it is refused, as AWS does.
+    with pytest.raises(ClientError):
+        complete(clients, group, returning)
+
+    clients.autoscaling.complete_lifecycle_action(
+        AutoScalingGroupName=group,
+        LifecycleHookName="terminate",
+        InstanceId=returning,
+        LifecycleActionResult="CONTINUE",
+    )
+
+    assert pool(clients, group) == {returning: "Warmed:Stopped"}
+    assert ec2_state(clients, returning)[0] == "stopped"
+    # Scale-out draws it again, held by the launch hook (Origin WarmPool).
+    clients.autoscaling.set_desired_capacity(AutoScalingGroupName=group, DesiredCapacity=2)
+    assert instances(clients, group)[returning] == "Pending:Wait"
+    assert ec2_state(clients, returning)[0] == "running"
+    assert pool(clients, group) == {}
+
+
+def test_a_return_that_times_out_still_enters_a_running_pool(
+    aws: AwsCloud, clients: Clients, make_group: Any, sim_time: Any
+) -> None:
+    group, _ = reusing_group(clients, make_group, pool_state="Running", heartbeat=60)
+
+    clients.autoscaling.set_desired_capacity(AutoScalingGroupName=group, DesiredCapacity=1)
+    (returning,) = pool(clients, group)
+    sim_time.advance(61)  # DefaultResult ABANDON: as for a termination, the instance goes on
+
+    assert pool(clients, group) == {returning: "Warmed:Running"}
+    assert ec2_state(clients, returning)[0] == "running"
+
+
+def test_without_reuse_or_room_in_the_pool_scale_in_terminates(
+    aws: AwsCloud, clients: Clients, make_group: Any, sim_time: Any
+) -> None:
+    group = make_group(desired=2, hooks=(LAUNCH, TERMINATE)).name
+    for instance_id in instances(clients, group):
+        complete(clients, group, instance_id)
+    # Reuse, but MaxGroupPreparedCapacity 1 leaves the pool no room at desired 1.
+    clients.autoscaling.put_warm_pool(
+        AutoScalingGroupName=group,
+        MaxGroupPreparedCapacity=1,
+        InstanceReusePolicy={"ReuseOnScaleIn": True},
+    )
+
+    clients.autoscaling.set_desired_capacity(AutoScalingGroupName=group, DesiredCapacity=1)
+
+    assert sorted(instances(clients, group).values()) == ["InService", "Terminating:Wait"]
+    assert pool(clients, group) == {}
