@@ -59,10 +59,21 @@ class FakeAutoScaling:
     # Lifecycle state by instance id: what DescribeAutoScalingGroups reports.
     states: dict[str, str] = field(default_factory=lambda: {INSTANCE: "Terminating:Wait"})
     completed: list[tuple[str, str]] = field(default_factory=list)
+    # A warm pool with InstanceReusePolicy.ReuseOnScaleIn, and the instances it holds at
+    # Warmed:Pending:Wait for the terminate hook (returning to it on scale in).
+    reuse_on_scale_in: bool = False
+    returning: set[str] = field(default_factory=set)
 
     def _group(self) -> AutoScalingGroup:
         members = tuple(GroupInstance(i, state) for i, state in self.states.items())
-        return AutoScalingGroup(GROUP, dict(GROUP_TAGS), members, desired_capacity=0)
+        return AutoScalingGroup(
+            GROUP,
+            dict(GROUP_TAGS),
+            members,
+            desired_capacity=0,
+            has_warm_pool=self.reuse_on_scale_in,
+            reuse_on_scale_in=self.reuse_on_scale_in,
+        )
 
     def describe_group(self, name: str) -> AutoScalingGroup | None:
         self.journal.append("autoscaling.describe_group")
@@ -78,11 +89,13 @@ class FakeAutoScaling:
 
     def complete_lifecycle_action(self, *, instance_id: str, result: str, **_: Any) -> bool:
         # CompleteLifecycleAction on an action no longer pending is refused (ValidationError).
-        if self.states.get(instance_id) != "Terminating:Wait":
+        state = self.states.get(instance_id)
+        returning = state == "Warmed:Pending:Wait" and instance_id in self.returning
+        if state != "Terminating:Wait" and not returning:
             return False
         self.journal.append(f"autoscaling.complete {result}")
         self.completed.append((instance_id, result))
-        self.states[instance_id] = "Terminating:Proceed"
+        self.states[instance_id] = "Warmed:Stopped" if returning else "Terminating:Proceed"
         return True
 
     def record_heartbeat(self, **_: Any) -> bool:
@@ -93,6 +106,9 @@ class FakeAutoScaling:
 @dataclass
 class FakeCompute:
     journal: list[str]
+    # Tags by instance beyond the cluster tag (those written by tag_instances included).
+    tags: dict[str, dict[str, str]] = field(default_factory=dict)
+    launch_time: datetime = NOW
 
     def describe_instances(self, instance_ids: Sequence[str]) -> dict[str, Instance]:
         self.journal.append("ec2.describe_instances")
@@ -103,14 +119,16 @@ class FakeCompute:
                 platform=InstancePlatform.WINDOWS,
                 availability_zone="us-east-1a",
                 private_dns_name=node_name(i),
-                launch_time=NOW,
-                tags={f"{KUBERNETES_CLUSTER_TAG_PREFIX}{CLUSTER}": "owned"},
+                launch_time=self.launch_time,
+                tags={f"{KUBERNETES_CLUSTER_TAG_PREFIX}{CLUSTER}": "owned"} | self.tags.get(i, {}),
             )
             for i in instance_ids
         }
 
     def tag_instances(self, instance_ids: Sequence[str], tags: Mapping[str, str]) -> list[str]:
         self.journal.append("ec2.create_tags")
+        for instance in instance_ids:
+            self.tags.setdefault(instance, {}).update(tags)
         return list(instance_ids)
 
     def role_of_instance_profile(self, profile: str) -> str | None:
@@ -234,16 +252,18 @@ class LeaveWorld:
     kube: FakeKubernetes = field(init=False)
     clock: StepClock = field(init=False)
     drains_built: int = 0
+    compute: FakeCompute = field(init=False)
 
     def __post_init__(self) -> None:
         self.autoscaling = FakeAutoScaling(self.journal)
+        self.compute = FakeCompute(self.journal)
         self.clock = StepClock(self.journal)
         self.kube = FakeKubernetes(self.journal, self.clock.now)
 
     def fleet(self) -> Fleet:
         return Fleet(
             autoscaling=self.autoscaling,
-            compute=FakeCompute(self.journal),
+            compute=self.compute,
             clusters=FakeClusters(self.journal),
             # KubeCluster names the concrete KubeApi; the fake serves the protocol it uses.
             kube_for=lambda connection: KubeCluster(self.kube),  # type: ignore[arg-type]
@@ -274,5 +294,12 @@ class LeaveWorld:
         )
 
 
-def terminate_action(instance: str = INSTANCE) -> TerminateAction:
-    return TerminateAction(group=ManagedGroup(GROUP, CLUSTER), instance_id=instance, hook=HOOK)
+def terminate_action(
+    instance: str = INSTANCE, *, returning_to_pool: bool = False
+) -> TerminateAction:
+    return TerminateAction(
+        group=ManagedGroup(GROUP, CLUSTER),
+        instance_id=instance,
+        hook=HOOK,
+        returning_to_pool=returning_to_pool,
+    )

@@ -77,6 +77,8 @@ class AutoScalingGroup:
     instances: Sequence[GroupInstance] = ()  # its warm pool's included
     desired_capacity: int = 0
     has_warm_pool: bool = False
+    # Its warm pool's InstanceReusePolicy.ReuseOnScaleIn: scale-in returns instances to the pool.
+    reuse_on_scale_in: bool = False
 
 
 class AutoScaling(Protocol):

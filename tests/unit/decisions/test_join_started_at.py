@@ -72,3 +72,39 @@ def test_never_before_launch_time_and_a_current_stamp_wins(
     assert started >= launch
     if stamped is not None and stamped >= launch:
         assert started == stamped
+
+
+def test_a_return_to_a_running_pool_supersedes_the_stamp_of_the_previous_stay() -> None:
+    # Drawn at DRAWN and stamped, returned an hour later, drawn again the next day; LaunchTime
+    # never changes in a Running pool, so only the return tells the stamp is the old stay's.
+    returned = DRAWN + timedelta(hours=1)
+    drawn_again = returned + timedelta(days=1)
+    assert not stamp_is_current(DRAWN, launch_time=LAUNCHED, returned_at=returned)
+    started = join_started_at(
+        launch_time=LAUNCHED,
+        stamped=DRAWN,
+        event_time=drawn_again,
+        now=drawn_again,
+        warm_pool=True,
+        returned_at=returned,
+    )
+    assert started == drawn_again  # not DRAWN: that deadline passed long ago
+    # Once the new join stamps the instance, the new stamp is current.
+    assert stamp_is_current(drawn_again, launch_time=LAUNCHED, returned_at=returned)
+
+
+@given(launch=_TIMES, stamped=_TIMES, returned=_TIMES, event=_TIMES)
+def test_a_stamp_from_before_the_last_return_never_starts_the_join(
+    launch: datetime, stamped: datetime, returned: datetime, event: datetime
+) -> None:
+    started = join_started_at(
+        launch_time=launch,
+        stamped=stamped,
+        event_time=event,
+        now=event,
+        warm_pool=True,
+        returned_at=returned,
+    )
+
+    if stamped <= returned:
+        assert started == max(event, launch)

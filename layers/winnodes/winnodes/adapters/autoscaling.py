@@ -133,6 +133,11 @@ def _group(group: Any, pooled: Sequence[GroupInstance]) -> AutoScalingGroup:
         instances=merge_members((_member(i) for i in group.get("Instances", [])), pooled),
         desired_capacity=int(group.get("DesiredCapacity", 0)),
         has_warm_pool="WarmPoolConfiguration" in group,
+        reuse_on_scale_in=bool(
+            group.get("WarmPoolConfiguration", {})
+            .get("InstanceReusePolicy", {})
+            .get("ReuseOnScaleIn", False)
+        ),
     )
 
 

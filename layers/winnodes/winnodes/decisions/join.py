@@ -24,8 +24,16 @@ DEFAULT_JOIN_DEADLINE: Final = timedelta(minutes=20)
 _STAMP_TOLERANCE: Final = timedelta(minutes=1)
 
 
-def stamp_is_current(stamped: datetime | None, *, launch_time: datetime) -> bool:
-    return stamped is not None and stamped >= launch_time - _STAMP_TOLERANCE
+def stamp_is_current(
+    stamped: datetime | None, *, launch_time: datetime, returned_at: datetime | None = None
+) -> bool:
+    """The stamp is this join's: not an earlier launch's (older than LaunchTime), and not from
+    before the instance last returned to the warm pool (RETURNED_TO_POOL_TAG). The second
+    matters for a Running pool: its instance keeps LaunchTime across a return and a new draw,
+    so only the return says that the stamp belongs to its previous stay in the group."""
+    if stamped is None or stamped < launch_time - _STAMP_TOLERANCE:
+        return False
+    return returned_at is None or stamped > returned_at
 
 
 def join_started_at(
@@ -35,6 +43,7 @@ def join_started_at(
     event_time: datetime | None,
     now: datetime,
     warm_pool: bool,
+    returned_at: datetime | None = None,
 ) -> datetime:
     """When the launch action began: the start of the join deadline.
 
@@ -43,12 +52,15 @@ def join_started_at(
     Running in a warm pool keeps the LaunchTime of its launch into the pool, maybe hours before
     scale-out drew it, and would be past its deadline at once. So the start is the stamp the
     join left on the instance when it first saw it waiting (JOIN_STARTED_TAG; one older than
-    LaunchTime is an earlier launch's), else the launch event's time, else now: the reconciler's
+    LaunchTime is an earlier launch's, one from before the instance's last return to the pool
+    an earlier stay's), else the launch event's time, else now: the reconciler's
     first sight of an action whose event was lost, which it stamps so that later passes agree.
     Never before LaunchTime. A group without a warm pool has no such instance: LaunchTime."""
     if not warm_pool:
         return launch_time
-    if stamped is not None and stamp_is_current(stamped, launch_time=launch_time):
+    if stamped is not None and stamp_is_current(
+        stamped, launch_time=launch_time, returned_at=returned_at
+    ):
         return max(stamped, launch_time)
     return max(event_time or now, launch_time)
 

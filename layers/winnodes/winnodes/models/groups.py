@@ -23,6 +23,9 @@ EKS_CLUSTER_NAME_TAG: Final = "eks:cluster-name"
 # When the join first saw the instance held in Pending:Wait (ISO 8601, UTC): the start of its
 # join deadline, kept on the instance because no AWS API reports when a launch action began.
 JOIN_STARTED_TAG: Final = "eks-windows-nodes/join-started-at"
+# When the leave first saw the instance returning to the warm pool on scale in (ISO 8601, UTC):
+# a join-start stamp from before it belongs to the instance's previous stay in the group.
+RETURNED_TO_POOL_TAG: Final = "eks-windows-nodes/returned-to-pool-at"
 # `kubernetes.io/cluster/<name>` = owned | shared, the tag the EKS user guide asks nodes to carry.
 KUBERNETES_CLUSTER_TAG_PREFIX: Final = "kubernetes.io/cluster/"
 

@@ -50,6 +50,14 @@ class LifecycleState(StrEnum):
     def awaits_terminate_action(self) -> bool:
         return self in {LifecycleState.TERMINATING_WAIT, LifecycleState.WARMED_TERMINATING_WAIT}
 
+    def awaits_terminate_action_to(self, *, returning_to_pool: bool) -> bool:
+        """A terminate hook holds the instance here. One returning to the warm pool on scale in
+        (ReuseOnScaleIn) waits at Warmed:Pending:Wait, where a launch into the pool waits too:
+        only a caller that knows it is a return (the event's Destination) may say so."""
+        if returning_to_pool and self is LifecycleState.WARMED_PENDING_WAIT:
+            return True
+        return self.awaits_terminate_action
+
 
 class LifecycleTransition(StrEnum):
     LAUNCHING = "autoscaling:EC2_INSTANCE_LAUNCHING"

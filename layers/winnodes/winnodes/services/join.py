@@ -206,6 +206,7 @@ class JoinService:
                     event_time=action.event_time,
                     now=self._clock.now(),
                     warm_pool=warm_pool,
+                    returned_at=self._tags.returned_to_pool(instance),
                 )
             # Only an instance that may have waited in a warm pool needs its join's start kept.
             action.stamp_wanted = (

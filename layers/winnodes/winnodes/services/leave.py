@@ -47,6 +47,7 @@ from winnodes.ports import (
     PodOnNode,
 )
 from winnodes.services.fleet import FLEET_READ_INTERVAL, Fleet, FleetView, PollReads
+from winnodes.services.tagging import InstanceTags
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,9 @@ class TerminateAction:
     instance_id: str
     hook: LifecycleHook
     token: str | None = None
+    # Scale-in returns it to the warm pool (ReuseOnScaleIn): held at Warmed:Pending:Wait. Set
+    # from the event's Destination, or by the reconciler when the instance's facts prove it.
+    returning_to_pool: bool = False
     last_heartbeat_at: datetime | None = None
     node_name: str | None = None
     # By pod key ("namespace/name"): the PDB that refused its last eviction (None: unnamed).
@@ -132,6 +136,7 @@ class LeaveService:
         self._drain_for = drain_for
         self._clock = clock
         self._settings = settings or LeaveSettings()
+        self._tags = InstanceTags(compute=fleet.compute, extra_tags={})
 
     def view(self) -> FleetView:
         return self._fleet.view()
@@ -166,9 +171,13 @@ class LeaveService:
         }
         state = self._lifecycle_state(action, view)
         parsed = LifecycleState.parse(state)
-        if parsed is None or not parsed.awaits_terminate_action:
+        if parsed is None or not parsed.awaits_terminate_action_to(
+            returning_to_pool=action.returning_to_pool
+        ):
             logger.info("instance is not awaiting a terminate action", extra=log | {"state": state})
             return LeaveResult(action.instance_id, NotTerminating(state), finished=True)
+        if action.returning_to_pool:
+            self._mark_returned(action, view, now, log)
 
         drain = self._drain(action, view)
         node = self._leaving_node(action, drain, view)
@@ -380,6 +389,15 @@ class LeaveService:
             if retries:
                 return max(poll, (min(retries) - now).total_seconds())
         return poll
+
+    def _mark_returned(
+        self, action: TerminateAction, view: FleetView, now: datetime, log: dict[str, str | None]
+    ) -> None:
+        """Before the drain: the join-start stamp of its stay in the group is superseded, so a
+        draw from a Running pool (LaunchTime unchanged) starts a join deadline of its own."""
+        instance = view.instance(action.instance_id)
+        if instance is not None and self._tags.mark_returned(instance, now, view):
+            logger.info("instance returning to the warm pool", extra=log)
 
     # -- act on the lifecycle action --------------------------------------------------------
 

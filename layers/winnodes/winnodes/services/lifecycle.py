@@ -17,6 +17,7 @@ from winnodes.models.events import (
     classify_lifecycle_event,
 )
 from winnodes.models.groups import ManagedGroup, UnmanagedGroup, discover_managed_group
+from winnodes.models.lifecycle import InstanceLocation
 from winnodes.observability import logger, metrics
 from winnodes.ports import LifecycleHook
 from winnodes.services.fleet import Fleet
@@ -105,6 +106,8 @@ class LifecycleEvents:
             instance_id=str(detail.ec2_instance_id),
             hook=hook,
             token=detail.lifecycle_action_token,
+            # Scale-in with ReuseOnScaleIn: the event says where the instance goes.
+            returning_to_pool=detail.destination is InstanceLocation.WARM_POOL,
         )
         result = self._leave.leave(action)
         return {

@@ -9,6 +9,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from winnodes.decisions.warm_pool import WarmWait, warm_wait_cause
 from winnodes.errors import WinNodesError
 from winnodes.models.groups import (
     LAUNCH_HOOK_TAG,
@@ -25,6 +26,7 @@ from winnodes.ports import AutoScalingGroup, Clock, LifecycleHook
 from winnodes.services.fleet import Fleet, FleetView
 from winnodes.services.join import JoinService, LaunchAction
 from winnodes.services.leave import LeaveService, TerminateAction
+from winnodes.services.tagging import InstanceTags
 
 
 @dataclass
@@ -173,6 +175,7 @@ class ReconcileService:
                     instance_id,
                     state,
                     hooks=(launch_hook, terminate_hook),
+                    reuse_on_scale_in=group.reuse_on_scale_in,
                     view=view,
                     report=report,
                 )
@@ -214,6 +217,7 @@ class ReconcileService:
         state: LifecycleState | None,
         *,
         hooks: tuple[LifecycleHook | None, LifecycleHook | None],
+        reuse_on_scale_in: bool,
         view: FleetView,
         report: ReconcileReport,
     ) -> None:
@@ -222,16 +226,41 @@ class ReconcileService:
         launch_hook, terminate_hook = hooks
         if state is None:
             return
-        if state.awaits_launch_action and launch_hook is not None:
+        returning = state is LifecycleState.WARMED_PENDING_WAIT and self._returning_to_pool(
+            instance_id, reuse_on_scale_in=reuse_on_scale_in, view=view
+        )
+        if state.awaits_terminate_action_to(returning_to_pool=returning):
+            if terminate_hook is not None:
+                report.terminate_actions += 1
+                leaving = TerminateAction(
+                    group=managed,
+                    instance_id=instance_id,
+                    hook=terminate_hook,
+                    returning_to_pool=returning,
+                )
+                left = self._leave.advance(leaving, view)
+                report.outcomes[type(left.step).__name__] += 1
+        elif state.awaits_launch_action and launch_hook is not None:
             report.launch_actions += 1
             action = LaunchAction(group=managed, instance_id=instance_id, hook=launch_hook)
             joined = self._join.advance(action, view)
             report.outcomes[type(joined.step).__name__] += 1
-        elif state.awaits_terminate_action and terminate_hook is not None:
-            report.terminate_actions += 1
-            leaving = TerminateAction(group=managed, instance_id=instance_id, hook=terminate_hook)
-            left = self._leave.advance(leaving, view)
-            report.outcomes[type(left.step).__name__] += 1
+
+    def _returning_to_pool(
+        self, instance_id: str, *, reuse_on_scale_in: bool, view: FleetView
+    ) -> bool:
+        """At Warmed:Pending:Wait: is it a return to the pool (the terminate hook's) rather than
+        a launch into it? Only when its facts prove it (decisions.warm_pool); UNKNOWN goes the
+        launch's way, where the join only releases it and AWS refuses that completion for a
+        return (the launch hook holds nothing): a drain is never guessed."""
+        instance = view.instance(instance_id)
+        cause = warm_wait_cause(
+            reuse_on_scale_in=reuse_on_scale_in,
+            was_in_group=instance is not None and InstanceTags.was_in_group(instance),
+            launch_time=instance.launch_time if instance else None,
+            now=self._clock.now(),
+        )
+        return cause is WarmWait.RETURN
 
 
 def _warn_about_hooks(

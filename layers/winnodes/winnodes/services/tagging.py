@@ -8,7 +8,12 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 
 from winnodes.decisions.join import stamp_is_current
-from winnodes.models.groups import JOIN_STARTED_TAG, KUBERNETES_CLUSTER_TAG_PREFIX, ManagedGroup
+from winnodes.models.groups import (
+    JOIN_STARTED_TAG,
+    KUBERNETES_CLUSTER_TAG_PREFIX,
+    RETURNED_TO_POOL_TAG,
+    ManagedGroup,
+)
 from winnodes.observability import logger
 from winnodes.ports import Compute, Instance, InstancePlatform
 from winnodes.services.fleet import FleetView
@@ -30,18 +35,42 @@ class InstanceTags:
     def join_started(instance: Instance) -> datetime | None:
         """The join-start stamp the instance carries (JOIN_STARTED_TAG), None when it has none
         or one that does not read as a time."""
-        value = instance.tags.get(JOIN_STARTED_TAG)
-        try:
-            stamped = datetime.fromisoformat(value) if value else None
-        except ValueError:
-            return None
-        if stamped is not None and stamped.tzinfo is None:
-            stamped = stamped.replace(tzinfo=UTC)
-        return stamped
+        return _time_tag(instance, JOIN_STARTED_TAG)
+
+    @staticmethod
+    def returned_to_pool(instance: Instance) -> datetime | None:
+        """When the instance last returned to the warm pool (RETURNED_TO_POOL_TAG), if ever."""
+        return _time_tag(instance, RETURNED_TO_POOL_TAG)
 
     def stamped(self, instance: Instance) -> bool:
-        """It carries the start of its current join (not an earlier launch's)."""
-        return stamp_is_current(self.join_started(instance), launch_time=instance.launch_time)
+        """It carries the start of its current join (not an earlier launch's or stay's)."""
+        return stamp_is_current(
+            self.join_started(instance),
+            launch_time=instance.launch_time,
+            returned_at=self.returned_to_pool(instance),
+        )
+
+    @staticmethod
+    def was_in_group(instance: Instance) -> bool:
+        """It went through the group before: only an instance held in Pending:Wait is stamped,
+        only one leaving the group is marked returned."""
+        return (
+            InstanceTags.join_started(instance) is not None
+            or InstanceTags.returned_to_pool(instance) is not None
+        )
+
+    def mark_returned(self, instance: Instance, now: datetime, view: FleetView) -> bool:
+        """Marks the instance as returning to the warm pool now, superseding its join-start
+        stamp (a later draw then starts a join deadline of its own); once per return: a mark
+        newer than the stamp is this return's. True when it wrote the mark."""
+        returned = self.returned_to_pool(instance)
+        stamped = self.join_started(instance)
+        if returned is not None and (stamped is None or returned > stamped):
+            return False
+        tags = {RETURNED_TO_POOL_TAG: now.astimezone(UTC).isoformat()}
+        written = self._compute.tag_instances([instance.instance_id], tags)
+        view.note_tags(written, tags)
+        return bool(written)
 
     def ensure(
         self,
@@ -82,3 +111,15 @@ class InstanceTags:
                 },
             )
         return tagged
+
+
+def _time_tag(instance: Instance, key: str) -> datetime | None:
+    """A time tag (ISO 8601; UTC when it names no zone), None when absent or not a time."""
+    value = instance.tags.get(key)
+    try:
+        stamped = datetime.fromisoformat(value) if value else None
+    except ValueError:
+        return None
+    if stamped is not None and stamped.tzinfo is None:
+        stamped = stamped.replace(tzinfo=UTC)
+    return stamped
