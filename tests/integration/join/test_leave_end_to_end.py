@@ -392,3 +392,69 @@ def test_every_terminate_event_delivered_twice_completes_once(
         ]
         assert len(copies) == 2
         assert all(r["status"] == "finished" for r in copies)
+
+
+def warm_pool(product: Product, group: str) -> dict[str, str]:
+    pages = (
+        product.client("autoscaling")
+        .get_paginator("describe_warm_pool")
+        .paginate(AutoScalingGroupName=group)
+    )
+    return {i["InstanceId"]: i["LifecycleState"] for p in pages for i in p["Instances"]}
+
+
+def join_steps(recorder: Recorder, instance_id: str) -> list[str]:
+    return [
+        r["step"]
+        for r in recorder.results
+        if r.get("instance_id") == instance_id and "remaining" not in r
+    ]
+
+
+def test_scale_in_into_a_reusing_warm_pool_drains_the_node_and_a_draw_joins_it_again(
+    product: Product, lifecycle: Recorder, node_role: tuple[str, str]
+) -> None:
+    # ReuseOnScaleIn: the scaled-in instance returns to the pool, held at Warmed:Pending:Wait
+    # by the terminate hook (event Destination WarmPool), and must be drained like a
+    # termination; drawn again (its join-start stamp from its first stay superseded), it joins.
+    _, profile_arn = node_role
+    group = product.make_group(desired=0, profile_arn=profile_arn)
+    autoscaling = product.client("autoscaling")
+    autoscaling.put_warm_pool(
+        AutoScalingGroupName=group,
+        MaxGroupPreparedCapacity=2,
+        PoolState="Stopped",
+        InstanceReusePolicy={"ReuseOnScaleIn": True},
+    )
+    autoscaling.set_desired_capacity(AutoScalingGroupName=group, DesiredCapacity=2)
+    instances = wait_for(lambda: all_in_service(product, group, 2), message="2 InService")
+    nodes = {i: n for i, n in ready_nodes_by_instance(product).items() if i in instances}
+    selector = pin(product, list(nodes.values()), group)
+    deployment(product, "reuse", replicas=4, node_selector=selector)
+    wait_for(lambda: sum(running_pods_by_node(product, "reuse").values()) == 4, message="4 run")
+
+    autoscaling.set_desired_capacity(AutoScalingGroupName=group, DesiredCapacity=1)
+
+    (leaving,) = wait_for(lambda: list(warm_pool(product, group)), message="a return")
+    (staying,) = set(instances) - {leaving}
+    wait_for(
+        lambda: warm_pool(product, group) == {leaving: "Warmed:Stopped"},
+        message="returned and stopped",
+    )
+    finished = [r for r in leave_results(lifecycle, leaving) if r["status"] == "finished"]
+    assert finished and finished[-1]["step"] == "FinishDrain"  # drained, then CONTINUE
+    assert nodes[leaving] not in {n.metadata.name for n in product.kube.core_v1().list_node().items}
+    wait_for(
+        lambda: running_pods_by_node(product, "reuse") == {nodes[staying]: 4},
+        message="all pods on the remaining node",
+    )
+
+    autoscaling.set_desired_capacity(AutoScalingGroupName=group, DesiredCapacity=2)
+
+    assert wait_for(lambda: all_in_service(product, group, 2), message="drawn") == instances
+    wait_for(lambda: join_steps(lifecycle, leaving)[-1:] == ["CompleteContinue"], message="join")
+    assert "Abandon" not in join_steps(lifecycle, leaving)
+    assert leaving in ready_nodes_by_instance(product)
+    assert not lifecycle.errors
+    autoscaling.delete_warm_pool(AutoScalingGroupName=group)
+    autoscaling.set_desired_capacity(AutoScalingGroupName=group, DesiredCapacity=0)
