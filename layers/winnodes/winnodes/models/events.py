@@ -14,7 +14,14 @@ from collections.abc import Mapping
 from typing import Annotated, Any, Final, Literal
 
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+)
 
 from winnodes.errors import InvalidInputError
 from winnodes.models.identifiers import InstanceId
@@ -74,6 +81,9 @@ class LifecycleTestNotificationDetail(_Detail):
 
 class _EventBridgeEvent(EventBridgeModel):
     model_config = ConfigDict(frozen=True, validate_by_alias=True, validate_by_name=True)
+    # EventBridge writes UTC with a Z; a time without its zone cannot be compared with AWS's
+    # (a join deadline counts from it), so it is refused rather than guessed.
+    time: AwareDatetime
 
 
 class LaunchLifecycleEvent(_EventBridgeEvent):
