@@ -84,6 +84,7 @@ class FakeCompute:
     role: str | None = ROLE
     # How many CreateTags calls EC2 refuses first: a new instance is not visible everywhere yet.
     refusals: int = 0
+    visible: bool = True  # False: DescribeInstances does not show the instance (yet)
 
     def describe_instances(self, instance_ids: Sequence[str]) -> dict[str, Instance]:
         self.journal.append("ec2.describe_instances")
@@ -97,7 +98,7 @@ class FakeCompute:
             tags=dict(self.tags),
             instance_profile_arn="arn:aws:iam::111122223333:instance-profile/win",
         )
-        return {INSTANCE: instance} if INSTANCE in instance_ids else {}
+        return {INSTANCE: instance} if self.visible and INSTANCE in instance_ids else {}
 
     def tag_instances(self, instance_ids: Sequence[str], tags: Mapping[str, str]) -> list[str]:
         if self.refusals:

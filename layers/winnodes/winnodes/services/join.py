@@ -234,7 +234,9 @@ class JoinService:
             smoke_detail=smoke.detail,
             windows_build=node.windows_build if node else None,
             smoke_image=self._settings.smoke_test.image,
-            action_started_at=action.started_at or self._clock.now(),
+            # An instance EC2 does not show yet has no LaunchTime: the event's time, else now
+            # (the reconciler, which cannot know better: the hook's own timeout ends it then).
+            action_started_at=action.started_at or action.event_time or self._clock.now(),
             last_heartbeat_at=action.last_heartbeat_at,
             heartbeat_timeout=timedelta(seconds=action.hook.heartbeat_timeout_seconds),
             join_deadline=self._settings.join_deadline,
