@@ -135,7 +135,7 @@ def _tags(env: Mapping[str, str], name: str) -> dict[str, str]:
             raise ConfigurationError(name, problem)
     if len(tags) > _MAX_EXTRA_TAGS:
         raise ConfigurationError(
-            name, f"at most {_MAX_EXTRA_TAGS} tags (EC2 allows 50 per instance)"
+            name, f"at most {_MAX_EXTRA_TAGS} tags (EC2 allows 50 per instance, 3 are ours)"
         )
     return tags
 
@@ -143,7 +143,9 @@ def _tags(env: Mapping[str, str], name: str) -> dict[str, str]:
 # EC2 tag restrictions (https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/Using_Tags.html#tag-restrictions):
 # 50 tags per resource, keys of 1 to 128 characters, values of at most 256, and the aws: prefix
 # reserved in any case. CreateTags would refuse each of these on every join.
-_MAX_EXTRA_TAGS: Final = 49  # the cluster tag is the fiftieth
+# Ours beside them: the cluster tag, and on warm-pool groups the join-start and return stamps.
+_MAX_EXTRA_TAGS: Final = 47
+_OWN_TAG_PREFIX: Final = "eks-windows-nodes/"
 
 
 def _tag_problem(key: str, value: str) -> str | None:
@@ -153,8 +155,9 @@ def _tag_problem(key: str, value: str) -> str | None:
         return f"the value of tag {key!r} is longer than 256 characters"
     if key.lower().startswith("aws:"):
         return f"tag key {key!r}: keys starting with aws: are reserved"
-    if key.startswith(KUBERNETES_CLUSTER_TAG_PREFIX):
-        return f"tag key {key!r}: {KUBERNETES_CLUSTER_TAG_PREFIX}* tags are set by the join"
+    for prefix in (KUBERNETES_CLUSTER_TAG_PREFIX, _OWN_TAG_PREFIX):
+        if key.startswith(prefix):
+            return f"tag key {key!r}: {prefix}* tags are set by the functions"
     return None
 
 

@@ -33,7 +33,8 @@ from winnodes.errors import ConfigurationError, InvalidInputError
         (
             "EXTRA_INSTANCE_TAGS",
             '{"kubernetes.io/cluster/a": "shared"}',
-            "tag key 'kubernetes.io/cluster/a': kubernetes.io/cluster/* tags are set by the join",
+            "tag key 'kubernetes.io/cluster/a': "
+            "kubernetes.io/cluster/* tags are set by the functions",
         ),
         ("SMOKE_TEST_IMAGE", "a b", "'a b' is not an image reference"),
         ("AWS_REGION", "us east 1", "'us east 1' is not an AWS region name"),

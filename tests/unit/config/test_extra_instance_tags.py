@@ -21,18 +21,26 @@ values = st.text(max_size=270)
 edge_keys = st.one_of(
     keys,
     st.sampled_from(
-        ["aws:", "AWS:", "Aws:", "aWs:", "kubernetes.io/cluster/", "kubernetes.io/"]
+        [
+            "aws:",
+            "AWS:",
+            "Aws:",
+            "aWs:",
+            "kubernetes.io/cluster/",
+            "kubernetes.io/",
+            "eks-windows-nodes/",
+        ]
     ).flatmap(lambda prefix: st.text(max_size=10).map(lambda rest: prefix + rest)),
     st.text(min_size=127, max_size=129),
 )
 
 
 def acceptable(tags: dict[str, str]) -> bool:
-    return len(tags) <= 49 and all(
+    return len(tags) <= 47 and all(
         1 <= len(key) <= 128
         and len(value) <= 256
         and not key.lower().startswith("aws:")
-        and not key.startswith("kubernetes.io/cluster/")
+        and not key.startswith(("kubernetes.io/cluster/", "eks-windows-nodes/"))
         for key, value in tags.items()
     )
 
@@ -48,8 +56,9 @@ def test_tags_are_accepted_exactly_when_ec2_would_take_them(tags: dict[str, str]
         assert raised.value.field == VARIABLE
 
 
-def test_forty_nine_tags_fit_beside_the_cluster_tag_and_fifty_do_not() -> None:
-    forty_nine = {f"team-{n}": "x" for n in range(49)}
-    assert len(Settings.from_env({VARIABLE: json.dumps(forty_nine)}).extra_instance_tags) == 49
-    with pytest.raises(ConfigurationError, match="at most 49 tags"):
-        Settings.from_env({VARIABLE: json.dumps(forty_nine | {"team-49": "x"})})
+def test_forty_seven_tags_fit_beside_ours_and_forty_eight_do_not() -> None:
+    # Ours: the cluster tag, and on warm-pool groups the join-start and return stamps.
+    forty_seven = {f"team-{n}": "x" for n in range(47)}
+    assert len(Settings.from_env({VARIABLE: json.dumps(forty_seven)}).extra_instance_tags) == 47
+    with pytest.raises(ConfigurationError, match="at most 47 tags"):
+        Settings.from_env({VARIABLE: json.dumps(forty_seven | {"team-47": "x"})})
