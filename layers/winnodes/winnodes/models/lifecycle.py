@@ -53,7 +53,8 @@ class LifecycleState(StrEnum):
     def awaits_terminate_action_to(self, *, returning_to_pool: bool) -> bool:
         """A terminate hook holds the instance here. One returning to the warm pool on scale in
         (ReuseOnScaleIn) waits at Warmed:Pending:Wait, where a launch into the pool waits too:
-        only a caller that knows it is a return (the event's Destination) may say so."""
+        only a caller that knows it is a return may say so: the event's Destination, or the
+        reconciler from what proves the instance was in the group (decisions.warm_pool)."""
         if returning_to_pool and self is LifecycleState.WARMED_PENDING_WAIT:
             return True
         return self.awaits_terminate_action

@@ -148,7 +148,7 @@ class LeaveService:
         budget = self._settings.wait_budget.total_seconds()
         # One view for the invocation: the cluster's connection and its drain (with the policy
         # API version it discovered) hold for every poll. An action that ended meanwhile shows
-        # sooner than the group's next read: in a refused heartbeat or a deleted Node.
+        # at the group's next read, or sooner if another drain deleted the Node.
         view = self.view()
         reads = PollReads(view, interval=self._settings.fleet_read_interval, now=started)
         while True:
