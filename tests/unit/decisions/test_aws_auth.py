@@ -225,6 +225,8 @@ def test_an_added_entry_keeps_the_operators_comments_and_layout() -> None:
         f"[{{rolearn: {LINUX_ROLE}, username: x}}]\n",  # flow style
         f"  - rolearn: {LINUX_ROLE}\n    username: x\n",  # indented block
         f"---\n- rolearn: {LINUX_ROLE}\n  username: x\n...\n",  # explicit document
+        # A literal block at the very end: appending after it would add a newline to its value.
+        f"- rolearn: {LINUX_ROLE}\n  username: |\n    x",
     ],
 )
 def test_a_list_an_item_cannot_be_appended_to_is_rewritten_whole(map_roles: str) -> None:
@@ -496,3 +498,15 @@ def test_a_new_entry_leaves_a_block_list_as_written(map_roles: str) -> None:
     merged = merge_node_role({"mapRoles": map_roles}, ROLE).data["mapRoles"]
     assert merged.startswith(map_roles)
     assert list(parse_aws_auth({"mapRoles": merged}).map_roles)[:-1] == list(before.map_roles)
+
+
+def test_a_foreign_entry_that_would_not_survive_rewriting_is_never_changed() -> None:
+    # NEL in a foreign value does not round-trip through safe_dump; our role's entry needs a
+    # group added, so the whole list would be rewritten: refused (safety rule 1), not changed.
+    map_roles = (
+        '- rolearn: arn:aws:iam::111122223333:role/Other\n  username: "a\\Nb"\n'
+        f"- rolearn: {ROLE_TEXT}\n  username: system:node:{{{{EC2PrivateDNSName}}}}\n"
+        "  groups: [system:nodes]\n"
+    )
+    with pytest.raises(MalformedAwsAuthError):
+        merge_node_role({"mapRoles": map_roles}, ROLE)
