@@ -1,0 +1,188 @@
+"""Drain edge cases: completed pods are deleted rather than waited for, evictions the API server
+fails are retried with exponential backoff rather than every poll, and a node that lost its
+cordon is cordoned again without moving the deadline its annotation holds."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from itertools import pairwise
+from typing import Any
+
+from tests.helpers.leave_world import (
+    INSTANCE,
+    FakeKubernetes,
+    LeaveWorld,
+    node_name,
+    terminate_action,
+)
+from winnodes.adapters.kube.drain import DRAIN_STARTED_ANNOTATION
+from winnodes.adapters.kube.timestamps import format_time
+from winnodes.decisions.drain import (
+    ContinueDraining,
+    DrainPolicy,
+    DrainTimedOut,
+    FinishDrain,
+    eviction_retry_delay,
+)
+from winnodes.errors import KubernetesError
+
+JsonObject = dict[str, Any]
+JOB_POD = "web/report-1234"
+
+
+@dataclass
+class EdgeKubernetes(FakeKubernetes):
+    """The fake API server, plus pod deletion (`kube.delete pod <key>`) and an API server that
+    answers the first `server_errors` evictions with 500. Records when each eviction was asked."""
+
+    server_errors: int = 0
+    evicted_at: list[datetime] = field(default_factory=list)
+
+    def add_completed_pod(self, node: str, key: str = JOB_POD, phase: str = "Succeeded") -> None:
+        namespace, name = key.split("/")
+        self.pods[key] = {
+            "metadata": {
+                "name": name,
+                "namespace": namespace,
+                "uid": f"uid-{name}",
+                "labels": {"job-name": "report"},
+                "ownerReferences": [{"kind": "Job", "controller": True}],
+            },
+            "spec": {"nodeName": node},
+            "status": {"phase": phase},
+        }
+
+    def create(self, path: str, body: JsonObject) -> JsonObject:
+        self.evicted_at.append(self.now())
+        if self.server_errors > 0:
+            key = f"{body['metadata']['namespace']}/{body['metadata']['name']}"
+            self.journal.append(f"kube.evict {key}")
+            self.server_errors -= 1
+            raise KubernetesError("Internal error", 500)
+        return super().create(path, body)
+
+    def delete(self, path: str, body: JsonObject | None = None) -> JsonObject:
+        if path.startswith("/api/v1/namespaces/"):
+            parts = path.split("/")  # /api/v1/namespaces/<ns>/pods/<name>
+            key = f"{parts[4]}/{parts[6]}"
+            self.journal.append(f"kube.delete pod {key}")
+            self.pods.pop(key)
+            return {}
+        return super().delete(path, body)
+
+
+def edge_world() -> tuple[LeaveWorld, EdgeKubernetes]:
+    world = LeaveWorld()
+    kube = EdgeKubernetes(world.journal, world.clock.now)
+    world.kube = kube  # the world's fleet and drains read it when they are built
+    return world, kube
+
+
+def test_a_completed_pod_is_deleted_and_the_drain_finishes() -> None:
+    world, kube = edge_world()
+    node = kube.add_node(INSTANCE, pods=1)
+    kube.kubelet = True
+    kube.add_completed_pod(node)  # a Job's pod: Succeeded, nothing evicts it
+
+    policy = DrainPolicy(timeout=timedelta(seconds=30))
+    result = world.service(policy=policy).leave(terminate_action())
+
+    assert result.finished and result.step == FinishDrain(delete_node=True)
+    assert f"kube.delete pod {JOB_POD}" in world.journal
+    assert f"kube.evict {JOB_POD}" not in world.journal  # deleted, not evicted
+    assert "kube.evict web/web-def0-0" in world.journal
+    assert kube.pods == {}
+    assert world.autoscaling.completed == [(INSTANCE, "CONTINUE")]
+    assert world.clock.elapsed < 30  # not held to the deadline
+
+
+def test_a_failed_pod_alone_is_deleted_on_the_first_step() -> None:
+    world, kube = edge_world()
+    node = kube.add_node(INSTANCE)
+    kube.add_completed_pod(node, phase="Failed")
+
+    service = world.service()
+    action = terminate_action()
+    first = service.advance(action)
+    second = service.advance(action)
+
+    assert isinstance(first.step, ContinueDraining) and first.remaining == 1
+    assert world.journal.count(f"kube.delete pod {JOB_POD}") == 1
+    assert second.step == FinishDrain(delete_node=True)
+    assert world.autoscaling.completed == [(INSTANCE, "CONTINUE")]
+
+
+def test_evictions_the_api_server_fails_are_retried_with_exponential_backoff() -> None:
+    world, kube = edge_world()
+    kube.add_node(INSTANCE, pods=1)
+    kube.kubelet = True
+    kube.server_errors = 3  # 500 three times, then the eviction succeeds
+
+    result = world.service().leave(terminate_action())
+
+    assert result.finished and result.step == FinishDrain(delete_node=True)
+    assert world.journal.count("kube.evict web/web-def0-0") == 4
+    gaps = [later - earlier for earlier, later in pairwise(kube.evicted_at)]
+    assert gaps == [eviction_retry_delay(attempt) for attempt in range(3)]
+    assert gaps == [timedelta(seconds=1), timedelta(seconds=2), timedelta(seconds=4)]
+    assert world.clock.elapsed == 8  # evicted at 7 s, seen gone at the next poll
+    assert world.autoscaling.completed == [(INSTANCE, "CONTINUE")]
+
+
+def test_a_reconciler_tick_retries_a_failed_eviction_only_when_its_backoff_is_due() -> None:
+    world, kube = edge_world()
+    kube.add_node(INSTANCE, pods=1)
+    kube.server_errors = 10
+    service = world.service()
+    action = terminate_action()
+
+    for _ in range(8):  # one step a second for 8 s
+        service.advance(action)
+        world.clock.sleep(1)
+
+    seconds = [(at - kube.evicted_at[0]).total_seconds() for at in kube.evicted_at]
+    assert seconds == [0, 1, 3, 7]
+    assert action.failures == {"web/web-def0-0": 4}
+
+
+def annotated_uncordoned_node(kube: EdgeKubernetes, started: datetime) -> str:
+    """A node carrying the drain's start but schedulable again (someone uncordoned it)."""
+    name = kube.add_node(INSTANCE, pods=1)  # no kubelet: the pod never finishes terminating
+    metadata = kube.nodes[name]["metadata"]
+    metadata["annotations"] = {DRAIN_STARTED_ANNOTATION: format_time(started)}
+    kube.nodes[name]["spec"]["unschedulable"] = False
+    return name
+
+
+def test_an_uncordoned_node_is_cordoned_again_and_keeps_its_drain_start() -> None:
+    world, kube = edge_world()
+    started = world.clock.now() - timedelta(minutes=5)
+    name = annotated_uncordoned_node(kube, started)
+
+    result = world.service().advance(terminate_action())
+
+    assert isinstance(result.step, ContinueDraining)
+    assert world.journal.count("kube.patch node") == 1
+    node = kube.nodes[name]
+    assert node["spec"]["unschedulable"] is True
+    assert node["metadata"]["annotations"] == {DRAIN_STARTED_ANNOTATION: format_time(started)}
+    # The deadline counts from the annotated start, not from the re-cordon.
+    assert result.step.deadline_at == started + DrainPolicy().timeout
+
+
+def test_re_cordoning_does_not_move_the_deadline() -> None:
+    world, kube = edge_world()
+    timeout = DrainPolicy().timeout
+    started = world.clock.now() - timeout + timedelta(seconds=20)
+    name = annotated_uncordoned_node(kube, started)
+
+    result = world.service(wait_budget=600).leave(terminate_action())
+
+    assert isinstance(result.step, DrainTimedOut) and result.finished
+    assert world.clock.elapsed == 20  # what was left of the original deadline
+    assert world.autoscaling.completed == [(INSTANCE, "CONTINUE")]
+    assert kube.nodes[name]["spec"]["unschedulable"] is True
+    annotations = kube.nodes[name]["metadata"]["annotations"]
+    assert annotations[DRAIN_STARTED_ANNOTATION] == format_time(started)
+    assert node_name(INSTANCE) == name
