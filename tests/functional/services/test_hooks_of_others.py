@@ -65,3 +65,15 @@ def test_with_several_hooks_and_no_tag_no_action_is_ended() -> None:
 def test_the_only_hook_of_a_transition_is_ours_without_a_tag() -> None:
     world = JoinWorld()
     assert handle(world, HOOK.name)["step"] == "CompleteContinue"
+
+
+def test_an_event_of_a_group_not_marked_managed_is_ignored() -> None:
+    # The EventBridge rule matches every group of the account: the others' events end quietly.
+    for tags in ({"eks:cluster-name": "prod"}, {"eks-windows-nodes/managed": "false"}):
+        world = JoinWorld()
+        world.autoscaling.tags = dict(tags)
+
+        result = handle(world, HOOK.name)
+
+        assert result["status"] == "ignored", tags
+        assert writes(world) == []

@@ -296,3 +296,18 @@ def test_a_group_marked_managed_without_a_cluster_is_named_in_the_report() -> No
 
     assert [entry.split(":")[0] for entry in report.misconfigured] == ["win-typo"]
     assert report.groups == 0 and services.calls == [] and report.errors == []
+
+
+def test_with_another_tools_terminate_hook_no_terminating_instance_is_touched() -> None:
+    # Two terminate hooks, none named ours by a tag: draining for either would end another
+    # tool's step early, so the pass leaves them, and still drives the launch it can.
+    other = LifecycleHook("log-flush", TERMINATE.transition, 300, "CONTINUE")
+    members = {"i-0000000000000000a": "Terminating:Wait", "i-0000000000000000b": "Pending:Wait"}
+    services = Services()
+
+    # The stand-in lists these hooks and then TERMINATE.
+    hooks = [LAUNCH, other]
+    report = reconciler([group("win", "prod", members)], services, {"prod"}, hooks).reconcile()
+
+    assert services.calls[1:] == ["advance i-0000000000000000b"]
+    assert report.terminate_actions == 0 and report.errors == []

@@ -191,7 +191,11 @@ def test_a_group_is_managed_exactly_when_marked_with_one_valid_cluster(
 def test_lifecycle_wait_states() -> None:
     waiting_launch = {s for s in LifecycleState if s.awaits_launch_action}
     assert waiting_launch == {LifecycleState.PENDING_WAIT, LifecycleState.WARMED_PENDING_WAIT}
-    assert LifecycleState("Terminating:Wait").awaits_terminate_action
+    waiting_terminate = {s for s in LifecycleState if s.awaits_terminate_action}
+    assert waiting_terminate == {
+        LifecycleState.TERMINATING_WAIT,
+        LifecycleState.WARMED_TERMINATING_WAIT,
+    }
     assert not LifecycleState.IN_SERVICE.awaits_launch_action
 
 
