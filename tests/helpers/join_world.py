@@ -73,6 +73,10 @@ class FakeAutoScaling:
         return True
 
     def record_heartbeat(self, **_: Any) -> bool:
+        # Refused, like CompleteLifecycleAction, once the action is no longer pending.
+        if self.state not in ("Pending:Wait", "Warmed:Pending:Wait"):
+            self.journal.append("autoscaling.heartbeat refused")
+            return False
         self.journal.append("autoscaling.heartbeat")
         return True
 

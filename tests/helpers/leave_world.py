@@ -98,7 +98,13 @@ class FakeAutoScaling:
         self.states[instance_id] = "Warmed:Stopped" if returning else "Terminating:Proceed"
         return True
 
-    def record_heartbeat(self, **_: Any) -> bool:
+    def record_heartbeat(self, *, instance_id: str, **_: Any) -> bool:
+        # Refused, like CompleteLifecycleAction, once the action is no longer pending.
+        state = self.states.get(instance_id)
+        returning = state == "Warmed:Pending:Wait" and instance_id in self.returning
+        if state != "Terminating:Wait" and not returning:
+            self.journal.append("autoscaling.heartbeat refused")
+            return False
         self.journal.append("autoscaling.heartbeat")
         return True
 

@@ -55,13 +55,19 @@ class Fleet:
         """A fresh view, for one pass or one invocation."""
         return FleetView(self)
 
-    def record_heartbeat(self, held: HeldInstance) -> None:
-        self.autoscaling.record_heartbeat(
+    def record_heartbeat(self, held: HeldInstance, view: FleetView) -> bool:
+        """False when the action was no longer pending (completed elsewhere, timed out). The
+        view then reads the group again, so the next look sees how the action ended instead of
+        waiting on for the group's next scheduled read."""
+        recorded = self.autoscaling.record_heartbeat(
             group=held.group.auto_scaling_group_name,
             hook=held.hook.name,
             instance_id=held.instance_id,
             token=held.token,
         )
+        if not recorded:
+            view.forget_group(held.group.auto_scaling_group_name)
+        return recorded
 
     def complete(self, held: HeldInstance, result: LifecycleActionResult) -> bool:
         """False when the action was no longer pending (completed by a duplicate, timed out)."""

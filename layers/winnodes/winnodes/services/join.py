@@ -297,18 +297,26 @@ class JoinService:
                 self._start_smoke_test(action, seen, image)
                 return JoinProgress.WAITING  # the pod needs time to run
             case WaitForNode(heartbeat_due=due, reason=reason):
-                if due:
-                    self._heartbeat(action)
-                changed = reason != action.last_wait_reason
-                action.last_wait_reason = reason
-                (logger.info if changed else logger.debug)(
-                    "waiting for node", extra=log | {"reason": reason}
-                )
+                self._wait(action, seen, heartbeat_due=due, reason=reason)
                 return JoinProgress.WAITING
             case CompleteContinue() | Abandon() | ReleaseToWarmPool() | NothingToDo():
                 self._finish(step, action, seen)
                 return JoinProgress.FINISHED
         raise AssertionError(f"unhandled join step {step!r}")
+
+    def _wait(
+        self, action: LaunchAction, seen: _Observation, *, heartbeat_due: bool, reason: str
+    ) -> None:
+        log = seen.log
+        if heartbeat_due and not self._heartbeat(action, seen.view):
+            # The next look reads the group again and sees how the action ended.
+            logger.info("heartbeat refused: the launch action is no longer pending", extra=log)
+            return
+        changed = reason != action.last_wait_reason
+        action.last_wait_reason = reason
+        (logger.info if changed else logger.debug)(
+            "waiting for node", extra=log | {"reason": reason}
+        )
 
     def _finish(
         self,
@@ -433,9 +441,11 @@ class JoinService:
             cluster, view, awaiting_launch=awaiting_launch, groups_read_at=groups_read_at
         )
 
-    def _heartbeat(self, action: LaunchAction) -> None:
-        self._fleet.record_heartbeat(action)
+    def _heartbeat(self, action: LaunchAction, view: FleetView) -> bool:
+        if not self._fleet.record_heartbeat(action, view):
+            return False
         action.last_heartbeat_at = self._clock.now()
+        return True
 
     def _complete(self, action: LaunchAction, result: LifecycleActionResult) -> bool:
         return self._fleet.complete(action, result)

@@ -104,6 +104,7 @@ class _Observation:
     started_at: datetime
     log: dict[str, str | None]
     policy: DrainPolicy  # the settings' policy, for this node (policy_for_node)
+    view: FleetView
 
 
 @dataclass(frozen=True)
@@ -198,7 +199,7 @@ class LeaveService:
                 node_exists=False,
                 now=now,
             )
-            seen = _Observation(drain, None, (), now, now, log, self._settings.policy)
+            seen = _Observation(drain, None, (), now, now, log, self._settings.policy, view)
             return self._perform(step, action, seen)
         action.node_name = log["node"] = node.name
         started_at = node.drain_started_at or now
@@ -208,7 +209,7 @@ class LeaveService:
         step = decide_drain_step(
             progress, self._drain_clock(action, started_at), node_exists=True, now=now
         )
-        seen = _Observation(drain, node, pods, now, started_at, log, policy)
+        seen = _Observation(drain, node, pods, now, started_at, log, policy, view)
         return self._perform(step, action, seen)
 
     # -- perform ----------------------------------------------------------------------------
@@ -217,8 +218,12 @@ class LeaveService:
         match step:
             case ContinueDraining(heartbeat_due=due):
                 self._evict(action, seen)
-                if due:
-                    self._heartbeat(action)
+                if due and not self._heartbeat(action, seen.view):
+                    # The next look reads the group again and ends the drain.
+                    logger.info(
+                        "heartbeat refused: the terminate action is no longer pending",
+                        extra=seen.log,
+                    )
                 progress = self._progress(action, seen.pods, seen.now, seen.policy)
                 counts = (len(progress.remaining), len(progress.blocked_by_pdb))
                 changed = counts != action.last_reported
@@ -401,9 +406,11 @@ class LeaveService:
 
     # -- act on the lifecycle action --------------------------------------------------------
 
-    def _heartbeat(self, action: TerminateAction) -> None:
-        self._fleet.record_heartbeat(action)
+    def _heartbeat(self, action: TerminateAction, view: FleetView) -> bool:
+        if not self._fleet.record_heartbeat(action, view):
+            return False
         action.last_heartbeat_at = self._clock.now()
+        return True
 
     def _complete(self, action: TerminateAction) -> bool:
         return self._fleet.complete(action, LifecycleActionResult.CONTINUE)
