@@ -65,7 +65,14 @@ def load_handler(name: str) -> Handler:
     return handler
 
 
-def lambda_context(function_name: str, *, timeout_seconds: float = 900.0) -> LambdaContext:
+# Each function's Timeout in template.yaml (a test keeps the two in step).
+FUNCTION_TIMEOUT_SECONDS = {"lifecycle": 900.0, "reconcile": 120.0}
+
+
+def lambda_context(function_name: str, *, timeout_seconds: float | None = None) -> LambdaContext:
+    """A fresh invocation's context: the whole of the function's timeout still ahead."""
+    if timeout_seconds is None:
+        timeout_seconds = FUNCTION_TIMEOUT_SECONDS[function_name]
     return LambdaContext(
         function_name=function_name,
         invoked_function_arn=f"arn:aws:lambda:us-east-1:123456789012:function:{function_name}",
@@ -107,10 +114,12 @@ class Product:
         os.environ.update(settings)
         wiring.reset()
 
-    def tick(self) -> dict[str, Any]:
-        """One scheduled reconciler run."""
+    def tick(self, *, time_left: float | None = None) -> dict[str, Any]:
+        """One scheduled reconciler run, with `time_left` seconds of its invocation ahead
+        (the function's whole timeout unless given)."""
         return self.reconcile(
-            {"source": "aws.events", "detail-type": "Scheduled Event"}, lambda_context("reconcile")
+            {"source": "aws.events", "detail-type": "Scheduled Event"},
+            lambda_context("reconcile", timeout_seconds=time_left),
         )
 
     def user_data(self, **override: str) -> str:

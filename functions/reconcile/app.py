@@ -2,6 +2,7 @@
 forward and repairs what drifted (services.reconcile)."""
 
 from dataclasses import asdict
+from datetime import timedelta
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -14,5 +15,6 @@ from winnodes.observability import logger, metrics, tracer
 @metrics.log_metrics
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    report = wiring.reconcile_service().reconcile()
+    time_left = timedelta(milliseconds=context.get_remaining_time_in_millis())
+    report = wiring.reconcile_service().reconcile(time_left=time_left)
     return asdict(report)

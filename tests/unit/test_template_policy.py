@@ -1,5 +1,5 @@
-"""template.yaml: the functions' IAM policy grants exactly what the adapters call, and the outputs
-name the resources they describe.
+"""template.yaml: the functions' IAM policy grants exactly what the adapters call, the outputs
+name the resources they describe, and the local cloud runs the functions with their timeouts.
 
 The adapters' calls are listed once, in `botocore_data.OPERATIONS` (the trimmed models carry
 nothing else, so a call missing there fails in every integration test); the policy must allow
@@ -13,6 +13,7 @@ from typing import Any
 
 import yaml
 
+from localcloud.deployment import FUNCTION_TIMEOUT_SECONDS
 from winnodes.adapters.botocore_data import OPERATIONS
 
 TEMPLATE = Path(__file__).parents[2] / "template.yaml"
@@ -81,3 +82,16 @@ def test_the_failed_invocations_output_names_the_queue_failures_are_sent_to() ->
     queue = template["Outputs"]["LifecycleFailedInvocationsQueueUrl"]["Value"]["Fn::Ref"]
     assert destination == {"Fn::GetAtt": f"{queue}.Arn"}
     assert resources[queue]["Type"] == "AWS::SQS::Queue"
+
+
+def test_the_local_cloud_invokes_each_function_with_its_templates_timeout() -> None:
+    # The reconciler plans its pass by the time its invocation has left (its Timeout).
+    template = yaml.load(TEMPLATE.read_text(), Loader=_CloudFormationLoader)
+    timeouts = {
+        name: float(template["Resources"][resource]["Properties"]["Timeout"])
+        for name, resource in (
+            ("lifecycle", "LifecycleFunction"),
+            ("reconcile", "ReconcileFunction"),
+        )
+    }
+    assert timeouts == FUNCTION_TIMEOUT_SECONDS

@@ -1,17 +1,21 @@
-"""What one reconciler pass does when part of the fleet fails: a group whose cluster cannot be
-described is left untouched, and within a group one instance's failure holds up neither its
-neighbours' lifecycle actions nor them behind a failing repair. The ReconcileService and Fleet
-are the real ones; the ports and the join and leave services it drives are stand-ins that
-record what was asked of them."""
+"""What one reconciler pass does when part of the fleet fails or is slow: a group whose cluster
+cannot be described is left untouched, within a group one instance's failure holds up neither its
+neighbours' lifecycle actions nor them behind a failing repair, and a pass that runs short of its
+invocation's time leaves the rest for the next one, which starts elsewhere. The ReconcileService
+and Fleet are the real ones; the ports and the join and leave services it drives are stand-ins
+that record what was asked of them."""
 
 from __future__ import annotations
 
+import random
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from winnodes.errors import AwsError, ClusterNotFoundError
 from winnodes.models.groups import ManagedGroup
@@ -23,7 +27,7 @@ from winnodes.ports import (
     LifecycleHook,
 )
 from winnodes.services.fleet import Fleet, FleetView
-from winnodes.services.reconcile import ReconcileService
+from winnodes.services.reconcile import STEP_RESERVE, ReconcileService, visiting_order
 
 LAUNCH = LifecycleHook("join", "autoscaling:EC2_INSTANCE_LAUNCHING", 600, "ABANDON")
 TERMINATE = LifecycleHook("leave", "autoscaling:EC2_INSTANCE_TERMINATING", 600, "CONTINUE")
@@ -53,12 +57,40 @@ class Instances:
 
 
 @dataclass
+class Clock:
+    """Time moves only when a stand-in says a call took some."""
+
+    elapsed: float = 0.0
+
+    def now(self) -> datetime:
+        return NOW + timedelta(seconds=self.elapsed)
+
+    def monotonic(self) -> float:
+        return self.elapsed
+
+
+class StartAt(random.Random):
+    """The pass's random first group, chosen by the test."""
+
+    def __init__(self, start: int) -> None:
+        super().__init__()
+        self.start = start
+
+    def randrange(self, start: int, stop: int | None = None, step: int = 1) -> int:
+        return self.start
+
+
+@dataclass
 class Clusters:
     known: set[str]
     described: list[str] = field(default_factory=list)
+    clock: Clock = field(default_factory=Clock)
+    # Clusters whose answer takes this many seconds (a connect timeout and its retry).
+    slow: dict[str, float] = field(default_factory=dict)
 
     def describe_cluster(self, name: str) -> ClusterConnection:
         self.described.append(name)
+        self.clock.elapsed += self.slow.get(name, 0.0)
         # eks:DescribeCluster of a cluster not there: ResourceNotFoundException.
         if name not in self.known:
             raise ClusterNotFoundError(name, "us-east-1")
@@ -115,30 +147,29 @@ class Services:
         return 0
 
 
-class Clock:
-    def now(self) -> datetime:
-        return NOW
-
-
 def reconciler(
     groups: Sequence[AutoScalingGroup],
     services: Services,
     clusters: set[str] | Clusters,
     launch_hooks: Sequence[LifecycleHook] = (LAUNCH,),
+    *,
+    start: int = 0,
 ) -> ReconcileService:
     # The stand-ins offer only what a pass asks of them (ReconcileService takes the concrete
     # JoinService and LeaveService): partial on purpose.
+    clusters = clusters if isinstance(clusters, Clusters) else Clusters(clusters)
     fleet = Fleet(
         autoscaling=Groups(groups, launch_hooks),  # type: ignore[arg-type]
         compute=Instances(),  # type: ignore[arg-type]
-        clusters=clusters if isinstance(clusters, Clusters) else Clusters(clusters),
+        clusters=clusters,
         kube_for=lambda connection: None,  # type: ignore[arg-type,return-value]
     )
     return ReconcileService(
         fleet=fleet,
         join=services,  # type: ignore[arg-type]
         leave=services,  # type: ignore[arg-type]
-        clock=Clock(),  # type: ignore[arg-type]
+        clock=clusters.clock,  # type: ignore[arg-type]
+        rng=StartAt(start),
     )
 
 
@@ -311,3 +342,126 @@ def test_with_another_tools_terminate_hook_no_terminating_instance_is_touched() 
 
     assert services.calls[1:] == ["advance i-0000000000000000b"]
     assert report.terminate_actions == 0 and report.errors == []
+
+
+def one_held_instance_each(clusters: Sequence[str]) -> list[AutoScalingGroup]:
+    return [
+        group(f"g{n}", cluster, {f"i-{n:017x}": "Pending:Wait"})
+        for n, cluster in enumerate(clusters)
+    ]
+
+
+def advanced(services: Services) -> list[str]:
+    return [call.removeprefix("advance ") for call in services.calls if call.startswith("advance")]
+
+
+def test_a_pass_short_of_time_defers_the_groups_it_cannot_start_in_time() -> None:
+    # Four clusters out of reach, 10 s each to give up on, then two that answer at once. With
+    # 60 s left and 20 s kept in reserve, no group is started after 40 s.
+    clusters = Clusters(
+        known={"dead0", "dead1", "dead2", "dead3", "live"},
+        slow={f"dead{n}": 10.0 for n in range(4)},
+    )
+    groups = one_held_instance_each(["dead0", "dead1", "dead2", "dead3", "live", "live"])
+    services = Services()
+
+    report = reconciler(groups, services, clusters).reconcile(time_left=timedelta(seconds=60))
+
+    assert clusters.described == ["dead0", "dead1", "dead2", "dead3"]
+    assert advanced(services) == [f"i-{n:017x}" for n in range(4)]
+    assert report.deferred == [
+        "g4: held instances and repairs",
+        "g5: held instances and repairs",
+        # Swept only by a pass with time to spare: the clusters it reached.
+        "dead0: leftover smoke pods",
+        "dead1: leftover smoke pods",
+        "dead2: leftover smoke pods",
+        "dead3: leftover smoke pods",
+    ]
+    assert report.groups == 6 and report.launch_actions == 4
+
+
+def test_the_next_pass_starts_at_another_group_and_reaches_the_deferred_ones() -> None:
+    clusters = ["dead0", "dead1", "dead2", "dead3", "live", "live"]
+
+    def one_pass(start: int) -> tuple[list[str], list[str]]:
+        slow = Clusters(known=set(clusters), slow={f"dead{n}": 10.0 for n in range(4)})
+        services = Services()
+        report = reconciler(
+            one_held_instance_each(clusters), services, slow, start=start
+        ).reconcile(time_left=timedelta(seconds=60))
+        return advanced(services), report.deferred
+
+    first, _ = one_pass(start=0)
+    second, deferred = one_pass(start=4)
+
+    assert f"i-{4:017x}" not in first
+    # The groups the first pass deferred first, then the rest, all before 40 s this time.
+    assert second == [f"i-{n:017x}" for n in (4, 5, 0, 1, 2, 3)]
+    assert [d for d in deferred if "held" in d] == []
+
+
+def test_repairs_wait_for_the_next_pass_when_the_held_instances_used_the_time() -> None:
+    clusters = Clusters(known={"prod"})
+
+    @dataclass
+    class SlowSteps(Services):
+        def advance(self, action: Any, view: FleetView) -> Result:
+            clusters.clock.elapsed += 15.0  # a drain evicting many pods
+            return super().advance(action, view)
+
+    services = SlowSteps()
+    groups = [
+        group(f"g{n}", "prod", {f"i-{n:016x}a": "InService", f"i-{n:016x}b": "Pending:Wait"})
+        for n in range(3)
+    ]
+
+    report = reconciler(groups, services, clusters).reconcile(time_left=timedelta(seconds=60))
+
+    # Held instances at 0, 15 and 30 s; at 45 s less than the reserve is left.
+    assert [c for c in services.calls if c.startswith("repair")] == []
+    assert report.deferred == [
+        "g0: repairs",
+        "g1: repairs",
+        "g2: repairs",
+        "prod: leftover smoke pods",
+    ]
+    assert report.launch_actions == 3
+
+
+def test_without_a_time_limit_a_pass_does_everything_in_the_groups_order() -> None:
+    # A pass run by hand: no invocation's timeout to keep to, nothing deferred, nothing rotated.
+    clusters = Clusters(known={"dead", "live"}, slow={"dead": 1000.0})
+    groups = one_held_instance_each(["dead", "live", "live"])
+    services = Services()
+
+    report = reconciler(groups, services, clusters, start=2).reconcile()
+
+    assert advanced(services) == [f"i-{n:017x}" for n in range(3)]
+    assert report.deferred == []
+
+
+def test_less_time_than_the_reserve_starts_nothing() -> None:
+    services = Services()
+    groups = one_held_instance_each(["prod"])
+
+    report = reconciler(groups, services, {"prod"}).reconcile(time_left=STEP_RESERVE)
+
+    assert services.calls == []
+    assert report.deferred == ["g0: held instances and repairs"]
+
+
+@given(
+    st.lists(st.text(min_size=1, max_size=3), max_size=8), st.integers(min_value=0, max_value=100)
+)
+def test_the_visiting_order_is_the_groups_rotated_to_start_at_the_chosen_one(
+    names: list[str], start: int
+) -> None:
+    groups = [AutoScalingGroup(name, {}, ()) for name in names]
+
+    order = visiting_order(groups, start)
+
+    assert sorted(g.name for g in order) == sorted(names)  # every group, once
+    if groups:
+        first = start % len(groups)
+        assert order == groups[first:] + groups[:first]

@@ -17,6 +17,7 @@ from tests.integration.join.helpers import (
     LAUNCH_PATTERN,
     Recorder,
     all_in_service,
+    emitted_metric,
     instance_tags,
     one_instance_with_a_short_deadline,
     ready_nodes_by_instance,
@@ -88,11 +89,25 @@ def test_every_event_delivered_twice_ends_in_the_same_state(
 
 
 def test_a_lost_launch_event_is_finished_by_the_reconciler(
-    product: Product, launches: Recorder, node_role: tuple[str, str]
+    product: Product,
+    launches: Recorder,
+    node_role: tuple[str, str],
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     role_arn, profile_arn = node_role
     group, (instance_id,) = scale_out_with_every_event_lost(product, profile_arn, 1)
     assert launches.results == []  # the event never arrived
+
+    # A tick whose invocation has less time left than one step may take starts nothing.
+    capsys.readouterr()
+    cut_short = product.tick(time_left=10)
+    assert f"{group}: held instances and repairs" in cut_short["deferred"]
+    deferred = emitted_metric(capsys.readouterr().out, "ReconcileDeferred")
+    assert deferred == len(cut_short["deferred"])
+    assert states(product, group)[instance_id] == "Pending:Wait"
+    assert f"kubernetes.io/cluster/{product.aws.cluster_name}" not in instance_tags(
+        product, instance_id
+    )
 
     def reconciled() -> bool:
         product.tick()

@@ -5,9 +5,11 @@ event was lost or duplicated."""
 
 from __future__ import annotations
 
+import random
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from winnodes.decisions.warm_pool import WarmWait, warm_wait_cause
 from winnodes.errors import WinNodesError
@@ -42,23 +44,70 @@ class ReconcileReport:
     smoke_pods_removed: int = 0  # left over after their launch action ended
     # Marked managed but unusable (no cluster tag, several): "<group>: <why>"; left alone.
     misconfigured: list[str] = field(default_factory=list)
+    # Work left for the next pass because the invocation's time ran short: "<group>: <what>".
+    deferred: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+
+
+# Work starts only while this much of the invocation's time is left: one step against a cluster
+# out of reach can take the Kubernetes client's connect timeout twice (about 10 s), and the
+# handler still has to return its report and flush its metrics.
+STEP_RESERVE = timedelta(seconds=20)
+
+
+class _Budget:
+    def __init__(self, clock: Clock, time_left: timedelta | None) -> None:
+        self._clock = clock
+        self._deadline = (
+            None
+            if time_left is None
+            else clock.monotonic() + (time_left - STEP_RESERVE).total_seconds()
+        )
+
+    @property
+    def limited(self) -> bool:
+        return self._deadline is not None
+
+    def spent(self) -> bool:
+        return self._deadline is not None and self._clock.monotonic() >= self._deadline
+
+
+def visiting_order(groups: Sequence[AutoScalingGroup], start: int) -> list[AutoScalingGroup]:
+    """The groups from `start` on, then the ones before it: a pass cut short by its time limit
+    leaves other groups for later each time, not always the same ones behind a slow cluster."""
+    if not groups:
+        return []
+    start %= len(groups)
+    return [*groups[start:], *groups[:start]]
 
 
 class ReconcileService:
     def __init__(
-        self, *, fleet: Fleet, join: JoinService, leave: LeaveService, clock: Clock
+        self,
+        *,
+        fleet: Fleet,
+        join: JoinService,
+        leave: LeaveService,
+        clock: Clock,
+        rng: random.Random | None = None,
     ) -> None:
         self._fleet = fleet
         self._join = join
         self._leave = leave
         self._clock = clock
+        self._rng = rng or random.Random()  # noqa: S311 - an order, not a secret
 
-    def reconcile(self) -> ReconcileReport:
+    def reconcile(self, *, time_left: timedelta | None = None) -> ReconcileReport:
+        """One pass. With `time_left` (a Lambda invocation's), no work starts once less than
+        STEP_RESERVE of it remains: what is left is listed in the report's `deferred`, and the
+        pass starts at a random group, so the next one may reach the groups this one did not."""
         report = ReconcileReport()
+        budget = _Budget(self._clock, time_left)
         view = self._fleet.view()
         groups_read_at = self._clock.now()
         groups = list(self._fleet.autoscaling.groups_tagged(MANAGED_TAG))
+        if budget.limited:
+            groups = visiting_order(groups, self._rng.randrange(max(len(groups), 1)))
         view.remember_groups(groups)
         view.prefetch_instances(i.instance_id for g in groups for i in g.instances)
         clusters: set[ClusterName] = set()
@@ -74,6 +123,9 @@ class ReconcileService:
                     )
                 continue
             report.groups += 1
+            if budget.spent():
+                report.deferred.append(f"{group.name}: held instances and repairs")
+                continue
             clusters.add(managed.cluster)
             try:
                 in_service = self._reconcile_group(managed, group, view, report)
@@ -89,9 +141,21 @@ class ReconcileService:
         # Repairs can wait; held instances cannot (their hooks time out). So every group's held
         # instances come first, and no repair of an unreachable cluster delays another group's.
         for managed, in_service in repairs:
+            if budget.spent():
+                report.deferred.append(f"{managed.auto_scaling_group_name}: repairs")
+                continue
             self._repair(managed, in_service, view, report)
-        self._remove_leftover_smoke_pods(clusters, groups, groups_read_at, view, report)
+        if budget.spent():
+            report.deferred.extend(f"{c}: leftover smoke pods" for c in sorted(clusters))
+        else:
+            self._remove_leftover_smoke_pods(clusters, groups, groups_read_at, view, report)
         metrics.add_metric(name="ReconciledGroups", unit="Count", value=report.groups)
+        if report.deferred:
+            metrics.add_metric(name="ReconcileDeferred", unit="Count", value=len(report.deferred))
+            logger.warning(
+                "pass cut short by the invocation's time limit; the next pass carries on",
+                extra={"deferred": report.deferred},
+            )
         return report
 
     def _remove_leftover_smoke_pods(
