@@ -96,6 +96,21 @@ def test_an_endpoint_that_is_no_url_is_one_line(command: tuple[str, ...]) -> Non
     )
 
 
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [("AWS_DEFAULTS_MODE", "fastest"), ("AWS_STS_REGIONAL_ENDPOINTS", "global")],
+)
+@pytest.mark.parametrize("command", AWS_COMMANDS.values(), ids=AWS_COMMANDS.keys())
+def test_a_setting_botocore_refuses_is_one_line_naming_it(
+    command: tuple[str, ...], variable: str, value: str
+) -> None:
+    result = run(*command, env=UNREACHABLE_AWS | {"AWS_REGION": "us-east-1", variable: value})
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert result.stderr.startswith("winnodes: error: AWS configuration: ")
+    assert value in result.stderr and result.stderr.count("\n") == 1
+
+
 class _WebPages(http.server.SimpleHTTPRequestHandler):
     def log_message(self, format: str, *args: object) -> None:
         pass

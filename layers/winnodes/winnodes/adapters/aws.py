@@ -78,8 +78,15 @@ def _setup_errors() -> Iterator[None]:
     except botocore.exceptions.InvalidRegionError as error:
         # --region and the region variables are checked before; this one is the profile's.
         raise AwsCredentialsError(f"the region of the AWS config file: {error}") from None
+    except botocore.exceptions.BotoCoreError as error:
+        # Nothing is sent while clients are made: whatever botocore refuses here is a setting
+        # (AWS_DEFAULTS_MODE, AWS_STS_REGIONAL_ENDPOINTS, a credential_process, ...).
+        raise AwsCredentialsError(f"AWS configuration: {error}") from None
     except ValueError as error:
-        # botocore's word for an endpoint URL it cannot use: "Invalid endpoint: <url>".
+        # botocore's word for an endpoint URL it cannot use: "Invalid endpoint: <url>". Any
+        # other ValueError is no configuration problem we can name: a traceback says more.
+        if not str(error).startswith("Invalid endpoint"):
+            raise
         raise AwsCredentialsError(
             f"{error}: check AWS_ENDPOINT_URL and the endpoint_url of the AWS config file"
         ) from None
