@@ -148,12 +148,12 @@ class JoinService:
         )
         self._smoke = SmokeGate(policy=self._settings.smoke_test, pods_for=smoke_pods_for)
 
-    def join(self, action: LaunchAction) -> JoinResult:
+    def join(self, action: LaunchAction, view: FleetView | None = None) -> JoinResult:
         """Drives the action until it is finished or the wait budget is spent (the reconciler
-        carries on from there)."""
+        carries on from there). `view`: one just read, to look through first."""
         started = self._clock.monotonic()
         budget = self._settings.wait_budget.total_seconds()
-        view = self.view()
+        view = view or self.view()
         reads = PollReads(view, interval=self._settings.fleet_read_interval, now=started)
         while True:
             result = self.advance(action, view)

@@ -142,15 +142,15 @@ class LeaveService:
     def view(self) -> FleetView:
         return self._fleet.view()
 
-    def leave(self, action: TerminateAction) -> LeaveResult:
+    def leave(self, action: TerminateAction, view: FleetView | None = None) -> LeaveResult:
         """Drives the action until it is finished or the wait budget is spent (the reconciler
-        carries on from there)."""
+        carries on from there). `view`: one just read, to look through first."""
         started = self._clock.monotonic()
         budget = self._settings.wait_budget.total_seconds()
         # One view for the invocation: the cluster's connection and its drain (with the policy
         # API version it discovered) hold for every poll. An action that ended meanwhile shows
         # at the group's next read, or sooner if another drain deleted the Node.
-        view = self.view()
+        view = view or self.view()
         reads = PollReads(view, interval=self._settings.fleet_read_interval, now=started)
         while True:
             result = self.advance(action, view)

@@ -20,7 +20,7 @@ from winnodes.models.groups import ManagedGroup, UnmanagedGroup, discover_manage
 from winnodes.models.lifecycle import InstanceLocation
 from winnodes.observability import logger, metrics
 from winnodes.ports import LifecycleHook
-from winnodes.services.fleet import Fleet
+from winnodes.services.fleet import Fleet, FleetView
 from winnodes.services.join import JoinService, LaunchAction
 from winnodes.services.leave import LeaveService, TerminateAction
 
@@ -50,8 +50,10 @@ class LifecycleEvents:
 
     def _holder(
         self, detail: LifecycleActionDetail
-    ) -> tuple[ManagedGroup, LifecycleHook] | Outcome:
-        """The managed group and its hook that hold the instance, or why the event is ignored."""
+    ) -> tuple[ManagedGroup, LifecycleHook, FleetView] | Outcome:
+        """The managed group and its hook that hold the instance, with the view that read them
+        (the action carries on with it, so the group is not read twice), or why the event is
+        ignored."""
         view = self._fleet.view()
         log = {"asg": detail.auto_scaling_group_name, "instance_id": str(detail.ec2_instance_id)}
         group = view.group(detail.auto_scaling_group_name)
@@ -68,7 +70,7 @@ class LifecycleEvents:
             reason = f"lifecycle hook {detail.lifecycle_hook_name!r} is not ours"
             logger.info("event for another lifecycle hook", extra=log | {"reason": reason})
             return {"status": "ignored", "reason": reason}
-        return managed, hook
+        return managed, hook, view
 
     def _launch(self, event: LaunchLifecycleEvent) -> Outcome:
         detail = event.detail
@@ -77,7 +79,7 @@ class LifecycleEvents:
         holder = self._holder(detail)
         if not isinstance(holder, tuple):
             return holder
-        managed, hook = holder
+        managed, hook, view = holder
         action = LaunchAction(
             group=managed,
             instance_id=str(detail.ec2_instance_id),
@@ -85,7 +87,7 @@ class LifecycleEvents:
             token=detail.lifecycle_action_token,
             event_time=event.time,
         )
-        result = self._join.join(action)
+        result = self._join.join(action, view)
         outcome: Outcome = {
             "status": "finished" if result.finished else "waiting",
             "step": type(result.step).__name__,
@@ -100,7 +102,7 @@ class LifecycleEvents:
         holder = self._holder(detail)
         if not isinstance(holder, tuple):
             return holder
-        managed, hook = holder
+        managed, hook, view = holder
         action = TerminateAction(
             group=managed,
             instance_id=str(detail.ec2_instance_id),
@@ -109,7 +111,7 @@ class LifecycleEvents:
             # Scale-in with ReuseOnScaleIn: the event says where the instance goes.
             returning_to_pool=detail.destination is InstanceLocation.WARM_POOL,
         )
-        result = self._leave.leave(action)
+        result = self._leave.leave(action, view)
         return {
             "status": "finished" if result.finished else "draining",
             "step": type(result.step).__name__,
