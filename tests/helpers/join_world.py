@@ -150,6 +150,8 @@ class FakeKube:
     ready_from_read: int = 0
     reads: int = 0
     windows_ipam: bool = True  # kube-system/amazon-vpc-cni enable-windows-ipam
+    # The looks at the node (counted like `reads`) the API server answers with a 503.
+    outage: range = range(0)
 
     def nodes_by_instance(self) -> dict[str, NodeState]:
         self.journal.append("kube.list_nodes")
@@ -160,9 +162,13 @@ class FakeKube:
         return self._look() if name == NODE else None
 
     def _look(self) -> NodeState:
-        ready = self.reads >= self.ready_from_read
+        look = self.reads
         self.reads += 1
-        return NodeState(NODE, INSTANCE, ready=ready, windows_build="10.0.20348")
+        if look in self.outage:
+            raise KubernetesError("GET /api/v1/nodes: 503 Service Unavailable", 503)
+        return NodeState(
+            NODE, INSTANCE, ready=look >= self.ready_from_read, windows_build="10.0.20348"
+        )
 
     def read_aws_auth(self) -> AwsAuthConfigMap | None:
         raise NotImplementedError("the cluster is in API mode: aws-auth is not read")

@@ -20,7 +20,11 @@ from winnodes.adapters.kube.drain import KubeDrain
 from winnodes.adapters.kube.timestamps import format_time
 from winnodes.decisions.drain import DrainPolicy
 from winnodes.decisions.smoke import SmokeTestPolicy
-from winnodes.errors import KubernetesNotFoundError, KubernetesTooManyRequestsError
+from winnodes.errors import (
+    KubernetesError,
+    KubernetesNotFoundError,
+    KubernetesTooManyRequestsError,
+)
 from winnodes.models.groups import KUBERNETES_CLUSTER_TAG_PREFIX, MANAGED_TAG, ManagedGroup
 from winnodes.models.identifiers import ClusterName
 from winnodes.ports import (
@@ -162,6 +166,9 @@ class FakeKubernetes:
     pdb_refusals: int = 0
     # Whether evicted pods go away (a working kubelet) or stay Terminating.
     kubelet: bool = False
+    # The pod lists (counted from 0) the API server answers with a 503.
+    outage: range = range(0)
+    pod_lists: int = 0
 
     def add_node(self, instance: str, *, pods: int = 0, ready: str = "True") -> str:
         """`ready`: the Ready condition's status; "Unknown" once the kubelet stops reporting."""
@@ -204,6 +211,9 @@ class FakeKubernetes:
             return iter(list(self.nodes.values()))
         if path == "/api/v1/pods":
             self.journal.append("kube.list pods")
+            self.pod_lists += 1
+            if self.pod_lists - 1 in self.outage:
+                raise KubernetesError(f"GET {path}: 503 Service Unavailable", 503)
             node = (query or {})["fieldSelector"].removeprefix("spec.nodeName=")
             return iter([p for p in self.pods.values() if p["spec"]["nodeName"] == node])
         if path == "/apis/policy/v1/namespaces/web/poddisruptionbudgets":

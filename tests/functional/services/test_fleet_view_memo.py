@@ -39,3 +39,20 @@ def test_a_value_read_stays_across_refresh() -> None:
     )
     view.refresh()
     assert view.memo(("role", "profile"), lambda: "read again") == "arn:aws:iam::1:role/node"
+
+
+def test_forget_failures_asks_again_only_what_failed() -> None:
+    # After a failed poll: what failed is asked again, what was read is not.
+    view = a_view()
+    view.memo(("role", "profile"), lambda: "arn:aws:iam::1:role/node")
+
+    def unreachable() -> bool:
+        raise KubernetesError("GET amazon-vpc-cni: 503")
+
+    with pytest.raises(KubernetesError):
+        view.memo(("windows-ipam", "prod"), unreachable)
+
+    view.forget_failures()
+
+    assert view.memo(("windows-ipam", "prod"), lambda: True) is True
+    assert view.memo(("role", "profile"), lambda: "read again") == "arn:aws:iam::1:role/node"

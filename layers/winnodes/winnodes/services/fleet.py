@@ -10,9 +10,10 @@ from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any, Final, Protocol
 
-from winnodes.errors import WinNodesError
+from winnodes.errors import InvalidInputError, WinNodesError
 from winnodes.models.groups import ManagedGroup
 from winnodes.models.lifecycle import LifecycleActionResult, LifecycleTransition
+from winnodes.observability import logger
 from winnodes.ports import (
     AutoScaling,
     AutoScalingGroup,
@@ -103,6 +104,18 @@ class FleetView:
         self._named_nodes.clear()
         self._may_list_nodes = True
         self._memo = {k: v for k, v in self._memo.items() if not isinstance(v, WinNodesError)}
+
+    def forget_failures(self) -> None:
+        """For a poll after one that failed: ask again what failed, keep what was read."""
+        caches: tuple[dict[Any, Any], ...] = (
+            self._connections,
+            self._nodes,
+            self._named_nodes,
+            self._memo,
+        )
+        for cache in caches:
+            for key in [k for k, v in cache.items() if isinstance(v, WinNodesError)]:
+                del cache[key]
 
     def refresh_nodes(self) -> None:
         """For a poll that only needs to see the nodes again: each by name, not the list."""
@@ -209,13 +222,30 @@ class FleetView:
 FLEET_READ_INTERVAL: Final = timedelta(seconds=15)
 
 
-class PollReads:
-    """What the next poll of one waiting action reads again (see FLEET_READ_INTERVAL)."""
+# How long the polls of an action seen once may fail in a row before the invocation fails:
+# an API server restarting in a control plane update, throttling beyond the SDK's retries. Then
+# Lambda's retry or the reconciler carries on; a first look that fails fails at once.
+POLL_ERROR_GRACE: Final = timedelta(seconds=60)
 
-    def __init__(self, view: FleetView, *, interval: timedelta, now: float) -> None:
+
+class PollReads:
+    """What the next poll of one waiting action reads again (see FLEET_READ_INTERVAL), and
+    whether a failed poll is tried again (see POLL_ERROR_GRACE)."""
+
+    def __init__(
+        self,
+        view: FleetView,
+        *,
+        interval: timedelta,
+        now: float,
+        error_grace: timedelta = POLL_ERROR_GRACE,
+    ) -> None:
         self._view = view
         self._interval = interval.total_seconds()
         self._read_at = now  # monotonic seconds of the last full read
+        self._error_grace = error_grace.total_seconds()
+        self._seen = False  # a look succeeded: the action's setup is sound
+        self._failing_since: float | None = None
 
     def next_poll(self, now: float) -> None:
         if now - self._read_at >= self._interval:
@@ -223,6 +253,31 @@ class PollReads:
             self._read_at = now
         else:
             self._view.refresh_nodes()
+
+    def succeeded(self) -> None:
+        self._seen = True
+        self._failing_since = None
+
+    def retry_after(self, held: HeldInstance, error: WinNodesError, now: float) -> bool:
+        """Whether the poll that failed with `error` is tried again at the next poll, which asks
+        again what failed (the view remembers failures for the rest of a pass)."""
+        if not self._seen or isinstance(error, InvalidInputError):
+            return False
+        if self._failing_since is None:
+            self._failing_since = now
+        if now - self._failing_since >= self._error_grace:
+            return False
+        self._view.forget_failures()
+        logger.warning(
+            "poll failed; trying again at the next one",
+            extra={
+                "cluster": str(held.group.cluster),
+                "asg": held.group.auto_scaling_group_name,
+                "instance_id": held.instance_id,
+                "error": str(error),
+            },
+        )
+        return True
 
 
 def _outcome[T](read: Callable[[], T]) -> T | WinNodesError:

@@ -156,7 +156,16 @@ class JoinService:
         view = view or self.view()
         reads = PollReads(view, interval=self._settings.fleet_read_interval, now=started)
         while True:
-            result = self.advance(action, view)
+            try:
+                result = self.advance(action, view)
+            except WinNodesError as error:
+                now = self._clock.monotonic()
+                if now - started >= budget or not reads.retry_after(action, error, now):
+                    raise
+                self._clock.sleep(self._settings.poll_interval.total_seconds())
+                reads.next_poll(self._clock.monotonic())
+                continue
+            reads.succeeded()
             if result.finished or self._clock.monotonic() - started >= budget:
                 return result
             # A step that took effect (tags written, role authorized) is already in the view,

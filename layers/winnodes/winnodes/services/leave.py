@@ -34,7 +34,7 @@ from winnodes.decisions.drain import (
     plan_evictions,
     policy_for_node,
 )
-from winnodes.errors import KubernetesNotFoundError
+from winnodes.errors import KubernetesNotFoundError, WinNodesError
 from winnodes.models.groups import ManagedGroup
 from winnodes.models.lifecycle import LifecycleActionResult, LifecycleState
 from winnodes.observability import logger, metrics
@@ -152,8 +152,18 @@ class LeaveService:
         # at the group's next read, or sooner if another drain deleted the Node.
         view = view or self.view()
         reads = PollReads(view, interval=self._settings.fleet_read_interval, now=started)
+        poll = self._settings.poll_interval.total_seconds()
         while True:
-            result = self.advance(action, view)
+            try:
+                result = self.advance(action, view)
+            except WinNodesError as error:
+                now = self._clock.monotonic()
+                if now - started >= budget or not reads.retry_after(action, error, now):
+                    raise
+                self._clock.sleep(min(poll, budget - (now - started)))
+                reads.next_poll(self._clock.monotonic())
+                continue
+            reads.succeeded()
             elapsed = self._clock.monotonic() - started
             if result.finished or elapsed >= budget:
                 return result
