@@ -17,6 +17,7 @@ from winnodes.observability import logger
 from winnodes.ports import (
     AutoScaling,
     AutoScalingGroup,
+    Clock,
     ClusterConnection,
     ClusterDirectory,
     ClusterKube,
@@ -228,45 +229,77 @@ FLEET_READ_INTERVAL: Final = timedelta(seconds=15)
 POLL_ERROR_GRACE: Final = timedelta(seconds=60)
 
 
-class PollReads:
-    """What the next poll of one waiting action reads again (see FLEET_READ_INTERVAL), and
-    whether a failed poll is tried again (see POLL_ERROR_GRACE)."""
+class Polling:
+    """One invocation's wait on one action: look, and while it is not done and the wait budget
+    lasts, pause and look again. Between looks the view reads the Node again each time and the
+    fleet every FLEET_READ_INTERVAL; a failed look is tried again under POLL_ERROR_GRACE."""
 
     def __init__(
         self,
         view: FleetView,
+        clock: Clock,
         *,
-        interval: timedelta,
-        now: float,
+        budget: timedelta,
+        read_interval: timedelta,
         error_grace: timedelta = POLL_ERROR_GRACE,
     ) -> None:
         self._view = view
-        self._interval = interval.total_seconds()
-        self._read_at = now  # monotonic seconds of the last full read
+        self._clock = clock
+        self._budget = budget.total_seconds()
+        self._read_interval = read_interval.total_seconds()
         self._error_grace = error_grace.total_seconds()
         self._seen = False  # a look succeeded: the action's setup is sound
         self._failing_since: float | None = None
 
-    def next_poll(self, now: float) -> None:
-        if now - self._read_at >= self._interval:
-            self._view.refresh()
-            self._read_at = now
-        else:
-            self._view.refresh_nodes()
+    def run[R](
+        self,
+        held: HeldInstance,
+        look: Callable[[], R],
+        *,
+        done: Callable[[R], bool],
+        pause: Callable[[R], float],
+        pause_after_error: float,
+    ) -> R:
+        """The last look's result: done, or the budget spent. `pause(result)` is how long to
+        wait before the next look; 0 looks again at once, through the same reads."""
+        started = self._clock.monotonic()
+        read_at = started  # of the last full read
+        while True:
+            try:
+                result = look()
+            except WinNodesError as error:
+                now = self._clock.monotonic()
+                if now - started >= self._budget or not self._retry_after(held, error, now):
+                    raise
+                wait = pause_after_error
+            else:
+                self._seen = True
+                self._failing_since = None
+                if done(result) or self._clock.monotonic() - started >= self._budget:
+                    return result
+                wait = pause(result)
+            if wait <= 0:
+                continue
+            elapsed = self._clock.monotonic() - started
+            self._clock.sleep(min(wait, self._budget - elapsed))
+            now = self._clock.monotonic()
+            if now - read_at >= self._read_interval:
+                self._view.refresh()
+                read_at = now
+            else:
+                self._view.refresh_nodes()
 
-    def succeeded(self) -> None:
-        self._seen = True
-        self._failing_since = None
-
-    def retry_after(self, held: HeldInstance, error: WinNodesError, now: float) -> bool:
-        """Whether the poll that failed with `error` is tried again at the next poll, which asks
-        again what failed (the view remembers failures for the rest of a pass)."""
+    def _retry_after(self, held: HeldInstance, error: WinNodesError, now: float) -> bool:
+        """Whether the next poll tries again after a failed look: the action was seen before (a
+        first look that fails is more likely a setting than a blip) and its looks have failed
+        for less than the grace."""
         if not self._seen or isinstance(error, InvalidInputError):
             return False
         if self._failing_since is None:
             self._failing_since = now
         if now - self._failing_since >= self._error_grace:
             return False
+        # The view remembers failures for the rest of a pass: the next poll asks again.
         self._view.forget_failures()
         logger.warning(
             "poll failed; trying again at the next one",

@@ -49,7 +49,7 @@ from winnodes.ports import (
     SmokePods,
 )
 from winnodes.services.authorization import NodeRoleAuthorization
-from winnodes.services.fleet import FLEET_READ_INTERVAL, Fleet, FleetView, PollReads
+from winnodes.services.fleet import FLEET_READ_INTERVAL, Fleet, FleetView, Polling
 from winnodes.services.smoke import SmokeGate
 from winnodes.services.tagging import InstanceTags
 
@@ -151,28 +151,23 @@ class JoinService:
     def join(self, action: LaunchAction, view: FleetView | None = None) -> JoinResult:
         """Drives the action until it is finished or the wait budget is spent (the reconciler
         carries on from there). `view`: one just read, to look through first."""
-        started = self._clock.monotonic()
-        budget = self._settings.wait_budget.total_seconds()
         view = view or self.view()
-        reads = PollReads(view, interval=self._settings.fleet_read_interval, now=started)
-        while True:
-            try:
-                result = self.advance(action, view)
-            except WinNodesError as error:
-                now = self._clock.monotonic()
-                if now - started >= budget or not reads.retry_after(action, error, now):
-                    raise
-                self._clock.sleep(self._settings.poll_interval.total_seconds())
-                reads.next_poll(self._clock.monotonic())
-                continue
-            reads.succeeded()
-            if result.finished or self._clock.monotonic() - started >= budget:
-                return result
+        poll = self._settings.poll_interval.total_seconds()
+        polling = Polling(
+            view,
+            self._clock,
+            budget=self._settings.wait_budget,
+            read_interval=self._settings.fleet_read_interval,
+        )
+        return polling.run(
+            action,
+            lambda: self.advance(action, view),
+            done=lambda result: result.finished,
             # A step that took effect (tags written, role authorized) is already in the view,
             # and each can take effect once: the next step follows at once, without new reads.
-            if result.progress is JoinProgress.WAITING:
-                self._clock.sleep(self._settings.poll_interval.total_seconds())
-                reads.next_poll(self._clock.monotonic())
+            pause=lambda result: poll if result.progress is JoinProgress.WAITING else 0.0,
+            pause_after_error=poll,
+        )
 
     def view(self) -> FleetView:
         return self._fleet.view()

@@ -34,7 +34,7 @@ from winnodes.decisions.drain import (
     plan_evictions,
     policy_for_node,
 )
-from winnodes.errors import KubernetesNotFoundError, WinNodesError
+from winnodes.errors import KubernetesNotFoundError
 from winnodes.models.groups import ManagedGroup
 from winnodes.models.lifecycle import LifecycleActionResult, LifecycleState
 from winnodes.observability import logger, metrics
@@ -46,7 +46,7 @@ from winnodes.ports import (
     NodeDrain,
     PodOnNode,
 )
-from winnodes.services.fleet import FLEET_READ_INTERVAL, Fleet, FleetView, PollReads
+from winnodes.services.fleet import FLEET_READ_INTERVAL, Fleet, FleetView, Polling
 from winnodes.services.tagging import InstanceTags
 
 
@@ -145,30 +145,23 @@ class LeaveService:
     def leave(self, action: TerminateAction, view: FleetView | None = None) -> LeaveResult:
         """Drives the action until it is finished or the wait budget is spent (the reconciler
         carries on from there). `view`: one just read, to look through first."""
-        started = self._clock.monotonic()
-        budget = self._settings.wait_budget.total_seconds()
         # One view for the invocation: the cluster's connection and its drain (with the policy
         # API version it discovered) hold for every poll. An action that ended meanwhile shows
         # at the group's next read, or sooner if another drain deleted the Node.
         view = view or self.view()
-        reads = PollReads(view, interval=self._settings.fleet_read_interval, now=started)
-        poll = self._settings.poll_interval.total_seconds()
-        while True:
-            try:
-                result = self.advance(action, view)
-            except WinNodesError as error:
-                now = self._clock.monotonic()
-                if now - started >= budget or not reads.retry_after(action, error, now):
-                    raise
-                self._clock.sleep(min(poll, budget - (now - started)))
-                reads.next_poll(self._clock.monotonic())
-                continue
-            reads.succeeded()
-            elapsed = self._clock.monotonic() - started
-            if result.finished or elapsed >= budget:
-                return result
-            self._clock.sleep(min(self._pause(action, result), budget - elapsed))
-            reads.next_poll(self._clock.monotonic())
+        polling = Polling(
+            view,
+            self._clock,
+            budget=self._settings.wait_budget,
+            read_interval=self._settings.fleet_read_interval,
+        )
+        return polling.run(
+            action,
+            lambda: self.advance(action, view),
+            done=lambda result: result.finished,
+            pause=lambda result: self._pause(action, result),
+            pause_after_error=self._settings.poll_interval.total_seconds(),
+        )
 
     def advance(self, action: TerminateAction, view: FleetView | None = None) -> LeaveResult:
         """Observe (through `view`, fresh when not given), decide, perform one step."""
