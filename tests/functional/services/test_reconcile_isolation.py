@@ -51,8 +51,12 @@ class Groups:
         return [*self.launch_hooks, TERMINATE]
 
 
+@dataclass
 class Instances:
+    described: list[str] = field(default_factory=list)
+
     def describe_instances(self, instance_ids: Sequence[str]) -> dict[str, Instance]:
+        self.described.extend(instance_ids)
         return {}
 
 
@@ -154,13 +158,14 @@ def reconciler(
     launch_hooks: Sequence[LifecycleHook] = (LAUNCH,),
     *,
     start: int = 0,
+    instances: Instances | None = None,
 ) -> ReconcileService:
     # The stand-ins offer only what a pass asks of them (ReconcileService takes the concrete
     # JoinService and LeaveService): partial on purpose.
     clusters = clusters if isinstance(clusters, Clusters) else Clusters(clusters)
     fleet = Fleet(
         autoscaling=Groups(groups, launch_hooks),  # type: ignore[arg-type]
-        compute=Instances(),  # type: ignore[arg-type]
+        compute=instances or Instances(),  # type: ignore[arg-type]
         clusters=clusters,
         kube_for=lambda connection: None,  # type: ignore[arg-type,return-value]
     )
@@ -465,3 +470,30 @@ def test_the_visiting_order_is_the_groups_rotated_to_start_at_the_chosen_one(
     if groups:
         first = start % len(groups)
         assert order == groups[first:] + groups[:first]
+
+
+def test_a_pass_describes_only_the_instances_it_may_act_on() -> None:
+    # A warm pool's idle instances and those on their way out need no look, every minute.
+    members = {
+        "i-0000000000000000a": "Pending:Wait",
+        "i-0000000000000000b": "InService",
+        "i-0000000000000000c": "Terminating:Wait",
+        "i-0000000000000000d": "Warmed:Pending:Wait",
+        "i-0000000000000000e": "Warmed:Stopped",
+        "i-0000000000000000f": "Warmed:Running",
+        "i-00000000000000010": "Terminating:Proceed",
+        "i-00000000000000011": "Pending",
+        "i-00000000000000012": "Some:Future:State",
+    }
+    instances = Instances()
+
+    reconciler(
+        [group("win", "prod", members)], Services(), {"prod"}, instances=instances
+    ).reconcile()
+
+    assert instances.described == [
+        "i-0000000000000000a",
+        "i-0000000000000000b",
+        "i-0000000000000000c",
+        "i-0000000000000000d",
+    ]

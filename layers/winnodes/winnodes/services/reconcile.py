@@ -109,7 +109,9 @@ class ReconcileService:
         if budget.limited:
             groups = visiting_order(groups, self._rng.randrange(max(len(groups), 1)))
         view.remember_groups(groups)
-        view.prefetch_instances(i.instance_id for g in groups for i in g.instances)
+        view.prefetch_instances(
+            i.instance_id for g in groups for i in g.instances if _may_act_on(i.lifecycle_state)
+        )
         clusters: set[ClusterName] = set()
         repairs: list[tuple[ManagedGroup, list[str]]] = []
         for group in groups:
@@ -325,6 +327,17 @@ class ReconcileService:
             now=self._clock.now(),
         )
         return cause is WarmWait.RETURN
+
+
+def _may_act_on(state: str | None) -> bool:
+    """Whether a pass may take a step for an instance in `state` or repair it: held by a hook,
+    or in service. The others, a warm pool's idle instances above all, need no DescribeInstances."""
+    parsed = LifecycleState.parse(state)
+    return parsed is not None and (
+        parsed.awaits_launch_action
+        or parsed.awaits_terminate_action
+        or parsed is LifecycleState.IN_SERVICE
+    )
 
 
 def _warn_about_hooks(
