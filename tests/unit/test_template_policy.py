@@ -8,6 +8,7 @@ without a condition."""
 
 from __future__ import annotations
 
+import fnmatch
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,12 @@ import yaml
 
 from localcloud.deployment import FUNCTION_TIMEOUT_SECONDS
 from winnodes.adapters.botocore_data import OPERATIONS
+from winnodes.models.groups import (
+    JOIN_STARTED_TAG,
+    KUBERNETES_CLUSTER_TAG_PREFIX,
+    MANAGED_TAG,
+    RETURNED_TO_POOL_TAG,
+)
 
 TEMPLATE = Path(__file__).parents[2] / "template.yaml"
 # GetCallerIdentity needs no permission (it presigns the EKS token with the caller's own role):
@@ -95,3 +102,26 @@ def test_the_local_cloud_invokes_each_function_with_its_templates_timeout() -> N
         )
     }
     assert timeouts == FUNCTION_TIMEOUT_SECONDS
+
+
+def test_without_extra_tags_the_functions_may_write_only_their_own_tag_keys() -> None:
+    template = yaml.load(TEMPLATE.read_text(), Loader=_CloudFormationLoader)
+    statement = next(s for s in _policy_statements() if s["Sid"] == "TagGroupInstances")
+    condition, with_extra, without_extra = statement["Condition"]["Fn::If"]
+    assert template["Conditions"][condition] == {
+        "Fn::Not": [{"Fn::Equals": [{"Fn::Ref": "ExtraInstanceTags"}, "{}"]}]
+    }
+    assert template["Parameters"]["ExtraInstanceTags"]["Default"] == "{}"
+    # IAM's StringLike: `*` any run of characters, `?` any one; fnmatch reads these the same.
+    allowed = without_extra["ForAllValues:StringLike"]["aws:TagKeys"]
+
+    def allowed_key(key: str) -> bool:
+        return any(fnmatch.fnmatchcase(key, pattern) for pattern in allowed)
+
+    written = [f"{KUBERNETES_CLUSTER_TAG_PREFIX}prod", JOIN_STARTED_TAG, RETURNED_TO_POOL_TAG]
+    assert all(allowed_key(key) for key in written)
+    for key in ("Name", MANAGED_TAG, "eks-windows-nodes/launch-hook", "kubernetes.io/role"):
+        assert not allowed_key(key), key
+    # Either way, only instances an Auto Scaling group launched.
+    assert with_extra == {"StringLike": without_extra["StringLike"]}
+    assert without_extra["StringLike"] == {"aws:ResourceTag/aws:autoscaling:groupName": "?*"}
