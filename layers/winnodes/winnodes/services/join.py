@@ -84,30 +84,28 @@ class LaunchAction:
 
 
 @dataclass(frozen=True)
-class _Observation:
-    facts: JoinFacts
-    instance: Instance | None
-    node: NodeState | None
-    connection: ClusterConnection | None  # None when the cluster could not be read
-    kube: ClusterKube | None
-    log: dict[str, str | None]
-    view: FleetView
-    cluster_error: WinNodesError | None = None  # why the cluster could not be read
-
-    def cluster(self) -> tuple[ClusterConnection, ClusterKube]:
-        """For the steps only the cluster's facts decide, so never without them."""
-        if self.connection is None or self.kube is None:
-            raise AssertionError("a cluster step decided without the cluster")
-        return self.connection, self.kube
-
-
-@dataclass(frozen=True)
 class _ClusterSeen:
     connection: ClusterConnection
     kube: ClusterKube
     node: NodeState | None
     smoke: SmokeVerdict
     windows_ipam_enabled: bool
+
+
+@dataclass(frozen=True)
+class _Observation:
+    facts: JoinFacts
+    instance: Instance | None
+    cluster: _ClusterSeen | None  # None when the cluster could not be read
+    log: dict[str, str | None]
+    view: FleetView
+    cluster_error: WinNodesError | None = None  # why the cluster could not be read
+
+    def seen_cluster(self) -> _ClusterSeen:
+        """For the steps only the cluster's facts decide, so never without them."""
+        if self.cluster is None:
+            raise AssertionError("a cluster step decided without the cluster")
+        return self.cluster
 
 
 class JoinProgress(StrEnum):
@@ -251,16 +249,7 @@ class JoinService:
             "instance_id": action.instance_id,
             "node": node.name if node else None,
         }
-        return _Observation(
-            facts,
-            instance,
-            node,
-            cluster.connection if cluster else None,
-            cluster.kube if cluster else None,
-            log,
-            view,
-            cluster_error,
-        )
+        return _Observation(facts, instance, cluster, log, view, cluster_error)
 
     def _observe_cluster(
         self, action: LaunchAction, instance: Instance | None, view: FleetView
@@ -341,15 +330,19 @@ class JoinService:
                         "node Ready: launch action completed with CONTINUE",
                         extra=log | {"smoke_test": seen.facts.smoke.value},
                     )
-                self._smoke.remove(action.instance_id, seen.facts.smoke, seen.cluster()[0], log)
+                self._smoke.remove(
+                    action.instance_id, seen.facts.smoke, seen.seen_cluster().connection, log
+                )
             case Abandon(reason=reason, smoke_test_failed=smoke_test_failed):
                 if self._complete(action, LifecycleActionResult.ABANDON):
                     metrics.add_metric(name="JoinAbandoned", unit="Count", value=1)
                     if smoke_test_failed:
                         metrics.add_metric(name="SmokeTestFailed", unit="Count", value=1)
                     logger.warning("launch action ABANDONed", extra=log | {"reason": reason})
-                if seen.connection is not None:  # else decided without the cluster: no pod
-                    self._smoke.remove(action.instance_id, seen.facts.smoke, seen.connection, log)
+                if seen.cluster is not None:  # else decided without the cluster: no pod
+                    self._smoke.remove(
+                        action.instance_id, seen.facts.smoke, seen.cluster.connection, log
+                    )
             case ReleaseToWarmPool():
                 if self._complete(action, LifecycleActionResult.CONTINUE):
                     logger.info("launch into the warm pool completed with CONTINUE", extra=log)
@@ -376,9 +369,14 @@ class JoinService:
     def _authorize(self, action: LaunchAction, seen: _Observation) -> JoinProgress:
         if seen.instance is None:  # decided only for an instance EC2 shows
             raise AssertionError("node role authorized without an instance")
-        connection, kube = seen.cluster()
+        cluster = seen.seen_cluster()
         action.authorization = self._node_role.authorize(
-            connection, kube, action.group, seen.instance, view=seen.view, log=seen.log
+            cluster.connection,
+            cluster.kube,
+            action.group,
+            seen.instance,
+            view=seen.view,
+            log=seen.log,
         )
         if action.authorization is NodeAuthorization.AUTHORIZED:
             return JoinProgress.ADVANCED
@@ -408,9 +406,10 @@ class JoinService:
         return enabled
 
     def _start_smoke_test(self, action: LaunchAction, seen: _Observation, image: str) -> None:
-        if seen.node is None:  # decided only for a Ready node
+        cluster = seen.seen_cluster()
+        if cluster.node is None:  # decided only for a Ready node
             raise AssertionError("smoke test started without a node")
-        self._smoke.start(action.instance_id, seen.node, seen.cluster()[0], image, seen.log)
+        self._smoke.start(action.instance_id, cluster.node, cluster.connection, image, seen.log)
 
     def tag_instances(
         self,
