@@ -299,3 +299,57 @@ def test_snippets_may_not_close_the_powershell_block(field: str) -> None:
 def test_snippets_are_otherwise_verbatim_powershell() -> None:
     snippet = "if ($x -lt 3) { Write-Host 'it''s fine' }\n"
     assert bootstrap_settings(cluster_name="c", pre_bootstrap=snippet).pre_bootstrap == snippet
+
+
+# A URL port is a 16-bit TCP port, 1-65535 (RFC 3986 section 3.2.3 leaves the range to the
+# scheme; TCP's port field is 16 bits and 0 is reserved).
+@pytest.mark.parametrize("port", ["1", "443", "6443", "65535"])
+def test_an_endpoint_port_from_1_to_65535_is_kept(port: str) -> None:
+    endpoint = f"https://example.com:{port}"
+    settings = bootstrap_settings(cluster_name="c", endpoint=endpoint, ca_base64=CA)
+    assert settings.endpoint == endpoint
+
+
+@pytest.mark.parametrize("port", ["0", "00000", "65536", "99999"])
+def test_an_endpoint_port_outside_1_to_65535_is_refused_naming_it(port: str) -> None:
+    error = refused("endpoint", endpoint=f"https://example.com:{port}", ca_base64=CA)
+    assert error.reason == f"port {port} is out of range"
+
+
+@pytest.mark.parametrize("port", ["", "100000", "0443x", "-1"])
+def test_an_endpoint_port_that_is_not_1_to_5_digits_is_not_a_url_we_take(port: str) -> None:
+    error = refused("endpoint", endpoint=f"https://example.com:{port}", ca_base64=CA)
+    assert error.reason == (
+        "must be an https:// URL with a host (and optional port) and nothing else"
+    )
+
+
+# A DNS name is at most 253 characters written out, each label 1-63 (RFC 1035 section 2.3.4;
+# RFC 1123 section 2.1 lets a label start with a digit).
+HOST_253 = ".".join(["a" * 63] * 3 + ["b" * 61])
+
+
+@pytest.mark.parametrize(
+    "host", [HOST_253, "a" * 63 + ".com", "0", "a-b.example.com", "ABC.Example.COM"]
+)
+def test_an_endpoint_host_within_the_dns_limits_is_kept(host: str) -> None:
+    endpoint = f"https://{host}:443"
+    settings = bootstrap_settings(cluster_name="c", endpoint=endpoint, ca_base64=CA)
+    assert settings.endpoint == endpoint
+
+
+@pytest.mark.parametrize(
+    "host", [HOST_253 + "b", "a" * 64 + ".com", "a-.example.com", "a..b", "example.com."]
+)
+def test_an_endpoint_host_beyond_the_dns_limits_is_refused_naming_it(host: str) -> None:
+    error = refused("endpoint", endpoint=f"https://{host}", ca_base64=CA)
+    assert error.reason == f"{host!r} is not a valid host name"
+
+
+def test_an_ipv6_endpoint_must_be_a_valid_address_in_brackets() -> None:
+    error = refused("endpoint", endpoint="https://[fd00::1::2]:443", ca_base64=CA)
+    assert error.reason == "[fd00::1::2] is not a valid IPv6 address"
+    endpoint = "https://[::ffff:10.0.0.1]:65535"
+    assert bootstrap_settings(cluster_name="c", endpoint=endpoint, ca_base64=CA).endpoint == (
+        endpoint
+    )
