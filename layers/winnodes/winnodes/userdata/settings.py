@@ -270,6 +270,10 @@ def validate_snippet(script: str | None, *, field: str) -> None:
         return
     if "\x00" in script:
         raise InvalidInputError(field, "contains a NUL character")
+    if any(unicodedata.category(ch) == "Cs" for ch in script):
+        # User data is sent as UTF-8, which cannot encode a surrogate code point: refused here,
+        # it would otherwise fail only when the rendered script is encoded.
+        raise InvalidInputError(field, "contains a lone surrogate (U+D800-U+DFFF), not UTF-8 text")
     if _EC2LAUNCH_TAG.search(script):
         raise InvalidInputError(
             field, "must not contain an EC2Launch user-data tag such as </powershell>"
