@@ -12,7 +12,13 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from winnodes.errors import InvalidInputError
-from winnodes.userdata import Taint, bootstrap_settings
+from winnodes.userdata import (
+    BootstrapSettings,
+    Taint,
+    bootstrap_settings,
+    encode_userdata,
+    render_userdata,
+)
 from winnodes.userdata.settings import parse_cidr_list, parse_node_labels, parse_taints
 
 CA = (Path(__file__).parents[2] / "golden" / "userdata" / "test-ca.b64").read_text().strip()
@@ -353,3 +359,108 @@ def test_an_ipv6_endpoint_must_be_a_valid_address_in_brackets() -> None:
     assert bootstrap_settings(cluster_name="c", endpoint=endpoint, ca_base64=CA).endpoint == (
         endpoint
     )
+
+
+# Every string option, the value it is valid with, and the option a refusal names.
+VALID_TEXT = {
+    "cluster_name": ("prod", "cluster-name"),
+    "endpoint": (ENDPOINT, "endpoint"),
+    "ca_base64": (CA, "ca"),
+    "service_cidr": ("172.20.0.0/16", "service-cidr"),
+    "dns_cluster_ip": ("172.20.0.53", "dns-cluster-ip"),
+    "label_key": ("example.com/team", "node-labels"),
+    "label_value": ("win", "node-labels"),
+    "taint_key": ("os", "taints"),
+    "taint_value": ("windows", "taints"),
+    "taint_effect": ("NoSchedule", "taints"),
+    "snat_cidr": ("10.0.0.0/8", "excluded-snat-cidrs"),
+    "kubelet_extra_args": ("--v=2", "kubelet-extra-args"),
+    "kube_proxy_extra_args": ("--v=2", "kube-proxy-extra-args"),
+    "pre_bootstrap": ("Write-Host before\n", "pre-bootstrap"),
+    "post_bootstrap": ("Write-Host after\n", "post-bootstrap"),
+}
+
+
+def settings_from(text: dict[str, str]) -> BootstrapSettings:
+    return bootstrap_settings(
+        cluster_name=text["cluster_name"],
+        endpoint=text["endpoint"],
+        ca_base64=text["ca_base64"],
+        service_cidr=text["service_cidr"],
+        dns_cluster_ip=text["dns_cluster_ip"],
+        node_labels=((text["label_key"], text["label_value"]),),
+        taints=(Taint(text["taint_key"], text["taint_value"], text["taint_effect"]),),
+        excluded_snat_cidrs=(text["snat_cidr"],),
+        kubelet_extra_args=text["kubelet_extra_args"],
+        kube_proxy_extra_args=text["kube_proxy_extra_args"],
+        pre_bootstrap=text["pre_bootstrap"],
+        post_bootstrap=text["post_bootstrap"],
+    )
+
+
+def test_the_valid_text_of_every_option_renders() -> None:
+    settings = settings_from({name: value for name, (value, _) in VALID_TEXT.items()})
+    assert "Write-Host after" in render_userdata(settings)
+
+
+# A NUL ends a string for Windows APIs, and a lone surrogate (U+D800-U+DFFF) is not text at all:
+# UTF-8, which user data is sent as, cannot encode it (RFC 3629 section 3). Both must be refused
+# by validation, naming the option, rather than rendered or left to fail at encoding.
+NOT_TEXT = st.just("\x00") | st.integers(0xD800, 0xDFFF).map(chr)
+
+
+@given(name=st.sampled_from(sorted(VALID_TEXT)), bad=NOT_TEXT, data=st.data())
+def test_a_nul_or_lone_surrogate_anywhere_in_any_option_is_refused_naming_it(
+    name: str, bad: str, data: st.DataObject
+) -> None:
+    text = {option: value for option, (value, _) in VALID_TEXT.items()}
+    at = data.draw(st.integers(0, len(text[name])), label="at")
+    text[name] = text[name][:at] + bad + text[name][at:]
+    with pytest.raises(InvalidInputError) as raised:
+        settings_from(text)
+    assert raised.value.field == VALID_TEXT[name][1]
+
+
+@pytest.mark.parametrize("field", ["pre_bootstrap", "post_bootstrap"])
+@pytest.mark.parametrize(
+    ("snippet", "reason"),
+    [
+        ("Write-Host a\x00b\n", "contains a NUL character"),
+        ("\x00", "contains a NUL character"),
+        ("Write-Host '\ud800'\n", "contains a lone surrogate (U+D800-U+DFFF), not UTF-8 text"),
+        ("\udfff", "contains a lone surrogate (U+D800-U+DFFF), not UTF-8 text"),
+        # A pair of surrogate code points is still two lone surrogates in a Python string.
+        ("\ud83d\ude00", "contains a lone surrogate (U+D800-U+DFFF), not UTF-8 text"),
+    ],
+)
+def test_a_snippet_that_is_not_utf8_text_is_refused_naming_it(
+    field: str, snippet: str, reason: str
+) -> None:
+    pre, post = (snippet, None) if field == "pre_bootstrap" else (None, snippet)
+    error = refused(field.replace("_", "-"), pre_bootstrap=pre, post_bootstrap=post)
+    assert error.reason == reason
+
+
+@pytest.mark.parametrize("text", ["--v=2\x00", "\ud800", "--node-ip=\udc00"])
+def test_argument_text_with_a_nul_or_lone_surrogate_is_refused_naming_it(text: str) -> None:
+    error = refused("kubelet-extra-args", kubelet_extra_args=text)
+    assert error.reason == "must be one line without control characters"
+
+
+ANY_TEXT = st.text(alphabet=st.characters() | NOT_TEXT | st.sampled_from("\n\r\t<>'"), max_size=40)
+
+
+@given(snippet=ANY_TEXT, arguments=ANY_TEXT)
+def test_whatever_is_accepted_renders_to_utf8_user_data_carrying_it_verbatim(
+    snippet: str, arguments: str
+) -> None:
+    try:
+        settings = bootstrap_settings(
+            cluster_name="c", kube_proxy_extra_args=arguments, post_bootstrap=snippet
+        )
+    except InvalidInputError as error:
+        assert error.field in {"kube-proxy-extra-args", "post-bootstrap"}
+        return
+    script = render_userdata(settings)
+    assert base64.b64decode(encode_userdata(script)).decode("utf-8") == script
+    assert snippet.rstrip("\n") in script
