@@ -450,17 +450,19 @@ def test_argument_text_with_a_nul_or_lone_surrogate_is_refused_naming_it(text: s
 ANY_TEXT = st.text(alphabet=st.characters() | NOT_TEXT | st.sampled_from("\n\r\t<>'"), max_size=40)
 
 
-@given(snippet=ANY_TEXT, arguments=ANY_TEXT)
+@pytest.mark.parametrize("option", ["kube_proxy_extra_args", "post_bootstrap"])
+@given(text=ANY_TEXT)
 def test_whatever_is_accepted_renders_to_utf8_user_data_carrying_it_verbatim(
-    snippet: str, arguments: str
+    option: str, text: str
 ) -> None:
     try:
-        settings = bootstrap_settings(
-            cluster_name="c", kube_proxy_extra_args=arguments, post_bootstrap=snippet
-        )
+        if option == "post_bootstrap":
+            settings = bootstrap_settings(cluster_name="c", post_bootstrap=text)
+        else:
+            settings = bootstrap_settings(cluster_name="c", kube_proxy_extra_args=text)
     except InvalidInputError as error:
-        assert error.field in {"kube-proxy-extra-args", "post-bootstrap"}
+        assert error.field == option.replace("_", "-")
         return
     script = render_userdata(settings)
     assert base64.b64decode(encode_userdata(script)).decode("utf-8") == script
-    assert snippet.rstrip("\n") in script
+    assert text.rstrip("\n") in script
