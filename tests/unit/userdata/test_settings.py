@@ -466,3 +466,150 @@ def test_whatever_is_accepted_renders_to_utf8_user_data_carrying_it_verbatim(
     script = render_userdata(settings)
     assert base64.b64decode(encode_userdata(script)).decode("utf-8") == script
     assert text.rstrip("\n") in script
+
+
+# Label syntax: https://kubernetes.io/docs/concepts/overview/working-with-objects/labels/#syntax-and-character-set
+# A value is empty or at most 63 characters, beginning and ending with an alphanumeric, with
+# dashes, underscores, dots and alphanumerics between. A key is an optional DNS-subdomain prefix
+# (at most 253 characters) and `/`, then a name with the value's rules but 1-63 characters.
+NAME_RULE = (
+    "the name must be 1-63 characters of A-Z, a-z, 0-9, '-', '_', '.', "
+    "starting and ending with a letter or digit"
+)
+PREFIX_253 = ".".join(["a" * 63] * 3 + ["b" * 61])
+
+
+def value_rule(key: str, value: str) -> str:
+    return (
+        f"{key}: value {value!r} must be at most 63 characters of A-Z, a-z, 0-9, '-', '_', '.', "
+        "starting and ending with a letter or digit"
+    )
+
+
+@pytest.mark.parametrize(
+    "value", ["", "a", "Z9", "ab", "a-b", "a_b", "a.b", "a-_.z", "v" * 63, "0" + "-" * 61 + "0"]
+)
+def test_a_label_value_of_at_most_63_characters_alphanumeric_at_both_ends_is_kept(
+    value: str,
+) -> None:
+    labels = (("team", value),)
+    assert bootstrap_settings(cluster_name="c", node_labels=labels).node_labels == labels
+
+
+@pytest.mark.parametrize(
+    "value", ["v" * 64, "-a", "a-", "_a", "a_", ".a", "a.", "-", "a b", "a/b", "é", "a:b"]
+)
+def test_a_label_value_beyond_the_kubernetes_rule_is_refused_naming_it(value: str) -> None:
+    error = refused("node-labels", node_labels=(("team", value),))
+    assert error.reason == value_rule("team", value)
+
+
+@pytest.mark.parametrize(
+    "key",
+    ["a", "k" * 63, "a-_.z", f"{PREFIX_253}/k", "example.com/" + "k" * 63, "a-b.c0/x", "0/x"],
+)
+def test_a_label_key_with_a_dns_subdomain_prefix_and_a_63_character_name_is_kept(
+    key: str,
+) -> None:
+    labels = ((key, "v"),)
+    assert bootstrap_settings(cluster_name="c", node_labels=labels).node_labels == labels
+
+
+@pytest.mark.parametrize("key", ["k" * 64, "example.com/" + "k" * 64, "-k", "k-", "k_", ".k", "a/"])
+def test_a_label_key_name_beyond_the_kubernetes_rule_is_refused_naming_it(key: str) -> None:
+    error = refused("node-labels", node_labels=((key, "v"),))
+    assert error.reason == f"{key!r}: {NAME_RULE}"
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        f"{PREFIX_253}b/k",
+        "Example.com/k",
+        "ex_ample.com/k",
+        "-a.com/k",
+        "a-.com/k",
+        "a.-b.com/k",
+        "a.b-.com/k",
+        "a.B.com/k",
+        "a..com/k",
+        ".a.com/k",
+        "a.com./k",
+        "a/b/c",
+        "/k",
+    ],
+)
+def test_a_label_key_prefix_that_is_not_a_dns_subdomain_is_refused_naming_it(key: str) -> None:
+    error = refused("node-labels", node_labels=((key, "v"),))
+    assert error.reason == f"{key!r}: the prefix must be a DNS subdomain"
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [("k" * 64, "v"), ("k", "v" * 64), ("-k", "v"), ("k", "v-"), ("Bad.io/k", "v")],
+)
+def test_taint_keys_and_values_follow_the_label_rules_naming_taints(key: str, value: str) -> None:
+    error = refused("taints", taints=(Taint(key, value, "NoSchedule"),))
+    assert str(key) in error.reason
+
+
+# The kubelet refuses a kubernetes.io or k8s.io label (prefix equal to, or a subdomain of,
+# either) unless it is one of its own: https://kubernetes.io/docs/reference/labels-annotations-taints/
+# and https://kubernetes.io/docs/reference/command-line-tools-reference/kubelet/ (--node-labels).
+@pytest.mark.parametrize(
+    "key",
+    [
+        "topology.kubernetes.io/zone",
+        "topology.kubernetes.io/region",
+        "failure-domain.beta.kubernetes.io/zone",
+        "kubernetes.io/hostname",
+        "node.kubernetes.io/instance-type",
+        "node.kubernetes.io/windows-build",
+        "kubelet.kubernetes.io/anything",
+        "pool.node.kubernetes.io/x",
+        "a.kubelet.kubernetes.io/x",
+        "notkubernetes.io/x",
+        "k8s.io.example.com/x",
+        "mynode.kubernetes.io.example/x",
+    ],
+)
+def test_kubelet_labels_and_labels_outside_kubernetes_io_are_kept(key: str) -> None:
+    labels = ((key, "us-east-1a"),)
+    assert bootstrap_settings(cluster_name="c", node_labels=labels).node_labels == labels
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "kubernetes.io/x",
+        "k8s.io/x",
+        "sub.k8s.io/x",
+        "node-role.kubernetes.io/worker",
+        "topology.kubernetes.io/zonex",
+        "topology.kubernetes.io/rack",
+        "mynode.kubernetes.io/x",
+        "node.k8s.io/x",
+    ],
+)
+def test_other_kubernetes_io_and_k8s_io_labels_are_refused_naming_them(key: str) -> None:
+    error = refused("node-labels", node_labels=((key, "v"),))
+    assert error.reason == (
+        f"{key}: the kubelet may not set this kubernetes.io/k8s.io label and refuses to start"
+    )
+
+
+def test_a_label_key_given_twice_is_refused_even_with_the_same_value() -> None:
+    error = refused("node-labels", node_labels=(("team", "a"), ("team", "a")))
+    assert error.reason == "a label key is given more than once"
+
+
+@given(LABEL_NAMES, st.integers(1, 63))
+def test_any_label_name_up_to_63_characters_is_a_key_and_a_value_longer_is_neither(
+    name: str, length: int
+) -> None:
+    fitted = (name * 63)[:length].rstrip("-_.") or "a"
+    labels = ((fitted, fitted),)
+    assert bootstrap_settings(cluster_name="c", node_labels=labels).node_labels == labels
+    longer = fitted + "x" * (64 - len(fitted))
+    refused("node-labels", node_labels=((longer, "v"),))
+    refused("node-labels", node_labels=(("k", longer),))
