@@ -59,6 +59,64 @@ def test_bad_instance_ids_are_refused(value: str) -> None:
     assert raised.value.field == "instance-id"
 
 
+# An instance id is `i-` and 8 (older) or 17 (since 2016) lowercase hex digits, nothing between:
+# https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/resource-ids.html and
+# https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_Instance.html (InstanceId).
+@given(st.integers(0, 19), st.data())
+def test_an_instance_id_is_accepted_with_exactly_8_or_17_hex_digits(
+    digits: int, data: st.DataObject
+) -> None:
+    hex_digits = data.draw(st.text(alphabet="0123456789abcdef", min_size=digits, max_size=digits))
+    value = f"i-{hex_digits}"
+    if digits in (8, 17):
+        assert InstanceId(value) == value
+        return
+    with pytest.raises(InvalidInputError) as raised:
+        InstanceId(value)
+    assert raised.value.field == "instance-id"
+    if digits > 17:
+        assert raised.value.reason == "at most 19 characters"
+    else:
+        assert raised.value.reason == f"{value!r} does not match i-<8 or 17 lowercase hex digits>"
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "i-0123456",
+        "i-012345678",
+        "i-0123456789abcdef",
+        "i-0123456789ABCDEF0",
+        "i-ABCDEF01",
+        "i-0123456g",
+    ],
+)
+def test_an_instance_id_next_to_the_aws_shapes_is_refused_naming_the_rule(value: str) -> None:
+    with pytest.raises(InvalidInputError) as raised:
+        InstanceId(value)
+    assert (raised.value.field, raised.value.reason) == (
+        "instance-id",
+        f"{value!r} does not match i-<8 or 17 lowercase hex digits>",
+    )
+
+
+@pytest.mark.parametrize("value", ["i-01234567", "i-0123456789abcdef0", "i-ffffffff"])
+def test_an_instance_id_of_either_aws_shape_is_kept(value: str) -> None:
+    assert InstanceId(value) == value
+
+
+def test_an_instance_id_longer_than_19_characters_is_refused_before_the_pattern() -> None:
+    with pytest.raises(InvalidInputError) as raised:
+        InstanceId("i-0123456789abcdef01")
+    assert (raised.value.field, raised.value.reason) == ("instance-id", "at most 19 characters")
+
+
+def test_a_provider_id_with_a_9_digit_instance_id_is_refused_naming_the_instance_id() -> None:
+    with pytest.raises(InvalidInputError) as raised:
+        ProviderId.parse("aws:///us-east-1a/i-012345678")
+    assert raised.value.field == "instance-id"
+
+
 def test_identifiers_validate_inside_pydantic_models() -> None:
     class Holder(BaseModel):
         cluster: ClusterName
