@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -18,6 +19,7 @@ from winnodes.models.events import (
     ScheduledEvent,
     TerminateLifecycleEvent,
     classify_lifecycle_event,
+    parse_event,
 )
 from winnodes.models.identifiers import InstanceId
 from winnodes.models.lifecycle import InstanceLocation, LifecycleTransition
@@ -206,3 +208,194 @@ def test_models_are_immutable() -> None:
     with pytest.raises(ValueError, match="frozen"):
         # Assigning to a frozen model is the point: mypy refuses it too.
         evt.detail.ec2_instance_id = InstanceId("i-00000000")  # type: ignore[misc]
+
+
+def launch_with(**detail: Any) -> dict[str, Any]:
+    raw = load_event("lifecycle-launch")
+    raw["detail"].update(detail)
+    return raw
+
+
+def launch(raw: dict[str, Any]) -> LaunchLifecycleEvent:
+    evt = classify_lifecycle_event(raw)
+    assert isinstance(evt, LaunchLifecycleEvent)
+    return evt
+
+
+# Parameter limits of CompleteLifecycleAction, which these values are passed back to:
+# https://docs.aws.amazon.com/autoscaling/ec2/APIReference/API_CompleteLifecycleAction.html
+# LifecycleActionToken: exactly 36 characters; AutoScalingGroupName: 1-255; LifecycleHookName:
+# 1-255 of [A-Za-z0-9-_/].
+@pytest.mark.parametrize(
+    ("token", "reason"),
+    [
+        ("8" * 35, "String should have at least 36 characters"),
+        ("8" * 37, "String should have at most 36 characters"),
+        ("", "String should have at least 36 characters"),
+    ],
+)
+def test_a_lifecycle_action_token_not_36_characters_long_is_refused(
+    token: str, reason: str
+) -> None:
+    error = refused(launch_with(LifecycleActionToken=token))
+    assert (error.field, error.reason) == ("detail.LifecycleActionToken", reason)
+
+
+def test_a_lifecycle_action_token_of_36_characters_is_kept() -> None:
+    evt = classify_lifecycle_event(launch_with(LifecycleActionToken="c" * 36))
+    assert isinstance(evt, LaunchLifecycleEvent)
+    assert evt.detail.lifecycle_action_token == "c" * 36
+
+
+@pytest.mark.parametrize("name", ["a", "n" * 255, "prod windows (2022) é"])
+def test_a_group_name_of_1_to_255_characters_is_kept(name: str) -> None:
+    evt = classify_lifecycle_event(launch_with(AutoScalingGroupName=name))
+    assert evt.detail.auto_scaling_group_name == name
+
+
+@pytest.mark.parametrize(
+    ("name", "reason"),
+    [
+        ("", "String should have at least 1 character"),
+        ("n" * 256, "String should have at most 255 characters"),
+    ],
+)
+def test_a_group_name_outside_1_to_255_characters_is_refused(name: str, reason: str) -> None:
+    error = refused(launch_with(AutoScalingGroupName=name))
+    assert (error.field, error.reason) == ("detail.AutoScalingGroupName", reason)
+
+
+@pytest.mark.parametrize("name", ["a", "h" * 255, "eks/windows-nodes_Join-2"])
+def test_a_hook_name_of_1_to_255_allowed_characters_is_kept(name: str) -> None:
+    evt = launch(launch_with(LifecycleHookName=name))
+    assert evt.detail.lifecycle_hook_name == name
+
+
+@pytest.mark.parametrize(
+    ("name", "reason"),
+    [
+        ("", "String should have at least 1 character"),
+        ("h" * 256, "String should have at most 255 characters"),
+        ("hook.name", "String should match pattern '^[A-Za-z0-9\\-_/]+$'"),
+        ("hook name", "String should match pattern '^[A-Za-z0-9\\-_/]+$'"),
+        ("hook\n", "String should match pattern '^[A-Za-z0-9\\-_/]+$'"),
+    ],
+)
+def test_a_hook_name_outside_the_api_rule_is_refused(name: str, reason: str) -> None:
+    error = refused(launch_with(LifecycleHookName=name))
+    assert (error.field, error.reason) == ("detail.LifecycleHookName", reason)
+
+
+@pytest.mark.parametrize(
+    ("instance", "ok"),
+    [
+        ("i-01234567", True),
+        ("i-0123456789abcdef0", True),
+        ("i-012345678", False),
+        ("i-0123456789abcdef", False),
+        ("i-0123456", False),
+    ],
+)
+def test_an_event_instance_id_must_have_8_or_17_hex_digits(instance: str, ok: bool) -> None:
+    raw = launch_with(EC2InstanceId=instance)
+    if ok:
+        assert launch(raw).detail.ec2_instance_id == instance
+    else:
+        error = refused(raw)
+        assert (error.field, error.reason) == (
+            "detail.EC2InstanceId",
+            f"{instance!r} does not match i-<8 or 17 lowercase hex digits>",
+        )
+
+
+# EventBridge writes `time` as UTC with a Z (events reference: "time": "2019-11-20T21:27:37Z").
+@pytest.mark.parametrize(
+    ("time", "utc"),
+    [
+        ("2026-03-02T09:00:00Z", "2026-03-02T09:00:00+00:00"),
+        ("2026-03-02T09:00:00+00:00", "2026-03-02T09:00:00+00:00"),
+        ("2026-03-02T11:00:00+02:00", "2026-03-02T09:00:00+00:00"),
+    ],
+)
+def test_an_event_time_with_a_zone_is_kept_as_that_instant(time: str, utc: str) -> None:
+    raw = load_event("lifecycle-launch")
+    raw["time"] = time
+    evt = classify_lifecycle_event(raw)
+    assert evt.time.tzinfo is not None
+    assert evt.time == datetime.fromisoformat(utc)
+
+
+@pytest.mark.parametrize("time", ["2026-03-02T09:00:00", "2026-03-02 09:00:00"])
+def test_an_event_time_without_a_zone_is_refused(time: str) -> None:
+    raw = load_event("lifecycle-launch")
+    raw["time"] = time
+    error = refused(raw)
+    assert (error.field, error.reason) == ("time", "Input should have timezone info")
+
+
+@pytest.mark.parametrize(
+    "detail_type",
+    [
+        "ec2 instance-launch lifecycle action",
+        "EC2 Instance-launch Lifecycle Action ",
+        "EC2 Instance Launch Successful",
+        None,
+        "",
+    ],
+)
+def test_a_detail_type_other_than_launch_or_terminate_is_refused_naming_both(
+    detail_type: str | None,
+) -> None:
+    raw = load_event("lifecycle-launch")
+    raw["detail-type"] = detail_type
+    error = refused(raw)
+    assert (error.field, error.reason) == (
+        "detail-type",
+        f"{detail_type!r} is not 'EC2 Instance-launch Lifecycle Action' or "
+        "'EC2 Instance-terminate Lifecycle Action'",
+    )
+
+
+@pytest.mark.parametrize(
+    ("model", "detail_type", "expected"),
+    [
+        (
+            LaunchLifecycleEvent,
+            "EC2 Instance-terminate Lifecycle Action",
+            "EC2 Instance-launch Lifecycle Action",
+        ),
+        (
+            TerminateLifecycleEvent,
+            "EC2 Instance-launch Lifecycle Action",
+            "EC2 Instance-terminate Lifecycle Action",
+        ),
+        (ScheduledEvent, "EC2 Instance-launch Lifecycle Action", "Scheduled Event"),
+    ],
+)
+def test_each_model_takes_only_its_own_detail_type(
+    model: type[LaunchLifecycleEvent | TerminateLifecycleEvent | ScheduledEvent],
+    detail_type: str,
+    expected: str,
+) -> None:
+    raw = load_event(
+        "lifecycle-terminate" if model is TerminateLifecycleEvent else "lifecycle-launch"
+    )
+    if model is ScheduledEvent:
+        raw = load_event("schedule-reconcile")
+    raw["detail-type"] = detail_type
+    with pytest.raises(InvalidInputError) as raised:
+        parse_event(raw, model)
+    assert (raised.value.field, raised.value.reason) == (
+        "detail-type",
+        f"Input should be {expected!r}",
+    )
+
+
+def test_a_terminate_detail_type_with_a_launch_transition_is_refused() -> None:
+    raw = load_event("lifecycle-terminate")
+    raw["detail"]["LifecycleTransition"] = "autoscaling:EC2_INSTANCE_LAUNCHING"
+    error = refused(raw)
+    assert (error.field, error.reason) == (
+        "detail.LifecycleTransition",
+        "Input should be 'autoscaling:EC2_INSTANCE_TERMINATING'",
+    )
