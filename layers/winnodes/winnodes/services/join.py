@@ -32,7 +32,6 @@ from winnodes.decisions.join import (
     join_started_at,
 )
 from winnodes.decisions.smoke import SmokeTest, SmokeTestPolicy, SmokeVerdict
-from winnodes.errors import WinNodesError
 from winnodes.models.groups import ManagedGroup
 from winnodes.models.identifiers import ClusterName
 from winnodes.models.lifecycle import LifecycleActionResult, LifecycleState
@@ -96,10 +95,9 @@ class _ClusterSeen:
 class _Observation:
     facts: JoinFacts
     instance: Instance | None
-    cluster: _ClusterSeen | None  # None when the cluster could not be read
+    cluster: _ClusterSeen | None  # None when the step was decided without the cluster
     log: dict[str, str | None]
     view: FleetView
-    cluster_error: WinNodesError | None = None  # why the cluster could not be read
 
     def seen_cluster(self) -> _ClusterSeen:
         """For the steps only the cluster's facts decide, so never without them."""
@@ -172,30 +170,30 @@ class JoinService:
 
     def advance(self, action: LaunchAction, view: FleetView | None = None) -> JoinResult:
         """Observe (through `view`, fresh when not given), decide, perform one step."""
-        seen = self._observe(action, view or self.view())
+        view = view or self.view()
         now = self._clock.now()
-        if seen.cluster_error is None:
+        instance = view.instance(action.instance_id)
+        # What the group and the instance decide alone (decide_fleet_step) costs the cluster no
+        # call: a duplicate event, a warm launch or a Linux instance asks no API server, and
+        # one out of reach costs them no connect timeout.
+        seen = self._observe(action, instance, None, view)
+        step = decide_fleet_step(seen.facts, now=now)
+        if step is None:
+            # The cluster first, the group after (read again when it matters): _observe_cluster.
+            cluster = self._observe_cluster(action, instance, view)
+            seen = self._observe(action, instance, cluster, view)
             step = decide_join_step(seen.facts, now=now)
-        elif (fleet_step := decide_fleet_step(seen.facts, now=now)) is not None:
-            step = fleet_step
-            logger.warning(
-                "cluster out of reach; decided without it",
-                extra=seen.log | {"error": str(seen.cluster_error)},
-            )
-        else:
-            raise seen.cluster_error
         return JoinResult(action.instance_id, step, self._perform(step, action, seen))
 
-    def _observe(self, action: LaunchAction, view: FleetView) -> _Observation:
-        instance = view.instance(action.instance_id)
-        # The cluster first, the group after: see _observe_cluster. A cluster out of reach still
-        # leaves what the group and the instance decide alone (decide_fleet_step).
-        cluster: _ClusterSeen | None = None
-        cluster_error: WinNodesError | None = None
-        try:
-            cluster = self._observe_cluster(action, instance, view)
-        except WinNodesError as error:
-            cluster_error = error
+    def _observe(
+        self,
+        action: LaunchAction,
+        instance: Instance | None,
+        cluster: _ClusterSeen | None,
+        view: FleetView,
+    ) -> _Observation:
+        """The facts, with the cluster's when `cluster` is given (else as if it showed nothing:
+        enough for decide_fleet_step, which reads none of them)."""
         group = view.group(action.group.auto_scaling_group_name)
         members = {i.instance_id: i for i in group.instances} if group else {}
         member = members.get(action.instance_id)
@@ -249,7 +247,7 @@ class JoinService:
             "instance_id": action.instance_id,
             "node": node.name if node else None,
         }
-        return _Observation(facts, instance, cluster, log, view, cluster_error)
+        return _Observation(facts, instance, cluster, log, view)
 
     def _observe_cluster(
         self, action: LaunchAction, instance: Instance | None, view: FleetView
@@ -339,7 +337,7 @@ class JoinService:
                     if smoke_test_failed:
                         metrics.add_metric(name="SmokeTestFailed", unit="Count", value=1)
                     logger.warning("launch action ABANDONed", extra=log | {"reason": reason})
-                if seen.cluster is not None:  # else decided without the cluster: no pod
+                if seen.cluster is not None:  # else decided without the cluster: no pod to remove
                     self._smoke.remove(
                         action.instance_id, seen.facts.smoke, seen.cluster.connection, log
                     )
