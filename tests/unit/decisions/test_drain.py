@@ -155,6 +155,68 @@ def test_forced_timeout_deletes_what_is_left() -> None:
     assert step.delete_remaining_pods and step.delete_node
 
 
+# (heartbeat timeout, configured drain timeout, effective deadline), all in seconds.
+DRAIN_DEADLINE_CASES = [
+    (30, 2_999, 2_999),  # under 100 × 30 s: the configured timeout
+    (30, 3_000, 3_000),  # exactly the hook's global timeout
+    (30, 3_001, 3_000),  # one second longer than the hook would wait: capped
+    (30, 3_600, 3_000),
+    (7_200, 172_799, 172_799),  # 100 × 7200 s would be 200 h: 48 h is the hook's limit
+    (7_200, 172_800, 172_800),
+    (7_200, 176_400, 172_800),  # a 49 h timeout ends at 48 h
+]
+
+
+@pytest.mark.parametrize(("heartbeat_s", "timeout_s", "effective_s"), DRAIN_DEADLINE_CASES)
+@pytest.mark.parametrize("force", [False, True])
+def test_the_drain_gives_up_no_later_than_the_hook_would(
+    heartbeat_s: int, timeout_s: int, effective_s: int, force: bool
+) -> None:
+    clock = DrainClock(
+        started_at=NOW,
+        heartbeat_timeout=timedelta(seconds=heartbeat_s),
+        policy=DrainPolicy(force=force, timeout=timedelta(seconds=timeout_s)),
+    )
+    busy = drain_progress([WEB], DEFAULT, NOW, pdb_refusals={WEB.ref: "shop/web-pdb"})
+    deadline = NOW + timedelta(seconds=effective_s)
+    assert clock.deadline_at == deadline
+    before = decide_drain_step(busy, clock, node_exists=True, now=deadline - timedelta(seconds=1))
+    assert before == ContinueDraining(
+        remaining=1, blocked_by_pdb=1, heartbeat_due=True, deadline_at=deadline
+    )
+    at = decide_drain_step(busy, clock, node_exists=True, now=deadline)
+    assert at == DrainTimedOut(
+        blocking_pods=(WEB.ref,),
+        blocking_pdbs=("shop/web-pdb",),
+        delete_remaining_pods=force,
+        delete_node=force,
+    )
+
+
+@given(
+    heartbeat_s=st.integers(min_value=30, max_value=7_200),
+    timeout_s=st.integers(min_value=1, max_value=60 * 3_600),
+)
+def test_the_drain_ends_at_its_timeout_or_the_hooks_limit_whichever_is_sooner(
+    heartbeat_s: int, timeout_s: int
+) -> None:
+    clock = DrainClock(
+        started_at=NOW,
+        heartbeat_timeout=timedelta(seconds=heartbeat_s),
+        policy=DrainPolicy(timeout=timedelta(seconds=timeout_s)),
+    )
+    busy = DrainProgress(remaining=(WEB.ref,))
+    deadline = NOW + timedelta(seconds=min(timeout_s, 100 * heartbeat_s, 48 * 3_600))
+    assert clock.deadline_at == deadline
+    before = decide_drain_step(busy, clock, node_exists=True, now=deadline - timedelta(seconds=1))
+    assert before == ContinueDraining(
+        remaining=1, blocked_by_pdb=0, heartbeat_due=True, deadline_at=deadline
+    )
+    assert decide_drain_step(busy, clock, node_exists=True, now=deadline) == DrainTimedOut(
+        blocking_pods=(WEB.ref,), blocking_pdbs=(), delete_remaining_pods=False, delete_node=False
+    )
+
+
 @pytest.mark.parametrize(
     ("status", "outcome"),
     [

@@ -99,6 +99,80 @@ def test_deadline_never_exceeds_what_the_hook_allows() -> None:
     assert facts.deadline_at == T0 + timedelta(minutes=50)
 
 
+# (heartbeat timeout, configured join deadline, effective deadline), all in seconds.
+JOIN_DEADLINE_CASES = [
+    (30, 2_999, 2_999),  # under 100 × 30 s: the configured deadline
+    (30, 3_000, 3_000),  # exactly the hook's global timeout
+    (30, 3_001, 3_000),  # one second longer than the hook would wait: capped
+    (30, 7_200, 3_000),
+    (7_200, 172_799, 172_799),  # 100 × 7200 s would be 200 h: 48 h is the hook's limit
+    (7_200, 172_800, 172_800),
+    (7_200, 176_400, 172_800),  # a 49 h deadline ends at 48 h
+]
+
+
+@pytest.mark.parametrize(("heartbeat_s", "configured_s", "effective_s"), JOIN_DEADLINE_CASES)
+def test_the_join_deadline_is_capped_at_the_hooks_global_timeout(
+    heartbeat_s: int, configured_s: int, effective_s: int
+) -> None:
+    facts = replace(
+        JOINED,
+        node_ready=False,
+        heartbeat_timeout=timedelta(seconds=heartbeat_s),
+        join_deadline=timedelta(seconds=configured_s),
+        last_heartbeat_at=T0 + timedelta(seconds=effective_s - 1),
+    )
+    deadline = T0 + timedelta(seconds=effective_s)
+    assert facts.deadline_at == deadline
+    assert decide_join_step(facts, now=deadline - timedelta(seconds=1)) == WaitForNode(
+        reason="node not Ready", heartbeat_due=False, deadline_at=deadline
+    )
+    assert decide_join_step(facts, now=deadline) == Abandon(
+        "not joined by the deadline: node not Ready"
+    )
+
+
+@pytest.mark.parametrize(("heartbeat_s", "configured_s", "effective_s"), JOIN_DEADLINE_CASES)
+def test_an_instance_never_seen_in_ec2_is_abandoned_at_the_capped_deadline(
+    heartbeat_s: int, configured_s: int, effective_s: int
+) -> None:
+    unseen = replace(
+        FRESH,
+        instance_found=False,
+        heartbeat_timeout=timedelta(seconds=heartbeat_s),
+        join_deadline=timedelta(seconds=configured_s),
+    )
+    deadline = T0 + timedelta(seconds=effective_s)
+    assert decide_join_step(unseen, now=deadline - timedelta(seconds=1)) == WaitForNode(
+        reason="instance not yet visible in EC2", heartbeat_due=True, deadline_at=deadline
+    )
+    assert decide_join_step(unseen, now=deadline) == Abandon("instance never became visible in EC2")
+
+
+@given(
+    heartbeat_s=st.integers(min_value=30, max_value=7_200),
+    configured_s=st.integers(min_value=1, max_value=60 * 3_600),
+)
+def test_the_join_ends_at_the_configured_deadline_or_the_hooks_limit_whichever_is_sooner(
+    heartbeat_s: int, configured_s: int
+) -> None:
+    facts = replace(
+        JOINED,
+        node_ready=False,
+        heartbeat_timeout=timedelta(seconds=heartbeat_s),
+        join_deadline=timedelta(seconds=configured_s),
+    )
+    effective = min(configured_s, 100 * heartbeat_s, 48 * 3_600)
+    deadline = T0 + timedelta(seconds=effective)
+    assert facts.deadline_at == deadline
+    before = decide_join_step(facts, now=deadline - timedelta(seconds=1))
+    assert isinstance(before, WaitForNode)
+    assert (before.reason, before.deadline_at) == ("node not Ready", deadline)
+    assert decide_join_step(facts, now=deadline) == Abandon(
+        "not joined by the deadline: node not Ready"
+    )
+
+
 def test_ready_node_continues_even_after_the_deadline() -> None:
     assert step(JOINED, timedelta(hours=1)) == CompleteContinue()
 
