@@ -206,6 +206,60 @@ def test_an_unknown_windows_build_is_abandoned_asking_for_an_image() -> None:
     assert "10.0.30000" in result.reason and "SMOKE_TEST_IMAGE" in result.reason
 
 
+MY_IMAGE = "registry.internal/smoke:1"
+
+
+@pytest.mark.parametrize(
+    "build", ["10.0.17763", "10.0.20348", "10.0.26100", "10.0.20348.2113", "10.0.30000", None]
+)
+def test_the_operators_image_is_used_whatever_the_nodes_build(build: str | None) -> None:
+    # Even for a build with a Nano Server default: the operator may need a private mirror.
+    mine = replace(SMOKE_READY, smoke_image=MY_IMAGE, windows_build=build)
+    assert step(mine) == StartSmokeTest(MY_IMAGE)
+
+
+@pytest.mark.parametrize(
+    ("build", "image"),
+    [
+        ("10.0.17763", "mcr.microsoft.com/windows/nanoserver:ltsc2019"),
+        ("10.0.20348", "mcr.microsoft.com/windows/nanoserver:ltsc2022"),
+        ("10.0.26100", "mcr.microsoft.com/windows/nanoserver:ltsc2025"),
+        ("10.0.26100.4349", "mcr.microsoft.com/windows/nanoserver:ltsc2025"),
+    ],
+)
+def test_without_an_operators_image_the_node_gets_nano_server_of_its_build(
+    build: str, image: str
+) -> None:
+    assert step(replace(SMOKE_READY, smoke_image=None, windows_build=build)) == StartSmokeTest(
+        image
+    )
+
+
+@pytest.mark.parametrize("build", ["10.0.30000", "10.0.19041", None])
+def test_a_build_without_a_default_and_no_operators_image_fails_the_smoke_test(
+    build: str | None,
+) -> None:
+    assert step(replace(SMOKE_READY, smoke_image=None, windows_build=build)) == Abandon(
+        f"smoke test: no default image for Windows build {build!r}; "
+        "set SMOKE_TEST_IMAGE to an image this node can run",
+        smoke_test_failed=True,
+    )
+
+
+@given(
+    image=st.from_regex(r"[a-z0-9]{1,12}(/[a-z0-9]{1,12}){0,2}:[a-z0-9.]{1,12}", fullmatch=True),
+    build=st.none()
+    | st.sampled_from(["10.0.17763", "10.0.20348", "10.0.26100"])
+    | st.text(max_size=16),
+)
+def test_a_configured_image_always_starts_the_smoke_test_with_that_image(
+    image: str, build: str | None
+) -> None:
+    assert step(replace(SMOKE_READY, smoke_image=image, windows_build=build)) == StartSmokeTest(
+        image
+    )
+
+
 def test_the_smoke_pod_waits_for_a_ready_node() -> None:
     not_ready = step(replace(SMOKE_READY, node_ready=False))
     assert isinstance(not_ready, WaitForNode) and not_ready.reason == "node not Ready"
