@@ -328,3 +328,39 @@ def test_exactly_the_old_pods_we_made_for_instances_not_awaiting_are_left_over(
         )
         assert (pod in leftovers) is ours_and_done
     assert all(pod in pods for pod in leftovers)
+
+
+def test_a_smoke_pod_is_a_leftover_from_five_minutes_old() -> None:
+    assert timedelta(minutes=5) == LEFTOVER_MIN_AGE
+
+
+@pytest.mark.parametrize(
+    ("age_s", "left_over"),
+    [
+        (0, False),
+        (299, False),  # one second short: may be the smoke pod of a join still running
+        (300, True),  # exactly five minutes older than the read
+        (301, True),
+        (86_400, True),
+    ],
+)
+def test_a_pod_of_an_instance_not_awaiting_is_removed_once_five_minutes_older_than_the_read(
+    age_s: int, left_over: bool
+) -> None:
+    pod = listed(INSTANCE, created_at=READ_AT - timedelta(seconds=age_s))
+    leftovers = leftover_smoke_pods([pod], awaiting_launch=set(), groups_read_at=READ_AT)
+    assert leftovers == ([pod] if left_over else [])
+
+
+@given(age=st.timedeltas(timedelta(0), timedelta(days=400)))
+def test_the_pod_of_an_instance_awaiting_its_launch_action_is_kept_however_old(
+    age: timedelta,
+) -> None:
+    pod = listed(INSTANCE, created_at=READ_AT - age)
+    other = InstanceId("i-0000000000000000f")
+    assert (
+        leftover_smoke_pods([pod], awaiting_launch={INSTANCE, other}, groups_read_at=READ_AT) == []
+    )
+    # The same pod once its instance no longer awaits: the age alone decides.
+    leftovers = leftover_smoke_pods([pod], awaiting_launch={other}, groups_read_at=READ_AT)
+    assert leftovers == ([pod] if age >= timedelta(minutes=5) else [])
