@@ -11,6 +11,7 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
+from tests.helpers.powershell import bootstrap_call_arguments
 from winnodes.errors import InvalidInputError
 from winnodes.userdata import (
     BootstrapSettings,
@@ -452,7 +453,9 @@ ANY_TEXT = st.text(alphabet=st.characters() | NOT_TEXT | st.sampled_from("\n\r\t
 
 @pytest.mark.parametrize("option", ["kube_proxy_extra_args", "post_bootstrap"])
 @given(text=ANY_TEXT)
-def test_whatever_is_accepted_renders_to_utf8_user_data_carrying_it_verbatim(
+@example(text="0'0")  # a quote is doubled in a PowerShell literal: not verbatim in the script
+@example(text="")
+def test_whatever_is_accepted_renders_to_utf8_user_data_that_carries_it(
     option: str, text: str
 ) -> None:
     try:
@@ -465,7 +468,12 @@ def test_whatever_is_accepted_renders_to_utf8_user_data_carrying_it_verbatim(
         return
     script = render_userdata(settings)
     assert base64.b64decode(encode_userdata(script)).decode("utf-8") == script
-    assert text.rstrip("\n") in script
+    if option == "post_bootstrap":
+        assert text.rstrip("\n") in script  # a snippet goes in verbatim
+    else:
+        # An argument goes in as a PowerShell string literal: read back, it is the text given.
+        given = bootstrap_call_arguments(script).get("KubeProxyExtraArgs")
+        assert given == ([text] if text else None)  # none given, none passed on
 
 
 # Label syntax: https://kubernetes.io/docs/concepts/overview/working-with-objects/labels/#syntax-and-character-set
