@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tests.helpers.deadlines import CAPPED_DEADLINE_CASES
 from winnodes.decisions.drain import (
     DEFAULT_DRAIN_TIMEOUT,
     NOT_READY_TERMINATION_GRACE,
@@ -155,19 +156,7 @@ def test_forced_timeout_deletes_what_is_left() -> None:
     assert step.delete_remaining_pods and step.delete_node
 
 
-# (heartbeat timeout, configured drain timeout, effective deadline), all in seconds.
-DRAIN_DEADLINE_CASES = [
-    (30, 2_999, 2_999),  # under 100 × 30 s: the configured timeout
-    (30, 3_000, 3_000),  # exactly the hook's global timeout
-    (30, 3_001, 3_000),  # one second longer than the hook would wait: capped
-    (30, 3_600, 3_000),
-    (7_200, 172_799, 172_799),  # 100 × 7200 s would be 200 h: 48 h is the hook's limit
-    (7_200, 172_800, 172_800),
-    (7_200, 176_400, 172_800),  # a 49 h timeout ends at 48 h
-]
-
-
-@pytest.mark.parametrize(("heartbeat_s", "timeout_s", "effective_s"), DRAIN_DEADLINE_CASES)
+@pytest.mark.parametrize(("heartbeat_s", "timeout_s", "effective_s"), CAPPED_DEADLINE_CASES)
 @pytest.mark.parametrize("force", [False, True])
 def test_the_drain_gives_up_no_later_than_the_hook_would(
     heartbeat_s: int, timeout_s: int, effective_s: int, force: bool

@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tests.helpers.deadlines import CAPPED_DEADLINE_CASES
 from winnodes.decisions.heartbeat import heartbeat_due, hook_global_timeout
 from winnodes.decisions.join import (
     DEFAULT_JOIN_DEADLINE,
@@ -99,19 +100,7 @@ def test_deadline_never_exceeds_what_the_hook_allows() -> None:
     assert facts.deadline_at == T0 + timedelta(minutes=50)
 
 
-# (heartbeat timeout, configured join deadline, effective deadline), all in seconds.
-JOIN_DEADLINE_CASES = [
-    (30, 2_999, 2_999),  # under 100 × 30 s: the configured deadline
-    (30, 3_000, 3_000),  # exactly the hook's global timeout
-    (30, 3_001, 3_000),  # one second longer than the hook would wait: capped
-    (30, 7_200, 3_000),
-    (7_200, 172_799, 172_799),  # 100 × 7200 s would be 200 h: 48 h is the hook's limit
-    (7_200, 172_800, 172_800),
-    (7_200, 176_400, 172_800),  # a 49 h deadline ends at 48 h
-]
-
-
-@pytest.mark.parametrize(("heartbeat_s", "configured_s", "effective_s"), JOIN_DEADLINE_CASES)
+@pytest.mark.parametrize(("heartbeat_s", "configured_s", "effective_s"), CAPPED_DEADLINE_CASES)
 def test_the_join_deadline_is_capped_at_the_hooks_global_timeout(
     heartbeat_s: int, configured_s: int, effective_s: int
 ) -> None:
@@ -132,7 +121,7 @@ def test_the_join_deadline_is_capped_at_the_hooks_global_timeout(
     )
 
 
-@pytest.mark.parametrize(("heartbeat_s", "configured_s", "effective_s"), JOIN_DEADLINE_CASES)
+@pytest.mark.parametrize(("heartbeat_s", "configured_s", "effective_s"), CAPPED_DEADLINE_CASES)
 def test_an_instance_never_seen_in_ec2_is_abandoned_at_the_capped_deadline(
     heartbeat_s: int, configured_s: int, effective_s: int
 ) -> None:
