@@ -229,39 +229,52 @@ FLEET_READ_INTERVAL: Final = timedelta(seconds=15)
 POLL_ERROR_GRACE: Final = timedelta(seconds=60)
 
 
+class WaitSettings(Protocol):
+    """What the join's and the drain's settings say about waiting on one action."""
+
+    @property
+    def wait_budget(self) -> timedelta: ...
+    @property
+    def poll_interval(self) -> timedelta: ...
+    @property
+    def fleet_read_interval(self) -> timedelta: ...
+
+
+class Look(Protocol):
+    """One look's result: whether the action needs nothing more."""
+
+    @property
+    def finished(self) -> bool: ...
+
+
 class Polling:
-    """One invocation's wait on one action: look, and while it is not done and the wait budget
-    lasts, pause and look again. Between looks the view reads the Node again each time and the
-    fleet every FLEET_READ_INTERVAL; a failed look is tried again under POLL_ERROR_GRACE."""
+    """One invocation's wait on one action: look, and while it is not finished and the wait
+    budget lasts, pause and look again. Between looks the view reads the Node again each time
+    and the fleet every FLEET_READ_INTERVAL; a failed look is tried again under
+    POLL_ERROR_GRACE, after one poll interval."""
 
     def __init__(
         self,
         view: FleetView,
         clock: Clock,
+        settings: WaitSettings,
         *,
-        budget: timedelta,
-        read_interval: timedelta,
         error_grace: timedelta = POLL_ERROR_GRACE,
     ) -> None:
         self._view = view
         self._clock = clock
-        self._budget = budget.total_seconds()
-        self._read_interval = read_interval.total_seconds()
+        self._budget = settings.wait_budget.total_seconds()
+        self._poll = settings.poll_interval.total_seconds()
+        self._read_interval = settings.fleet_read_interval.total_seconds()
         self._error_grace = error_grace.total_seconds()
         self._seen = False  # a look succeeded: the action's setup is sound
         self._failing_since: float | None = None
 
-    def run[R](
-        self,
-        held: HeldInstance,
-        look: Callable[[], R],
-        *,
-        done: Callable[[R], bool],
-        pause: Callable[[R], float],
-        pause_after_error: float,
+    def run[R: Look](
+        self, held: HeldInstance, look: Callable[[], R], *, pause: Callable[[R], float]
     ) -> R:
-        """The last look's result: done, or the budget spent. `pause(result)` is how long to
-        wait before the next look; 0 looks again at once, through the same reads."""
+        """The last look's result: finished, or the budget spent. `pause(result)` is how long
+        to wait before the next look; 0 looks again at once, through the same reads."""
         started = self._clock.monotonic()
         read_at = started  # of the last full read
         while True:
@@ -271,11 +284,11 @@ class Polling:
                 now = self._clock.monotonic()
                 if now - started >= self._budget or not self._retry_after(held, error, now):
                     raise
-                wait = pause_after_error
+                wait = self._poll
             else:
                 self._seen = True
                 self._failing_since = None
-                if done(result) or self._clock.monotonic() - started >= self._budget:
+                if result.finished or self._clock.monotonic() - started >= self._budget:
                     return result
                 wait = pause(result)
             if wait <= 0:

@@ -149,20 +149,12 @@ class JoinService:
         carries on from there). `view`: one just read, to look through first."""
         view = view or self.view()
         poll = self._settings.poll_interval.total_seconds()
-        polling = Polling(
-            view,
-            self._clock,
-            budget=self._settings.wait_budget,
-            read_interval=self._settings.fleet_read_interval,
-        )
-        return polling.run(
+        return Polling(view, self._clock, self._settings).run(
             action,
             lambda: self.advance(action, view),
-            done=lambda result: result.finished,
             # A step that took effect (tags written, role authorized) is already in the view,
             # and each can take effect once: the next step follows at once, without new reads.
             pause=lambda result: poll if result.progress is JoinProgress.WAITING else 0.0,
-            pause_after_error=poll,
         )
 
     def view(self) -> FleetView:

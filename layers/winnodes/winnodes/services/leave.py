@@ -149,18 +149,10 @@ class LeaveService:
         # API version it discovered) hold for every poll. An action that ended meanwhile shows
         # at the group's next read, or sooner if another drain deleted the Node.
         view = view or self.view()
-        polling = Polling(
-            view,
-            self._clock,
-            budget=self._settings.wait_budget,
-            read_interval=self._settings.fleet_read_interval,
-        )
-        return polling.run(
+        return Polling(view, self._clock, self._settings).run(
             action,
             lambda: self.advance(action, view),
-            done=lambda result: result.finished,
             pause=lambda result: self._pause(action, result),
-            pause_after_error=self._settings.poll_interval.total_seconds(),
         )
 
     def advance(self, action: TerminateAction, view: FleetView | None = None) -> LeaveResult:
