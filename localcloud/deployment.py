@@ -55,14 +55,26 @@ Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
 
 def load_handler(name: str) -> Handler:
-    """`lambda_handler` of functions/<name>/app.py, loaded the way the Lambda runtime does."""
+    """`lambda_handler` of functions/<name>/app.py, loaded and answering the way the Lambda
+    runtime does: the response is marshalled to JSON, and one that cannot be fails the
+    invocation (Runtime.MarshalError) although the handler returned."""
     path = FUNCTIONS / name / "app.py"
     spec = importlib.util.spec_from_file_location(f"functions_{name}_app", path)
     assert spec is not None and spec.loader is not None
     module: ModuleType = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     handler: Handler = module.lambda_handler
-    return handler
+
+    def invoke(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        response = handler(event, context)
+        try:
+            marshalled = json.dumps(response)
+        except (TypeError, ValueError) as error:
+            raise RuntimeError(f"Runtime.MarshalError: {name} response: {error}") from error
+        answer: dict[str, Any] = json.loads(marshalled)
+        return answer
+
+    return invoke
 
 
 # Each function's Timeout in template.yaml (a test keeps the two in step).

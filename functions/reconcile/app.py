@@ -1,7 +1,6 @@
 """Scheduled reconciler: drives every pending launch and terminate action of every managed group
 forward and repairs what drifted (services.reconcile)."""
 
-from dataclasses import asdict
 from datetime import timedelta
 from typing import Any
 
@@ -17,4 +16,4 @@ from winnodes.observability import logger, metrics, tracer
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     time_left = timedelta(milliseconds=context.get_remaining_time_in_millis())
     report = wiring.reconcile_service().reconcile(time_left=time_left)
-    return asdict(report)
+    return report.as_json()

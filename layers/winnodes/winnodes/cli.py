@@ -13,7 +13,7 @@ import logging
 import os
 import sys
 from collections.abc import Iterator, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -194,7 +194,7 @@ def _read_event(source: str) -> Any:
 def _reconcile(args: argparse.Namespace) -> CommandResult:
     report = wiring.reconcile_service(_region(args)).reconcile()
     return CommandResult(
-        json.dumps(asdict(report), indent=2, default=str) + "\n",
+        json.dumps(report.as_json(), indent=2) + "\n",
         status=EXIT_FAILURE if report.errors else EXIT_OK,
     )
 

@@ -8,8 +8,9 @@ from __future__ import annotations
 import random
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from winnodes.decisions.warm_pool import WarmWait, warm_wait_cause
 from winnodes.errors import WinNodesError
@@ -47,6 +48,14 @@ class ReconcileReport:
     # Work left for the next pass because the invocation's time ran short: "<group>: <what>".
     deferred: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+
+    def as_json(self) -> dict[str, Any]:
+        """The report as JSON data: what the function returns and `winnodes reconcile` prints."""
+        data = asdict(self)
+        # asdict rebuilds a Counter from its (step, count) pairs, counting the pairs: tuple keys
+        # that JSON cannot carry.
+        data["outcomes"] = dict(self.outcomes)
+        return data
 
 
 # Work starts only while this much of the invocation's time is left: one step against a cluster
