@@ -3,6 +3,13 @@ Kubernetes half. A kubelet stand-in starts only when the instance runs a Windows
 data calls ``Start-EKSBootstrap.ps1`` with this cluster's name, endpoint and CA, and it has an
 instance role; whether the role may join is then the API server's (webhook's) decision, as on
 EKS. Termination stops the kubelet.
+
+User data runs on the first boot only (EC2Launch v2's default). A stop (into a Stopped warm pool)
+before the bootstrap finished, which the kubelet's registration marks, cuts it short for good:
+later boots start no kubelet. One that finished installed the kubelet as a service, which every
+later boot starts. AWS warns of exactly this: "Amazon EC2 Auto Scaling does not wait for user
+data to finish running, so the stop or hibernate action can interrupt a script that is still
+running" (https://docs.aws.amazon.com/autoscaling/ec2/userguide/warm-pool-instance-lifecycle.html).
 """
 
 from __future__ import annotations
@@ -29,6 +36,11 @@ log = logging.getLogger("localcloud.aws.boot")
 _WINDOWS_BUILDS = {"2019": "10.0.17763", "2022": "10.0.20348", "2025": "10.0.26100"}
 
 
+class StoppedKubelet(Protocol):
+    @property
+    def registered(self) -> bool: ...  # its Node was created: the bootstrap finished
+
+
 class NodeFleetLike(Protocol):
     """What booting needs of the Kubernetes half (``localcloud.kube.NodeFleet``)."""
 
@@ -44,7 +56,7 @@ class NodeFleetLike(Protocol):
         workloads: str,
     ) -> object: ...
 
-    def stop(self, instance_id: str, *, delete_node: bool = False) -> None: ...
+    def stop(self, instance_id: str, *, delete_node: bool = False) -> StoppedKubelet | None: ...
 
 
 @dataclass(frozen=True)
@@ -76,22 +88,40 @@ class BootSimulator:
         # By group name: how its nodes' run-to-completion pods end ("complete" unless set;
         # "fail": containers exit 1, "hang": they never exit). See localcloud.kube.Workloads.
         self.workloads: dict[str, str] = {}
+        # Instances past their first boot, and those whose bootstrap finished (node registered).
+        self._booted: set[str] = set()
+        self._bootstrapped: set[str] = set()
         self._lock = threading.Lock()
 
     def attach(self, nodes: NodeFleetLike) -> None:
         self.nodes = nodes
 
     def on_launch(self, group: FakeAutoScalingGroup, instance: Instance) -> None:
-        outcome = self._boot(instance, workloads=self.workloads.get(group.name, "complete"))
+        """The instance boots: first launched, or started again out of a Stopped pool."""
+        with self._lock:
+            first_boot = instance.id not in self._booted
+            self._booted.add(instance.id)
+            bootstrapped = instance.id in self._bootstrapped
+        if first_boot or bootstrapped:
+            outcome = self._boot(instance, workloads=self.workloads.get(group.name, "complete"))
+        else:
+            outcome = BootOutcome(
+                instance.id,
+                False,
+                "bootstrap cut short by a stop; user data runs on the first boot only",
+            )
         with self._lock:
             self.outcomes[instance.id] = outcome
         log.info("boot %s: %s", instance.id, outcome.reason)
 
     def on_stop(self, instance: Instance) -> None:
         """EC2 stopped the instance (into a Stopped warm pool): its kubelet stops, its Node
-        stays; a start boots it again (``on_launch``)."""
-        if self.nodes is not None:
-            self.nodes.stop(instance.id)
+        stays; a start boots it again (``on_launch``), with a kubelet only when its bootstrap
+        finished before the stop."""
+        stopped = self.nodes.stop(instance.id) if self.nodes is not None else None
+        if stopped is not None and stopped.registered:
+            with self._lock:
+                self._bootstrapped.add(instance.id)
 
     def on_terminate(self, instance: Instance) -> None:
         if self.nodes is not None:

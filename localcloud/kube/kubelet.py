@@ -114,6 +114,8 @@ class SimulatedNode:
             target=self._run, name=f"kubelet-{spec.instance_id}", daemon=True
         )
         self.state = NodeState.BOOTING
+        # Its Node was created (or found there): the bootstrap that started it is done.
+        self.registered = False
         self.registration_failures: list[int | str] = []
         # May be changed while the node runs (a test releases a hanging pod).
         self.workloads = spec.workloads
@@ -153,6 +155,7 @@ class SimulatedNode:
             self._stop.wait(self.timing.register_retry)
         if self._stop.is_set():
             return
+        self.registered = True
         self.state = NodeState.READY
         next_heartbeat = 0.0
         while not self._stop.is_set():
@@ -455,19 +458,21 @@ class NodeFleet:
             monitor.cancel()
         return node.start()
 
-    def stop(self, instance_id: str, *, delete_node: bool = False) -> None:
+    def stop(self, instance_id: str, *, delete_node: bool = False) -> SimulatedNode | None:
         """The instance is gone: stop its kubelet (and delete its Node, as a cloud controller
         manager would, when ``delete_node``). A Node that stays turns NotReady (Ready
-        ``Unknown``) once the node monitor's grace period has passed."""
+        ``Unknown``) once the node monitor's grace period has passed. Returns the stopped
+        kubelet, None when the instance had none."""
         with self._lock:
             node = self._nodes.pop(instance_id, None)
         if node is None:
-            return
+            return None
         node.stop()
         if delete_node:
             self._delete_node(node.name)
         elif self._node_lost is not None:
             self._monitor(node)
+        return node
 
     def _monitor(self, node: SimulatedNode) -> None:
         """kube-controller-manager's node lifecycle controller (disabled in the local control

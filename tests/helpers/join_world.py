@@ -146,7 +146,8 @@ class FakeAccessEntries:
 @dataclass
 class FakeKube:
     journal: list[str]
-    # The node is Ready from this read of the node list on (0: at once).
+    # The node is registered, and Ready, from these reads of the node list on (0: at once).
+    registered_from_read: int = 0
     ready_from_read: int = 0
     reads: int = 0
     windows_ipam: bool = True  # kube-system/amazon-vpc-cni enable-windows-ipam
@@ -155,17 +156,20 @@ class FakeKube:
 
     def nodes_by_instance(self) -> dict[str, NodeState]:
         self.journal.append("kube.list_nodes")
-        return {INSTANCE: self._look()}
+        node = self._look()
+        return {INSTANCE: node} if node else {}
 
     def node_named(self, name: str) -> NodeState | None:
         self.journal.append("kube.get_node")
         return self._look() if name == NODE else None
 
-    def _look(self) -> NodeState:
+    def _look(self) -> NodeState | None:
         look = self.reads
         self.reads += 1
         if look in self.outage:
             raise KubernetesError("GET /api/v1/nodes: 503 Service Unavailable", 503)
+        if look < self.registered_from_read:
+            return None
         return NodeState(
             NODE, INSTANCE, ready=look >= self.ready_from_read, windows_build="10.0.20348"
         )

@@ -1,16 +1,16 @@
 """A join whose cluster cannot be read (its API endpoint out of reach, the cluster deleted)
 still takes the steps the group and the instance decide alone, and takes no other: a duplicate
-event is ignored and a warm launch released, quietly, while a join that needs the cluster fails
-with the cluster's error, for Lambda to retry and the reconciler to carry on. The steps the group
-and the instance decide alone ask the cluster nothing, so they cost no connect timeout."""
+event is ignored and a Linux instance ABANDONed, quietly, while a join that needs the cluster
+(also a launch into the warm pool, held until its node registers) fails with the cluster's
+error, for Lambda to retry and the reconciler to carry on. The steps the group and the instance
+decide alone ask the cluster nothing, so they cost no connect timeout."""
 
 from __future__ import annotations
 
 import pytest
 
 from tests.helpers.join_world import FakeKube, JoinWorld, launch_action
-from winnodes.decisions.join import Abandon, NothingToDo, ReleaseToWarmPool
-from winnodes.decisions.smoke import SmokeTestPolicy
+from winnodes.decisions.join import Abandon, NothingToDo
 from winnodes.errors import KubernetesError
 from winnodes.ports import InstancePlatform, NodeState
 
@@ -40,18 +40,6 @@ def world_with_cluster_out_of_reach(state: str) -> JoinWorld:
     return world
 
 
-@pytest.mark.parametrize("smoke", [False, True])
-def test_a_launch_into_the_warm_pool_is_released_without_the_cluster(smoke: bool) -> None:
-    world = world_with_cluster_out_of_reach("Warmed:Pending:Wait")
-
-    service = world.service(SmokeTestPolicy(enabled=smoke))
-    result = service.advance(launch_action())
-
-    assert result.step == ReleaseToWarmPool()
-    assert world.autoscaling.completed == ["CONTINUE"]
-    assert cluster_calls(world) == []
-
-
 def test_an_action_no_longer_pending_is_left_alone_without_the_cluster() -> None:
     world = world_with_cluster_out_of_reach("InService")
 
@@ -62,8 +50,11 @@ def test_an_action_no_longer_pending_is_left_alone_without_the_cluster() -> None
     assert cluster_calls(world) == []
 
 
-def test_a_join_that_needs_the_cluster_fails_with_its_error_and_changes_nothing() -> None:
-    world = world_with_cluster_out_of_reach("Pending:Wait")
+@pytest.mark.parametrize("state", ["Pending:Wait", "Warmed:Pending:Wait"])
+def test_a_join_that_needs_the_cluster_fails_with_its_error_and_changes_nothing(
+    state: str,
+) -> None:
+    world = world_with_cluster_out_of_reach(state)
 
     with pytest.raises(KubernetesError, match="connect timeout"):
         world.service().advance(launch_action())

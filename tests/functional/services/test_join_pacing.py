@@ -143,17 +143,27 @@ def test_windows_ipam_is_switched_on_when_the_role_is_authorized_already() -> No
     assert world.journal.count("kube.read_vpc_cni") == 1
 
 
-def test_a_launch_into_the_warm_pool_is_continued_at_once_without_preparing_a_node() -> None:
+def test_a_launch_into_the_warm_pool_is_held_until_its_node_registers_not_until_ready() -> None:
     world = JoinWorld()
     world.autoscaling.state = "Warmed:Pending:Wait"
     world.compute.tags = {}
     world.access_entries.entries = set()
+    world.kube.registered_from_read = 2  # bootstrapping on the first two looks
+    world.kube.ready_from_read = 1_000  # never Ready: stopped once released
 
     result = world.service(settings=settings()).join(launch_action())
 
     assert result.step == ReleaseToWarmPool() and result.progress is JoinProgress.FINISHED
-    # Stopped next: tagged, authorized and awaited when it leaves the pool, not now.
-    assert writes_and_sleeps(world.journal) == ["autoscaling.complete CONTINUE"]
+    # Prepared like any join, so that the bootstrap can register the node; released once it
+    # has, before Auto Scaling stops the instance.
+    assert writes_and_sleeps(world.journal) == [
+        "ec2.create_tags",
+        "eks.create_access_entry",
+        "autoscaling.heartbeat",
+        "sleep 2",
+        "sleep 2",
+        "autoscaling.complete CONTINUE",
+    ]
 
 
 def test_a_waiting_join_reads_its_node_every_poll_and_the_fleet_every_interval() -> None:

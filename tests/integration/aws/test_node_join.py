@@ -135,3 +135,51 @@ def test_a_node_with_bad_user_data_or_an_unmapped_role_never_joins(
         unmapped_role
         not in clients.eks.list_access_entries(clusterName=local.cluster_name)["accessEntries"]
     )
+
+
+def test_a_stop_into_the_warm_pool_cuts_an_unfinished_bootstrap_short_for_good(
+    local: LocalCloud, aws: AwsCloud, clients: Clients, make_group: MakeGroup, sim_time: SimTime
+) -> None:
+    """User data runs on the first boot only: an instance stopped into the pool before its node
+    registered never starts a kubelet again, one stopped after does on every start."""
+    assert local.kube is not None and aws.boot is not None
+    nodes = local.kube.nodes
+    role_arn, profile_arn = aws.create_node_role(f"win-{secrets.token_hex(3)}")
+    group = make_group(
+        desired=0,
+        hooks=(LAUNCH,),
+        script=cluster_script(clients, local.cluster_name),
+        profile_arn=profile_arn,
+    )
+    clients.autoscaling.put_warm_pool(
+        AutoScalingGroupName=group.name, MaxGroupPreparedCapacity=2, PoolState="Stopped"
+    )
+    warming = clients.autoscaling.describe_warm_pool(AutoScalingGroupName=group.name)
+    cut_short, finished = sorted(i["InstanceId"] for i in warming["Instances"])
+    assert {i["LifecycleState"] for i in warming["Instances"]} == {"Warmed:Pending:Wait"}
+
+    def release(instance: str) -> None:
+        clients.autoscaling.complete_lifecycle_action(
+            AutoScalingGroupName=group.name,
+            LifecycleHookName="launch",
+            InstanceId=instance,
+            LifecycleActionResult="CONTINUE",
+        )
+
+    # The role is not mapped yet: this bootstrap cannot have registered its node.
+    release(cut_short)
+    clients.eks.create_access_entry(
+        clusterName=local.cluster_name, principalArn=role_arn, type="EC2_WINDOWS"
+    )
+    finished_node = wait_for(lambda: nodes.get(finished), message="kubelet started")
+    assert finished_node.wait_ready(timeout=30), finished_node.registration_failures
+    release(finished)
+    assert nodes.get(cut_short) is None and nodes.get(finished) is None  # both stopped
+
+    clients.autoscaling.set_desired_capacity(AutoScalingGroupName=group.name, DesiredCapacity=2)
+
+    assert sorted(in_state(clients, group.name, "Pending:Wait")) == [cut_short, finished]
+    restarted = wait_for(lambda: nodes.get(finished), message="kubelet started again")
+    assert restarted.wait_ready(timeout=30), restarted.registration_failures
+    assert nodes.get(cut_short) is None
+    assert "first boot only" in aws.boot.outcomes[cut_short].reason

@@ -1,6 +1,9 @@
-"""Join with a warm pool: launches into the pool are released with CONTINUE without joining; a
-scale-out draws on the pool and each instance then joins and is completed with CONTINUE, also
-one kept running in the pool for hours (its EC2 LaunchTime that old)."""
+"""Join with a warm pool: a launch into the pool is prepared (tagged, role authorized) and held
+until its node registered, its bootstrap done, then released with CONTINUE; a scale-out draws on
+the pool and each instance then joins and is completed with CONTINUE once Ready, also one kept
+running in the pool for hours (its EC2 LaunchTime that old). The local cloud's instances run
+their user data on the first boot only, as EC2Launch does: released before its node registered,
+a Stopped pool instance would never register once drawn."""
 
 from __future__ import annotations
 
@@ -35,6 +38,14 @@ def product() -> Iterator[Product]:
 def launches(product: Product) -> Iterator[Recorder]:
     with launch_events(product) as recorder:
         yield recorder
+
+
+def registered_nodes_by_instance(product: Product) -> dict[str, str]:
+    return {
+        node.spec.provider_id.rsplit("/", 1)[-1]: node.metadata.name
+        for node in product.kube.core_v1().list_node().items
+        if node.spec.provider_id
+    }
 
 
 def warm_pool(product: Product, group: str) -> dict[str, str]:
@@ -88,7 +99,11 @@ def test_a_stopped_pool_is_filled_without_joining_and_scale_out_joins_its_instan
     for instance_id in warm:
         wait_for_steps(launches, instance_id, last=["ReleaseToWarmPool"])
     assert all(steps(launches, i) == ["ReleaseToWarmPool"] for i in warm)
-    assert not set(warm) & set(ready_nodes_by_instance(product))
+    # Released only once bootstrapped: each stopped instance has its Node, which is not Ready.
+    assert set(warm) <= set(registered_nodes_by_instance(product))
+    wait_for(
+        lambda: not set(warm) & set(ready_nodes_by_instance(product)), message="nodes NotReady"
+    )
 
     autoscaling.set_desired_capacity(AutoScalingGroupName=group, DesiredCapacity=2)
 
@@ -158,3 +173,60 @@ def test_the_reconciler_joins_a_running_pool_instance_whose_launch_event_was_los
     product.client("autoscaling").set_desired_capacity(
         AutoScalingGroupName=group, DesiredCapacity=0
     )
+
+
+def test_the_reconciler_releases_a_launch_into_the_pool_once_its_node_registered(
+    product: Product, launches: Recorder, node_role: tuple[str, str]
+) -> None:
+    _, profile_arn = node_role
+    product.aws.events.set_chaos(Chaos(drop=1.0, seed=5))  # the launch event is lost
+    group = product.make_group(desired=0, profile_arn=profile_arn)
+    product.client("autoscaling").put_warm_pool(
+        AutoScalingGroupName=group, MaxGroupPreparedCapacity=1, PoolState="Stopped"
+    )
+
+    def reconciled() -> list[str]:
+        report = product.tick()
+        assert "Abandon" not in report["outcomes"]
+        return filled(product, group, 1, "Warmed:Stopped")
+
+    (warm,) = wait_for(reconciled, message="the reconciler releases the launch into the pool")
+    assert warm in registered_nodes_by_instance(product)
+    assert steps(launches, warm) == []  # no event arrived
+    product.client("autoscaling").delete_warm_pool(AutoScalingGroupName=group)
+
+
+def test_a_launch_into_the_pool_never_bootstrapped_is_abandoned_at_its_launch_deadline(
+    product: Product, launches: Recorder, node_role: tuple[str, str]
+) -> None:
+    # Its event lost, the reconciler alone sees it: its deadline counts from EC2's LaunchTime
+    # (the launch into the pool), not from each pass's first sight, so it ends.
+    _, profile_arn = node_role
+    product.aws.events.set_chaos(Chaos(drop=1.0, seed=7))
+    product.configure(JOIN_DEADLINE_SECONDS="4")
+    group = product.make_group(
+        desired=0,
+        profile_arn=profile_arn,
+        user_data=product.user_data(cluster="elsewhere"),  # its node never registers here
+    )
+    autoscaling = product.client("autoscaling")
+    try:
+        autoscaling.put_warm_pool(
+            AutoScalingGroupName=group, MaxGroupPreparedCapacity=1, PoolState="Stopped"
+        )
+        (first,) = wait_for(lambda: list(warm_pool(product, group)), message="warming")
+
+        def abandoned() -> bool:
+            outcomes: dict[str, int] = product.tick()["outcomes"]
+            return outcomes.get("Abandon", 0) > 0
+
+        wait_for(abandoned, message="ABANDON at the deadline")
+        # ABANDON terminates the warming instance; the pool launches another in its place.
+        wait_for(
+            lambda: first not in warm_pool(product, group) and len(warm_pool(product, group)),
+            message="a replacement",
+        )
+        assert first not in registered_nodes_by_instance(product)
+    finally:
+        autoscaling.delete_warm_pool(AutoScalingGroupName=group)
+        product.configure(JOIN_DEADLINE_SECONDS="1200")

@@ -330,12 +330,36 @@ def test_instance_of_another_group_is_left_alone() -> None:
     )
 
 
-def test_a_launch_into_the_warm_pool_is_released_without_waiting_for_a_node() -> None:
-    # The instance is stopped after this hook and joins when it leaves the pool (Pending:Wait);
-    # waiting now would time the hook out and have the warm instance replaced.
+def test_a_launch_into_the_warm_pool_is_prepared_and_released_once_its_node_registers() -> None:
+    # Auto Scaling stops the instance once released, cutting short a bootstrap still running:
+    # prepared as any join, then held until the bootstrap registered the node, Ready or not.
     warm = replace(FRESH, lifecycle_state=LifecycleState.WARMED_PENDING_WAIT)
-    assert step(warm) == ReleaseToWarmPool()
-    assert step(replace(warm, lifecycle_state=LifecycleState.PENDING_WAIT)) == TagInstance()
+    assert step(warm) == TagInstance()
+    tagged = replace(warm, tags_present=True)
+    assert step(tagged) == AuthorizeNodeRole()
+    authorized = replace(tagged, authorization=NodeAuthorization.AUTHORIZED)
+    assert step(replace(authorized, windows_ipam_enabled=False)) == EnableWindowsIpam()
+    waiting = step(authorized)
+    assert isinstance(waiting, WaitForNode) and waiting.reason == "node not registered"
+    registered = replace(authorized, node_found=True)
+    assert step(registered) == ReleaseToWarmPool()
+    # The smoke test waits for the draw from the pool (Pending:Wait), when the node serves.
+    assert step(replace(registered, smoke=SmokeTest.NOT_STARTED)) == ReleaseToWarmPool()
+
+
+def test_a_launch_into_the_warm_pool_whose_node_never_registers_is_abandoned_at_the_deadline() -> (
+    None
+):
+    unregistered = replace(
+        JOINED, lifecycle_state=LifecycleState.WARMED_PENDING_WAIT, node_found=False
+    )
+    assert isinstance(step(unregistered, DEFAULT_JOIN_DEADLINE - timedelta(seconds=1)), WaitForNode)
+    assert step(unregistered, DEFAULT_JOIN_DEADLINE) == Abandon(
+        "not bootstrapped in the warm pool by the deadline: node not registered"
+    )
+    # Registered by then: released, as its bootstrap is done.
+    registered = replace(unregistered, node_found=True, node_ready=False)
+    assert step(registered, DEFAULT_JOIN_DEADLINE) == ReleaseToWarmPool()
 
 
 FACTS = st.builds(
@@ -376,13 +400,16 @@ def test_never_continue_unless_the_node_is_ready_and_smoke_ok(
 
 
 @given(FACTS, ELAPSED)
-def test_continue_without_a_node_only_into_the_warm_pool(
+def test_continue_without_a_ready_node_only_into_the_warm_pool_once_registered(
     facts: JoinFacts, elapsed: timedelta
 ) -> None:
-    # The instance is stopped after this: it serves nothing until it leaves the pool.
+    # The instance is stopped after this: it serves nothing until it leaves the pool. Its
+    # bootstrap is done (the node registered), which needed everything of ours.
     if isinstance(decide_join_step(facts, now=T0 + elapsed), ReleaseToWarmPool):
         assert facts.lifecycle_state is LifecycleState.WARMED_PENDING_WAIT
         assert facts.in_group and facts.instance_found and facts.is_windows
+        assert facts.node_found and facts.tags_present and facts.windows_ipam_enabled
+        assert facts.authorization is NodeAuthorization.AUTHORIZED
 
 
 @given(FACTS, ELAPSED)

@@ -21,7 +21,7 @@ def test_a_running_pool_instance_starts_its_join_when_it_leaves_the_pool() -> No
     # The event path: the launch event's time.
     assert (
         join_started_at(
-            launch_time=LAUNCHED, stamped=None, event_time=DRAWN, now=DRAWN, warm_pool=True
+            launch_time=LAUNCHED, stamped=None, event_time=DRAWN, now=DRAWN, may_come_from_pool=True
         )
         == DRAWN
     )
@@ -29,7 +29,7 @@ def test_a_running_pool_instance_starts_its_join_when_it_leaves_the_pool() -> No
     later = DRAWN + timedelta(minutes=1)
     assert (
         join_started_at(
-            launch_time=LAUNCHED, stamped=None, event_time=None, now=later, warm_pool=True
+            launch_time=LAUNCHED, stamped=None, event_time=None, now=later, may_come_from_pool=True
         )
         == later
     )
@@ -38,7 +38,7 @@ def test_a_running_pool_instance_starts_its_join_when_it_leaves_the_pool() -> No
         stamped=later,
         event_time=None,
         now=later + timedelta(minutes=9),
-        warm_pool=True,
+        may_come_from_pool=True,
     )
     assert stamped == later
 
@@ -47,15 +47,23 @@ def test_a_stamp_older_than_launch_time_is_an_earlier_launchs_and_ignored() -> N
     restarted = LAUNCHED + timedelta(days=1)  # a Stopped pool instance started again
     assert not stamp_is_current(LAUNCHED, launch_time=restarted)
     started = join_started_at(
-        launch_time=restarted, stamped=LAUNCHED, event_time=None, now=restarted, warm_pool=True
+        launch_time=restarted,
+        stamped=LAUNCHED,
+        event_time=None,
+        now=restarted,
+        may_come_from_pool=True,
     )
     assert started == restarted
 
 
-def test_without_a_warm_pool_launch_time_is_the_start() -> None:
+def test_an_action_that_cannot_follow_a_stay_in_the_pool_starts_at_launch_time() -> None:
     assert (
         join_started_at(
-            launch_time=LAUNCHED, stamped=DRAWN, event_time=DRAWN, now=DRAWN, warm_pool=False
+            launch_time=LAUNCHED,
+            stamped=DRAWN,
+            event_time=DRAWN,
+            now=DRAWN,
+            may_come_from_pool=False,
         )
         == LAUNCHED
     )
@@ -66,7 +74,7 @@ def test_never_before_launch_time_and_a_current_stamp_wins(
     launch: datetime, stamped: datetime | None, event: datetime | None, now: datetime
 ) -> None:
     started = join_started_at(
-        launch_time=launch, stamped=stamped, event_time=event, now=now, warm_pool=True
+        launch_time=launch, stamped=stamped, event_time=event, now=now, may_come_from_pool=True
     )
 
     assert started >= launch
@@ -85,7 +93,7 @@ def test_a_return_to_a_running_pool_supersedes_the_stamp_of_the_previous_stay() 
         stamped=DRAWN,
         event_time=drawn_again,
         now=drawn_again,
-        warm_pool=True,
+        may_come_from_pool=True,
         returned_at=returned,
     )
     assert started == drawn_again  # not DRAWN: that deadline passed long ago
@@ -102,7 +110,7 @@ def test_a_stamp_from_before_the_last_return_never_starts_the_join(
         stamped=stamped,
         event_time=event,
         now=event,
-        warm_pool=True,
+        may_come_from_pool=True,
         returned_at=returned,
     )
 

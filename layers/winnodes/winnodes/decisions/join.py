@@ -42,21 +42,23 @@ def join_started_at(
     stamped: datetime | None,
     event_time: datetime | None,
     now: datetime,
-    warm_pool: bool,
+    may_come_from_pool: bool,
     returned_at: datetime | None = None,
 ) -> datetime:
     """When the launch action began: the start of the join deadline.
 
-    EC2's LaunchTime is when the instance was last started. For a new instance, or one started
-    out of a Stopped or Hibernated warm pool, that is when the action began; but one kept
-    Running in a warm pool keeps the LaunchTime of its launch into the pool, maybe hours before
-    scale-out drew it, and would be past its deadline at once. So the start is the stamp the
-    join left on the instance when it first saw it waiting (JOIN_STARTED_TAG; one older than
-    LaunchTime is an earlier launch's, one from before the instance's last return to the pool
-    an earlier stay's), else the launch event's time, else now: the reconciler's
-    first sight of an action whose event was lost, which it stamps so that later passes agree.
-    Never before LaunchTime. A group without a warm pool has no such instance: LaunchTime."""
-    if not warm_pool:
+    EC2's LaunchTime is when the instance was last started. For a new instance (also one
+    launched into a warm pool), or one started out of a Stopped or Hibernated warm pool, that is
+    when the action began; but one kept Running in a warm pool keeps the LaunchTime of its
+    launch into the pool, maybe hours before scale-out drew it, and would be past its deadline
+    at once. So for an action that may follow a stay in the pool (`may_come_from_pool`: held at
+    Pending:Wait in a group with a warm pool) the start is the stamp the join left on the
+    instance when it first saw it waiting (JOIN_STARTED_TAG; one older than LaunchTime is an
+    earlier launch's, one from before the instance's last return to the pool an earlier
+    stay's), else the launch event's time, else now: the reconciler's first sight of an action
+    whose event was lost, which it stamps so that later passes agree. Never before LaunchTime.
+    Any other action: LaunchTime."""
+    if not may_come_from_pool:
         return launch_time
     if stamped is not None and stamp_is_current(
         stamped, launch_time=launch_time, returned_at=returned_at
@@ -152,7 +154,8 @@ class CompleteContinue:
 
 @dataclass(frozen=True, slots=True)
 class ReleaseToWarmPool:
-    """CONTINUE a launch into the warm pool: no node is awaited, the instance is stopped next."""
+    """CONTINUE a launch into the warm pool once its node has registered (bootstrapped): the
+    instance waits in the pool, stopped or running, until scale-out draws it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,11 +186,10 @@ def decide_join_step(facts: JoinFacts, *, now: datetime) -> JoinStep:
     return _towards_service(facts, now, past_deadline=now >= facts.deadline_at)
 
 
-def decide_fleet_step(facts: JoinFacts, *, now: datetime) -> JoinStep | None:  # noqa: PLR0911
+def decide_fleet_step(facts: JoinFacts, *, now: datetime) -> JoinStep | None:
     """The step the group and the instance decide on their own, or None when the cluster's
     facts are needed too. Reads none of them (tags, authorization, IPAM, node, smoke), so a
-    cluster out of reach still gets a duplicate event ignored, a Linux instance ABANDONed and a
-    warm launch released."""
+    cluster out of reach still gets a duplicate event ignored and a Linux instance ABANDONed."""
     # One return per rule, in priority order, reads better than a table here.
     if not facts.in_group:
         # Not ours to complete: acting on it would touch another group's instance.
@@ -202,26 +204,19 @@ def decide_fleet_step(facts: JoinFacts, *, now: datetime) -> JoinStep | None:  #
         return _wait(facts, now, "instance not yet visible in EC2")
     if not facts.is_windows:
         return Abandon("instance is not a Windows instance; check the launch template AMI")
-    if facts.lifecycle_state is LifecycleState.WARMED_PENDING_WAIT:
-        # Launched into the warm pool, to be stopped: it joins when it leaves the pool, held by
-        # the launch hook again then (Pending:Wait). Holding it now for a node would time the
-        # hook out, and with ABANDON Auto Scaling replaces the warm instance over and over.
-        return ReleaseToWarmPool()
     return None
 
 
-def _towards_service(facts: JoinFacts, now: datetime, *, past_deadline: bool) -> JoinStep:  # noqa: PLR0911
+def _towards_service(facts: JoinFacts, now: datetime, *, past_deadline: bool) -> JoinStep:
     """For a Windows instance held for the group: the next step towards CONTINUE."""
+    if facts.lifecycle_state is LifecycleState.WARMED_PENDING_WAIT:
+        return _towards_pool(facts, now, past_deadline=past_deadline)
     if facts.node_ready_for_service and _prepared(facts):
         return CompleteContinue()
     if past_deadline:
         return Abandon(f"not joined by the deadline: {_missing(facts)}")
-    if not facts.tags_present:
-        return TagInstance()
-    if facts.authorization is NodeAuthorization.MISSING:
-        return AuthorizeNodeRole()
-    if not facts.windows_ipam_enabled:
-        return EnableWindowsIpam()
+    if (step := _preparation(facts)) is not None:
+        return step
     if (
         facts.smoke is SmokeTest.NOT_STARTED
         and facts.node_found
@@ -230,6 +225,36 @@ def _towards_service(facts: JoinFacts, now: datetime, *, past_deadline: bool) ->
     ):
         return _start_smoke_test(facts)
     return _wait(facts, now, _missing(facts))
+
+
+def _towards_pool(facts: JoinFacts, now: datetime, *, past_deadline: bool) -> JoinStep:
+    """For a Windows instance launched into the warm pool: the next step towards its release.
+
+    Auto Scaling stops (or hibernates) the instance as soon as the action completes, without
+    waiting for its user data, which runs on first boot only: released early, the bootstrap is
+    cut short and the node never registers once drawn. So the action is held, as AWS advises,
+    until the bootstrap is done, which the node's registration shows (Start-EKSBootstrap.ps1
+    starts the kubelet last); https://docs.aws.amazon.com/autoscaling/ec2/userguide/warm-pool-instance-lifecycle.html.
+    Ready is not awaited: the node serves only once drawn, when the launch hook holds it
+    again (Pending:Wait) for Ready and the smoke test."""
+    if facts.node_found and _prepared(facts):
+        return ReleaseToWarmPool()
+    if past_deadline:
+        return Abandon(f"not bootstrapped in the warm pool by the deadline: {_missing(facts)}")
+    if (step := _preparation(facts)) is not None:
+        return step
+    return _wait(facts, now, _missing(facts))
+
+
+def _preparation(facts: JoinFacts) -> TagInstance | AuthorizeNodeRole | EnableWindowsIpam | None:
+    """What of ours the node still needs before it can register and serve."""
+    if not facts.tags_present:
+        return TagInstance()
+    if facts.authorization is NodeAuthorization.MISSING:
+        return AuthorizeNodeRole()
+    if not facts.windows_ipam_enabled:
+        return EnableWindowsIpam()
+    return None
 
 
 def _start_smoke_test(facts: JoinFacts) -> StartSmokeTest | Abandon:

@@ -30,7 +30,7 @@ _CLOCK_MARGIN: Final = timedelta(hours=1)
 
 
 class WarmWait(StrEnum):
-    LAUNCH = "launch"  # a new instance launched into the pool: the join releases it
+    LAUNCH = "launch"  # a new instance launched into the pool: the join prepares it
     RETURN = "return"  # back from the group on scale in: the leave drains it
     UNKNOWN = "unknown"  # either: only the event can tell; the reconciler does not drain it
 

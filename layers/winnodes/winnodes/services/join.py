@@ -166,8 +166,8 @@ class JoinService:
         now = self._clock.now()
         instance = view.instance(action.instance_id)
         # What the group and the instance decide alone (decide_fleet_step) costs the cluster no
-        # call: a duplicate event, a warm launch or a Linux instance asks no API server, and
-        # one out of reach costs them no connect timeout.
+        # call: a duplicate event or a Linux instance asks no API server, and one out of reach
+        # costs them no connect timeout.
         seen = self._observe(action, instance, None, view)
         step = decide_fleet_step(seen.facts, now=now)
         if step is None:
@@ -190,22 +190,23 @@ class JoinService:
         members = {i.instance_id: i for i in group.instances} if group else {}
         member = members.get(action.instance_id)
         if instance is not None:
-            warm_pool = group is not None and group.has_warm_pool
+            # Only an instance that may have waited in a warm pool needs its join's start kept:
+            # a launch into the pool starts at LaunchTime, as one into a group without a pool.
+            action.stamp_wanted = (
+                group is not None
+                and group.has_warm_pool
+                and member is not None
+                and (LifecycleState.parse(member.lifecycle_state) is LifecycleState.PENDING_WAIT)
+            )
             if action.started_at is None:
                 action.started_at = join_started_at(
                     launch_time=instance.launch_time,
                     stamped=self._tags.join_started(instance),
                     event_time=action.event_time,
                     now=self._clock.now(),
-                    warm_pool=warm_pool,
+                    may_come_from_pool=action.stamp_wanted,
                     returned_at=self._tags.returned_to_pool(instance),
                 )
-            # Only an instance that may have waited in a warm pool needs its join's start kept.
-            action.stamp_wanted = (
-                warm_pool
-                and member is not None
-                and (LifecycleState.parse(member.lifecycle_state) is LifecycleState.PENDING_WAIT)
-            )
             action.tags_present = action.tags_present or (
                 self._tags.present(action.group, instance)
                 and (not action.stamp_wanted or self._tags.stamped(instance))
@@ -335,7 +336,10 @@ class JoinService:
                     )
             case ReleaseToWarmPool():
                 if self._complete(action, LifecycleActionResult.CONTINUE):
-                    logger.info("launch into the warm pool completed with CONTINUE", extra=log)
+                    logger.info(
+                        "node registered: launch into the warm pool completed with CONTINUE",
+                        extra=log,
+                    )
             case NothingToDo(reason=reason):
                 logger.info("nothing to do", extra=log | {"reason": reason})
 

@@ -74,8 +74,8 @@ class LifecycleEvents:
 
     def _launch(self, event: LaunchLifecycleEvent) -> Outcome:
         detail = event.detail
-        # A launch into the warm pool goes through the join too, which releases it at once:
-        # decided there, the reconciler does the same for an event that never arrived.
+        # A launch into the warm pool goes through the join too, which releases it once its
+        # node registered: decided there, the reconciler does the same for a lost event.
         holder = self._holder(detail)
         if not isinstance(holder, tuple):
             return holder

@@ -326,8 +326,8 @@ class ReconcileService:
     ) -> bool:
         """At Warmed:Pending:Wait: is it a return to the pool (the terminate hook's) rather than
         a launch into it? Only when its facts prove it (decisions.warm_pool); UNKNOWN goes the
-        launch's way, where the join only releases it and AWS refuses that completion for a
-        return (the launch hook holds nothing): a drain is never guessed."""
+        launch's way, where AWS refuses the join's heartbeats and completion for a return (the
+        launch hook holds nothing): a drain is never guessed."""
         instance = view.instance(instance_id)
         cause = warm_wait_cause(
             reuse_on_scale_in=reuse_on_scale_in,
