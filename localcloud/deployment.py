@@ -17,10 +17,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING, Any, Literal, overload
+from typing import TYPE_CHECKING, Any
 
 from localcloud.aws import AwsCloud
-from localcloud.aws.cloud import Service
+from localcloud.aws.cloud import Clients
 from localcloud.aws.events import LambdaContext
 from localcloud.kube import KubeCloud, Timing
 from localcloud.kube.clients import allowed
@@ -29,13 +29,7 @@ from winnodes import rbac, wiring
 from winnodes.userdata import bootstrap_settings, encode_userdata, render_userdata
 
 if TYPE_CHECKING:
-    from mypy_boto3_autoscaling import AutoScalingClient
-    from mypy_boto3_ec2 import EC2Client
-    from mypy_boto3_eks import EKSClient
     from mypy_boto3_eks.literals import AuthenticationModeType
-    from mypy_boto3_iam import IAMClient
-    from mypy_boto3_ssm import SSMClient
-    from mypy_boto3_sts import STSClient
     from mypy_boto3_sts.type_defs import CredentialsTypeDef
 
 LAUNCH = "autoscaling:EC2_INSTANCE_LAUNCHING"
@@ -104,22 +98,9 @@ class Product:
     lifecycle: Handler
     reconcile: Handler
 
-    @overload
-    def client(self, service: Literal["autoscaling"]) -> AutoScalingClient: ...
-    @overload
-    def client(self, service: Literal["ec2"]) -> EC2Client: ...
-    @overload
-    def client(self, service: Literal["eks"]) -> EKSClient: ...
-    @overload
-    def client(self, service: Literal["iam"]) -> IAMClient: ...
-    @overload
-    def client(self, service: Literal["ssm"]) -> SSMClient: ...
-    @overload
-    def client(self, service: Literal["sts"]) -> STSClient: ...
-    @overload
-    def client(self, service: Literal["sqs"]) -> Any: ...
-    def client(self, service: Service) -> Any:
-        return self.aws.client(service)
+    @property
+    def client(self) -> Clients:
+        return self.aws.client
 
     def configure(self, **settings: str) -> None:
         """Change the functions' environment (as a redeploy would) and start cold."""

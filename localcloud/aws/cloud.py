@@ -12,7 +12,7 @@ import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, overload
+from typing import TYPE_CHECKING, Any, Literal, Protocol, overload
 
 import boto3
 from moto.moto_api._internal.models import moto_api_backend
@@ -54,6 +54,25 @@ SERVICE_CIDR = "10.100.0.0/16"
 TICK_SECONDS = 0.02
 # The services the local cloud serves to its callers (boto3's stubs type all but SQS).
 Service = Literal["autoscaling", "ec2", "eks", "iam", "ssm", "sts", "sqs"]
+
+
+class Clients(Protocol):
+    """A boto3 client for a service of the local cloud, typed by the service's name."""
+
+    @overload
+    def __call__(self, service: Literal["autoscaling"]) -> AutoScalingClient: ...
+    @overload
+    def __call__(self, service: Literal["ec2"]) -> EC2Client: ...
+    @overload
+    def __call__(self, service: Literal["eks"]) -> EKSClient: ...
+    @overload
+    def __call__(self, service: Literal["iam"]) -> IAMClient: ...
+    @overload
+    def __call__(self, service: Literal["ssm"]) -> SSMClient: ...
+    @overload
+    def __call__(self, service: Literal["sts"]) -> STSClient: ...
+    @overload
+    def __call__(self, service: Literal["sqs"]) -> Any: ...
 
 
 @dataclass(frozen=True)
@@ -226,22 +245,12 @@ class AwsCloud(Running):
         """The network, roles and cluster ``start`` created."""
         return _started(self._world)
 
-    @overload
-    def client(self, service: Literal["autoscaling"]) -> AutoScalingClient: ...
-    @overload
-    def client(self, service: Literal["ec2"]) -> EC2Client: ...
-    @overload
-    def client(self, service: Literal["eks"]) -> EKSClient: ...
-    @overload
-    def client(self, service: Literal["iam"]) -> IAMClient: ...
-    @overload
-    def client(self, service: Literal["ssm"]) -> SSMClient: ...
-    @overload
-    def client(self, service: Literal["sts"]) -> STSClient: ...
-    @overload
-    def client(self, service: Literal["sqs"]) -> Any: ...
-    def client(self, service: Service) -> Any:
-        """A plain boto3 client against this cloud (real HTTP)."""
+    @property
+    def client(self) -> Clients:
+        """Plain boto3 clients against this cloud (real HTTP), typed per service."""
+        return self._client
+
+    def _client(self, service: Service) -> Any:
         return boto3.client(
             service,
             region_name=self.region,
