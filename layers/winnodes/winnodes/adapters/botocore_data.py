@@ -14,7 +14,6 @@ builds it for the tests, and `aws.AwsSession` reads only it when it is there.
 
 from __future__ import annotations
 
-import argparse
 import json
 import shutil
 from collections.abc import Iterable, Mapping
@@ -154,6 +153,9 @@ def _undocumented(node: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> None:
+    # Imported here: every cold start imports this module (for PACKAGED), only a build runs this.
+    import argparse  # noqa: PLC0415
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument(
         "target",
