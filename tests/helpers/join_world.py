@@ -153,6 +153,8 @@ class FakeKube:
     windows_ipam: bool = True  # kube-system/amazon-vpc-cni enable-windows-ipam
     # The looks at the node (counted like `reads`) the API server answers with a 503.
     outage: range = range(0)
+    unschedulable: bool = False  # cordoned
+    held_for_warm_pool: bool = False  # by the join (our annotation)
 
     def nodes_by_instance(self) -> dict[str, NodeState]:
         self.journal.append("kube.list_nodes")
@@ -170,9 +172,29 @@ class FakeKube:
             raise KubernetesError("GET /api/v1/nodes: 503 Service Unavailable", 503)
         if look < self.registered_from_read:
             return None
+        return self._node(ready=look >= self.ready_from_read)
+
+    def _node(self, *, ready: bool) -> NodeState:
         return NodeState(
-            NODE, INSTANCE, ready=look >= self.ready_from_read, windows_build="10.0.20348"
+            NODE,
+            INSTANCE,
+            ready=ready,
+            windows_build="10.0.20348",
+            unschedulable=self.unschedulable,
+            held_for_warm_pool=self.held_for_warm_pool,
         )
+
+    def hold_for_warm_pool(self, name: str) -> NodeState | None:
+        assert name == NODE
+        self.journal.append("kube.cordon_for_warm_pool")
+        self.unschedulable = self.held_for_warm_pool = True
+        return self._node(ready=self.reads > self.ready_from_read)
+
+    def return_from_warm_pool(self, name: str) -> NodeState | None:
+        assert name == NODE
+        self.journal.append("kube.uncordon_from_warm_pool")
+        self.unschedulable = self.held_for_warm_pool = False
+        return self._node(ready=self.reads > self.ready_from_read)
 
     def read_aws_auth(self) -> AwsAuthConfigMap | None:
         raise NotImplementedError("the cluster is in API mode: aws-auth is not read")

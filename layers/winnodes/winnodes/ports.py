@@ -165,6 +165,9 @@ class NodeState:
     ready: bool
     unschedulable: bool = False
     windows_build: str | None = None  # label node.kubernetes.io/windows-build
+    # Cordoned by the join for the instance's stay in the warm pool (our annotation): only
+    # such a cordon is lifted when the instance is drawn, never an operator's.
+    held_for_warm_pool: bool = False
 
 
 @dataclass(frozen=True)
@@ -200,6 +203,16 @@ class ClusterKube(Protocol):
 
     def node_named(self, name: str) -> NodeState | None:
         """The Node of that name, None when there is none."""
+        ...
+
+    def hold_for_warm_pool(self, name: str) -> NodeState | None:
+        """Cordons the Node, marked as held for the warm pool; the Node as it now is, None when
+        it is gone."""
+        ...
+
+    def return_from_warm_pool(self, name: str) -> NodeState | None:
+        """Uncordons a Node held for the warm pool and drops the mark; the Node as it now is,
+        None when it is gone."""
         ...
 
 

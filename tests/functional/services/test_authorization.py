@@ -89,6 +89,12 @@ class FakeKube:
     def node_named(self, name: str) -> NodeState | None:
         return None
 
+    def hold_for_warm_pool(self, name: str) -> NodeState | None:
+        raise NotImplementedError("authorizing a role touches no Node")
+
+    def return_from_warm_pool(self, name: str) -> NodeState | None:
+        raise NotImplementedError("authorizing a role touches no Node")
+
 
 @dataclass
 class FakeAccessEntries:

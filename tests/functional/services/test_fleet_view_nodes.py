@@ -85,3 +85,20 @@ def test_a_node_registered_under_another_name_is_found_by_the_next_list() -> Non
     assert view.node("prod", INSTANCE) is None  # by name: not there
     view.refresh()
     assert view.node("prod", INSTANCE) == kube.nodes["win-custom-1"]
+
+
+def test_a_node_we_changed_reads_as_changed_from_the_list_and_by_name_without_a_call() -> None:
+    kube = Kube({NAME: NodeState(NAME, INSTANCE.instance_id, ready=True)})
+    view = view_of(kube)
+    view.node("prod", INSTANCE)  # listed
+    cordoned = replace(kube.nodes[NAME], unschedulable=True, held_for_warm_pool=True)
+
+    view.note_node("prod", cordoned)
+    assert view.node("prod", INSTANCE) == cordoned
+    view.refresh_nodes()
+    view.node("prod", INSTANCE)  # by name
+    view.note_node("prod", replace(cordoned, unschedulable=False, held_for_warm_pool=False))
+    found = view.node("prod", INSTANCE)
+
+    assert found is not None and not found.unschedulable and not found.held_for_warm_pool
+    assert kube.calls == ["list", f"get {NAME}"]

@@ -154,16 +154,35 @@ def test_a_launch_into_the_warm_pool_is_held_until_its_node_registers_not_until_
     result = world.service(settings=settings()).join(launch_action())
 
     assert result.step == ReleaseToWarmPool() and result.progress is JoinProgress.FINISHED
-    # Prepared like any join, so that the bootstrap can register the node; released once it
-    # has, before Auto Scaling stops the instance.
+    # Prepared like any join, so that the bootstrap can register the node; cordoned and
+    # released once it has, before Auto Scaling stops the instance. The cordon is in the view:
+    # the release follows at once.
     assert writes_and_sleeps(world.journal) == [
         "ec2.create_tags",
         "eks.create_access_entry",
         "autoscaling.heartbeat",
         "sleep 2",
         "sleep 2",
+        "kube.cordon_for_warm_pool",
         "autoscaling.complete CONTINUE",
     ]
+
+
+def test_a_node_drawn_from_the_warm_pool_is_uncordoned_then_continued_at_once() -> None:
+    world = JoinWorld()
+    world.kube.unschedulable = world.kube.held_for_warm_pool = True
+    world.kube.ready_from_read = 1  # Ready on the second look
+
+    result = world.service(settings=settings()).join(launch_action())
+
+    assert result.step == CompleteContinue()
+    assert writes_and_sleeps(world.journal) == [
+        "autoscaling.heartbeat",
+        "sleep 2",
+        "kube.uncordon_from_warm_pool",
+        "autoscaling.complete CONTINUE",
+    ]
+    assert not world.kube.unschedulable
 
 
 def test_a_waiting_join_reads_its_node_every_poll_and_the_fleet_every_interval() -> None:

@@ -147,6 +147,12 @@ class Services:
         self._call("repair", instance_id)
         return True
 
+    def repair_warm_pool_cordon(
+        self, group: ManagedGroup, instance_id: str, view: FleetView
+    ) -> bool:
+        self._call("uncordon", instance_id)
+        return False
+
     def remove_leftover_smoke_pods(self, cluster: str, view: FleetView, **_: Any) -> int:
         return 0
 
@@ -288,6 +294,7 @@ def test_a_failed_tagging_request_holds_up_none_of_the_groups_held_instances() -
         "advance i-0000000000000000b",
         "repair-ipam prod",
         "repair i-0000000000000000c",
+        "uncordon i-0000000000000000c",
     ]
     assert report.errors == ["win: tagging: TagLimitExceeded"]
 
@@ -314,8 +321,10 @@ def test_every_groups_held_instances_come_before_any_repair() -> None:
         "advance i-0000000000000000d",
         "repair-ipam slow",
         "repair i-0000000000000000a",
+        "uncordon i-0000000000000000a",
         "repair-ipam prod",
         "repair i-0000000000000000c",
+        "uncordon i-0000000000000000c",
     ]
 
 

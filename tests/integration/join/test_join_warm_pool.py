@@ -1,9 +1,10 @@
 """Join with a warm pool: a launch into the pool is prepared (tagged, role authorized) and held
-until its node registered, its bootstrap done, then released with CONTINUE; a scale-out draws on
-the pool and each instance then joins and is completed with CONTINUE once Ready, also one kept
-running in the pool for hours (its EC2 LaunchTime that old). The local cloud's instances run
-their user data on the first boot only, as EC2Launch does: released before its node registered,
-a Stopped pool instance would never register once drawn."""
+until its node registered, its bootstrap done, then its node is cordoned and the launch released
+with CONTINUE; a scale-out draws on the pool and each instance then joins, its node uncordoned
+and the action completed with CONTINUE once Ready, also one kept running in the pool for hours
+(its EC2 LaunchTime that old). The local cloud's instances run their user data on the first
+boot only, as EC2Launch does: released before its node registered, a Stopped pool instance
+would never register once drawn."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from tests.integration.join.helpers import (
     ready_nodes_by_instance,
     states,
 )
+from winnodes.adapters.kube.cluster import WARM_POOL_HOLD_ANNOTATION
 
 pytestmark = pytest.mark.integration
 
@@ -46,6 +48,15 @@ def registered_nodes_by_instance(product: Product) -> dict[str, str]:
         for node in product.kube.core_v1().list_node().items
         if node.spec.provider_id
     }
+
+
+def held_for_warm_pool(product: Product, instance_id: str) -> bool:
+    """The instance's Node is cordoned, with the join's mark: it takes no pods."""
+    name = registered_nodes_by_instance(product)[instance_id]
+    node = product.kube.core_v1().read_node(name)
+    marked = WARM_POOL_HOLD_ANNOTATION in (node.metadata.annotations or {})
+    assert marked == bool(node.spec.unschedulable), (name, node.spec.unschedulable)
+    return marked
 
 
 def warm_pool(product: Product, group: str) -> dict[str, str]:
@@ -99,8 +110,10 @@ def test_a_stopped_pool_is_filled_without_joining_and_scale_out_joins_its_instan
     for instance_id in warm:
         wait_for_steps(launches, instance_id, last=["ReleaseToWarmPool"])
     assert all(steps(launches, i) == ["ReleaseToWarmPool"] for i in warm)
-    # Released only once bootstrapped: each stopped instance has its Node, which is not Ready.
+    # Released only once bootstrapped: each stopped instance has its Node, cordoned, which
+    # turns NotReady.
     assert set(warm) <= set(registered_nodes_by_instance(product))
+    assert all(held_for_warm_pool(product, i) for i in warm)
     wait_for(
         lambda: not set(warm) & set(ready_nodes_by_instance(product)), message="nodes NotReady"
     )
@@ -110,6 +123,7 @@ def test_a_stopped_pool_is_filled_without_joining_and_scale_out_joins_its_instan
     joined = wait_for(lambda: all_in_service(product, group, 2), message="2 InService")
     assert joined == warm  # drawn from the pool, not launched anew
     assert set(joined) <= set(ready_nodes_by_instance(product))
+    assert not any(held_for_warm_pool(product, i) for i in joined)  # uncordoned to serve
     for instance_id in joined:
         wait_for_steps(launches, instance_id, last=["CompleteContinue"])
     assert not launches.errors
@@ -128,6 +142,9 @@ def running_pool_instance_hours_old(
     )
     (warm,) = wait_for(lambda: filled(product, group, 1, "Warmed:Running"), message="pool filled")
     wait_for_steps(launches, warm, last=["ReleaseToWarmPool"])
+    # Its node is Ready in the running pool, but cordoned: no pods before it is drawn.
+    assert warm in ready_nodes_by_instance(product)
+    assert held_for_warm_pool(product, warm)
     launched_hours_ago(product, warm, 3)
     return group, warm
 
@@ -146,6 +163,7 @@ def test_a_running_pool_instance_drawn_hours_after_its_launch_joins(
     wait_for_steps(launches, warm, last=["CompleteContinue"])
     assert steps(launches, warm) == ["ReleaseToWarmPool", "CompleteContinue"]
     assert warm in ready_nodes_by_instance(product)
+    assert not held_for_warm_pool(product, warm)
     product.client("autoscaling").set_desired_capacity(
         AutoScalingGroupName=group, DesiredCapacity=0
     )
@@ -170,6 +188,7 @@ def test_the_reconciler_joins_a_running_pool_instance_whose_launch_event_was_los
     wait_for(reconciled, message="the reconciler completes the launch action")
     assert steps(launches, warm) == ["ReleaseToWarmPool"]  # the later event never arrived
     assert warm in ready_nodes_by_instance(product)
+    assert not held_for_warm_pool(product, warm)
     product.client("autoscaling").set_desired_capacity(
         AutoScalingGroupName=group, DesiredCapacity=0
     )
@@ -191,7 +210,7 @@ def test_the_reconciler_releases_a_launch_into_the_pool_once_its_node_registered
         return filled(product, group, 1, "Warmed:Stopped")
 
     (warm,) = wait_for(reconciled, message="the reconciler releases the launch into the pool")
-    assert warm in registered_nodes_by_instance(product)
+    assert held_for_warm_pool(product, warm)
     assert steps(launches, warm) == []  # no event arrived
     product.client("autoscaling").delete_warm_pool(AutoScalingGroupName=group)
 
@@ -230,3 +249,34 @@ def test_a_launch_into_the_pool_never_bootstrapped_is_abandoned_at_its_launch_de
     finally:
         autoscaling.delete_warm_pool(AutoScalingGroupName=group)
         product.configure(JOIN_DEADLINE_SECONDS="1200")
+
+
+def test_the_reconciler_lifts_a_warm_pool_cordon_left_on_a_node_in_service(
+    product: Product, launches: Recorder, node_role: tuple[str, str]
+) -> None:
+    # As if the draw's action had ended without the join (timed out to CONTINUE, completed by
+    # hand): the node serves nothing while the instance is in service. An operator's own cordon
+    # (no mark) is theirs.
+    _, profile_arn = node_role
+    group = product.make_group(desired=2, profile_arn=profile_arn)
+    ours, operators = wait_for(lambda: all_in_service(product, group, 2), message="2 InService")
+    nodes = registered_nodes_by_instance(product)
+    core = product.kube.core_v1()
+    core.patch_node(
+        nodes[ours],
+        {
+            "metadata": {"annotations": {WARM_POOL_HOLD_ANNOTATION: "true"}},
+            "spec": {"unschedulable": True},
+        },
+    )
+    core.patch_node(nodes[operators], {"spec": {"unschedulable": True}})
+
+    report = product.tick()
+
+    assert report["warm_pool_cordons_lifted"] == 1
+    assert not held_for_warm_pool(product, ours)
+    assert core.read_node(nodes[operators]).spec.unschedulable
+    assert product.tick()["warm_pool_cordons_lifted"] == 0
+    product.client("autoscaling").set_desired_capacity(
+        AutoScalingGroupName=group, DesiredCapacity=0
+    )

@@ -16,6 +16,7 @@ from winnodes.decisions.join import (
     Abandon,
     AuthorizeNodeRole,
     CompleteContinue,
+    CordonForWarmPool,
     EnableWindowsIpam,
     JoinFacts,
     NodeAuthorization,
@@ -23,6 +24,7 @@ from winnodes.decisions.join import (
     ReleaseToWarmPool,
     StartSmokeTest,
     TagInstance,
+    UncordonFromWarmPool,
     WaitForNode,
     decide_fleet_step,
     decide_join_step,
@@ -342,9 +344,26 @@ def test_a_launch_into_the_warm_pool_is_prepared_and_released_once_its_node_regi
     waiting = step(authorized)
     assert isinstance(waiting, WaitForNode) and waiting.reason == "node not registered"
     registered = replace(authorized, node_found=True)
-    assert step(registered) == ReleaseToWarmPool()
+    assert step(registered) == CordonForWarmPool()  # no pods on it while in the pool
+    held = replace(registered, node_unschedulable=True, node_held_for_warm_pool=True)
+    assert step(held) == ReleaseToWarmPool()
     # The smoke test waits for the draw from the pool (Pending:Wait), when the node serves.
-    assert step(replace(registered, smoke=SmokeTest.NOT_STARTED)) == ReleaseToWarmPool()
+    assert step(replace(held, smoke=SmokeTest.NOT_STARTED)) == ReleaseToWarmPool()
+    # Cordoned already by someone else: released as it is, and not marked as ours.
+    assert step(replace(registered, node_unschedulable=True)) == ReleaseToWarmPool()
+
+
+def test_a_node_drawn_from_the_warm_pool_is_uncordoned_once_ready_and_tested() -> None:
+    drawn = replace(JOINED, node_unschedulable=True, node_held_for_warm_pool=True)
+    assert step(drawn) == UncordonFromWarmPool()
+    assert isinstance(step(replace(drawn, node_ready=False)), WaitForNode)
+    smoke_pending = replace(drawn, smoke=SmokeTest.NOT_STARTED, windows_build="10.0.20348")
+    assert isinstance(step(smoke_pending), StartSmokeTest)  # bound by nodeName: cordon or not
+    assert step(replace(drawn, smoke=SmokeTest.PASSED)) == UncordonFromWarmPool()
+    uncordoned = replace(drawn, node_unschedulable=False, node_held_for_warm_pool=False)
+    assert step(uncordoned) == CompleteContinue()
+    # An operator's cordon is theirs to lift.
+    assert step(replace(uncordoned, node_unschedulable=True)) == CompleteContinue()
 
 
 def test_a_launch_into_the_warm_pool_whose_node_never_registers_is_abandoned_at_the_deadline() -> (
@@ -357,9 +376,11 @@ def test_a_launch_into_the_warm_pool_whose_node_never_registers_is_abandoned_at_
     assert step(unregistered, DEFAULT_JOIN_DEADLINE) == Abandon(
         "not bootstrapped in the warm pool by the deadline: node not registered"
     )
-    # Registered by then: released, as its bootstrap is done.
+    # Registered by then: cordoned and released, as its bootstrap is done.
     registered = replace(unregistered, node_found=True, node_ready=False)
-    assert step(registered, DEFAULT_JOIN_DEADLINE) == ReleaseToWarmPool()
+    assert step(registered, DEFAULT_JOIN_DEADLINE) == CordonForWarmPool()
+    held = replace(registered, node_unschedulable=True, node_held_for_warm_pool=True)
+    assert step(held, DEFAULT_JOIN_DEADLINE) == ReleaseToWarmPool()
 
 
 FACTS = st.builds(
@@ -373,6 +394,8 @@ FACTS = st.builds(
     windows_ipam_enabled=st.booleans(),
     node_found=st.booleans(),
     node_ready=st.booleans(),
+    node_unschedulable=st.booleans(),
+    node_held_for_warm_pool=st.booleans(),
     smoke=st.sampled_from(SmokeTest),
     smoke_detail=st.none() | st.text(max_size=20),
     windows_build=st.none() | st.sampled_from(["10.0.17763", "10.0.20348", "10.0.19041"]),
@@ -397,6 +420,7 @@ def test_never_continue_unless_the_node_is_ready_and_smoke_ok(
         assert facts.lifecycle_state.awaits_launch_action
         assert facts.tags_present and facts.authorization is NodeAuthorization.AUTHORIZED
         assert facts.windows_ipam_enabled
+        assert not facts.node_held_for_warm_pool  # our cordon lifted first
 
 
 @given(FACTS, ELAPSED)
@@ -410,6 +434,21 @@ def test_continue_without_a_ready_node_only_into_the_warm_pool_once_registered(
         assert facts.in_group and facts.instance_found and facts.is_windows
         assert facts.node_found and facts.tags_present and facts.windows_ipam_enabled
         assert facts.authorization is NodeAuthorization.AUTHORIZED
+        assert facts.node_unschedulable or facts.node_held_for_warm_pool  # takes no pods
+
+
+@given(FACTS, ELAPSED)
+def test_the_warm_pool_cordon_is_set_in_the_pool_and_lifted_only_from_a_drawn_node(
+    facts: JoinFacts, elapsed: timedelta
+) -> None:
+    result = decide_join_step(facts, now=T0 + elapsed)
+    if isinstance(result, CordonForWarmPool):
+        assert facts.lifecycle_state is LifecycleState.WARMED_PENDING_WAIT
+        assert facts.node_found and not facts.node_unschedulable
+    if isinstance(result, UncordonFromWarmPool):
+        assert facts.lifecycle_state is LifecycleState.PENDING_WAIT
+        assert facts.node_held_for_warm_pool and facts.node_found and facts.node_ready
+        assert facts.smoke in {SmokeTest.DISABLED, SmokeTest.PASSED}
 
 
 @given(FACTS, ELAPSED)

@@ -90,6 +90,8 @@ class JoinFacts:
     windows_ipam_enabled: bool
     node_found: bool
     node_ready: bool
+    node_unschedulable: bool = False  # cordoned, by anyone
+    node_held_for_warm_pool: bool = False  # cordoned by the join for the warm pool
     smoke: SmokeTest = SmokeTest.DISABLED
     smoke_detail: str | None = None  # why the smoke pod failed or is still pending
     windows_build: str | None = None  # the node's node.kubernetes.io/windows-build label
@@ -148,6 +150,18 @@ class WaitForNode:
 
 
 @dataclass(frozen=True, slots=True)
+class CordonForWarmPool:
+    """Cordon the registered node, marked as held for the warm pool, before its release: there
+    it must take no pods, whether stopped next (they would be stranded on a node going away) or
+    kept running while outside the group's service."""
+
+
+@dataclass(frozen=True, slots=True)
+class UncordonFromWarmPool:
+    """Lift the join's own warm-pool cordon from a node drawn into service, Ready and tested."""
+
+
+@dataclass(frozen=True, slots=True)
 class CompleteContinue:
     pass
 
@@ -170,6 +184,8 @@ type JoinStep = (
     | EnableWindowsIpam
     | StartSmokeTest
     | WaitForNode
+    | CordonForWarmPool
+    | UncordonFromWarmPool
     | CompleteContinue
     | ReleaseToWarmPool
     | NothingToDo
@@ -207,11 +223,13 @@ def decide_fleet_step(facts: JoinFacts, *, now: datetime) -> JoinStep | None:
     return None
 
 
-def _towards_service(facts: JoinFacts, now: datetime, *, past_deadline: bool) -> JoinStep:
+def _towards_service(facts: JoinFacts, now: datetime, *, past_deadline: bool) -> JoinStep:  # noqa: PLR0911
     """For a Windows instance held for the group: the next step towards CONTINUE."""
     if facts.lifecycle_state is LifecycleState.WARMED_PENDING_WAIT:
         return _towards_pool(facts, now, past_deadline=past_deadline)
     if facts.node_ready_for_service and _prepared(facts):
+        if facts.node_held_for_warm_pool:
+            return UncordonFromWarmPool()
         return CompleteContinue()
     if past_deadline:
         return Abandon(f"not joined by the deadline: {_missing(facts)}")
@@ -236,9 +254,12 @@ def _towards_pool(facts: JoinFacts, now: datetime, *, past_deadline: bool) -> Jo
     until the bootstrap is done, which the node's registration shows (Start-EKSBootstrap.ps1
     starts the kubelet last); https://docs.aws.amazon.com/autoscaling/ec2/userguide/warm-pool-instance-lifecycle.html.
     Ready is not awaited: the node serves only once drawn, when the launch hook holds it
-    again (Pending:Wait) for Ready and the smoke test."""
+    again (Pending:Wait) for Ready and the smoke test. Until then its node is cordoned; one
+    cordoned already (by an operator) is left as it is, and stays so when drawn."""
     if facts.node_found and _prepared(facts):
-        return ReleaseToWarmPool()
+        if facts.node_unschedulable or facts.node_held_for_warm_pool:
+            return ReleaseToWarmPool()
+        return CordonForWarmPool()
     if past_deadline:
         return Abandon(f"not bootstrapped in the warm pool by the deadline: {_missing(facts)}")
     if (step := _preparation(facts)) is not None:

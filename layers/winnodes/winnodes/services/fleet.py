@@ -203,6 +203,16 @@ class FleetView:
         named = _result(self._named_nodes[cluster, name])
         return named if named is not None and named.instance_id == instance.instance_id else None
 
+    def note_node(self, cluster: str, node: NodeState) -> None:
+        """We changed this Node and it now reads `node`: what the API server holds, without
+        reading it again."""
+        listed = self._nodes.get(cluster)
+        if isinstance(listed, dict) and node.instance_id in listed:
+            listed[node.instance_id] = node
+        for key, named in self._named_nodes.items():
+            if key[0] == cluster and isinstance(named, NodeState) and named.name == node.name:
+                self._named_nodes[key] = node
+
     def memo[T](self, key: Hashable, fetch: Callable[[], T]) -> T:
         """Anything else read once per pass (a role behind a profile, a role's authorization).
         A failure is remembered too, until refresh(): a cluster out of reach costs a pass its

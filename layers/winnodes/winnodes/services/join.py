@@ -18,6 +18,7 @@ from winnodes.decisions.join import (
     Abandon,
     AuthorizeNodeRole,
     CompleteContinue,
+    CordonForWarmPool,
     EnableWindowsIpam,
     JoinFacts,
     JoinStep,
@@ -26,6 +27,7 @@ from winnodes.decisions.join import (
     ReleaseToWarmPool,
     StartSmokeTest,
     TagInstance,
+    UncordonFromWarmPool,
     WaitForNode,
     decide_fleet_step,
     decide_join_step,
@@ -223,6 +225,8 @@ class JoinService:
             windows_ipam_enabled=cluster is not None and cluster.windows_ipam_enabled,
             node_found=node is not None,
             node_ready=node is not None and node.ready,
+            node_unschedulable=node is not None and node.unschedulable,
+            node_held_for_warm_pool=node is not None and node.held_for_warm_pool,
             smoke=smoke.state,
             smoke_detail=smoke.detail,
             windows_build=node.windows_build if node else None,
@@ -267,7 +271,7 @@ class JoinService:
             self._windows_ipam_enabled(action.group.cluster, kube, view),
         )
 
-    def _perform(self, step: JoinStep, action: LaunchAction, seen: _Observation) -> JoinProgress:
+    def _perform(self, step: JoinStep, action: LaunchAction, seen: _Observation) -> JoinProgress:  # noqa: PLR0911 - one per kind of step
         log = seen.log
         match step:
             case TagInstance():
@@ -283,10 +287,34 @@ class JoinService:
             case WaitForNode(heartbeat_due=due, reason=reason):
                 self._wait(action, seen, heartbeat_due=due, reason=reason)
                 return JoinProgress.WAITING
+            case CordonForWarmPool() | UncordonFromWarmPool():
+                return self._warm_pool_cordon(step, action, seen)
             case CompleteContinue() | Abandon() | ReleaseToWarmPool() | NothingToDo():
                 self._finish(step, action, seen)
                 return JoinProgress.FINISHED
         raise AssertionError(f"unhandled join step {step!r}")
+
+    def _warm_pool_cordon(
+        self,
+        step: CordonForWarmPool | UncordonFromWarmPool,
+        action: LaunchAction,
+        seen: _Observation,
+    ) -> JoinProgress:
+        cluster = seen.seen_cluster()
+        if cluster.node is None:  # decided only for a node that was seen
+            raise AssertionError(f"{step!r} without a node")
+        name = cluster.node.name
+        if isinstance(step, CordonForWarmPool):
+            node = cluster.kube.hold_for_warm_pool(name)
+            message = "node cordoned for its stay in the warm pool"
+        else:
+            node = cluster.kube.return_from_warm_pool(name)
+            message = "node uncordoned: drawn from the warm pool into service"
+        if node is None:  # gone meanwhile (deleted with its instance): the next poll sees it
+            return JoinProgress.WAITING
+        seen.view.note_node(str(action.group.cluster), node)
+        logger.info(message, extra=seen.log)
+        return JoinProgress.ADVANCED
 
     def _wait(
         self, action: LaunchAction, seen: _Observation, *, heartbeat_due: bool, reason: str
@@ -423,6 +451,34 @@ class JoinService:
         """Re-authorizes the role of an in-service Windows instance whose access entry or
         aws-auth entry went missing; True if it did. A malformed aws-auth stays untouched."""
         return self._node_role.repair(group, instance_id, view)
+
+    def repair_warm_pool_cordon(
+        self, group: ManagedGroup, instance_id: str, view: FleetView
+    ) -> bool:
+        """Uncordons the Node of an in-service instance that still carries the join's warm-pool
+        cordon (its draw's action ended without the join: timed out to CONTINUE, or completed
+        by hand); True if it did. An operator's cordon is left alone."""
+        instance = view.instance(instance_id)
+        if instance is None:
+            return False
+        cluster = str(group.cluster)
+        node = view.node(cluster, instance)
+        if node is None or not node.held_for_warm_pool:
+            return False
+        returned = view.kube(cluster).return_from_warm_pool(node.name)
+        if returned is None:
+            return False
+        view.note_node(cluster, returned)
+        logger.info(
+            "node uncordoned: in service with the warm-pool cordon still on",
+            extra={
+                "cluster": cluster,
+                "asg": group.auto_scaling_group_name,
+                "instance_id": instance_id,
+                "node": node.name,
+            },
+        )
+        return True
 
     def remove_leftover_smoke_pods(
         self,

@@ -41,6 +41,7 @@ class ReconcileReport:
     instances_tagged: int = 0  # joining instances and drifted in-service ones
     tags_repaired: int = 0  # of those, in service
     authorizations_repaired: int = 0
+    warm_pool_cordons_lifted: int = 0  # in-service nodes still cordoned for the warm pool
     windows_ipam_repaired: int = 0  # clusters whose enable-windows-ipam was switched back on
     smoke_pods_removed: int = 0  # left over after their launch action ended
     # Marked managed but unusable (no cluster tag, several): "<group>: <why>"; left alone.
@@ -265,7 +266,8 @@ class ReconcileService:
         view: FleetView,
         report: ReconcileReport,
     ) -> None:
-        """Drift under nodes in service: Windows IPAM switched off, an authorization deleted.
+        """Drift under nodes in service: Windows IPAM switched off, an authorization deleted,
+        a warm-pool cordon left on.
         Repairs can wait for the next pass, so the first failure (most likely the cluster's,
         and then every instance's) ends them for this group."""
         group = managed.auto_scaling_group_name
@@ -276,6 +278,8 @@ class ReconcileService:
             for instance_id in in_service:
                 if self._join.repair_authorization(managed, instance_id, view):
                     report.authorizations_repaired += 1
+                if self._join.repair_warm_pool_cordon(managed, instance_id, view):
+                    report.warm_pool_cordons_lifted += 1
         except WinNodesError as error:
             if instance_id is None:
                 report.errors.append(f"{group}: {error}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import quote
 
 from winnodes.adapters.kube.api import KubeApi
@@ -23,6 +23,8 @@ CONFIGMAPS = "/api/v1/namespaces/kube-system/configmaps"
 VPC_CNI_CONFIGMAP = "amazon-vpc-cni"
 WINDOWS_IPAM_KEY = "enable-windows-ipam"
 AWS_AUTH = "aws-auth"
+# On a Node the join cordoned for its instance's stay in the warm pool.
+WARM_POOL_HOLD_ANNOTATION: Final = "eks-windows-nodes/held-for-warm-pool"
 
 
 class KubeCluster:
@@ -93,9 +95,31 @@ class KubeCluster:
 
     def node_named(self, name: str) -> NodeState | None:
         try:
-            return _node_state(self._api.get(f"/api/v1/nodes/{quote(name, safe='')}"))
+            return _node_state(self._api.get(_node_path(name)))
         except KubernetesNotFoundError:
             return None
+
+    def hold_for_warm_pool(self, name: str) -> NodeState | None:
+        return self._patch_node(
+            name, {"annotations": {WARM_POOL_HOLD_ANNOTATION: "true"}}, unschedulable=True
+        )
+
+    def return_from_warm_pool(self, name: str) -> NodeState | None:
+        # null removes, as kubectl uncordon leaves spec.unschedulable unset.
+        return self._patch_node(
+            name, {"annotations": {WARM_POOL_HOLD_ANNOTATION: None}}, unschedulable=None
+        )
+
+    def _patch_node(
+        self, name: str, metadata: dict[str, Any], *, unschedulable: bool | None
+    ) -> NodeState | None:
+        try:
+            patched = self._api.patch(
+                _node_path(name), {"metadata": metadata, "spec": {"unschedulable": unschedulable}}
+            )
+        except KubernetesNotFoundError:
+            return None
+        return _node_state(patched)
 
     def nodes_by_instance(self) -> dict[str, NodeState]:
         nodes = {}
@@ -110,9 +134,14 @@ def _windows_ipam_on(config_map: Mapping[str, Any]) -> bool:
     return (config_map.get("data") or {}).get(WINDOWS_IPAM_KEY) == "true"
 
 
+def _node_path(name: str) -> str:
+    return f"/api/v1/nodes/{quote(name, safe='')}"
+
+
 def _node_state(node: Mapping[str, Any]) -> NodeState:
     spec = node.get("spec") or {}
     labels = node["metadata"].get("labels") or {}
+    annotations = node["metadata"].get("annotations") or {}
     conditions = (node.get("status") or {}).get("conditions") or []
     ready = any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
     return NodeState(
@@ -121,6 +150,7 @@ def _node_state(node: Mapping[str, Any]) -> NodeState:
         ready=ready,
         unschedulable=bool(spec.get("unschedulable")),
         windows_build=labels.get(WINDOWS_BUILD_LABEL),
+        held_for_warm_pool=WARM_POOL_HOLD_ANNOTATION in annotations,
     )
 
 
