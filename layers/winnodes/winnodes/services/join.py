@@ -300,20 +300,18 @@ class JoinService:
         action: LaunchAction,
         seen: _Observation,
     ) -> JoinProgress:
-        cluster = seen.seen_cluster()
-        if cluster.node is None:  # decided only for a node that was seen
+        node = seen.seen_cluster().node
+        if node is None:  # decided only for a node that was seen
             raise AssertionError(f"{step!r} without a node")
-        name = cluster.node.name
-        if isinstance(step, CordonForWarmPool):
-            node = cluster.kube.hold_for_warm_pool(name)
-            message = "node cordoned for its stay in the warm pool"
-        else:
-            node = cluster.kube.return_from_warm_pool(name)
-            message = "node uncordoned: drawn from the warm pool into service"
-        if node is None:  # gone meanwhile (deleted with its instance): the next poll sees it
-            return JoinProgress.WAITING
-        seen.view.note_node(str(action.group.cluster), node)
-        logger.info(message, extra=seen.log)
+        held = isinstance(step, CordonForWarmPool)
+        if not _set_warm_pool_cordon(str(action.group.cluster), node.name, seen.view, held=held):
+            return JoinProgress.WAITING  # gone meanwhile (deleted with its instance)
+        logger.info(
+            "node cordoned for its stay in the warm pool"
+            if held
+            else "node uncordoned: drawn from the warm pool into service",
+            extra=seen.log,
+        )
         return JoinProgress.ADVANCED
 
     def _wait(
@@ -465,10 +463,8 @@ class JoinService:
         node = view.node(cluster, instance)
         if node is None or not node.held_for_warm_pool:
             return False
-        returned = view.kube(cluster).return_from_warm_pool(node.name)
-        if returned is None:
+        if not _set_warm_pool_cordon(cluster, node.name, view, held=False):
             return False
-        view.note_node(cluster, returned)
         logger.info(
             "node uncordoned: in service with the warm-pool cordon still on",
             extra={
@@ -502,3 +498,14 @@ class JoinService:
 
     def _complete(self, action: LaunchAction, result: LifecycleActionResult) -> bool:
         return self._fleet.complete(action, result)
+
+
+def _set_warm_pool_cordon(cluster: str, name: str, view: FleetView, *, held: bool) -> bool:
+    """Cordons the Node for the warm pool (`held`), or lifts that cordon; False when the Node
+    is gone. The view holds the Node as it now is, so the next step needs no read."""
+    kube = view.kube(cluster)
+    node = kube.hold_for_warm_pool(name) if held else kube.return_from_warm_pool(name)
+    if node is None:
+        return False
+    view.note_node(cluster, node)
+    return True
