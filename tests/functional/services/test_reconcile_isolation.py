@@ -285,8 +285,9 @@ def test_a_failed_tagging_request_holds_up_none_of_the_groups_held_instances() -
         "i-0000000000000000b": "Terminating:Wait",
         "i-0000000000000000c": "InService",
     }
+    pooled = replace(group("win", "prod", members), has_warm_pool=True)
 
-    report = reconciler([group("win", "prod", members)], services, {"prod"}).reconcile()
+    report = reconciler([pooled], services, {"prod"}).reconcile()
 
     assert services.calls == [
         "tag i-0000000000000000a,i-0000000000000000c",
@@ -304,8 +305,13 @@ def test_every_groups_held_instances_come_before_any_repair() -> None:
     # wait behind another group's repairs.
     services = Services()
     groups = [
-        group(
-            "a", "slow", {"i-0000000000000000a": "InService", "i-0000000000000000b": "Pending:Wait"}
+        replace(
+            group(
+                "a",
+                "slow",
+                {"i-0000000000000000a": "InService", "i-0000000000000000b": "Pending:Wait"},
+            ),
+            has_warm_pool=True,
         ),
         group(
             "b", "prod", {"i-0000000000000000c": "InService", "i-0000000000000000d": "Pending:Wait"}
@@ -323,8 +329,7 @@ def test_every_groups_held_instances_come_before_any_repair() -> None:
         "repair i-0000000000000000a",
         "uncordon i-0000000000000000a",
         "repair-ipam prod",
-        "repair i-0000000000000000c",
-        "uncordon i-0000000000000000c",
+        "repair i-0000000000000000c",  # no warm pool: no warm-pool cordon to look for
     ]
 
 

@@ -260,6 +260,12 @@ def test_the_reconciler_lifts_a_warm_pool_cordon_left_on_a_node_in_service(
     _, profile_arn = node_role
     group = product.make_group(desired=2, profile_arn=profile_arn)
     ours, operators = wait_for(lambda: all_in_service(product, group, 2), message="2 InService")
+    # A pool of no instances (prepared capacity = desired): the group has a warm pool, which
+    # is where the reconciler looks for the mark.
+    product.client("autoscaling").put_warm_pool(
+        AutoScalingGroupName=group, MaxGroupPreparedCapacity=2, PoolState="Stopped"
+    )
+    assert warm_pool(product, group) == {}
     nodes = registered_nodes_by_instance(product)
     core = product.kube.core_v1()
     core.patch_node(

@@ -123,7 +123,7 @@ class ReconcileService:
             i.instance_id for g in groups for i in g.instances if _may_act_on(i.lifecycle_state)
         )
         clusters: set[ClusterName] = set()
-        repairs: list[tuple[ManagedGroup, list[str]]] = []
+        repairs: list[tuple[ManagedGroup, list[str], bool]] = []  # with: has a warm pool
         for group in groups:
             managed = discover_managed_group(group.name, group.tags)
             if isinstance(managed, UnmanagedGroup):
@@ -149,14 +149,14 @@ class ReconcileService:
                 )
                 continue
             if in_service:
-                repairs.append((managed, in_service))
+                repairs.append((managed, in_service, group.has_warm_pool))
         # Repairs can wait; held instances cannot (their hooks time out). So every group's held
         # instances come first, and no repair of an unreachable cluster delays another group's.
-        for managed, in_service in repairs:
+        for managed, in_service, warm_pool in repairs:
             if budget.spent():
                 report.deferred.append(f"{managed.auto_scaling_group_name}: repairs")
                 continue
-            self._repair(managed, in_service, view, report)
+            self._repair(managed, in_service, view, report, warm_pool=warm_pool)
         if budget.spent():
             report.deferred.extend(f"{c}: leftover smoke pods" for c in sorted(clusters))
         else:
@@ -265,9 +265,12 @@ class ReconcileService:
         in_service: list[str],
         view: FleetView,
         report: ReconcileReport,
+        *,
+        warm_pool: bool,
     ) -> None:
         """Drift under nodes in service: Windows IPAM switched off, an authorization deleted,
-        a warm-pool cordon left on.
+        a warm-pool cordon left on (looked for only in a group with a warm pool: it costs the
+        cluster's node list, which a pass otherwise reads only for held instances).
         Repairs can wait for the next pass, so the first failure (most likely the cluster's,
         and then every instance's) ends them for this group."""
         group = managed.auto_scaling_group_name
@@ -278,7 +281,7 @@ class ReconcileService:
             for instance_id in in_service:
                 if self._join.repair_authorization(managed, instance_id, view):
                     report.authorizations_repaired += 1
-                if self._join.repair_warm_pool_cordon(managed, instance_id, view):
+                if warm_pool and self._join.repair_warm_pool_cordon(managed, instance_id, view):
                     report.warm_pool_cordons_lifted += 1
         except WinNodesError as error:
             if instance_id is None:
