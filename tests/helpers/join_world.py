@@ -50,10 +50,19 @@ class FakeAutoScaling:
         default_factory=lambda: {"eks-windows-nodes/managed": "true", "eks:cluster-name": CLUSTER}
     )
     hooks: list[LifecycleHook] = field(default_factory=lambda: [HOOK])
+    # Tokens of actions that are over while the instance is held again (a later action): AWS
+    # refuses calls naming them, "No active Lifecycle Action found with token".
+    ended_tokens: set[str] = field(default_factory=set)
+    has_warm_pool: bool = False
 
     def describe_group(self, name: str) -> AutoScalingGroup:
         self.journal.append("autoscaling.describe_group")
-        return AutoScalingGroup(name, self.tags, (GroupInstance(INSTANCE, self.state),))
+        return AutoScalingGroup(
+            name,
+            self.tags,
+            (GroupInstance(INSTANCE, self.state),),
+            has_warm_pool=self.has_warm_pool,
+        )
 
     def groups_tagged(self, tag_key: str) -> Iterator[AutoScalingGroup]:
         raise NotImplementedError("a join never lists groups (the reconciler does)")
@@ -61,9 +70,11 @@ class FakeAutoScaling:
     def lifecycle_hooks(self, group: str) -> list[LifecycleHook]:
         return self.hooks
 
-    def complete_lifecycle_action(self, *, result: str, hook: str = HOOK.name, **_: Any) -> bool:
+    def complete_lifecycle_action(
+        self, *, result: str, hook: str = HOOK.name, token: str | None = None, **_: Any
+    ) -> bool:
         # CompleteLifecycleAction on an action no longer pending is refused (ValidationError).
-        if self.state not in ("Pending:Wait", "Warmed:Pending:Wait"):
+        if self.state not in ("Pending:Wait", "Warmed:Pending:Wait") or token in self.ended_tokens:
             return False
         self.journal.append(
             f"autoscaling.complete {result}" + ("" if hook == HOOK.name else f" {hook}")
@@ -72,9 +83,9 @@ class FakeAutoScaling:
         self.state = "InService" if result == "CONTINUE" else "Terminating"
         return True
 
-    def record_heartbeat(self, **_: Any) -> bool:
+    def record_heartbeat(self, *, token: str | None = None, **_: Any) -> bool:
         # Refused, like CompleteLifecycleAction, once the action is no longer pending.
-        if self.state not in ("Pending:Wait", "Warmed:Pending:Wait"):
+        if self.state not in ("Pending:Wait", "Warmed:Pending:Wait") or token in self.ended_tokens:
             self.journal.append("autoscaling.heartbeat refused")
             return False
         self.journal.append("autoscaling.heartbeat")

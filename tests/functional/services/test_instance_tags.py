@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
-from winnodes.models.groups import ManagedGroup
+from winnodes.models.groups import JOIN_STARTED_TAG, RETURNED_TO_POOL_TAG, ManagedGroup
 from winnodes.models.identifiers import ClusterName
 from winnodes.ports import Instance, InstancePlatform
 from winnodes.services.fleet import Fleet
@@ -17,6 +17,7 @@ from winnodes.services.tagging import InstanceTags
 GROUP = ManagedGroup("win-a", ClusterName("prod"))
 OWNED = {"kubernetes.io/cluster/prod": "owned"}
 EXTRA = {"team": "windows"}
+NOW = datetime(2026, 3, 2, 1, tzinfo=UTC)
 
 
 def instance(instance_id: str, tags: Mapping[str, str], *, windows: bool = True) -> Instance:
@@ -68,7 +69,7 @@ def test_only_windows_instances_missing_or_differing_tags_are_tagged_in_one_requ
     view = fleet(ec2).view()
 
     tagged = InstanceTags(compute=ec2, extra_tags=EXTRA).ensure(
-        GROUP, ["i-new", "i-done", "i-drifted", "i-linux", "i-gone"], view
+        GROUP, ["i-new", "i-done", "i-drifted", "i-linux", "i-gone"], view, now=NOW
     )
 
     assert tagged == ["i-new", "i-drifted"]
@@ -81,10 +82,10 @@ def test_the_view_keeps_what_was_written_so_a_second_pass_neither_tags_nor_reads
     ec2 = Ec2({"i-a": instance("i-a", {}), "i-b": instance("i-b", {"other": "kept"})})
     view = fleet(ec2).view()
     tags = InstanceTags(compute=ec2, extra_tags={})
-    tags.ensure(GROUP, ["i-a", "i-b"], view)
+    tags.ensure(GROUP, ["i-a", "i-b"], view, now=NOW)
     describes = ec2.describes
 
-    assert tags.ensure(GROUP, ["i-a", "i-b"], view) == []
+    assert tags.ensure(GROUP, ["i-a", "i-b"], view, now=NOW) == []
     assert ec2.requests == [["i-a", "i-b"]]
     assert ec2.describes == describes
     kept = view.instance("i-b")
@@ -97,6 +98,31 @@ def test_an_extra_tag_cannot_change_the_cluster_tag() -> None:
     ec2 = Ec2({"i-a": instance("i-a", {})})
     tags = InstanceTags(compute=ec2, extra_tags={"kubernetes.io/cluster/prod": "shared"})
 
-    tags.ensure(GROUP, ["i-a"], fleet(ec2).view())
+    tags.ensure(GROUP, ["i-a"], fleet(ec2).view(), now=NOW)
 
     assert ec2.instances["i-a"].tags == OWNED
+
+
+def test_a_join_start_stamp_dated_in_the_future_is_replaced_by_the_joins_own() -> None:
+    # Anyone can write the tag; a future date would put the join's deadline out of reach.
+    ec2 = Ec2({"i-a": instance("i-a", OWNED | {JOIN_STARTED_TAG: "2099-01-01T00:00:00+00:00"})})
+    tags = InstanceTags(compute=ec2, extra_tags={})
+
+    tags.ensure(GROUP, ["i-a"], fleet(ec2).view(), now=NOW, join_started={"i-a": NOW})
+
+    assert ec2.instances["i-a"].tags[JOIN_STARTED_TAG] == NOW.isoformat()
+
+
+def test_a_return_mark_dated_in_the_future_is_replaced_on_a_real_return() -> None:
+    stamped = OWNED | {
+        JOIN_STARTED_TAG: NOW.isoformat(),
+        RETURNED_TO_POOL_TAG: "2099-01-01T00:00:00+00:00",
+    }
+    ec2 = Ec2({"i-a": instance("i-a", stamped)})
+    view = fleet(ec2).view()
+    returned_at = NOW + timedelta(hours=1)
+    kept = view.instance("i-a")
+    assert kept is not None
+
+    assert InstanceTags(compute=ec2, extra_tags={}).mark_returned(kept, returned_at, view)
+    assert ec2.instances["i-a"].tags[RETURNED_TO_POOL_TAG] == returned_at.isoformat()

@@ -79,6 +79,9 @@ def test_tags_ec2_refuses_are_retried_after_a_pause() -> None:
     assert result.step == CompleteContinue()
     assert writes_and_sleeps(world.journal) == [
         "ec2.create_tags refused",
+        # Due at once (launched 5 minutes ago): a step that must wait heartbeats like the
+        # wait for the node does, once per half heartbeat timeout.
+        "autoscaling.heartbeat",
         "sleep 2",
         "ec2.create_tags refused",
         "sleep 2",
@@ -100,6 +103,24 @@ def test_a_role_that_cannot_be_authorized_is_retried_once_per_poll_until_the_bud
     assert world.journal.count("sleep 2") == 5
     looks = world.journal.count("kube.list_nodes") + world.journal.count("kube.get_node")
     assert looks == 6  # one per look, not a busy loop
+    assert world.autoscaling.completed == []
+
+
+def test_a_role_that_cannot_be_authorized_keeps_the_hook_alive_with_heartbeats() -> None:
+    # Without them the hook (heartbeat timeout 600 s) would time out and apply its default
+    # result long before the join's own 20-minute deadline.
+    world = JoinWorld()
+    world.compute.role = None
+
+    world.service(settings=settings(wait_budget=timedelta(minutes=13))).join(launch_action())
+
+    beats = [
+        world.journal[:i].count("sleep 2") * 2
+        for i, e in enumerate(world.journal)
+        if e == "autoscaling.heartbeat"
+    ]
+    # Launched 5 minutes ago: due at once, then every 300 s (half the timeout) of the 780 s.
+    assert beats == [0, 300, 600]
     assert world.autoscaling.completed == []
 
 

@@ -64,6 +64,26 @@ def test_a_join_stops_at_the_look_after_a_refused_heartbeat(
     assert world.autoscaling.completed == []
 
 
+def test_a_join_whose_token_is_refused_stops_though_the_instance_is_held_again() -> None:
+    # A replayed or late event: its action ended, a later one (a draw from the warm pool, say)
+    # holds the instance. Heartbeating with the old token would be refused at every look, each
+    # refusal costing a DescribeAutoScalingGroups, for the whole wait budget.
+    world = JoinWorld()
+    world.kube.ready_from_read = 10**6  # never Ready
+    world.autoscaling.ended_tokens = {"old-token"}
+    action = replace(launch_action(), token="old-token")
+
+    result = world.service().join(action)
+
+    assert result.finished
+    assert result.step == NothingToDo(
+        "the event's lifecycle action is over (its token was refused)"
+    )
+    assert world.journal.count("autoscaling.heartbeat refused") == 1
+    assert world.journal.count("autoscaling.describe_group") == 2  # the first look, one re-read
+    assert world.autoscaling.completed == []
+
+
 def test_a_drain_stops_at_the_look_after_a_refused_heartbeat(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

@@ -45,7 +45,7 @@ def test_a_running_pool_instance_starts_its_join_when_it_leaves_the_pool() -> No
 
 def test_a_stamp_older_than_launch_time_is_an_earlier_launchs_and_ignored() -> None:
     restarted = LAUNCHED + timedelta(days=1)  # a Stopped pool instance started again
-    assert not stamp_is_current(LAUNCHED, launch_time=restarted)
+    assert not stamp_is_current(LAUNCHED, launch_time=restarted, now=restarted)
     started = join_started_at(
         launch_time=restarted,
         stamped=LAUNCHED,
@@ -78,8 +78,48 @@ def test_never_before_launch_time_and_a_current_stamp_wins(
     )
 
     assert started >= launch
-    if stamped is not None and stamped >= launch:
+    if stamped is not None and launch <= stamped <= now:
         assert started == stamped
+    # No tag puts the deadline's start past what the join saw itself.
+    assert started <= max(launch, event or now, now)
+
+
+def test_a_stamp_dated_in_the_future_is_not_ours() -> None:
+    # Tags are anyone's to write; taken for a stamp, this one would set the deadline past the
+    # last date a datetime holds, and one in 2099 would set it out of reach.
+    for future in (datetime(9999, 12, 31, 23, 59, tzinfo=UTC), datetime(2099, 1, 1, tzinfo=UTC)):
+        assert not stamp_is_current(future, launch_time=LAUNCHED, now=DRAWN)
+        started = join_started_at(
+            launch_time=LAUNCHED,
+            stamped=future,
+            event_time=None,
+            now=DRAWN,
+            may_come_from_pool=True,
+        )
+        assert started == DRAWN
+    # Seconds ahead is the clocks disagreeing: the stamp is ours, the start no later than now.
+    ahead = DRAWN + timedelta(seconds=20)
+    assert stamp_is_current(ahead, launch_time=LAUNCHED, now=DRAWN)
+    started = join_started_at(
+        launch_time=LAUNCHED, stamped=ahead, event_time=None, now=DRAWN, may_come_from_pool=True
+    )
+    assert started == DRAWN
+
+
+def test_a_return_mark_dated_in_the_future_does_not_disown_the_stamp() -> None:
+    stamped = DRAWN + timedelta(minutes=2)
+    now = DRAWN + timedelta(minutes=5)
+    bogus_return = datetime(2099, 1, 1, tzinfo=UTC)
+    assert stamp_is_current(stamped, launch_time=LAUNCHED, now=now, returned_at=bogus_return)
+    started = join_started_at(
+        launch_time=LAUNCHED,
+        stamped=stamped,
+        event_time=None,
+        now=now,
+        may_come_from_pool=True,
+        returned_at=bogus_return,
+    )
+    assert started == stamped
 
 
 def test_a_return_to_a_running_pool_supersedes_the_stamp_of_the_previous_stay() -> None:
@@ -87,7 +127,7 @@ def test_a_return_to_a_running_pool_supersedes_the_stamp_of_the_previous_stay() 
     # never changes in a Running pool, so only the return tells the stamp is the old stay's.
     returned = DRAWN + timedelta(hours=1)
     drawn_again = returned + timedelta(days=1)
-    assert not stamp_is_current(DRAWN, launch_time=LAUNCHED, returned_at=returned)
+    assert not stamp_is_current(DRAWN, launch_time=LAUNCHED, now=drawn_again, returned_at=returned)
     started = join_started_at(
         launch_time=LAUNCHED,
         stamped=DRAWN,
@@ -98,7 +138,9 @@ def test_a_return_to_a_running_pool_supersedes_the_stamp_of_the_previous_stay() 
     )
     assert started == drawn_again  # not DRAWN: that deadline passed long ago
     # Once the new join stamps the instance, the new stamp is current.
-    assert stamp_is_current(drawn_again, launch_time=LAUNCHED, returned_at=returned)
+    assert stamp_is_current(
+        drawn_again, launch_time=LAUNCHED, now=drawn_again, returned_at=returned
+    )
 
 
 @given(launch=_TIMES, stamped=_TIMES, returned=_TIMES, event=_TIMES)
@@ -114,5 +156,5 @@ def test_a_stamp_from_before_the_last_return_never_starts_the_join(
         returned_at=returned,
     )
 
-    if stamped <= returned:
+    if stamped <= returned <= event:  # a return dated after now is no mark of ours
         assert started == max(event, launch)

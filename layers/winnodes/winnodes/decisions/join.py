@@ -20,20 +20,32 @@ from winnodes.models.lifecycle import LifecycleState
 
 # Windows nodes take several minutes to boot and bootstrap; NTH#1205 shows what a short poll does.
 DEFAULT_JOIN_DEADLINE: Final = timedelta(minutes=20)
-# A join-start stamp this much older than LaunchTime belongs to an earlier launch.
+# A join-start stamp this much older than LaunchTime belongs to an earlier launch; one this much
+# later than now was not written by us (clocks of Lambda and EC2 may differ by seconds).
 _STAMP_TOLERANCE: Final = timedelta(minutes=1)
 
 
 def stamp_is_current(
-    stamped: datetime | None, *, launch_time: datetime, returned_at: datetime | None = None
+    stamped: datetime | None,
+    *,
+    launch_time: datetime,
+    now: datetime,
+    returned_at: datetime | None = None,
 ) -> bool:
     """The stamp is this join's: not an earlier launch's (older than LaunchTime), and not from
     before the instance last returned to the warm pool (RETURNED_TO_POOL_TAG). The second
     matters for a Running pool: its instance keeps LaunchTime across a return and a new draw,
-    so only the return says that the stamp belongs to its previous stay in the group."""
-    if stamped is None or stamped < launch_time - _STAMP_TOLERANCE:
+    so only the return says that the stamp belongs to its previous stay in the group.
+
+    Tags are anyone's to write: a time in the future is no stamp of ours, and taken for one it
+    would put the deadline out of reach (or past the last date a datetime holds)."""
+    if stamped is None or stamped < launch_time - _STAMP_TOLERANCE or _in_future(stamped, now):
         return False
-    return returned_at is None or stamped > returned_at
+    return returned_at is None or _in_future(returned_at, now) or stamped > returned_at
+
+
+def _in_future(moment: datetime, now: datetime) -> bool:
+    return moment > now + _STAMP_TOLERANCE
 
 
 def join_started_at(
@@ -61,9 +73,9 @@ def join_started_at(
     if not may_come_from_pool:
         return launch_time
     if stamped is not None and stamp_is_current(
-        stamped, launch_time=launch_time, returned_at=returned_at
+        stamped, launch_time=launch_time, now=now, returned_at=returned_at
     ):
-        return max(stamped, launch_time)
+        return min(max(stamped, launch_time), now)
     return max(event_time or now, launch_time)
 
 
@@ -100,12 +112,22 @@ class JoinFacts:
     last_heartbeat_at: datetime | None = None
     heartbeat_timeout: timedelta
     join_deadline: timedelta = DEFAULT_JOIN_DEADLINE
+    # Auto Scaling refused a heartbeat carrying the event's token: that action is over, even if
+    # the instance is held again (by a later action, such as a draw from the warm pool).
+    token_refused: bool = False
 
     @property
     def deadline_at(self) -> datetime:
         # Never later than the hook itself would give up.
         limit = min(self.join_deadline, hook_global_timeout(self.heartbeat_timeout))
         return self.action_started_at + limit
+
+    def heartbeat_due(self, now: datetime) -> bool:
+        """Whether the hook needs a heartbeat now, whatever keeps the action waiting."""
+        last = self.last_heartbeat_at or self.action_started_at
+        return heartbeat_due(
+            last_heartbeat_at=last, heartbeat_timeout=self.heartbeat_timeout, now=now
+        )
 
     @property
     def node_ready_for_service(self) -> bool:
@@ -202,7 +224,7 @@ def decide_join_step(facts: JoinFacts, *, now: datetime) -> JoinStep:
     return _towards_service(facts, now, past_deadline=now >= facts.deadline_at)
 
 
-def decide_fleet_step(facts: JoinFacts, *, now: datetime) -> JoinStep | None:
+def decide_fleet_step(facts: JoinFacts, *, now: datetime) -> JoinStep | None:  # noqa: PLR0911 - one per rule
     """The step the group and the instance decide on their own, or None when the cluster's
     facts are needed too. Reads none of them (tags, authorization, IPAM, node, smoke), so a
     cluster out of reach still gets a duplicate event ignored and a Linux instance ABANDONed."""
@@ -210,6 +232,10 @@ def decide_fleet_step(facts: JoinFacts, *, now: datetime) -> JoinStep | None:
     if not facts.in_group:
         # Not ours to complete: acting on it would touch another group's instance.
         return NothingToDo("instance is not in the group")
+    if facts.token_refused:
+        # A replayed or late event: any action holding the instance now is the reconciler's,
+        # which knows when it began; this event's time would start its deadline too early.
+        return NothingToDo("the event's lifecycle action is over (its token was refused)")
     if facts.lifecycle_state is None or not facts.lifecycle_state.awaits_launch_action:
         return NothingToDo(f"no launch action pending (state {facts.lifecycle_state})")
 
@@ -300,9 +326,9 @@ def _prepared(facts: JoinFacts) -> bool:
 
 
 def _wait(facts: JoinFacts, now: datetime, reason: str) -> WaitForNode:
-    last = facts.last_heartbeat_at or facts.action_started_at
-    due = heartbeat_due(last_heartbeat_at=last, heartbeat_timeout=facts.heartbeat_timeout, now=now)
-    return WaitForNode(reason=reason, heartbeat_due=due, deadline_at=facts.deadline_at)
+    return WaitForNode(
+        reason=reason, heartbeat_due=facts.heartbeat_due(now), deadline_at=facts.deadline_at
+    )
 
 
 def _missing(facts: JoinFacts) -> str:  # noqa: PLR0911 - one reason per unmet condition

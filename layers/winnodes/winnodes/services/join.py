@@ -78,6 +78,7 @@ class LaunchAction:
     started_at: datetime | None = None  # the start of the join deadline, once known
     stamp_wanted: bool = False  # keep started_at on the instance (JOIN_STARTED_TAG)
     last_heartbeat_at: datetime | None = None
+    token_refused: bool = False  # a heartbeat with `token` was refused: its action is over
     # Learned once per invocation: re-checking on every poll only adds calls.
     tags_present: bool = False
     authorization: NodeAuthorization | None = None
@@ -166,6 +167,32 @@ class JoinService:
         """Observe (through `view`, fresh when not given), decide, perform one step."""
         view = view or self.view()
         now = self._clock.now()
+        seen, step = self._decide(action, view, now)
+        if _completes_by_instance(step, action) and _may_be_held_again(action, view):
+            # Without a token, Auto Scaling completes whatever action holds the instance now.
+            # In a group with a warm pool that may be a later one than this decision saw (the
+            # pass read the group up to a minute ago: since, the launch into the pool may have
+            # been released and the instance drawn), so the state is read again and the step
+            # decided on it, with what was learned from the old state (the deadline's start,
+            # whether the tags include the join-start stamp) learned again.
+            view.forget_group(action.group.auto_scaling_group_name)
+            action.started_at, action.tags_present = None, False
+            seen, step = self._decide(action, view, now)
+        progress = self._perform(step, action, seen)
+        if (
+            progress is JoinProgress.WAITING
+            and not isinstance(step, WaitForNode)  # which heartbeats itself
+            and seen.facts.heartbeat_due(now)
+        ):
+            # A step that cannot take effect yet (CreateTags refused, aws-auth contended, no
+            # role on the instance profile) is tried again at every look: the hook must not
+            # time out meanwhile and apply its default result before the join's deadline.
+            self._heartbeat(action, seen.view)
+        return JoinResult(action.instance_id, step, progress)
+
+    def _decide(
+        self, action: LaunchAction, view: FleetView, now: datetime
+    ) -> tuple[_Observation, JoinStep]:
         instance = view.instance(action.instance_id)
         # What the group and the instance decide alone (decide_fleet_step) costs the cluster no
         # call: a duplicate event or a Linux instance asks no API server, and one out of reach
@@ -177,7 +204,7 @@ class JoinService:
             cluster = self._observe_cluster(action, instance, view)
             seen = self._observe(action, instance, cluster, view)
             step = decide_join_step(seen.facts, now=now)
-        return JoinResult(action.instance_id, step, self._perform(step, action, seen))
+        return seen, step
 
     def _observe(
         self,
@@ -211,7 +238,7 @@ class JoinService:
                 )
             action.tags_present = action.tags_present or (
                 self._tags.present(action.group, instance)
-                and (not action.stamp_wanted or self._tags.stamped(instance))
+                and (not action.stamp_wanted or self._tags.stamped(instance, self._clock.now()))
             )
         node = cluster.node if cluster else None
         smoke = cluster.smoke if cluster else SmokeVerdict(SmokeTest.DISABLED)
@@ -235,6 +262,7 @@ class JoinService:
             # (the reconciler, which cannot know better: the hook's own timeout ends it then).
             action_started_at=action.started_at or action.event_time or self._clock.now(),
             last_heartbeat_at=action.last_heartbeat_at,
+            token_refused=action.token_refused,
             heartbeat_timeout=timedelta(seconds=action.hook.heartbeat_timeout_seconds),
             join_deadline=self._settings.join_deadline,
         )
@@ -374,6 +402,7 @@ class JoinService:
             action.group,
             [action.instance_id],
             seen.view,
+            now=self._clock.now(),
             join_started=(
                 {action.instance_id: action.started_at}
                 if action.stamp_wanted and action.started_at
@@ -443,7 +472,9 @@ class JoinService:
         batch and set of tags rather than one per instance; returns the ids tagged. Those in
         `join_started` are held for their join and get that time as their join-start stamp
         unless they carry their current one."""
-        return self._tags.ensure(group, instance_ids, view, join_started=join_started)
+        return self._tags.ensure(
+            group, instance_ids, view, now=self._clock.now(), join_started=join_started
+        )
 
     def repair_authorization(self, group: ManagedGroup, instance_id: str, view: FleetView) -> bool:
         """Re-authorizes the role of an in-service Windows instance whose access entry or
@@ -492,12 +523,26 @@ class JoinService:
 
     def _heartbeat(self, action: LaunchAction, view: FleetView) -> bool:
         if not self._fleet.record_heartbeat(action, view):
+            # With a token, the refusal names the event's action, whatever holds the instance
+            # now: without this, a stale token is refused again at every look.
+            action.token_refused = action.token is not None
             return False
         action.last_heartbeat_at = self._clock.now()
         return True
 
     def _complete(self, action: LaunchAction, result: LifecycleActionResult) -> bool:
         return self._fleet.complete(action, result)
+
+
+def _completes_by_instance(step: JoinStep, action: LaunchAction) -> bool:
+    return action.token is None and isinstance(step, CompleteContinue | ReleaseToWarmPool | Abandon)
+
+
+def _may_be_held_again(action: LaunchAction, view: FleetView) -> bool:
+    """Whether a launch action of the instance may have ended and another begun since the view
+    read its group: only in a group with a warm pool does one instance see several."""
+    group = view.group(action.group.auto_scaling_group_name)
+    return group is not None and group.has_warm_pool
 
 
 def _set_warm_pool_cordon(cluster: str, name: str, view: FleetView, *, held: bool) -> bool:

@@ -42,11 +42,12 @@ class InstanceTags:
         """When the instance last returned to the warm pool (RETURNED_TO_POOL_TAG), if ever."""
         return _time_tag(instance, RETURNED_TO_POOL_TAG)
 
-    def stamped(self, instance: Instance) -> bool:
+    def stamped(self, instance: Instance, now: datetime) -> bool:
         """It carries the start of its current join (not an earlier launch's or stay's)."""
         return stamp_is_current(
             self.join_started(instance),
             launch_time=instance.launch_time,
+            now=now,
             returned_at=self.returned_to_pool(instance),
         )
 
@@ -65,7 +66,8 @@ class InstanceTags:
         newer than the stamp is this return's. True when it wrote the mark."""
         returned = self.returned_to_pool(instance)
         stamped = self.join_started(instance)
-        if returned is not None and (stamped is None or returned > stamped):
+        # A mark dated after now is no mark of ours (stamp_is_current ignores it): replace it.
+        if returned is not None and returned <= now and (stamped is None or returned > stamped):
             return False
         tags = {RETURNED_TO_POOL_TAG: now.astimezone(UTC).isoformat()}
         written = self._compute.tag_instances([instance.instance_id], tags)
@@ -78,11 +80,12 @@ class InstanceTags:
         instance_ids: Iterable[str],
         view: FleetView,
         *,
+        now: datetime,
         join_started: Mapping[str, datetime] | None = None,
     ) -> list[str]:
         """Tags those of `instance_ids` that are Windows instances lacking a wanted tag (and
-        those in `join_started` lacking the stamp of their current join: that time); returns
-        the ids it tagged.
+        those in `join_started` lacking the stamp of their current join, as of `now`: that
+        time); returns the ids it tagged.
         One call per set of tags written: a stamp already there is never rewritten. The view's
         instances are updated, not read again."""
         wanted = self.wanted(group)
@@ -92,7 +95,7 @@ class InstanceTags:
                 continue
             tags = dict(wanted) if not self.present(group, instance) else {}
             started = (join_started or {}).get(instance.instance_id)
-            if started is not None and not self.stamped(instance):
+            if started is not None and not self.stamped(instance, now):
                 tags[JOIN_STARTED_TAG] = started.astimezone(UTC).isoformat()
             if tags:
                 batches.setdefault(tuple(sorted(tags.items())), []).append(instance.instance_id)

@@ -1,0 +1,73 @@
+"""The reconciler completes actions by instance id (it has no token), on a group state it read at
+the start of its pass. In a group with a warm pool one instance sees several launch actions: the
+one its pass saw may have ended meanwhile and another begun, which a completion by instance id
+would end instead. Such a completion is decided again on a fresh read of the group."""
+
+from __future__ import annotations
+
+from tests.helpers.join_world import CLUSTER, GROUP, INSTANCE, JoinWorld, launch_action
+from winnodes.decisions.join import ReleaseToWarmPool, TagInstance
+from winnodes.decisions.smoke import SmokeTestPolicy
+from winnodes.ports import AutoScalingGroup, GroupInstance
+from winnodes.services.join import JoinSettings
+
+TAGS = {"eks-windows-nodes/managed": "true", "eks:cluster-name": CLUSTER}
+NO_SMOKE_TEST = JoinSettings(smoke_test=SmokeTestPolicy(enabled=False))
+
+
+def read_at_pass_start(state: str) -> AutoScalingGroup:
+    return AutoScalingGroup(GROUP, TAGS, (GroupInstance(INSTANCE, state),), has_warm_pool=True)
+
+
+def test_a_release_seen_in_a_stale_read_is_not_applied_to_the_draw_that_followed() -> None:
+    # Running pool: the event's invocation released the instance, scale-out drew it at once.
+    world = JoinWorld()
+    world.autoscaling.has_warm_pool = True
+    world.autoscaling.state = "Pending:Wait"
+    world.kube.unschedulable = world.kube.held_for_warm_pool = True  # Ready, cordoned
+    service = world.service(settings=NO_SMOKE_TEST)
+    view = service.view()
+    view.remember_groups([read_at_pass_start("Warmed:Pending:Wait")])
+
+    result = service.advance(launch_action(), view)
+
+    # On the stale read: ReleaseToWarmPool, a CONTINUE that Auto Scaling would have applied to
+    # the draw, putting the node in service still cordoned and untested.
+    # Decided on the fresh read instead: the draw's join begins, its start stamped on the
+    # instance first; uncordon and CONTINUE follow once that join is through.
+    assert result.step == TagInstance()
+    assert world.autoscaling.completed == []
+    assert world.journal.count("autoscaling.describe_group") == 1
+
+
+def test_a_release_the_fresh_read_confirms_goes_ahead() -> None:
+    world = JoinWorld()
+    world.autoscaling.has_warm_pool = True
+    world.autoscaling.state = "Warmed:Pending:Wait"
+    world.kube.unschedulable = world.kube.held_for_warm_pool = True
+    service = world.service(settings=NO_SMOKE_TEST)
+    view = service.view()
+    view.remember_groups([read_at_pass_start("Warmed:Pending:Wait")])
+
+    result = service.advance(launch_action(), view)
+
+    assert result.step == ReleaseToWarmPool()
+    assert world.autoscaling.completed == ["CONTINUE"]
+
+
+def test_an_action_with_its_token_is_completed_without_reading_the_group_again() -> None:
+    # The token names the action: nothing else can be completed by mistake.
+    world = JoinWorld()
+    world.autoscaling.has_warm_pool = True
+    world.autoscaling.state = "Warmed:Pending:Wait"
+    world.kube.unschedulable = world.kube.held_for_warm_pool = True
+    service = world.service(settings=NO_SMOKE_TEST)
+    view = service.view()
+    view.remember_groups([read_at_pass_start("Warmed:Pending:Wait")])
+    action = launch_action()
+    action.token = "token-of-the-launch-into-the-pool"
+
+    result = service.advance(action, view)
+
+    assert result.step == ReleaseToWarmPool()
+    assert world.journal.count("autoscaling.describe_group") == 0
