@@ -79,13 +79,16 @@ class AutoScalingGroup:
     has_warm_pool: bool = False
     # Its warm pool's InstanceReusePolicy.ReuseOnScaleIn: scale-in returns instances to the pool.
     reuse_on_scale_in: bool = False
+    # Why its warm pool's instances are missing from `instances`, when they could not be read.
+    warm_pool_error: str | None = None
 
 
 class AutoScaling(Protocol):
     def describe_group(self, name: str) -> AutoScalingGroup | None: ...
 
     def groups_tagged(self, tag_key: str) -> Iterator[AutoScalingGroup]:
-        """Every group carrying `tag_key`, page by page."""
+        """Every group carrying `tag_key`, page by page. One whose warm pool cannot be read
+        comes with `warm_pool_error` instead of failing the listing of the others."""
         ...
 
     def lifecycle_hooks(self, group: str) -> Sequence[LifecycleHook]: ...

@@ -32,6 +32,7 @@ from winnodes.services.reconcile import STEP_RESERVE, ReconcileService, visiting
 LAUNCH = LifecycleHook("join", "autoscaling:EC2_INSTANCE_LAUNCHING", 600, "ABANDON")
 TERMINATE = LifecycleHook("leave", "autoscaling:EC2_INSTANCE_TERMINATING", 600, "CONTINUE")
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+FORTY_SECONDS_OF_WORK = STEP_RESERVE + timedelta(seconds=40)
 
 
 def group(name: str, cluster: str, members: dict[str, str]) -> AutoScalingGroup:
@@ -376,7 +377,7 @@ def advanced(services: Services) -> list[str]:
 
 def test_a_pass_short_of_time_defers_the_groups_it_cannot_start_in_time() -> None:
     # Four clusters out of reach, 10 s each to give up on, then two that answer at once. With
-    # 60 s left and 20 s kept in reserve, no group is started after 40 s.
+    # 40 s more than the reserve left, no group is started after 40 s.
     clusters = Clusters(
         known={"dead0", "dead1", "dead2", "dead3", "live"},
         slow={f"dead{n}": 10.0 for n in range(4)},
@@ -384,11 +385,13 @@ def test_a_pass_short_of_time_defers_the_groups_it_cannot_start_in_time() -> Non
     groups = one_held_instance_each(["dead0", "dead1", "dead2", "dead3", "live", "live"])
     services = Services()
 
-    report = reconciler(groups, services, clusters).reconcile(time_left=timedelta(seconds=60))
+    report = reconciler(groups, services, clusters).reconcile(time_left=FORTY_SECONDS_OF_WORK)
 
     assert clusters.described == ["dead0", "dead1", "dead2", "dead3"]
-    assert advanced(services) == [f"i-{n:017x}" for n in range(4)]
+    # The fourth group was started at 30 s; its instance's turn came at 40 s.
+    assert advanced(services) == [f"i-{n:017x}" for n in range(3)]
     assert report.deferred == [
+        "g3: held instances (1)",
         "g4: held instances and repairs",
         "g5: held instances and repairs",
         # Swept only by a pass with time to spare: the clusters it reached.
@@ -397,7 +400,7 @@ def test_a_pass_short_of_time_defers_the_groups_it_cannot_start_in_time() -> Non
         "dead2: leftover smoke pods",
         "dead3: leftover smoke pods",
     ]
-    assert report.groups == 6 and report.launch_actions == 4
+    assert report.groups == 6 and report.launch_actions == 3
 
 
 def test_the_next_pass_starts_at_another_group_and_reaches_the_deferred_ones() -> None:
@@ -408,16 +411,16 @@ def test_the_next_pass_starts_at_another_group_and_reaches_the_deferred_ones() -
         services = Services()
         report = reconciler(
             one_held_instance_each(clusters), services, slow, start=start
-        ).reconcile(time_left=timedelta(seconds=60))
+        ).reconcile(time_left=FORTY_SECONDS_OF_WORK)
         return advanced(services), report.deferred
 
     first, _ = one_pass(start=0)
     second, deferred = one_pass(start=4)
 
     assert f"i-{4:017x}" not in first
-    # The groups the first pass deferred first, then the rest, all before 40 s this time.
-    assert second == [f"i-{n:017x}" for n in (4, 5, 0, 1, 2, 3)]
-    assert [d for d in deferred if "held" in d] == []
+    # The groups the first pass deferred first, then the rest until 40 s.
+    assert second == [f"i-{n:017x}" for n in (4, 5, 0, 1, 2)]
+    assert [d for d in deferred if "held" in d] == ["g3: held instances (1)"]
 
 
 def test_repairs_wait_for_the_next_pass_when_the_held_instances_used_the_time() -> None:
@@ -435,7 +438,7 @@ def test_repairs_wait_for_the_next_pass_when_the_held_instances_used_the_time() 
         for n in range(3)
     ]
 
-    report = reconciler(groups, services, clusters).reconcile(time_left=timedelta(seconds=60))
+    report = reconciler(groups, services, clusters).reconcile(time_left=FORTY_SECONDS_OF_WORK)
 
     # Held instances at 0, 15 and 30 s; at 45 s less than the reserve is left.
     assert [c for c in services.calls if c.startswith("repair")] == []
@@ -510,4 +513,70 @@ def test_a_pass_describes_only_the_instances_it_may_act_on() -> None:
         "i-0000000000000000b",
         "i-0000000000000000c",
         "i-0000000000000000d",
+    ]
+
+
+def test_within_a_group_no_held_instance_is_started_once_the_time_is_spent() -> None:
+    clusters = Clusters(known={"prod"})
+
+    @dataclass
+    class SlowSteps(Services):
+        def advance(self, action: Any, view: FleetView) -> Result:
+            clusters.clock.elapsed += 15.0  # a drain evicting many pods
+            return super().advance(action, view)
+
+    services = SlowSteps()
+    held = {f"i-{n:017x}": "Terminating:Wait" for n in range(5)}
+
+    report = reconciler([group("g0", "prod", held)], services, clusters).reconcile(
+        time_left=FORTY_SECONDS_OF_WORK
+    )
+
+    # Steps at 0, 15 and 30 s; at 45 s less than the reserve is left for the other two.
+    assert advanced(services) == [f"i-{n:017x}" for n in range(3)]
+    assert report.deferred[0] == "g0: held instances (2)"
+
+
+def test_a_group_whose_warm_pool_cannot_be_read_waits_for_the_next_pass() -> None:
+    services = Services()
+    unread = replace(
+        group("pooled", "prod", {"i-0000000000000000a": "Pending:Wait"}),
+        has_warm_pool=True,
+        warm_pool_error="DescribeWarmPool pooled failed: Rate exceeded (Throttling)",
+    )
+    groups = [unread, group("plain", "prod", {"i-0000000000000000b": "Pending:Wait"})]
+
+    report = reconciler(groups, services, {"prod"}).reconcile()
+
+    assert advanced(services) == ["i-0000000000000000b"]
+    assert report.errors == ["pooled: DescribeWarmPool pooled failed: Rate exceeded (Throttling)"]
+    assert report.groups == 2
+
+
+def test_an_unexpected_error_in_one_instance_stops_neither_its_neighbours_nor_other_groups() -> (
+    None
+):
+    @dataclass
+    class Defective(Services):
+        def advance(self, action: Any, view: FleetView) -> Result:
+            if action.instance_id == "i-0000000000000000a":
+                self.calls.append(f"advance {action.instance_id}")
+                raise OverflowError("date value out of range")
+            return super().advance(action, view)
+
+    services = Defective()
+    groups = [
+        group(
+            "g0",
+            "prod",
+            {"i-0000000000000000a": "Pending:Wait", "i-0000000000000000b": "Pending:Wait"},
+        ),
+        group("g1", "prod", {"i-0000000000000000c": "Pending:Wait"}),
+    ]
+
+    report = reconciler(groups, services, {"prod"}).reconcile()
+
+    assert advanced(services) == [f"i-{0:016x}{c}" for c in "abc"]
+    assert report.errors == [
+        "g0 i-0000000000000000a: unexpected error: OverflowError('date value out of range')"
     ]

@@ -27,6 +27,9 @@ class AutoScalingGroups:
 
     def describe_group(self, name: str) -> AutoScalingGroup | None:
         groups = list(self._describe(AutoScalingGroupNames=[name]))
+        if groups and groups[0].warm_pool_error is not None:
+            # One group asked for: its caller cannot act on it without its pool.
+            raise AwsError(groups[0].warm_pool_error)
         return groups[0] if groups else None
 
     def groups_tagged(self, tag_key: str) -> Iterator[AutoScalingGroup]:
@@ -39,12 +42,14 @@ class AutoScalingGroups:
                 # DescribeAutoScalingGroups leaves a warm pool's instances out (they are in
                 # Warmed:* states, held by the launch hook in Warmed:Pending:Wait); only
                 # DescribeWarmPool lists them, so it is asked only of groups that have a pool.
-                pooled = (
-                    self._warm_pool_members(group["AutoScalingGroupName"])
-                    if "WarmPoolConfiguration" in group
-                    else ()
-                )
-                yield _group(group, pooled)
+                pooled: tuple[GroupInstance, ...] = ()
+                error = None
+                if "WarmPoolConfiguration" in group:
+                    try:
+                        pooled = self._warm_pool_members(group["AutoScalingGroupName"])
+                    except AwsError as failed:  # throttled past the retries, say
+                        error = str(failed)
+                yield _group(group, pooled, warm_pool_error=error)
 
     def _warm_pool_members(self, name: str) -> tuple[GroupInstance, ...]:
         paginator = self._client.get_paginator("describe_warm_pool")
@@ -126,7 +131,9 @@ class AutoScalingGroups:
         return True
 
 
-def _group(group: Any, pooled: Sequence[GroupInstance]) -> AutoScalingGroup:
+def _group(
+    group: Any, pooled: Sequence[GroupInstance], *, warm_pool_error: str | None = None
+) -> AutoScalingGroup:
     return AutoScalingGroup(
         name=group["AutoScalingGroupName"],
         tags={tag["Key"]: tag.get("Value", "") for tag in group.get("Tags", [])},
@@ -138,6 +145,7 @@ def _group(group: Any, pooled: Sequence[GroupInstance]) -> AutoScalingGroup:
             .get("InstanceReusePolicy", {})
             .get("ReuseOnScaleIn", False)
         ),
+        warm_pool_error=warm_pool_error,
     )
 
 

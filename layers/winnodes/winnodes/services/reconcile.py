@@ -59,10 +59,11 @@ class ReconcileReport:
         return data
 
 
-# Work starts only while this much of the invocation's time is left: one step against a cluster
-# out of reach can take the Kubernetes client's connect timeout twice (about 10 s), and the
-# handler still has to return its report and flush its metrics.
-STEP_RESERVE = timedelta(seconds=20)
+# Work starts only while this much of the invocation's time is left: one step against an API
+# server that accepts connections but does not answer takes the Kubernetes client's connect and
+# read timeouts twice (adapters.kube.api: 2 x (5 + 30) s), and the handler still has to return
+# its report and flush its metrics.
+STEP_RESERVE = timedelta(seconds=75)
 
 
 class _Budget:
@@ -125,28 +126,26 @@ class ReconcileService:
         clusters: set[ClusterName] = set()
         repairs: list[tuple[ManagedGroup, list[str], bool]] = []  # with: has a warm pool
         for group in groups:
-            managed = discover_managed_group(group.name, group.tags)
-            if isinstance(managed, UnmanagedGroup):
-                if managed.misconfigured:
-                    report.misconfigured.append(f"{group.name}: {managed.detail}")
-                    logger.warning(
-                        "group marked managed but unusable",
-                        extra={"asg": group.name, "reason": managed.detail},
-                    )
+            managed = self._managed(group, report)
+            if managed is None:
                 continue
-            report.groups += 1
             if budget.spent():
                 report.deferred.append(f"{group.name}: held instances and repairs")
                 continue
             clusters.add(managed.cluster)
             try:
-                in_service = self._reconcile_group(managed, group, view, report)
+                in_service = self._reconcile_group(managed, group, view, report, budget)
             except WinNodesError as error:
                 # One broken group (deleted cluster, lost permissions) must not stop the others.
                 report.errors.append(f"{group.name}: {error}")
                 logger.error(
                     "reconciling group failed", extra={"asg": group.name, "error": str(error)}
                 )
+                continue
+            except Exception as error:  # noqa: BLE001 - a defect in one group's data or ours
+                # must not leave every other group's hooks to time out, pass after pass.
+                report.errors.append(f"{group.name}: unexpected error: {error!r}")
+                logger.exception("reconciling group failed unexpectedly", extra={"asg": group.name})
                 continue
             if in_service:
                 repairs.append((managed, in_service, group.has_warm_pool))
@@ -169,6 +168,30 @@ class ReconcileService:
                 extra={"deferred": report.deferred},
             )
         return report
+
+    @staticmethod
+    def _managed(group: AutoScalingGroup, report: ReconcileReport) -> ManagedGroup | None:
+        """The group as one of ours to reconcile this pass, or None (counted in the report)."""
+        managed = discover_managed_group(group.name, group.tags)
+        if isinstance(managed, UnmanagedGroup):
+            if managed.misconfigured:
+                report.misconfigured.append(f"{group.name}: {managed.detail}")
+                logger.warning(
+                    "group marked managed but unusable",
+                    extra={"asg": group.name, "reason": managed.detail},
+                )
+            return None
+        report.groups += 1
+        if group.warm_pool_error is not None:
+            # Without its pool's instances, neither the group's launches into the pool nor its
+            # returns to it can be told apart: the next pass reads it again.
+            report.errors.append(f"{group.name}: {group.warm_pool_error}")
+            logger.error(
+                "reading the group's warm pool failed",
+                extra={"asg": group.name, "error": group.warm_pool_error},
+            )
+            return None
+        return managed
 
     def _remove_leftover_smoke_pods(
         self,
@@ -205,6 +228,7 @@ class ReconcileService:
         group: AutoScalingGroup,
         view: FleetView,
         report: ReconcileReport,
+        budget: _Budget,
     ) -> list[str]:
         """Drives the group's held instances; returns its in-service ones, for the repairs.
         A cluster we cannot describe (deleted, renamed, no permission): touch nothing of its
@@ -244,7 +268,11 @@ class ReconcileService:
         report.tags_repaired += len(in_service.intersection(tagged))
         # Held instances first, each on its own: their hooks time out while we wait, so neither
         # a failing neighbour nor a failing repair may hold one up.
-        for instance_id, state in states.items():
+        held = [(i, state) for i, state in states.items() if _is_held(state)]
+        for done, (instance_id, state) in enumerate(held):
+            if budget.spent():
+                report.deferred.append(f"{group.name}: held instances ({len(held) - done})")
+                break
             try:
                 self._advance_held(
                     managed,
@@ -257,6 +285,12 @@ class ReconcileService:
                 )
             except WinNodesError as error:
                 _instance_failed(group.name, instance_id, error, report)
+            except Exception as error:  # noqa: BLE001 - see reconcile(): one instance's defect
+                report.errors.append(f"{group.name} {instance_id}: unexpected error: {error!r}")
+                logger.exception(
+                    "reconciling instance failed unexpectedly",
+                    extra={"asg": group.name, "instance_id": instance_id},
+                )
         return sorted(in_service)
 
     def _repair(
@@ -343,6 +377,11 @@ class ReconcileService:
             now=self._clock.now(),
         )
         return cause is WarmWait.RETURN
+
+
+def _is_held(state: LifecycleState | None) -> bool:
+    """Held by a lifecycle hook: some action of ours may be waiting on a step."""
+    return state is not None and (state.awaits_launch_action or state.awaits_terminate_action)
 
 
 def _may_act_on(state: str | None) -> bool:
