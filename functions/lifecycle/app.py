@@ -1,5 +1,6 @@
 """Auto Scaling lifecycle actions delivered by EventBridge (launch: join the node)."""
 
+from datetime import timedelta
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -12,4 +13,5 @@ from winnodes.observability import logger, metrics, tracer
 @metrics.log_metrics
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return wiring.lifecycle_events().handle(event)
+    time_left = timedelta(milliseconds=context.get_remaining_time_in_millis())
+    return wiring.lifecycle_events().handle(event, time_left=time_left)

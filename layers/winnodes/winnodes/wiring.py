@@ -109,7 +109,7 @@ def _container(region: str | None) -> _Container:
         join=join,
         leave=leave,
         reconcile=ReconcileService(fleet=fleet, join=join, leave=leave, clock=clock),
-        lifecycle=LifecycleEvents(fleet=fleet, join=join, leave=leave),
+        lifecycle=LifecycleEvents(fleet=fleet, join=join, leave=leave, clock=clock),
     )
 
 

@@ -28,6 +28,7 @@ def test_a_launch_event_reads_its_group_once_when_the_node_is_ready() -> None:
     world = JoinWorld()
     events = LifecycleEvents(
         fleet=world.fleet(),
+        clock=world.clock,
         join=world.service(settings=JoinSettings()),
         leave=None,  # type: ignore[arg-type]
     )
@@ -44,6 +45,7 @@ def test_a_terminate_event_reads_its_group_once_when_there_is_nothing_to_drain()
     world = LeaveWorld()  # the instance never joined: no node to drain
     events = LifecycleEvents(
         fleet=world.fleet(),
+        clock=world.clock,
         join=None,  # type: ignore[arg-type]
         leave=world.service(),
     )

@@ -28,6 +28,7 @@ def launch_event(hook: str) -> dict[str, Any]:
 def handle(world: JoinWorld, hook: str) -> dict[str, Any]:
     events = LifecycleEvents(
         fleet=world.fleet(),
+        clock=world.clock,
         join=world.service(settings=JoinSettings()),
         # None on purpose: a launch event must not reach the leave service.
         leave=None,  # type: ignore[arg-type]

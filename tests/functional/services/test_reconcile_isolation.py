@@ -26,8 +26,8 @@ from winnodes.ports import (
     Instance,
     LifecycleHook,
 )
-from winnodes.services.fleet import Fleet, FleetView
-from winnodes.services.reconcile import STEP_RESERVE, ReconcileService, visiting_order
+from winnodes.services.fleet import STEP_RESERVE, Fleet, FleetView
+from winnodes.services.reconcile import ReconcileService, visiting_order
 
 LAUNCH = LifecycleHook("join", "autoscaling:EC2_INSTANCE_LAUNCHING", 600, "ABANDON")
 TERMINATE = LifecycleHook("leave", "autoscaling:EC2_INSTANCE_TERMINATING", 600, "CONTINUE")

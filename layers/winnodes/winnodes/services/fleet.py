@@ -30,6 +30,12 @@ from winnodes.ports import (
 # DescribeInstances accepts at most 200 values in one filter.
 _INSTANCE_BATCH = 200
 
+# In a Lambda invocation, no look or step starts once less than this is left of its time: one
+# against an API server that accepts connections but does not answer takes the Kubernetes
+# client's connect and read timeouts twice (adapters.kube.api: 2 x (5 + 30) s), and the handler
+# still has to complete the action and flush its metrics.
+STEP_RESERVE: Final = timedelta(seconds=75)
+
 
 class HeldInstance(Protocol):
     """An instance a lifecycle hook holds (a launch or a terminate action)."""
@@ -53,9 +59,11 @@ class Fleet:
     clusters: ClusterDirectory
     kube_for: Callable[[ClusterConnection], ClusterKube]
 
-    def view(self) -> FleetView:
-        """A fresh view, for one pass or one invocation."""
-        return FleetView(self)
+    def view(self, *, wait_until: float | None = None) -> FleetView:
+        """A fresh view, for one pass or one invocation. `wait_until`: the clock's monotonic
+        time after which a wait through this view starts no new look (the invocation's end,
+        less STEP_RESERVE), whatever the wait budget says."""
+        return FleetView(self, wait_until=wait_until)
 
     def record_heartbeat(self, held: HeldInstance, view: FleetView) -> bool:
         """False when the action was no longer pending (completed elsewhere, timed out). The
@@ -83,8 +91,9 @@ class Fleet:
 
 
 class FleetView:
-    def __init__(self, fleet: Fleet) -> None:
+    def __init__(self, fleet: Fleet, *, wait_until: float | None = None) -> None:
         self._fleet = fleet
+        self.wait_until = wait_until
         self._groups: dict[str, AutoScalingGroup | None] = {}
         self._hooks: dict[str, Sequence[LifecycleHook]] = {}
         self._instances: dict[str, Instance | None] = {}
@@ -284,27 +293,30 @@ class Polling:
         self, held: HeldInstance, look: Callable[[], R], *, pause: Callable[[R], float]
     ) -> R:
         """The last look's result: finished, or the budget spent. `pause(result)` is how long
-        to wait before the next look; 0 looks again at once, through the same reads."""
+        to wait before the next look; 0 looks again at once, through the same reads. The budget
+        ends early where the view's `wait_until` says (the invocation's time runs out)."""
         started = self._clock.monotonic()
+        ends = started + self._budget
+        if self._view.wait_until is not None:
+            ends = min(ends, self._view.wait_until)
         read_at = started  # of the last full read
         while True:
             try:
                 result = look()
             except WinNodesError as error:
                 now = self._clock.monotonic()
-                if now - started >= self._budget or not self._retry_after(held, error, now):
+                if now >= ends or not self._retry_after(held, error, now):
                     raise
                 wait = self._poll
             else:
                 self._seen = True
                 self._failing_since = None
-                if result.finished or self._clock.monotonic() - started >= self._budget:
+                if result.finished or self._clock.monotonic() >= ends:
                     return result
                 wait = pause(result)
             if wait <= 0:
                 continue
-            elapsed = self._clock.monotonic() - started
-            self._clock.sleep(min(wait, self._budget - elapsed))
+            self._clock.sleep(max(min(wait, ends - self._clock.monotonic()), 0.0))
             now = self._clock.monotonic()
             if now - read_at >= self._read_interval:
                 self._view.refresh()

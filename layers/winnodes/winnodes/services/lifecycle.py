@@ -5,6 +5,7 @@ side effects."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import timedelta
 from typing import Any
 
 from winnodes.decisions.join import Abandon, NothingToDo, WaitForNode
@@ -19,8 +20,8 @@ from winnodes.models.events import (
 from winnodes.models.groups import ManagedGroup, UnmanagedGroup, discover_managed_group
 from winnodes.models.lifecycle import InstanceLocation
 from winnodes.observability import logger, metrics
-from winnodes.ports import LifecycleHook
-from winnodes.services.fleet import Fleet, FleetView
+from winnodes.ports import Clock, LifecycleHook
+from winnodes.services.fleet import STEP_RESERVE, Fleet, FleetView
 from winnodes.services.join import JoinService, LaunchAction
 from winnodes.services.leave import LeaveService, TerminateAction
 
@@ -28,12 +29,23 @@ type Outcome = dict[str, Any]
 
 
 class LifecycleEvents:
-    def __init__(self, *, fleet: Fleet, join: JoinService, leave: LeaveService) -> None:
+    def __init__(
+        self, *, fleet: Fleet, join: JoinService, leave: LeaveService, clock: Clock
+    ) -> None:
         self._fleet = fleet
         self._join = join
         self._leave = leave
+        self._clock = clock
 
-    def handle(self, raw: Mapping[str, Any]) -> Outcome:
+    def handle(self, raw: Mapping[str, Any], *, time_left: timedelta | None = None) -> Outcome:
+        """With `time_left` (a Lambda invocation's), a wait starts no new look once less than
+        STEP_RESERVE of it remains, whatever the wait budgets say: an invocation that ran out
+        of time would be retried, and the metrics of an action it completed lost."""
+        wait_until = (
+            None
+            if time_left is None
+            else self._clock.monotonic() + (time_left - STEP_RESERVE).total_seconds()
+        )
         try:
             event = classify_lifecycle_event(raw)
         except InvalidInputError as error:
@@ -45,16 +57,16 @@ class LifecycleEvents:
         if isinstance(event, LifecycleTestNotification):
             return {"status": "skipped", "reason": "autoscaling:TEST_NOTIFICATION"}
         if isinstance(event, LaunchLifecycleEvent):
-            return self._launch(event)
-        return self._terminate(event)
+            return self._launch(event, wait_until)
+        return self._terminate(event, wait_until)
 
     def _holder(
-        self, detail: LifecycleActionDetail
+        self, detail: LifecycleActionDetail, wait_until: float | None
     ) -> tuple[ManagedGroup, LifecycleHook, FleetView] | Outcome:
         """The managed group and its hook that hold the instance, with the view that read them
         (the action carries on with it, so the group is not read twice), or why the event is
         ignored."""
-        view = self._fleet.view()
+        view = self._fleet.view(wait_until=wait_until)
         log = {"asg": detail.auto_scaling_group_name, "instance_id": str(detail.ec2_instance_id)}
         group = view.group(detail.auto_scaling_group_name)
         if group is None:
@@ -72,11 +84,11 @@ class LifecycleEvents:
             return {"status": "ignored", "reason": reason}
         return managed, hook, view
 
-    def _launch(self, event: LaunchLifecycleEvent) -> Outcome:
+    def _launch(self, event: LaunchLifecycleEvent, wait_until: float | None) -> Outcome:
         detail = event.detail
         # A launch into the warm pool goes through the join too, which releases it once its
         # node registered: decided there, the reconciler does the same for a lost event.
-        holder = self._holder(detail)
+        holder = self._holder(detail, wait_until)
         if not isinstance(holder, tuple):
             return holder
         managed, hook, view = holder
@@ -97,9 +109,9 @@ class LifecycleEvents:
             outcome["reason"] = result.step.reason
         return outcome
 
-    def _terminate(self, event: TerminateLifecycleEvent) -> Outcome:
+    def _terminate(self, event: TerminateLifecycleEvent, wait_until: float | None) -> Outcome:
         detail = event.detail
-        holder = self._holder(detail)
+        holder = self._holder(detail, wait_until)
         if not isinstance(holder, tuple):
             return holder
         managed, hook, view = holder

@@ -26,7 +26,7 @@ from winnodes.models.identifiers import ClusterName
 from winnodes.models.lifecycle import LifecycleActionResult, LifecycleState, LifecycleTransition
 from winnodes.observability import logger, metrics
 from winnodes.ports import AutoScalingGroup, Clock, LifecycleHook
-from winnodes.services.fleet import Fleet, FleetView
+from winnodes.services.fleet import STEP_RESERVE, Fleet, FleetView
 from winnodes.services.join import JoinService, LaunchAction
 from winnodes.services.leave import LeaveService, TerminateAction
 from winnodes.services.tagging import InstanceTags
@@ -57,13 +57,6 @@ class ReconcileReport:
         # that JSON cannot carry.
         data["outcomes"] = dict(self.outcomes)
         return data
-
-
-# Work starts only while this much of the invocation's time is left: one step against an API
-# server that accepts connections but does not answer takes the Kubernetes client's connect and
-# read timeouts twice (adapters.kube.api: 2 x (5 + 30) s), and the handler still has to return
-# its report and flush its metrics.
-STEP_RESERVE = timedelta(seconds=75)
 
 
 class _Budget:
