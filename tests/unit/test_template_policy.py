@@ -9,12 +9,10 @@ without a condition."""
 from __future__ import annotations
 
 import fnmatch
-from pathlib import Path
 from typing import Any
 
-import yaml
-
 from localcloud.deployment import FUNCTION_TIMEOUT_SECONDS
+from tests.helpers.template import condition_holds, load_template
 from winnodes.adapters.botocore_data import OPERATIONS
 from winnodes.models.groups import (
     JOIN_STARTED_TAG,
@@ -23,34 +21,14 @@ from winnodes.models.groups import (
     RETURNED_TO_POOL_TAG,
 )
 
-TEMPLATE = Path(__file__).parents[2] / "template.yaml"
 # GetCallerIdentity needs no permission (it presigns the EKS token with the caller's own role):
 # https://docs.aws.amazon.com/STS/latest/APIReference/API_GetCallerIdentity.html
 NEEDS_NO_PERMISSION = {"sts:GetCallerIdentity"}
 READ_ONLY_PREFIXES = ("Describe", "Get", "List")
 
 
-class _CloudFormationLoader(yaml.SafeLoader):
-    """Reads CloudFormation's short-form intrinsics (!Sub, !Ref, ...) as plain values."""
-
-
-def _intrinsic(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> Any:
-    if isinstance(node, yaml.ScalarNode):
-        value: Any = loader.construct_scalar(node)
-    elif isinstance(node, yaml.SequenceNode):
-        value = loader.construct_sequence(node, deep=True)
-    elif isinstance(node, yaml.MappingNode):
-        value = loader.construct_mapping(node, deep=True)
-    else:
-        raise TypeError(f"!{suffix} on an unexpected YAML node: {node!r}")
-    return {f"Fn::{suffix}": value}
-
-
-_CloudFormationLoader.add_multi_constructor("!", _intrinsic)
-
-
 def _policy_statements() -> list[dict[str, Any]]:
-    template = yaml.load(TEMPLATE.read_text(), Loader=_CloudFormationLoader)
+    template = load_template()
     policy = template["Resources"]["LifecyclePolicy"]["Properties"]["PolicyDocument"]
     return list(policy["Statement"])
 
@@ -82,7 +60,7 @@ def test_no_call_that_changes_something_applies_to_every_resource_unconditionall
 def test_the_failed_invocations_output_names_the_queue_failures_are_sent_to() -> None:
     # SAM's `LifecycleFunction.DestinationQueue` shorthand resolves to another queue of the
     # function (the EventBridge rule's dead-letter queue), so the queue is declared and named.
-    template = yaml.load(TEMPLATE.read_text(), Loader=_CloudFormationLoader)
+    template = load_template()
     resources = template["Resources"]
     config = resources["LifecycleFunction"]["Properties"]["EventInvokeConfig"]
     destination = config["DestinationConfig"]["OnFailure"]["Destination"]
@@ -93,7 +71,7 @@ def test_the_failed_invocations_output_names_the_queue_failures_are_sent_to() ->
 
 def test_the_local_cloud_invokes_each_function_with_its_templates_timeout() -> None:
     # The reconciler plans its pass by the time its invocation has left (its Timeout).
-    template = yaml.load(TEMPLATE.read_text(), Loader=_CloudFormationLoader)
+    template = load_template()
     timeouts = {
         name: float(template["Resources"][resource]["Properties"]["Timeout"])
         for name, resource in (
@@ -105,12 +83,13 @@ def test_the_local_cloud_invokes_each_function_with_its_templates_timeout() -> N
 
 
 def test_without_extra_tags_the_functions_may_write_only_their_own_tag_keys() -> None:
-    template = yaml.load(TEMPLATE.read_text(), Loader=_CloudFormationLoader)
+    template = load_template()
     statement = next(s for s in _policy_statements() if s["Sid"] == "TagGroupInstances")
     condition, with_extra, without_extra = statement["Condition"]["Fn::If"]
-    assert template["Conditions"][condition] == {
-        "Fn::Not": [{"Fn::Equals": [{"Fn::Ref": "ExtraInstanceTags"}, "{}"]}]
-    }
+    # Both spellings of "no tags" the template allows (tests/unit/test_template_parameters.py).
+    for no_tags in ("{}", ""):
+        assert not condition_holds(template, condition, {"ExtraInstanceTags": no_tags})
+    assert condition_holds(template, condition, {"ExtraInstanceTags": '{"team": "a"}'})
     assert template["Parameters"]["ExtraInstanceTags"]["Default"] == "{}"
     # IAM's StringLike: `*` any run of characters, `?` any one; fnmatch reads these the same.
     allowed = without_extra["ForAllValues:StringLike"]["aws:TagKeys"]
