@@ -90,6 +90,65 @@ def test_warm_pool_destination_is_visible() -> None:
     assert evt.detail.destination is InstanceLocation.WARM_POOL
 
 
+# The three moves of an instance in a group with a warm pool, as Auto Scaling reports them:
+# https://docs.aws.amazon.com/autoscaling/ec2/userguide/warm-pools-eventbridge-events.html
+@pytest.mark.parametrize(
+    ("name", "model", "transition", "origin", "destination", "hook"),
+    [
+        (
+            "lifecycle-launch-into-warm-pool",
+            LaunchLifecycleEvent,
+            LifecycleTransition.LAUNCHING,
+            InstanceLocation.EC2,
+            InstanceLocation.WARM_POOL,
+            "eks-windows-nodes-join",
+        ),
+        (
+            "lifecycle-launch-from-warm-pool",
+            LaunchLifecycleEvent,
+            LifecycleTransition.LAUNCHING,
+            InstanceLocation.WARM_POOL,
+            InstanceLocation.AUTO_SCALING_GROUP,
+            "eks-windows-nodes-join",
+        ),
+        (
+            "lifecycle-terminate-into-warm-pool",
+            TerminateLifecycleEvent,
+            LifecycleTransition.TERMINATING,
+            InstanceLocation.AUTO_SCALING_GROUP,
+            InstanceLocation.WARM_POOL,
+            "eks-windows-nodes-leave",
+        ),
+    ],
+)
+def test_warm_pool_samples_say_where_the_instance_comes_from_and_goes(
+    name: str,
+    model: type[LaunchLifecycleEvent | TerminateLifecycleEvent],
+    transition: LifecycleTransition,
+    origin: InstanceLocation,
+    destination: InstanceLocation,
+    hook: str,
+) -> None:
+    evt = classify_lifecycle_event(load_event(name))
+    assert isinstance(evt, model)
+    assert evt.detail.lifecycle_transition is transition
+    assert (evt.detail.origin, evt.detail.destination) == (origin, destination)
+    assert evt.detail.lifecycle_hook_name == hook
+    # One instance's story: launched into the pool, drawn from it, returned to it.
+    assert evt.detail.ec2_instance_id == "i-0f1e2d3c4b5a69788"
+    assert evt.time.tzinfo is not None and evt.time.microsecond > 0  # AWS's shape: milliseconds
+
+
+def test_each_warm_pool_sample_carries_its_own_action_token() -> None:
+    names = [
+        "lifecycle-launch-into-warm-pool",
+        "lifecycle-launch-from-warm-pool",
+        "lifecycle-terminate-into-warm-pool",
+    ]
+    tokens = {load_event(name)["detail"]["LifecycleActionToken"] for name in names}
+    assert len(tokens) == len(names)
+
+
 @pytest.mark.parametrize(
     ("mutate", "field"),
     [
@@ -187,8 +246,11 @@ def test_every_sample_event_is_covered_here() -> None:
     assert sample_event_names() == sorted(
         [
             "lifecycle-launch",
+            "lifecycle-launch-from-warm-pool",
+            "lifecycle-launch-into-warm-pool",
             "lifecycle-launch-malformed",
             "lifecycle-terminate",
+            "lifecycle-terminate-into-warm-pool",
             "lifecycle-test-notification",
             "schedule-reconcile",
             "schedule-refresh",
