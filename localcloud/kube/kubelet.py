@@ -151,6 +151,10 @@ class SimulatedNode:
         if self._stop.wait(self.timing.scaled(self.timing.node_boot_delay)):
             return
         self.state = NodeState.REGISTERING
+        # Registers once per start, as a kubelet does: a Node deleted under a running kubelet
+        # is not registered again (its status updates fail until a restart;
+        # kubernetes/kubernetes#71398, still so in 2025: #116485). A warm pool kept Running
+        # keeps its kubelet, so the leave must not delete the Node of a return to the pool.
         while not self._stop.is_set() and not self._register():
             self._stop.wait(self.timing.register_retry)
         if self._stop.is_set():

@@ -169,6 +169,8 @@ class FakeKubernetes:
     # The pod lists (counted from 0) the API server answers with a 503.
     outage: range = range(0)
     pod_lists: int = 0
+    # The status a list of PodDisruptionBudgets is answered with (403: no such verb granted).
+    pdb_list_status: int | None = None
 
     def add_node(self, instance: str, *, pods: int = 0, ready: str = "True") -> str:
         """`ready`: the Ready condition's status; "Unknown" once the kubelet stops reporting."""
@@ -218,6 +220,8 @@ class FakeKubernetes:
             return iter([p for p in self.pods.values() if p["spec"]["nodeName"] == node])
         if path == "/apis/policy/v1/namespaces/web/poddisruptionbudgets":
             self.journal.append("kube.list pdbs")
+            if self.pdb_list_status is not None:
+                raise KubernetesError(f"GET {path}: {self.pdb_list_status}", self.pdb_list_status)
             selector = {"matchLabels": APP}
             return iter([{"metadata": {"name": "web-budget"}, "spec": {"selector": selector}}])
         raise AssertionError(f"unexpected list {path}")
@@ -239,19 +243,34 @@ class FakeKubernetes:
         raise AssertionError(f"unexpected replace {path}")
 
     def patch(self, path: str, body: JsonObject, *, content_type: str = "") -> JsonObject:
-        node = self.nodes[_node_path(path)]
+        name = _node_path(path)
         self.journal.append("kube.patch node")
-        metadata = node["metadata"]
-        metadata["labels"] = {**metadata.get("labels", {}), **body["metadata"]["labels"]}
-        if "annotations" in body["metadata"]:
-            metadata["annotations"] = body["metadata"]["annotations"]
-        node["spec"]["unschedulable"] = body["spec"]["unschedulable"]
+        if name not in self.nodes:
+            raise KubernetesNotFoundError(f"PATCH {path}: 404", 404)
+        node = self.nodes[name]
+        # A merge patch of maps (strategic merge patch does the same to these): a key set to
+        # null is removed, the others are set.
+        for key in ("labels", "annotations"):
+            if key in body["metadata"]:
+                merged = {**node["metadata"].get(key, {}), **body["metadata"][key]}
+                node["metadata"][key] = {k: v for k, v in merged.items() if v is not None}
+        if body["spec"]["unschedulable"] is None:
+            node["spec"].pop("unschedulable", None)
+        else:
+            node["spec"]["unschedulable"] = body["spec"]["unschedulable"]
         return node
 
     def delete(self, path: str, body: JsonObject | None = None) -> JsonObject:
         if path.startswith("/api/v1/nodes/"):
             self.journal.append("kube.delete node")
             self.nodes.pop(_node_path(path))
+            return {}
+        if path.startswith("/api/v1/namespaces/"):
+            parts = path.split("/")  # /api/v1/namespaces/<ns>/pods/<name>
+            key = f"{parts[4]}/{parts[6]}"
+            self.journal.append(f"kube.delete pod {key}")
+            if self.pods.pop(key, None) is None:
+                raise KubernetesNotFoundError(f"DELETE {path}: 404", 404)
             return {}
         raise AssertionError(f"unexpected delete {path}")
 

@@ -1,6 +1,7 @@
 """Drain edge cases: completed pods are deleted rather than waited for, evictions the API server
-fails are retried with exponential backoff rather than every poll, and a node that lost its
-cordon is cordoned again without moving the deadline its annotation holds."""
+fails are retried with exponential backoff rather than every poll, a drain start found on a
+schedulable node is an earlier drain's (the clock starts again), and a cordoned node that lost
+its label is labelled again without moving the deadline its annotation holds."""
 
 from __future__ import annotations
 
@@ -9,14 +10,18 @@ from datetime import datetime, timedelta
 from itertools import pairwise
 from typing import Any
 
+import pytest
+
 from tests.helpers.leave_world import (
     INSTANCE,
     FakeKubernetes,
     LeaveWorld,
-    node_name,
     terminate_action,
 )
-from winnodes.adapters.kube.drain import DRAIN_STARTED_ANNOTATION
+from winnodes.adapters.kube.drain import (
+    DRAIN_STARTED_ANNOTATION,
+    EXCLUDE_FROM_LOAD_BALANCERS_LABEL,
+)
 from winnodes.adapters.kube.timestamps import format_time
 from winnodes.decisions.drain import (
     ContinueDraining,
@@ -146,36 +151,83 @@ def test_a_reconciler_tick_retries_a_failed_eviction_only_when_its_backoff_is_du
     assert action.failures == {"web/web-def0-0": 4}
 
 
-def annotated_uncordoned_node(kube: EdgeKubernetes, started: datetime) -> str:
-    """A node carrying the drain's start but schedulable again (someone uncordoned it)."""
-    name = kube.add_node(INSTANCE, pods=1)  # no kubelet: the pod never finishes terminating
+def annotated_node(kube: EdgeKubernetes, started: datetime, *, unschedulable: bool) -> str:
+    """A node carrying a drain's start, cordoned or schedulable (as one is again once an earlier
+    drain's node was uncordoned: a return to the warm pool, drawn since)."""
+    name = kube.add_node(INSTANCE, pods=1)
     metadata = kube.nodes[name]["metadata"]
     metadata["annotations"] = {DRAIN_STARTED_ANNOTATION: format_time(started)}
-    kube.nodes[name]["spec"]["unschedulable"] = False
+    kube.nodes[name]["spec"]["unschedulable"] = unschedulable
     return name
 
 
-def test_an_uncordoned_node_is_cordoned_again_and_keeps_its_drain_start() -> None:
+def test_a_drain_start_on_a_schedulable_node_is_an_earlier_drains_the_clock_starts_now() -> None:
     world, kube = edge_world()
     started = world.clock.now() - timedelta(minutes=5)
-    name = annotated_uncordoned_node(kube, started)
+    name = annotated_node(kube, started, unschedulable=False)
+
+    result = world.service().advance(terminate_action())
+
+    assert isinstance(result.step, ContinueDraining)
+    assert world.journal.count("kube.patch node") == 1  # cordoned, stamped, in one patch
+    node = kube.nodes[name]
+    assert node["spec"]["unschedulable"] is True
+    now = world.clock.now()
+    assert node["metadata"]["annotations"] == {DRAIN_STARTED_ANNOTATION: format_time(now)}
+    assert result.step.deadline_at == now + DrainPolicy().timeout
+    assert "kube.evict web/web-def0-0" in world.journal
+
+
+def test_a_drain_start_past_the_deadline_on_a_schedulable_node_does_not_end_the_drain() -> None:
+    # The review's reproduction: the node of a return whose drain timed out, drawn and
+    # uncordoned since, terminates a day later. Its pods are evicted; no CONTINUE at once.
+    world, kube = edge_world()
+    timeout = DrainPolicy().timeout
+    name = annotated_node(kube, world.clock.now() - timedelta(days=1), unschedulable=False)
+    kube.kubelet = True
+
+    result = world.service(wait_budget=600).leave(terminate_action())
+
+    assert result.finished and result.step == FinishDrain(delete_node=True)
+    assert "kube.evict web/web-def0-0" in world.journal
+    assert kube.pods == {} and name not in kube.nodes
+    assert world.autoscaling.completed == [(INSTANCE, "CONTINUE")]
+    assert world.clock.elapsed < timeout.total_seconds()
+
+
+def test_a_restarted_drain_holds_to_its_own_deadline() -> None:
+    world, kube = edge_world()
+    timeout = DrainPolicy().timeout
+    annotated_node(kube, world.clock.now() - timedelta(days=1), unschedulable=False)
+
+    result = world.service(wait_budget=3600).leave(terminate_action())  # no kubelet: pods stay
+
+    assert isinstance(result.step, DrainTimedOut) and result.finished
+    assert world.clock.elapsed == timeout.total_seconds()
+    assert world.autoscaling.completed == [(INSTANCE, "CONTINUE")]
+
+
+def test_a_cordoned_node_that_lost_its_label_is_labelled_again_and_keeps_its_drain_start() -> None:
+    world, kube = edge_world()
+    started = world.clock.now() - timedelta(minutes=5)
+    name = annotated_node(kube, started, unschedulable=True)  # the label removed by someone
 
     result = world.service().advance(terminate_action())
 
     assert isinstance(result.step, ContinueDraining)
     assert world.journal.count("kube.patch node") == 1
     node = kube.nodes[name]
-    assert node["spec"]["unschedulable"] is True
+    assert node["metadata"]["labels"] == {EXCLUDE_FROM_LOAD_BALANCERS_LABEL: "true"}
     assert node["metadata"]["annotations"] == {DRAIN_STARTED_ANNOTATION: format_time(started)}
     # The deadline counts from the annotated start, not from the re-cordon.
     assert result.step.deadline_at == started + DrainPolicy().timeout
 
 
-def test_re_cordoning_does_not_move_the_deadline() -> None:
+def test_re_labelling_does_not_move_the_deadline() -> None:
     world, kube = edge_world()
     timeout = DrainPolicy().timeout
     started = world.clock.now() - timeout + timedelta(seconds=20)
-    name = annotated_uncordoned_node(kube, started)
+    name = annotated_node(kube, started, unschedulable=True)
 
     result = world.service(wait_budget=600).leave(terminate_action())
 
@@ -185,4 +237,32 @@ def test_re_cordoning_does_not_move_the_deadline() -> None:
     assert kube.nodes[name]["spec"]["unschedulable"] is True
     annotations = kube.nodes[name]["metadata"]["annotations"]
     assert annotations[DRAIN_STARTED_ANNOTATION] == format_time(started)
-    assert node_name(INSTANCE) == name
+
+
+@pytest.mark.parametrize("status", [403, 429])
+def test_a_refused_budget_list_holds_up_neither_heartbeats_nor_the_deadline(status: int) -> None:
+    # The budgets are listed only to name them: without them the drain goes on, unnamed.
+    world, kube = edge_world()
+    kube.add_node(INSTANCE, pods=1)
+    kube.pdb_refusals = 10**9
+    kube.pdb_list_status = status
+
+    result = world.service(wait_budget=3600).leave(terminate_action())
+
+    assert result.finished and isinstance(result.step, DrainTimedOut)
+    assert result.progress.blocking_pdbs == ()
+    assert world.clock.elapsed == DrainPolicy().timeout.total_seconds()
+    assert world.journal.count("autoscaling.heartbeat") >= 3  # every 5 of the 15 minutes
+    assert "kube.list pdbs" in world.journal
+    assert world.autoscaling.completed == [(INSTANCE, "CONTINUE")]
+
+
+def test_a_reconciler_tick_at_the_deadline_completes_without_the_budgets_names() -> None:
+    world, kube = edge_world()
+    annotated_node(kube, world.clock.now() - DrainPolicy().timeout, unschedulable=True)
+    kube.pdb_list_status = 403
+
+    result = world.service().advance(terminate_action())
+
+    assert isinstance(result.step, DrainTimedOut)
+    assert world.autoscaling.completed == [(INSTANCE, "CONTINUE")]

@@ -443,7 +443,11 @@ def test_scale_in_into_a_reusing_warm_pool_drains_the_node_and_a_draw_joins_it_a
     )
     finished = [r for r in leave_results(lifecycle, leaving) if r["status"] == "finished"]
     assert finished and finished[-1]["step"] == "FinishDrain"  # drained, then CONTINUE
-    assert nodes[leaving] not in {n.metadata.name for n in product.kube.core_v1().list_node().items}
+    # Kept, held for the pool as the join holds one: a kubelet that keeps running (a Running
+    # or Hibernated pool) never registers a deleted Node again.
+    kept = product.kube.core_v1().read_node(nodes[leaving])
+    assert kept.spec.unschedulable
+    assert (kept.metadata.annotations or {}).get("eks-windows-nodes/held-for-warm-pool") == "true"
     wait_for(
         lambda: running_pods_by_node(product, "reuse") == {nodes[staying]: 4},
         message="all pods on the remaining node",
@@ -455,6 +459,7 @@ def test_scale_in_into_a_reusing_warm_pool_drains_the_node_and_a_draw_joins_it_a
     wait_for(lambda: join_steps(lifecycle, leaving)[-1:] == ["CompleteContinue"], message="join")
     assert "Abandon" not in join_steps(lifecycle, leaving)
     assert leaving in ready_nodes_by_instance(product)
+    assert not product.kube.core_v1().read_node(nodes[leaving]).spec.unschedulable
     assert not lifecycle.errors
     autoscaling.delete_warm_pool(AutoScalingGroupName=group)
     autoscaling.set_desired_capacity(AutoScalingGroupName=group, DesiredCapacity=0)

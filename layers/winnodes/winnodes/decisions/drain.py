@@ -5,7 +5,10 @@ mirror pods, refuse unmanaged pods unless forced, refuse emptyDir pods unless th
 deleted, and let completed pods go without an eviction. Draining never blocks: the service evicts,
 asks `decide_drain_step` again, and heartbeats meanwhile (as karpenter's terminator does).
 Give-up time matches managed node groups: 15 minutes
-(https://docs.aws.amazon.com/eks/latest/userguide/managed-node-update-behavior.html)."""
+(https://docs.aws.amazon.com/eks/latest/userguide/managed-node-update-behavior.html).
+
+A scale-in that returns the instance to its warm pool (ReuseOnScaleIn) drains the node the same
+way but keeps it: cordoned for the pool, it serves again when the instance is drawn."""
 
 from __future__ import annotations
 
@@ -194,9 +197,11 @@ class ContinueDraining:
 
 @dataclass(frozen=True, slots=True)
 class FinishDrain:
-    """Node empty (or already gone): delete the Node if it exists, then complete CONTINUE."""
+    """Node empty (or already gone): delete the Node if it exists, or keep it for the warm pool
+    the instance returns to, then complete CONTINUE."""
 
     delete_node: bool
+    keep_for_warm_pool: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,6 +213,7 @@ class DrainTimedOut:
     blocking_pdbs: tuple[str, ...]
     delete_remaining_pods: bool
     delete_node: bool
+    keep_for_warm_pool: bool = False
 
 
 type DrainStep = ContinueDraining | FinishDrain | DrainTimedOut
@@ -226,14 +232,57 @@ class DrainClock:
         return self.started_at + limit
 
 
+@dataclass(frozen=True, slots=True)
+class DrainStart:
+    """Where the drain stands with the Node's cordon, as the Node was found."""
+
+    started_at: datetime  # the drain's start: its deadline counts from here
+    begins_now: bool  # a new drain: write `started_at` on the Node with the cordon
+    # Cordon for the warm pool, marked as the join marks its own: the draw's join lifts it.
+    hold_for_warm_pool: bool
+
+
+def start_drain(
+    *,
+    recorded: datetime | None,
+    node_unschedulable: bool,
+    returning_to_pool: bool,
+    now: datetime,
+) -> DrainStart:
+    """`recorded`: the drain start annotated on the Node. A drain keeps its Node cordoned to the
+    end, so a start found on a schedulable Node is an earlier drain's (a return to the warm pool
+    whose Node was uncordoned when drawn): this drain begins now, or it would be past its
+    deadline before its first eviction.
+
+    A return to the warm pool cordons a schedulable Node for the pool. One found cordoned
+    already is an operator's (or this drain's own, marked when it began): not marked, it stays
+    cordoned through the pool and the draw, as the join leaves an operator's cordon on a launch
+    into the pool."""
+    current = recorded if node_unschedulable else None
+    return DrainStart(
+        started_at=current or now,
+        begins_now=current is None,
+        hold_for_warm_pool=returning_to_pool and not node_unschedulable,
+    )
+
+
 def decide_drain_step(
-    progress: DrainProgress, clock: DrainClock, *, node_exists: bool, now: datetime
+    progress: DrainProgress,
+    clock: DrainClock,
+    *,
+    node_exists: bool,
+    now: datetime,
+    returning_to_pool: bool = False,
 ) -> DrainStep:
+    """`returning_to_pool`: a scale-in returns the instance to its warm pool. Its Node is kept:
+    the instance goes on running (a Running pool) or resumes (Hibernated) with its kubelet,
+    which does not register a Node deleted under it again (kubernetes/kubernetes#71398), so a
+    deleted Node would never come back for the draw's join to wait for."""
     if not node_exists:
         # Someone already removed the Node: nothing to drain, don't fail on 404s (NTH#331).
         return FinishDrain(delete_node=False)
     if progress.done:
-        return FinishDrain(delete_node=True)
+        return FinishDrain(delete_node=not returning_to_pool, keep_for_warm_pool=returning_to_pool)
     if now >= clock.deadline_at:
         force = clock.policy.force
         return DrainTimedOut(
@@ -242,7 +291,8 @@ def decide_drain_step(
             delete_remaining_pods=force,
             # Without force the Node stays for the cloud controller to remove with the instance;
             # deleting it would garbage-collect the pods the PDBs protect.
-            delete_node=force,
+            delete_node=force and not returning_to_pool,
+            keep_for_warm_pool=returning_to_pool,
         )
     # With no heartbeat of ours on record, one is due at once: the action may have waited since
     # long before the cordon (a lost event the reconciler finds a minute later), and nothing we

@@ -222,6 +222,18 @@ class FleetView:
             if key[0] == cluster and isinstance(named, NodeState) and named.name == node.name:
                 self._named_nodes[key] = node
 
+    def set_warm_pool_cordon(self, cluster: str, name: str, *, held: bool) -> bool:
+        """Cordons the Node, marked as held for the warm pool (`held`), or lifts exactly that
+        cordon; False when the Node is gone. The join holds a Node launched into the pool, the
+        leave one returned to it, and the draw's join or the reconciler lifts it. The view then
+        holds the Node as it now is, so the next step needs no read."""
+        kube = self.kube(cluster)
+        node = kube.hold_for_warm_pool(name) if held else kube.return_from_warm_pool(name)
+        if node is None:
+            return False
+        self.note_node(cluster, node)
+        return True
+
     def memo[T](self, key: Hashable, fetch: Callable[[], T]) -> T:
         """Anything else read once per pass (a role behind a profile, a role's authorization).
         A failure is remembered too, until refresh(): a cluster out of reach costs a pass its

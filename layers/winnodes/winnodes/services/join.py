@@ -332,7 +332,7 @@ class JoinService:
         if node is None:  # decided only for a node that was seen
             raise AssertionError(f"{step!r} without a node")
         held = isinstance(step, CordonForWarmPool)
-        if not _set_warm_pool_cordon(str(action.group.cluster), node.name, seen.view, held=held):
+        if not seen.view.set_warm_pool_cordon(str(action.group.cluster), node.name, held=held):
             return JoinProgress.WAITING  # gone meanwhile (deleted with its instance)
         logger.info(
             "node cordoned for its stay in the warm pool"
@@ -494,7 +494,7 @@ class JoinService:
         node = view.node(cluster, instance)
         if node is None or not node.held_for_warm_pool:
             return False
-        if not _set_warm_pool_cordon(cluster, node.name, view, held=False):
+        if not view.set_warm_pool_cordon(cluster, node.name, held=False):
             return False
         logger.info(
             "node uncordoned: in service with the warm-pool cordon still on",
@@ -543,14 +543,3 @@ def _may_be_held_again(action: LaunchAction, view: FleetView) -> bool:
     read its group: only in a group with a warm pool does one instance see several."""
     group = view.group(action.group.auto_scaling_group_name)
     return group is not None and group.has_warm_pool
-
-
-def _set_warm_pool_cordon(cluster: str, name: str, view: FleetView, *, held: bool) -> bool:
-    """Cordons the Node for the warm pool (`held`), or lifts that cordon; False when the Node
-    is gone. The view holds the Node as it now is, so the next step needs no read."""
-    kube = view.kube(cluster)
-    node = kube.hold_for_warm_pool(name) if held else kube.return_from_warm_pool(name)
-    if node is None:
-        return False
-    view.note_node(cluster, node)
-    return True

@@ -3,6 +3,10 @@ evictions that honour PodDisruptionBudgets, then deleted, and only then is the t
 completed with CONTINUE. A drain never outlives its deadline: at the deadline the action is
 completed anyway (a terminate hook can delay the instance's end, not prevent it).
 
+An instance returning to the warm pool (scale-in with ReuseOnScaleIn) is drained alike, but its
+Node is kept, cordoned and marked as the join marks a Node it holds for the pool: the join of
+the instance's draw waits for it Ready (and the smoke test) and lifts exactly that cordon.
+
 The same `advance` serves the terminate event (looping for a bounded time, heartbeating) and the
 reconciler (one non-blocking step per tick). The drain's start time lives on the Node (an
 annotation written at cordon time), so the deadline holds across invocations, and every step is
@@ -20,6 +24,7 @@ from winnodes.decisions.drain import (
     DrainClock,
     DrainPolicy,
     DrainProgress,
+    DrainStart,
     DrainStep,
     DrainTimedOut,
     EvictionOutcome,
@@ -33,8 +38,9 @@ from winnodes.decisions.drain import (
     eviction_retry_delay,
     plan_evictions,
     policy_for_node,
+    start_drain,
 )
-from winnodes.errors import KubernetesNotFoundError
+from winnodes.errors import KubernetesError, KubernetesNotFoundError
 from winnodes.models.groups import ManagedGroup
 from winnodes.models.lifecycle import LifecycleActionResult, LifecycleState
 from winnodes.observability import logger, metrics
@@ -177,15 +183,17 @@ class LeaveService:
 
         drain = self._drain(action, view)
         node = self._leaving_node(action, drain, view)
-        if node is not None and not node.cordoned:
-            first = node.drain_started_at is None
-            try:
-                drain.cordon(node, drain_started_at=now if first else None)
-            except KubernetesNotFoundError:
-                node = None  # deleted since we looked: a duplicate event finished the drain
-            else:
-                if first:
-                    logger.info("cordoned node; drain started", extra=log | {"node": node.name})
+        started_at = now
+        if node is not None:
+            start = start_drain(
+                recorded=node.drain_started_at,
+                node_unschedulable=node.unschedulable,
+                returning_to_pool=action.returning_to_pool,
+                now=now,
+            )
+            started_at = start.started_at
+            if not node.cordoned:
+                node = self._cordon(action, node, start, drain=drain, view=view, log=log)
         if node is None:
             # Never joined, or already deleted: nothing to drain (NTH#331).
             step = decide_drain_step(
@@ -197,15 +205,47 @@ class LeaveService:
             seen = _Observation(drain, None, (), now, now, log, self._settings.policy, view)
             return self._perform(step, action, seen)
         action.node_name = log["node"] = node.name
-        started_at = node.drain_started_at or now
         pods = drain.pods_on(node.name)
         policy = policy_for_node(self._settings.policy, node_ready=node.ready)
         progress = self._progress(action, pods, now, policy)
         step = decide_drain_step(
-            progress, self._drain_clock(action, started_at), node_exists=True, now=now
+            progress,
+            self._drain_clock(action, started_at),
+            node_exists=True,
+            now=now,
+            returning_to_pool=action.returning_to_pool,
         )
         seen = _Observation(drain, node, pods, now, started_at, log, policy, view)
         return self._perform(step, action, seen)
+
+    def _cordon(
+        self,
+        action: TerminateAction,
+        node: LeavingNode,
+        start: DrainStart,
+        *,
+        drain: NodeDrain,
+        view: FleetView,
+        log: dict[str, str | None],
+    ) -> LeavingNode | None:
+        """Cordons the Node for the drain (for the warm pool first, when `start` says so); None
+        when it is gone."""
+        try:
+            if start.hold_for_warm_pool and not view.set_warm_pool_cordon(
+                str(action.group.cluster), node.name, held=True
+            ):
+                return None
+            drain.cordon(node, drain_started_at=start.started_at if start.begins_now else None)
+        except KubernetesNotFoundError:
+            return None  # deleted since we looked: a duplicate event finished the drain
+        if start.begins_now:
+            restarted = node.drain_started_at is not None
+            logger.info(
+                "cordoned node; drain started"
+                + ("; the drain start on the node was an earlier drain's" if restarted else ""),
+                extra=log | {"node": node.name},
+            )
+        return node
 
     # -- perform ----------------------------------------------------------------------------
 
@@ -229,9 +269,11 @@ class LeaveService:
                     | {"remaining": str(counts[0]), "blocked_by_pdb": str(counts[1])},
                 )
                 return LeaveResult(action.instance_id, step, False, progress, action.node_name)
-            case FinishDrain(delete_node=delete_node):
+            case FinishDrain(delete_node=delete_node, keep_for_warm_pool=keep):
                 if delete_node and seen.node is not None:
                     seen.drain.delete_node(seen.node)
+                if keep and seen.node is not None:
+                    self._keep_for_warm_pool(action, seen)
                 if self._complete(action):
                     if seen.node is not None:
                         took = max((self._clock.now() - seen.started_at).total_seconds(), 0.0)
@@ -276,7 +318,7 @@ class LeaveService:
                         extra=log | {"pod": pod.key, "status": str(statuses.get(pod.key))},
                     )
         if blocked:
-            budgets = drain.disruption_budgets(blocked)
+            budgets = self._budgets_named(drain, blocked, log)
             for pod in blocked:
                 action.pdb_refusals[pod.key] = budgets.get(pod.key)
             metrics.add_metric(name="EvictionsBlockedByPDB", unit="Count", value=len(blocked))
@@ -291,11 +333,14 @@ class LeaveService:
         blocking = {str(ref) for ref in step.blocking_pods}
         left = [pod for pod in pods if pod.key in blocking]
         # This invocation may not have seen the refusals (a reconciler tick): ask the budgets.
-        pdbs = sorted(set(step.blocking_pdbs) | set(drain.disruption_budgets(left).values()))
+        named = self._budgets_named(drain, left, seen.log)
+        pdbs = sorted(set(step.blocking_pdbs) | set(named.values()))
         if step.delete_remaining_pods:
             drain.delete_pods(left)
         if step.delete_node and node is not None:
             drain.delete_node(node)
+        if step.keep_for_warm_pool and node is not None:
+            self._keep_for_warm_pool(action, seen)
         completed = self._complete(action)
         details: dict[str, str | None] = {
             "blocking_pods": ",".join(sorted(blocking)),
@@ -317,6 +362,47 @@ class LeaveService:
             blocking_pdbs=tuple(pdbs),
             refused=progress.refused,
         )
+
+    def _budgets_named(
+        self, drain: NodeDrain, pods: Sequence[PodOnNode], log: Mapping[str, str | None]
+    ) -> Mapping[str, str]:
+        """The PDBs selecting `pods`, to name in logs and metrics: best effort. A list the API
+        refuses (403 without the verb, 429 throttled) must not stop the drain's heartbeat or
+        the completion at its deadline."""
+        if not pods:
+            return {}
+        try:
+            return drain.disruption_budgets(pods)
+        except KubernetesError as error:
+            logger.warning(
+                "could not list the PodDisruptionBudgets to name them",
+                extra=dict(log) | {"status": str(error.status), "error": str(error)},
+            )
+            return {}
+
+    def _keep_for_warm_pool(self, action: TerminateAction, seen: _Observation) -> None:
+        """The drained Node stays for the instance's draw: kept running in the pool, or resumed
+        from hibernation, a kubelet registers its Node once per start and not again once it is
+        deleted (kubernetes/kubernetes#71398; still so in 2025, #116485), so the draw's join
+        would wait for a Node that never comes. Held for the pool, it is what a Node the join
+        holds is: the draw's join lifts the cordon once the Node is Ready, and the drain's
+        marks are gone. A cordon that was not ours (an operator's) stays, unmarked."""
+        if seen.node is None:  # decided only for a Node that was seen
+            raise AssertionError("a Node kept for the warm pool without a Node")
+        cluster = str(action.group.cluster)
+        state = seen.view.kube(cluster).node_named(seen.node.name)
+        if state is None:
+            return  # gone meanwhile: the draw cannot join it either way
+        if state.held_for_warm_pool or not state.unschedulable:
+            seen.view.set_warm_pool_cordon(cluster, state.name, held=True)
+            logger.info(
+                "node drained and kept, cordoned until drawn from the warm pool", extra=seen.log
+            )
+        else:
+            logger.info(
+                "node drained and kept for the warm pool; its operator's cordon stays when drawn",
+                extra=seen.log,
+            )
 
     # -- observe ----------------------------------------------------------------------------
 

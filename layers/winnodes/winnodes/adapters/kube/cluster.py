@@ -8,7 +8,11 @@ from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import quote
 
 from winnodes.adapters.kube.api import KubeApi
-from winnodes.adapters.kube.drain import KubeDrain
+from winnodes.adapters.kube.drain import (
+    DRAIN_STARTED_ANNOTATION,
+    EXCLUDE_FROM_LOAD_BALANCERS_LABEL,
+    KubeDrain,
+)
 from winnodes.adapters.kube.smoke import KubeSmokePods
 from winnodes.adapters.kube.token import CachedToken
 from winnodes.decisions.smoke import WINDOWS_BUILD_LABEL
@@ -100,8 +104,15 @@ class KubeCluster:
             return None
 
     def hold_for_warm_pool(self, name: str) -> NodeState | None:
+        # Without the marks of a drain (a return to the pool): the draw lifts only the cordon
+        # and our mark, and the next drain must start a clock of its own.
         return self._patch_node(
-            name, {"annotations": {WARM_POOL_HOLD_ANNOTATION: "true"}}, unschedulable=True
+            name,
+            {
+                "annotations": {WARM_POOL_HOLD_ANNOTATION: "true", DRAIN_STARTED_ANNOTATION: None},
+                "labels": {EXCLUDE_FROM_LOAD_BALANCERS_LABEL: None},
+            },
+            unschedulable=True,
         )
 
     def return_from_warm_pool(self, name: str) -> NodeState | None:
