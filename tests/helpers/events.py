@@ -25,3 +25,14 @@ def load_event(name: str) -> dict[str, Any]:
 
 def sample_event_names() -> list[str]:
     return sorted(p.stem for p in EVENTS.glob("*.json"))
+
+
+def lifecycle_action(name: str, *, group: str, instance: str, hook: str) -> dict[str, Any]:
+    """A lifecycle-action sample pointed at a test's group, instance and hook."""
+    raw = load_event(name)
+    raw["detail"] |= {
+        "AutoScalingGroupName": group,
+        "EC2InstanceId": instance,
+        "LifecycleHookName": hook,
+    }
+    return raw

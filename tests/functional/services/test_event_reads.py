@@ -4,24 +4,12 @@ throttles Describe calls account-wide)."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from tests.helpers import join_world, leave_world
-from tests.helpers.events import load_event
+from tests.helpers.events import lifecycle_action
 from tests.helpers.join_world import JoinWorld
 from tests.helpers.leave_world import LeaveWorld
 from winnodes.services.join import JoinSettings
 from winnodes.services.lifecycle import LifecycleEvents
-
-
-def event(name: str, group: str, instance: str, hook: str) -> dict[str, Any]:
-    raw = load_event(name)
-    raw["detail"] |= {
-        "AutoScalingGroupName": group,
-        "EC2InstanceId": instance,
-        "LifecycleHookName": hook,
-    }
-    return raw
 
 
 def test_a_launch_event_reads_its_group_once_when_the_node_is_ready() -> None:
@@ -34,7 +22,12 @@ def test_a_launch_event_reads_its_group_once_when_the_node_is_ready() -> None:
     )
 
     result = events.handle(
-        event("lifecycle-launch", join_world.GROUP, join_world.INSTANCE, join_world.HOOK.name)
+        lifecycle_action(
+            "lifecycle-launch",
+            group=join_world.GROUP,
+            instance=join_world.INSTANCE,
+            hook=join_world.HOOK.name,
+        )
     )
 
     assert result["step"] == "CompleteContinue"
@@ -51,7 +44,12 @@ def test_a_terminate_event_reads_its_group_once_when_there_is_nothing_to_drain()
     )
 
     result = events.handle(
-        event("lifecycle-terminate", leave_world.GROUP, leave_world.INSTANCE, leave_world.HOOK.name)
+        lifecycle_action(
+            "lifecycle-terminate",
+            group=leave_world.GROUP,
+            instance=leave_world.INSTANCE,
+            hook=leave_world.HOOK.name,
+        )
     )
 
     assert result["step"] == "FinishDrain"

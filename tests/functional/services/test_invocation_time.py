@@ -9,7 +9,7 @@ from datetime import timedelta
 from typing import Any
 
 from tests.helpers import join_world
-from tests.helpers.events import load_event
+from tests.helpers.events import lifecycle_action
 from tests.helpers.join_world import JoinWorld
 from winnodes.decisions.smoke import SmokeTestPolicy
 from winnodes.services.fleet import STEP_RESERVE
@@ -24,13 +24,12 @@ LONG_BUDGET = JoinSettings(
 
 
 def launch_event() -> dict[str, Any]:
-    raw = load_event("lifecycle-launch")
-    raw["detail"] |= {
-        "AutoScalingGroupName": join_world.GROUP,
-        "EC2InstanceId": join_world.INSTANCE,
-        "LifecycleHookName": join_world.HOOK.name,
-    }
-    return raw
+    return lifecycle_action(
+        "lifecycle-launch",
+        group=join_world.GROUP,
+        instance=join_world.INSTANCE,
+        hook=join_world.HOOK.name,
+    )
 
 
 def events(world: JoinWorld) -> LifecycleEvents:

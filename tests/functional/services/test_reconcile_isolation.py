@@ -158,6 +158,17 @@ class Services:
         return 0
 
 
+@dataclass
+class SlowSteps(Services):
+    """Each step takes 15 s: a drain evicting many pods, say."""
+
+    clock: Clock = field(default_factory=Clock)
+
+    def advance(self, action: Any, view: FleetView) -> Result:
+        self.clock.elapsed += 15.0
+        return super().advance(action, view)
+
+
 def reconciler(
     groups: Sequence[AutoScalingGroup],
     services: Services,
@@ -425,14 +436,7 @@ def test_the_next_pass_starts_at_another_group_and_reaches_the_deferred_ones() -
 
 def test_repairs_wait_for_the_next_pass_when_the_held_instances_used_the_time() -> None:
     clusters = Clusters(known={"prod"})
-
-    @dataclass
-    class SlowSteps(Services):
-        def advance(self, action: Any, view: FleetView) -> Result:
-            clusters.clock.elapsed += 15.0  # a drain evicting many pods
-            return super().advance(action, view)
-
-    services = SlowSteps()
+    services = SlowSteps(clock=clusters.clock)
     groups = [
         group(f"g{n}", "prod", {f"i-{n:016x}a": "InService", f"i-{n:016x}b": "Pending:Wait"})
         for n in range(3)
@@ -518,14 +522,7 @@ def test_a_pass_describes_only_the_instances_it_may_act_on() -> None:
 
 def test_within_a_group_no_held_instance_is_started_once_the_time_is_spent() -> None:
     clusters = Clusters(known={"prod"})
-
-    @dataclass
-    class SlowSteps(Services):
-        def advance(self, action: Any, view: FleetView) -> Result:
-            clusters.clock.elapsed += 15.0  # a drain evicting many pods
-            return super().advance(action, view)
-
-    services = SlowSteps()
+    services = SlowSteps(clock=clusters.clock)
     held = {f"i-{n:017x}": "Terminating:Wait" for n in range(5)}
 
     report = reconciler([group("g0", "prod", held)], services, clusters).reconcile(

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from tests.helpers import join_world, leave_world
-from tests.helpers.events import load_event
+from tests.helpers.events import lifecycle_action
 from tests.helpers.join_world import JoinWorld
 from tests.helpers.leave_world import LeaveWorld
 from winnodes.decisions.smoke import SmokeTestPolicy
@@ -17,19 +17,8 @@ from winnodes.services.join import JoinSettings
 from winnodes.services.lifecycle import LifecycleEvents
 
 
-def sample(name: str, *, group: str, instance: str, hook: str) -> dict[str, Any]:
-    """The sample, pointed at the test world's group, instance and hook."""
-    raw = load_event(name)
-    raw["detail"] |= {
-        "AutoScalingGroupName": group,
-        "EC2InstanceId": instance,
-        "LifecycleHookName": hook,
-    }
-    return raw
-
-
 def join_sample(name: str) -> dict[str, Any]:
-    return sample(
+    return lifecycle_action(
         name, group=join_world.GROUP, instance=join_world.INSTANCE, hook=join_world.HOOK.name
     )
 
@@ -88,7 +77,7 @@ def handled_by_leave(world: LeaveWorld, event: dict[str, Any]) -> dict[str, Any]
 
 
 def terminate_sample() -> dict[str, Any]:
-    return sample(
+    return lifecycle_action(
         "lifecycle-terminate-into-warm-pool",
         group=leave_world.GROUP,
         instance=leave_world.INSTANCE,

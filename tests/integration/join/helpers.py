@@ -19,6 +19,14 @@ LAUNCH_PATTERN = {
     "source": ["aws.autoscaling"],
     "detail-type": ["EC2 Instance-launch Lifecycle Action"],
 }
+# What the template's rule matches: launch and terminate actions.
+LIFECYCLE_PATTERN = {
+    "source": ["aws.autoscaling"],
+    "detail-type": [
+        "EC2 Instance-launch Lifecycle Action",
+        "EC2 Instance-terminate Lifecycle Action",
+    ],
+}
 
 
 def states(product: Product, group: str) -> dict[str, str]:
@@ -105,15 +113,35 @@ class Recorder:
 @contextmanager
 def launch_events(product: Product) -> Iterator[Recorder]:
     """The lifecycle handler receives the launch events while this lasts; it records them."""
+    with lifecycle_events(product, pattern=LAUNCH_PATTERN, rule="join") as recorder:
+        yield recorder
+
+
+@contextmanager
+def lifecycle_events(
+    product: Product, *, pattern: dict[str, Any] = LIFECYCLE_PATTERN, rule: str = "lifecycle"
+) -> Iterator[Recorder]:
+    """The lifecycle handler receives the events `pattern` matches (by default the launch and
+    terminate actions, as the template's rule) while this lasts; it records them."""
     recorder = Recorder(product.lifecycle)
-    product.aws.events.put_rule("join", event_pattern=LAUNCH_PATTERN)
-    product.aws.events.put_target("join", recorder, target_id="lifecycle")
+    product.aws.events.put_rule(rule, event_pattern=pattern)
+    product.aws.events.put_target(rule, recorder, target_id="lifecycle")
     try:
         yield recorder
     finally:
-        product.aws.events.remove_rule("join")
+        product.aws.events.remove_rule(rule)
         recorder.wait_idle()
         product.aws.events.set_chaos(Chaos())
+
+
+def warm_pool(product: Product, group: str) -> dict[str, str]:
+    """Instance id -> lifecycle state, as DescribeWarmPool lists the group's pool."""
+    pages = (
+        product.client("autoscaling")
+        .get_paginator("describe_warm_pool")
+        .paginate(AutoScalingGroupName=group)
+    )
+    return {i["InstanceId"]: i["LifecycleState"] for p in pages for i in p["Instances"]}
 
 
 @contextmanager

@@ -24,6 +24,7 @@ from tests.integration.join.helpers import (
     launch_events,
     ready_nodes_by_instance,
     states,
+    warm_pool,
 )
 from winnodes.adapters.kube.cluster import WARM_POOL_HOLD_ANNOTATION
 
@@ -57,15 +58,6 @@ def held_for_warm_pool(product: Product, instance_id: str) -> bool:
     marked = WARM_POOL_HOLD_ANNOTATION in (node.metadata.annotations or {})
     assert marked == bool(node.spec.unschedulable), (name, node.spec.unschedulable)
     return marked
-
-
-def warm_pool(product: Product, group: str) -> dict[str, str]:
-    pages = (
-        product.client("autoscaling")
-        .get_paginator("describe_warm_pool")
-        .paginate(AutoScalingGroupName=group)
-    )
-    return {i["InstanceId"]: i["LifecycleState"] for p in pages for i in p["Instances"]}
 
 
 def filled(product: Product, group: str, count: int, state: str) -> list[str]:

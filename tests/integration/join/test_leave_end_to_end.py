@@ -17,22 +17,17 @@ from tests.integration.join.helpers import (
     Recorder,
     all_in_service,
     emitted_metric,
+    lifecycle_events,
     ready_nodes_by_instance,
     scale_out,
     states,
+    warm_pool,
 )
 
 pytestmark = pytest.mark.integration
 
 # Past the terminate hook: the action was completed and the instance is on its way out.
 GONE = (None, "Terminating:Proceed", "Terminated")
-LIFECYCLE_PATTERN = {
-    "source": ["aws.autoscaling"],
-    "detail-type": [
-        "EC2 Instance-launch Lifecycle Action",
-        "EC2 Instance-terminate Lifecycle Action",
-    ],
-}
 
 
 @pytest.fixture(scope="module")
@@ -43,13 +38,8 @@ def product() -> Iterator[Product]:
 
 @pytest.fixture
 def lifecycle(product: Product) -> Iterator[Recorder]:
-    recorder = Recorder(product.lifecycle)
-    product.aws.events.put_rule("lifecycle", event_pattern=LIFECYCLE_PATTERN)
-    product.aws.events.put_target("lifecycle", recorder, target_id="lifecycle")
-    yield recorder
-    product.aws.events.remove_rule("lifecycle")
-    recorder.wait_idle()
-    product.aws.events.set_chaos(Chaos())
+    with lifecycle_events(product) as recorder:
+        yield recorder
 
 
 def pin(product: Product, node_names: list[str], group: str) -> dict[str, str]:
@@ -233,18 +223,12 @@ def test_a_node_that_never_joined_completes_at_once(
         LifecycleActionResult="CONTINUE",
     )
     wait_for(lambda: states(product, group)[instance_id] == "InService", message="InService")
-    recorder = Recorder(product.lifecycle)
-    product.aws.events.put_rule("leave-only", event_pattern=LIFECYCLE_PATTERN)
-    product.aws.events.put_target("leave-only", recorder, target_id="lifecycle")
-    try:
+    with lifecycle_events(product, rule="leave-only") as recorder:
         autoscaling.set_desired_capacity(AutoScalingGroupName=group, DesiredCapacity=0)
         wait_for(lambda: states(product, group).get(instance_id) in GONE, message="completed")
         (result,) = leave_results(recorder, instance_id)
         assert result["status"] == "finished"
         assert result["remaining"] == 0
-    finally:
-        product.aws.events.remove_rule("leave-only")
-        recorder.wait_idle()
 
 
 def test_a_budget_that_never_allows_completes_at_the_drain_deadline(
@@ -392,15 +376,6 @@ def test_every_terminate_event_delivered_twice_completes_once(
         ]
         assert len(copies) == 2
         assert all(r["status"] == "finished" for r in copies)
-
-
-def warm_pool(product: Product, group: str) -> dict[str, str]:
-    pages = (
-        product.client("autoscaling")
-        .get_paginator("describe_warm_pool")
-        .paginate(AutoScalingGroupName=group)
-    )
-    return {i["InstanceId"]: i["LifecycleState"] for p in pages for i in p["Instances"]}
 
 
 def join_steps(recorder: Recorder, instance_id: str) -> list[str]:

@@ -11,13 +11,18 @@ from typing import Any
 
 import pytest
 
-from localcloud.aws.events import Chaos
 from localcloud.deployment import Product, deploy
 from localcloud.kube import KubeCloud
 from localcloud.kube.clients import raw_json
 from tests.helpers.waiting import wait_for
 from tests.helpers.workloads import TEST_GROUP_LABEL, Workloads
-from tests.integration.join.helpers import Recorder, all_in_service, ready_nodes_by_instance
+from tests.integration.join.helpers import (
+    Recorder,
+    all_in_service,
+    lifecycle_events,
+    ready_nodes_by_instance,
+    warm_pool,
+)
 from winnodes.adapters.kube.cluster import WARM_POOL_HOLD_ANNOTATION
 from winnodes.adapters.kube.drain import (
     DRAIN_STARTED_ANNOTATION,
@@ -25,14 +30,6 @@ from winnodes.adapters.kube.drain import (
 )
 
 pytestmark = pytest.mark.integration
-
-LIFECYCLE_PATTERN = {
-    "source": ["aws.autoscaling"],
-    "detail-type": [
-        "EC2 Instance-launch Lifecycle Action",
-        "EC2 Instance-terminate Lifecycle Action",
-    ],
-}
 
 
 @pytest.fixture(scope="module")
@@ -49,22 +46,8 @@ def kube(product: Product) -> KubeCloud:
 
 @pytest.fixture
 def lifecycle(product: Product) -> Iterator[Recorder]:
-    recorder = Recorder(product.lifecycle)
-    product.aws.events.put_rule("lifecycle", event_pattern=LIFECYCLE_PATTERN)
-    product.aws.events.put_target("lifecycle", recorder, target_id="lifecycle")
-    yield recorder
-    product.aws.events.remove_rule("lifecycle")
-    recorder.wait_idle()
-    product.aws.events.set_chaos(Chaos())
-
-
-def warm_pool(product: Product, group: str) -> dict[str, str]:
-    pages = (
-        product.client("autoscaling")
-        .get_paginator("describe_warm_pool")
-        .paginate(AutoScalingGroupName=group)
-    )
-    return {i["InstanceId"]: i["LifecycleState"] for p in pages for i in p["Instances"]}
+    with lifecycle_events(product) as recorder:
+        yield recorder
 
 
 def node_of(product: Product, instance_id: str) -> dict[str, Any] | None:
