@@ -10,6 +10,11 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Final
 
+from winnodes.decisions.node_roles import (
+    NODE_ROLES_SETTING,
+    NodeRoleAllowList,
+    node_role_pattern_problem,
+)
 from winnodes.decisions.smoke import (
     DEFAULT_SMOKE_TEST_NAMESPACE,
     is_image_reference,
@@ -34,6 +39,7 @@ class Settings:
     smoke_test_enabled: bool = False
     smoke_test_image: str | None = None  # None: Nano Server of the node's Windows release
     smoke_test_namespace: str = DEFAULT_SMOKE_TEST_NAMESPACE
+    node_roles: NodeRoleAllowList = field(default_factory=NodeRoleAllowList)
     log_level: str | None = None  # None: Powertools' default, INFO
 
     @classmethod
@@ -53,6 +59,7 @@ class Settings:
             smoke_test_namespace=_namespace(
                 env, "SMOKE_TEST_NAMESPACE", DEFAULT_SMOKE_TEST_NAMESPACE
             ),
+            node_roles=_node_roles(env, NODE_ROLES_SETTING),
             log_level=log_level_from_env(env),
         )
 
@@ -177,3 +184,16 @@ def _namespace(env: Mapping[str, str], name: str, default: str) -> str:
     if problem := smoke_test_namespace_problem(raw):
         raise ConfigurationError(name, problem)
     return raw
+
+
+def _node_roles(env: Mapping[str, str], name: str) -> NodeRoleAllowList:
+    raw = env.get(name, "")
+    if not raw.strip():
+        return NodeRoleAllowList()
+    # Not stripped: IAM compares the template's list as written, so a blank would make a pattern
+    # that the functions and eks:CreateAccessEntry's condition read differently.
+    patterns = tuple(raw.split(","))
+    for pattern in patterns:
+        if problem := node_role_pattern_problem(pattern):
+            raise ConfigurationError(name, problem)
+    return NodeRoleAllowList(patterns)

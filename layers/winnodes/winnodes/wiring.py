@@ -88,6 +88,7 @@ def _container(region: str | None) -> _Container:
                 image=config.smoke_test_image,
                 namespace=config.smoke_test_namespace,
             ),
+            node_roles=config.node_roles,
         ),
         smoke_pods_for=kube_for.smoke_pods,
     )

@@ -4,14 +4,19 @@ kube-system/aws-auth (CONFIG_MAP). In-memory stand-ins for the ports, the real F
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import logging
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+import pytest
+
 from winnodes.decisions.join import NodeAuthorization
+from winnodes.decisions.node_roles import NodeRoleAllowList
 from winnodes.errors import KubernetesConflictError
 from winnodes.models.groups import ManagedGroup
 from winnodes.models.identifiers import ClusterName, RoleArn
+from winnodes.observability import metrics
 from winnodes.ports import (
     AwsAuthConfigMap,
     ClusterConnection,
@@ -115,9 +120,10 @@ class FakeAccessEntries:
 @dataclass
 class FakeCompute:
     roles: dict[str, str] = field(default_factory=lambda: {PROFILE: ROLE})
+    instances: dict[str, Instance] = field(default_factory=dict)  # what EC2 shows
 
-    def describe_instances(self, instance_ids: object) -> dict[str, Instance]:
-        return {}
+    def describe_instances(self, instance_ids: Sequence[str]) -> dict[str, Instance]:
+        return {i: self.instances[i] for i in instance_ids if i in self.instances}
 
     def tag_instances(self, instance_ids: object, tags: object) -> list[str]:
         return []
@@ -230,3 +236,140 @@ def test_an_access_entry_names_a_role_with_a_path_by_its_full_arn() -> None:
     assert status is NodeAuthorization.AUTHORIZED
     assert entries.asked == [("prod", RoleArn.parse(PATH_ROLE).principal_arn)]
     assert entries.asked == [("prod", PATH_ROLE)]
+
+
+# --- NODE_ROLE_ARNS: only the roles the operator allows become nodes ----------------------------
+
+# Only roles under the /nodes/ path: ROLE (role/win) is refused, PATH_ROLE (role/nodes/win) is not.
+NODES_PATH_ONLY = NodeRoleAllowList(("arn:aws:iam::111122223333:role/nodes/*",))
+MODES = ["API", "API_AND_CONFIG_MAP", "CONFIG_MAP"]
+TAGGED = RoleArn.parse("arn:aws:iam::111122223333:role/admins")  # a group tag naming any role
+
+
+@pytest.fixture(autouse=True)
+def no_metrics_left() -> Iterator[None]:
+    metrics.clear_metrics()
+    yield
+    metrics.clear_metrics()
+
+
+@dataclass
+class Cluster:
+    """One cluster of `mode` as the authorization sees it, and everything it wrote there."""
+
+    mode: str
+    compute: FakeCompute = field(default_factory=FakeCompute)
+    kube: FakeKube = field(default_factory=FakeKube)
+    entries: FakeAccessEntries = field(default_factory=FakeAccessEntries)
+
+    def authorization(self, node_roles: NodeRoleAllowList) -> NodeRoleAuthorization:
+        return NodeRoleAuthorization(
+            compute=self.compute, access_entries=self.entries, node_roles=node_roles
+        )
+
+    def view(self) -> FleetView:
+        return a_view(self.compute, self.kube, self.mode)
+
+    def status_then_authorize(
+        self, node_roles: NodeRoleAllowList, group: ManagedGroup
+    ) -> tuple[NodeAuthorization, NodeAuthorization]:
+        authorization, view = self.authorization(node_roles), self.view()
+        connection = view.connection("prod")
+        status = authorization.status(connection, self.kube, group, an_instance(), view)
+        authorized = authorization.authorize(
+            connection, self.kube, group, an_instance(), view=view, log={"cluster": "prod"}
+        )
+        return status, authorized
+
+    def untouched(self) -> bool:
+        """Nothing written, and not even read: the role was refused before any look."""
+        return not self.entries.entries and not self.entries.asked and not self.kube.journal
+
+
+def refusals(caplog: pytest.LogCaptureFixture) -> list[dict[str, object]]:
+    return [
+        vars(r)
+        for r in caplog.records
+        if r.levelno == logging.ERROR and "not allowed by NODE_ROLE_ARNS" in r.getMessage()
+    ]
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("source", ["instance profile", "group tag"])
+def test_a_role_the_setting_refuses_is_blocked_and_nothing_is_written(
+    mode: str, source: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    cluster = Cluster(mode)
+    tagged = TAGGED if source == "group tag" else None
+    group = ManagedGroup("win-a", ClusterName("prod"), node_role=tagged)
+    refused = str(TAGGED) if tagged else ROLE
+
+    with caplog.at_level(logging.INFO, logger="eks-windows-nodes"):
+        status, authorized = cluster.status_then_authorize(NODES_PATH_ONLY, group)
+
+    assert status is authorized is NodeAuthorization.BLOCKED
+    assert cluster.untouched()
+    # Said once for the group and role in this view, naming the role, the group and the setting.
+    (logged,) = refusals(caplog)
+    assert logged["role"] == refused
+    assert logged["asg"] == "win-a"
+    assert logged["cluster"] == "prod"
+    assert logged["setting"] == "NODE_ROLE_ARNS"
+    assert logged["allowed_patterns"] == "arn:aws:iam::111122223333:role/nodes/*"
+    assert metrics.metric_set["NodeRoleRefused"]["Value"] == [1.0]
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_role_the_setting_allows_is_authorized(
+    mode: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    cluster = Cluster(mode, compute=FakeCompute({PROFILE: PATH_ROLE}))
+    group = ManagedGroup("win-a", ClusterName("prod"))
+
+    with caplog.at_level(logging.INFO, logger="eks-windows-nodes"):
+        status, authorized = cluster.status_then_authorize(NODES_PATH_ONLY, group)
+
+    assert (status, authorized) == (NodeAuthorization.MISSING, NodeAuthorization.AUTHORIZED)
+    if mode == "CONFIG_MAP":
+        # aws-auth names the role without its path (RoleArn); the setting saw the full ARN.
+        assert "rolearn: arn:aws:iam::111122223333:role/win" in cluster.kube.data["mapRoles"]
+        assert not cluster.entries.entries
+    else:
+        assert cluster.entries.entries == {("prod", PATH_ROLE): "EC2_WINDOWS"}
+        assert "write" not in cluster.kube.journal
+    assert not refusals(caplog)
+    assert "NodeRoleRefused" not in metrics.metric_set
+
+
+def test_the_setting_matches_the_full_arn_with_its_path() -> None:
+    # role/win allows only the role named win without a path, as IAM's ArnLike would.
+    only_win = NodeRoleAllowList(("arn:aws:iam::111122223333:role/win",))
+    cluster = Cluster("API", compute=FakeCompute({PROFILE: PATH_ROLE}))
+    group = ManagedGroup("win-a", ClusterName("prod"))
+
+    assert cluster.status_then_authorize(only_win, group) == (NodeAuthorization.BLOCKED,) * 2
+    assert cluster.untouched()
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_the_reconcilers_repair_never_authorizes_a_refused_role(
+    mode: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    # An in-service node whose role lost its access entry or aws-auth entry, and that the
+    # operator's setting (narrowed since, or never matching a tag set since) refuses.
+    cluster = Cluster(mode, compute=FakeCompute(instances={INSTANCE: an_instance()}))
+    authorization = cluster.authorization(NODES_PATH_ONLY)
+    group = ManagedGroup("win-a", ClusterName("prod"))
+
+    with caplog.at_level(logging.INFO, logger="eks-windows-nodes"):
+        repaired = authorization.repair(group, INSTANCE, cluster.view())
+
+    assert repaired is False
+    assert cluster.untouched()
+    assert len(refusals(caplog)) == 1
+    # The same instance whose role is allowed is repaired: the refusal above is the setting's.
+    allowed = Cluster(
+        mode, compute=FakeCompute({PROFILE: PATH_ROLE}, instances={INSTANCE: an_instance()})
+    )
+    repaired = allowed.authorization(NODES_PATH_ONLY).repair(group, INSTANCE, allowed.view())
+    assert repaired is True

@@ -310,6 +310,8 @@ def test_blocked_authorization_waits_for_an_operator_then_abandons_with_the_reas
     late = step(blocked, DEFAULT_JOIN_DEADLINE)
     assert isinstance(late, Abandon)
     assert "aws-auth is malformed" in late.reason
+    # A role the operator's setting refuses is BLOCKED too: the reason names the setting.
+    assert "NODE_ROLE_ARNS does not allow it" in late.reason
 
 
 @pytest.mark.parametrize(

@@ -82,8 +82,8 @@ def join_started_at(
 class NodeAuthorization(StrEnum):
     AUTHORIZED = "authorized"  # access entry EC2_WINDOWS or complete aws-auth entry
     MISSING = "missing"
-    # aws-auth malformed (we refuse to write it) or the role's access entry is not EC2_WINDOWS
-    # (types cannot change): an operator must fix it
+    # NODE_ROLE_ARNS does not allow the role, aws-auth is malformed (we refuse to write it) or
+    # the role's access entry is not EC2_WINDOWS (types cannot change): an operator must act
     BLOCKED = "blocked"
 
 
@@ -336,8 +336,8 @@ def _missing(facts: JoinFacts) -> str:  # noqa: PLR0911 - one reason per unmet c
         return "instance tags missing"
     if facts.authorization is NodeAuthorization.BLOCKED:
         return (
-            "node role not authorized: aws-auth is malformed, or the role's access entry is not "
-            "of type EC2_WINDOWS (see the error log)"
+            "node role not authorized: NODE_ROLE_ARNS does not allow it, aws-auth is malformed, "
+            "or the role's access entry is not of type EC2_WINDOWS (see the error log)"
         )
     if not _authorized(facts):
         return "node role not authorized"

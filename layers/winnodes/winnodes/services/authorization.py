@@ -1,6 +1,8 @@
 """Authorizing a Windows instance's node role in its cluster: the role behind the instance profile
 gets an EC2_WINDOWS access entry (clusters with access entries) or its entry merged into
 kube-system/aws-auth. (Windows IPAM, the cluster's other prerequisite, is services.join's.)
+Only a role the operator's NODE_ROLE_ARNS allows (decisions.node_roles); any other is BLOCKED,
+in both modes, and nothing is written for it.
 
 Reads are memoised in the pass's FleetView: a group's instances share their role, so a pass looks
 once per role and cluster."""
@@ -11,6 +13,7 @@ from collections.abc import Mapping
 
 from winnodes.decisions.aws_auth import MalformedAwsAuthError, merge_node_role, node_role_authorized
 from winnodes.decisions.join import NodeAuthorization
+from winnodes.decisions.node_roles import NODE_ROLES_SETTING, NodeRoleAllowList
 from winnodes.errors import KubernetesConflictError
 from winnodes.models.groups import ManagedGroup
 from winnodes.models.identifiers import RoleArn
@@ -30,9 +33,16 @@ WINDOWS_ACCESS_ENTRY_TYPE = "EC2_WINDOWS"
 
 
 class NodeRoleAuthorization:
-    def __init__(self, *, compute: Compute, access_entries: AccessEntries) -> None:
+    def __init__(
+        self,
+        *,
+        compute: Compute,
+        access_entries: AccessEntries,
+        node_roles: NodeRoleAllowList | None = None,
+    ) -> None:
         self._compute = compute
         self._access_entries = access_entries
+        self._node_roles = node_roles or NodeRoleAllowList()
 
     def status(
         self,
@@ -45,6 +55,8 @@ class NodeRoleAuthorization:
         role = self._node_role(group, instance, view)
         if role is None:
             return NodeAuthorization.MISSING
+        if not self._allowed(group, role, view):
+            return NodeAuthorization.BLOCKED
         # One look per role and cluster per pass: a group's instances share their role.
         return view.memo(
             ("authorization", connection.name, str(role)),
@@ -66,6 +78,8 @@ class NodeRoleAuthorization:
             # Decided as MISSING again on the next step, and abandoned at the deadline.
             logger.warning("instance has no IAM role to authorize", extra=log)
             return NodeAuthorization.MISSING
+        if not self._allowed(group, role, view):
+            return NodeAuthorization.BLOCKED  # nothing written: only an operator can change it
         if connection.uses_access_entries:
             if self._access_entries.ensure_windows_node_entry(connection.name, role.principal_arn):
                 metrics.add_metric(name="AccessEntryCreated", unit="Count", value=1)
@@ -82,7 +96,8 @@ class NodeRoleAuthorization:
 
     def repair(self, group: ManagedGroup, instance_id: str, view: FleetView) -> bool:
         """Re-authorizes the role of an in-service Windows instance whose access entry or
-        aws-auth entry went missing; True if it did. A malformed aws-auth stays untouched."""
+        aws-auth entry went missing; True if it did. A malformed aws-auth stays untouched, and
+        a role NODE_ROLE_ARNS does not allow is BLOCKED by status(): never authorized here."""
         instance = view.instance(instance_id)
         if instance is None or instance.platform != InstancePlatform.WINDOWS:
             return False
@@ -111,6 +126,33 @@ class NodeRoleAuthorization:
             return None
         arn = view.memo(("role", profile), lambda: self._compute.role_of_instance_profile(profile))
         return RoleArn.parse(arn) if arn else None
+
+    def _allowed(self, group: ManagedGroup, role: RoleArn, view: FleetView) -> bool:
+        # Said once per group and role in a pass (or invocation), not once per poll.
+        return view.memo(
+            ("node-role-allowed", group.auto_scaling_group_name, role.principal_arn),
+            lambda: self._check_allowed(group, role),
+        )
+
+    def _check_allowed(self, group: ManagedGroup, role: RoleArn) -> bool:
+        if self._node_roles.allows(role):
+            return True
+        # Whoever may tag the group (or edit its launch template) names its role; only the
+        # operator's setting may make a role a Kubernetes node.
+        metrics.add_metric(name="NodeRoleRefused", unit="Count", value=1)
+        logger.error(
+            f"the node role is not allowed by {NODE_ROLES_SETTING}; not authorized. Add a "
+            f"pattern for it to {NODE_ROLES_SETTING} (the stack's NodeRoleArns parameter), or "
+            "give the group an allowed role",
+            extra={
+                "cluster": str(group.cluster),
+                "asg": group.auto_scaling_group_name,
+                "role": role.principal_arn,
+                "setting": NODE_ROLES_SETTING,
+                "allowed_patterns": ",".join(self._node_roles.patterns),
+            },
+        )
+        return False
 
     def _read(
         self, connection: ClusterConnection, kube: ClusterKube, role: RoleArn

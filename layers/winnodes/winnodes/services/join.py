@@ -33,6 +33,7 @@ from winnodes.decisions.join import (
     decide_join_step,
     join_started_at,
 )
+from winnodes.decisions.node_roles import NodeRoleAllowList
 from winnodes.decisions.smoke import SmokeTest, SmokeTestPolicy, SmokeVerdict
 from winnodes.models.groups import ManagedGroup
 from winnodes.models.identifiers import ClusterName
@@ -64,6 +65,8 @@ class JoinSettings:
     fleet_read_interval: timedelta = FLEET_READ_INTERVAL
     extra_instance_tags: Mapping[str, str] = field(default_factory=dict)
     smoke_test: SmokeTestPolicy = field(default_factory=SmokeTestPolicy)
+    # The roles that may be authorized as Windows nodes (NODE_ROLE_ARNS); any other is BLOCKED.
+    node_roles: NodeRoleAllowList = field(default_factory=NodeRoleAllowList)
 
 
 @dataclass
@@ -143,7 +146,9 @@ class JoinService:
             compute=fleet.compute, extra_tags=self._settings.extra_instance_tags
         )
         self._node_role = NodeRoleAuthorization(
-            compute=fleet.compute, access_entries=access_entries
+            compute=fleet.compute,
+            access_entries=access_entries,
+            node_roles=self._settings.node_roles,
         )
         self._smoke = SmokeGate(policy=self._settings.smoke_test, pods_for=smoke_pods_for)
 
