@@ -166,6 +166,8 @@ class FakeKube:
     outage: range = range(0)
     unschedulable: bool = False  # cordoned
     held_for_warm_pool: bool = False  # by the join (our annotation)
+    # The Ready condition's lastHeartbeatTime; None: the Node does not say.
+    ready_reported_at: datetime | None = None
 
     def nodes_by_instance(self) -> dict[str, NodeState]:
         self.journal.append("kube.list_nodes")
@@ -193,6 +195,7 @@ class FakeKube:
             windows_build="10.0.20348",
             unschedulable=self.unschedulable,
             held_for_warm_pool=self.held_for_warm_pool,
+            ready_reported_at=self.ready_reported_at,
         )
 
     def hold_for_warm_pool(self, name: str) -> NodeState | None:

@@ -171,6 +171,8 @@ class NodeState:
     # Cordoned by the join for the instance's stay in the warm pool (our annotation): only
     # such a cordon is lifted when the instance is drawn, never an operator's.
     held_for_warm_pool: bool = False
+    # When the kubelet last reported the Ready condition (its lastHeartbeatTime), if it says.
+    ready_reported_at: datetime | None = None
 
 
 @dataclass(frozen=True)

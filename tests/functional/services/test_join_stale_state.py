@@ -1,12 +1,21 @@
 """The reconciler completes actions by instance id (it has no token), on a group state it read at
 the start of its pass. In a group with a warm pool one instance sees several launch actions: the
 one its pass saw may have ended meanwhile and another begun, which a completion by instance id
-would end instead. Such a completion is decided again on a fresh read of the group."""
+would end instead. Such a completion is decided again on a fresh read of the group. Likewise a
+Node's Ready outlives its instance's stop: only one reported since the instance's last start
+counts."""
 
 from __future__ import annotations
 
-from tests.helpers.join_world import CLUSTER, GROUP, INSTANCE, JoinWorld, launch_action
-from winnodes.decisions.join import ReleaseToWarmPool, TagInstance
+from datetime import timedelta
+
+from tests.helpers.join_world import CLUSTER, GROUP, INSTANCE, NOW, JoinWorld, launch_action
+from winnodes.decisions.join import (
+    ReleaseToWarmPool,
+    TagInstance,
+    UncordonFromWarmPool,
+    WaitForNode,
+)
 from winnodes.decisions.smoke import SmokeTestPolicy
 from winnodes.ports import AutoScalingGroup, GroupInstance
 from winnodes.services.join import JoinSettings
@@ -71,3 +80,23 @@ def test_an_action_with_its_token_is_completed_without_reading_the_group_again()
 
     assert result.step == ReleaseToWarmPool()
     assert world.journal.count("autoscaling.describe_group") == 0
+
+
+def test_a_ready_left_over_from_before_the_pools_stop_does_not_complete_the_draw() -> None:
+    # Drawn from a Stopped pool seconds after the stop: the Node still shows the Ready its
+    # kubelet reported before the stop (the instance started again 5 minutes ago).
+    world = JoinWorld()
+    world.kube.ready_reported_at = NOW - timedelta(minutes=5, seconds=40)
+    world.kube.unschedulable = world.kube.held_for_warm_pool = True
+    action = launch_action()
+
+    result = world.service(settings=NO_SMOKE_TEST).advance(action)
+
+    assert isinstance(result.step, WaitForNode) and result.step.reason == "node not Ready"
+    assert world.autoscaling.completed == []
+
+    # The restarted kubelet reports: the draw's join goes on.
+    world.kube.ready_reported_at = NOW - timedelta(seconds=30)
+    result = world.service(settings=NO_SMOKE_TEST).advance(action)
+
+    assert result.step == UncordonFromWarmPool()

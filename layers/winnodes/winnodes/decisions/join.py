@@ -48,6 +48,20 @@ def _in_future(moment: datetime, now: datetime) -> bool:
     return moment > now + _STAMP_TOLERANCE
 
 
+# Kubelet and EC2 clocks (both synced to Amazon Time Sync) may disagree by this much.
+_READY_CLOCK_TOLERANCE: Final = timedelta(seconds=5)
+
+
+def ready_since_launch(reported_at: datetime | None, *, launch_time: datetime) -> bool:
+    """Whether a Ready condition was reported during the instance's current run (EC2's
+    LaunchTime: its last start). A Node outlives its instance's stop: one stopped into a warm
+    pool keeps showing Ready until the node controller's grace period ends (40 s or more), so
+    an instance started again and drawn within it would look Ready before its kubelet is back.
+    A node that never stopped reports after its LaunchTime, however long ago; one that says
+    nothing of when (reported_at None) is taken at its word."""
+    return reported_at is None or reported_at >= launch_time - _READY_CLOCK_TOLERANCE
+
+
 def join_started_at(
     *,
     launch_time: datetime,

@@ -32,6 +32,7 @@ from winnodes.decisions.join import (
     decide_fleet_step,
     decide_join_step,
     join_started_at,
+    ready_since_launch,
 )
 from winnodes.decisions.node_roles import NodeRoleAllowList
 from winnodes.decisions.smoke import SmokeTest, SmokeTestPolicy, SmokeVerdict
@@ -256,7 +257,12 @@ class JoinService:
             authorization=action.authorization or NodeAuthorization.MISSING,
             windows_ipam_enabled=cluster is not None and cluster.windows_ipam_enabled,
             node_found=node is not None,
-            node_ready=node is not None and node.ready,
+            node_ready=(
+                node is not None
+                and node.ready
+                and instance is not None
+                and ready_since_launch(node.ready_reported_at, launch_time=instance.launch_time)
+            ),
             node_unschedulable=node is not None and node.unschedulable,
             node_held_for_warm_pool=node is not None and node.held_for_warm_pool,
             smoke=smoke.state,

@@ -14,6 +14,7 @@ from winnodes.adapters.kube.drain import (
     KubeDrain,
 )
 from winnodes.adapters.kube.smoke import KubeSmokePods
+from winnodes.adapters.kube.timestamps import parse_time
 from winnodes.adapters.kube.token import CachedToken
 from winnodes.decisions.smoke import WINDOWS_BUILD_LABEL
 from winnodes.errors import InvalidInputError, KubernetesConflictError, KubernetesNotFoundError
@@ -154,14 +155,15 @@ def _node_state(node: Mapping[str, Any]) -> NodeState:
     labels = node["metadata"].get("labels") or {}
     annotations = node["metadata"].get("annotations") or {}
     conditions = (node.get("status") or {}).get("conditions") or []
-    ready = any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
+    ready: Mapping[str, Any] = next((c for c in conditions if c.get("type") == "Ready"), {})
     return NodeState(
         name=node["metadata"]["name"],
         instance_id=instance_id_of(spec.get("providerID", "")),
-        ready=ready,
+        ready=ready.get("status") == "True",
         unschedulable=bool(spec.get("unschedulable")),
         windows_build=labels.get(WINDOWS_BUILD_LABEL),
         held_for_warm_pool=WARM_POOL_HOLD_ANNOTATION in annotations,
+        ready_reported_at=parse_time(ready.get("lastHeartbeatTime")),
     )
 
 
