@@ -37,6 +37,14 @@ _INSTANCE_BATCH = 200
 STEP_RESERVE: Final = timedelta(seconds=75)
 
 
+def work_deadline(clock: Clock, time_left: timedelta | None) -> float | None:
+    """The clock's monotonic time after which no look or step starts: STEP_RESERVE before an
+    invocation with `time_left` ends; None without one (a run by hand)."""
+    if time_left is None:
+        return None
+    return clock.monotonic() + (time_left - STEP_RESERVE).total_seconds()
+
+
 class HeldInstance(Protocol):
     """An instance a lifecycle hook holds (a launch or a terminate action)."""
 

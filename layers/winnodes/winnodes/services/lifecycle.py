@@ -21,7 +21,7 @@ from winnodes.models.groups import ManagedGroup, UnmanagedGroup, discover_manage
 from winnodes.models.lifecycle import InstanceLocation
 from winnodes.observability import logger, metrics
 from winnodes.ports import Clock, LifecycleHook
-from winnodes.services.fleet import STEP_RESERVE, Fleet, FleetView
+from winnodes.services.fleet import Fleet, FleetView, work_deadline
 from winnodes.services.join import JoinService, LaunchAction
 from winnodes.services.leave import LeaveService, TerminateAction
 
@@ -41,11 +41,7 @@ class LifecycleEvents:
         """With `time_left` (a Lambda invocation's), a wait starts no new look once less than
         STEP_RESERVE of it remains, whatever the wait budgets say: an invocation that ran out
         of time would be retried, and the metrics of an action it completed lost."""
-        wait_until = (
-            None
-            if time_left is None
-            else self._clock.monotonic() + (time_left - STEP_RESERVE).total_seconds()
-        )
+        wait_until = work_deadline(self._clock, time_left)
         try:
             event = classify_lifecycle_event(raw)
         except InvalidInputError as error:

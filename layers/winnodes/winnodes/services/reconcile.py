@@ -26,7 +26,7 @@ from winnodes.models.identifiers import ClusterName
 from winnodes.models.lifecycle import LifecycleActionResult, LifecycleState, LifecycleTransition
 from winnodes.observability import logger, metrics
 from winnodes.ports import AutoScalingGroup, Clock, LifecycleHook
-from winnodes.services.fleet import STEP_RESERVE, Fleet, FleetView
+from winnodes.services.fleet import Fleet, FleetView, work_deadline
 from winnodes.services.join import JoinService, LaunchAction
 from winnodes.services.leave import LeaveService, TerminateAction
 from winnodes.services.tagging import InstanceTags
@@ -62,11 +62,7 @@ class ReconcileReport:
 class _Budget:
     def __init__(self, clock: Clock, time_left: timedelta | None) -> None:
         self._clock = clock
-        self._deadline = (
-            None
-            if time_left is None
-            else clock.monotonic() + (time_left - STEP_RESERVE).total_seconds()
-        )
+        self._deadline = work_deadline(clock, time_left)
 
     @property
     def limited(self) -> bool:
@@ -381,11 +377,7 @@ def _may_act_on(state: str | None) -> bool:
     """Whether a pass may take a step for an instance in `state` or repair it: held by a hook,
     or in service. The others, a warm pool's idle instances above all, need no DescribeInstances."""
     parsed = LifecycleState.parse(state)
-    return parsed is not None and (
-        parsed.awaits_launch_action
-        or parsed.awaits_terminate_action
-        or parsed is LifecycleState.IN_SERVICE
-    )
+    return _is_held(parsed) or parsed is LifecycleState.IN_SERVICE
 
 
 def _warn_about_hooks(
