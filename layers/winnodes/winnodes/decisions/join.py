@@ -39,12 +39,13 @@ def stamp_is_current(
 
     Tags are anyone's to write: a time in the future is no stamp of ours, and taken for one it
     would put the deadline out of reach (or past the last date a datetime holds)."""
-    if stamped is None or stamped < launch_time - _STAMP_TOLERANCE or _in_future(stamped, now):
+    if stamped is None or stamped < launch_time - _STAMP_TOLERANCE or dated_in_future(stamped, now):
         return False
-    return returned_at is None or _in_future(returned_at, now) or stamped > returned_at
+    return returned_at is None or dated_in_future(returned_at, now) or stamped > returned_at
 
 
-def _in_future(moment: datetime, now: datetime) -> bool:
+def dated_in_future(moment: datetime, now: datetime) -> bool:
+    """A time tag later than now by more than clocks disagree: not written by us."""
     return moment > now + _STAMP_TOLERANCE
 
 

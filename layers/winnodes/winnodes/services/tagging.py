@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 
-from winnodes.decisions.join import stamp_is_current
+from winnodes.decisions.join import dated_in_future, stamp_is_current
 from winnodes.models.groups import (
     JOIN_STARTED_TAG,
     KUBERNETES_CLUSTER_TAG_PREFIX,
@@ -66,8 +66,12 @@ class InstanceTags:
         newer than the stamp is this return's. True when it wrote the mark."""
         returned = self.returned_to_pool(instance)
         stamped = self.join_started(instance)
-        # A mark dated after now is no mark of ours (stamp_is_current ignores it): replace it.
-        if returned is not None and returned <= now and (stamped is None or returned > stamped):
+        # A mark dated in the future is no mark of ours (stamp_is_current ignores it): replace it.
+        if (
+            returned is not None
+            and not dated_in_future(returned, now)
+            and (stamped is None or returned > stamped)
+        ):
             return False
         tags = {RETURNED_TO_POOL_TAG: now.astimezone(UTC).isoformat()}
         written = self._compute.tag_instances([instance.instance_id], tags)
