@@ -78,3 +78,23 @@ def condition_holds(template: Mapping[str, Any], name: str, parameters: Mapping[
         raise ValueError(f"cannot evaluate {function} in a condition")
 
     return bool(evaluate(template["Conditions"][name]))
+
+
+def alarms(template: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """The template's CloudWatch alarms: logical id -> properties."""
+    return {
+        name: resource["Properties"]
+        for name, resource in template["Resources"].items()
+        if resource["Type"] == "AWS::CloudWatch::Alarm"
+    }
+
+
+def function_environment(template: Mapping[str, Any], function: str) -> dict[str, str]:
+    """The environment variables a function of the template gets from Globals and its own
+    Environment, the function's winning; only those written as plain text (the others are
+    parameters, known at deploy time)."""
+    variables = {
+        **template["Globals"]["Function"]["Environment"]["Variables"],
+        **template["Resources"][function]["Properties"].get("Environment", {}).get("Variables", {}),
+    }
+    return {name: value for name, value in variables.items() if isinstance(value, str)}

@@ -1,7 +1,8 @@
 """template.yaml: what operators rely on when something fails. Both queues of lifecycle events
 that could not be handled are declared, keep their messages 14 days, are encrypted and are stack
 outputs (README replays from them); EventBridge may send to its dead-letter queue; and alarms
-watch the functions' errors and both queues, notifying AlarmTopicArn when it is set."""
+watch the functions' errors and both queues, notifying AlarmTopicArn when it is set (the alarms
+on the functions' own metrics: test_template_alarms.py)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from tests.helpers.template import alarms as template_alarms
 from tests.helpers.template import load_template
 
 TEMPLATE = load_template()
@@ -72,17 +74,14 @@ def test_only_the_lifecycle_rule_may_send_to_its_dead_letter_queue() -> None:
 
 
 def alarms() -> dict[str, dict[str, Any]]:
-    return {
-        name: resource["Properties"]
-        for name, resource in RESOURCES.items()
-        if resource["Type"] == "AWS::CloudWatch::Alarm"
-    }
+    return template_alarms(TEMPLATE)
 
 
 def test_alarms_watch_both_functions_errors_and_both_queues() -> None:
     watched = {
         (alarm["Namespace"], alarm["MetricName"], repr(alarm["Dimensions"]))
         for alarm in alarms().values()
+        if alarm["Namespace"].startswith("AWS/")
     }
     assert watched == {
         ("AWS/Lambda", "Errors", repr([{"Name": "FunctionName", "Value": ref(function)}]))
