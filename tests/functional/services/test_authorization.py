@@ -373,3 +373,33 @@ def test_the_reconcilers_repair_never_authorizes_a_refused_role(
     )
     repaired = allowed.authorization(NODES_PATH_ONLY).repair(group, INSTANCE, allowed.view())
     assert repaired is True
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_path_only_a_tag_claims_does_not_pass_a_path_pattern_in_aws_auth(
+    mode: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    # aws-auth maps `role/ops` by name: the tag's `/nodes/` is only a claim there, and would
+    # let a path pattern map any role of the account. An access entry names the principal
+    # itself (EKS refuses a wrong path), so there the full ARN is what counts.
+    cluster = Cluster(mode)
+    claimed = RoleArn.parse("arn:aws:iam::111122223333:role/nodes/ops")
+    group = ManagedGroup("win-a", ClusterName("prod"), node_role=claimed)
+
+    with caplog.at_level(logging.INFO, logger="eks-windows-nodes"):
+        status, authorized = cluster.status_then_authorize(NODES_PATH_ONLY, group)
+
+    if mode == "CONFIG_MAP":
+        assert status is authorized is NodeAuthorization.BLOCKED
+        assert cluster.untouched()
+        (logged,) = refusals(caplog)
+        assert "must also allow arn:aws:iam::111122223333:role/ops" in str(logged["msg"])
+    else:
+        assert (status, authorized) == (NodeAuthorization.MISSING, NodeAuthorization.AUTHORIZED)
+        assert cluster.entries.entries == {("prod", str(claimed.principal_arn)): "EC2_WINDOWS"}
+    # A pattern that also allows the path-less ARN lets aws-auth map it.
+    both = NodeRoleAllowList((*NODES_PATH_ONLY.patterns, "arn:aws:iam::111122223333:role/ops"))
+    again = Cluster(mode)
+    assert again.status_then_authorize(both, group)[1] is NodeAuthorization.AUTHORIZED
+    if mode == "CONFIG_MAP":
+        assert "rolearn: arn:aws:iam::111122223333:role/ops" in again.kube.data["mapRoles"]

@@ -16,7 +16,8 @@ CLUSTER_NAMES = st.from_regex(r"\A[0-9A-Za-z][A-Za-z0-9\-_]{0,99}\Z")
 INSTANCE_IDS = st.from_regex(r"\Ai-([0-9a-f]{8}|[0-9a-f]{17})\Z")
 ROLE_NAMES = st.from_regex(r"\A[\w+=,.@-]{1,64}\Z", alphabet=st.characters(codec="ascii"))
 ACCOUNTS = st.from_regex(r"\A[0-9]{12}\Z")
-PATHS = st.lists(st.from_regex(r"\A[A-Za-z0-9_.-]{1,12}\Z"), max_size=3).map(
+# IAM paths hold any printable ASCII (API_CreateRole): `#`, `:`, `*` and the like included.
+PATHS = st.lists(st.from_regex(r"\A[\x21-\x2e\x30-\x7e]{1,12}\Z"), max_size=3).map(
     lambda parts: "".join(f"{p}/" for p in parts)
 )
 
@@ -162,6 +163,8 @@ def test_other_partitions_are_kept() -> None:
         "arn:aws:iam::111122223333:role/path/",
         "arn:aws:sts::111122223333:assumed-role/NodeRole",
         "arn:aws:iam::111122223333:role/a b",
+        "arn:aws:iam::111122223333:role/a b/NodeRole",
+        "arn:aws:iam::111122223333:role/Nöde",
         "arn:aws:iam::111122223333:role/" + "n" * 65,
     ],
 )

@@ -5,15 +5,23 @@ new `data` in which every entry that was there before is still there, or raises
 `MalformedAwsAuthError`; it never returns a partial result (DESIGN safety rule 1). A new entry is
 appended to `mapRoles` as written (comments kept) whenever that reads back exactly.
 
+The document is read as EKS's authenticator reads it (aws-iam-authenticator,
+pkg/mapper/configmap): a key's value that is blank, `""` or two backticks is empty; entry keys
+are matched without regard to case (Go's encoding/json); an entry maps the caller whose
+path-less role ARN equals its `rolearn` without regard to case, so an entry whose `rolearn` has
+a path maps nobody, and is left so.
+
 Entry format: https://docs.aws.amazon.com/eks/latest/userguide/auth-configmap.html
 Windows groups: https://docs.aws.amazon.com/eks/latest/userguide/windows-support.html"""
 
 from __future__ import annotations
 
 import copy
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import cache
 from types import ModuleType
 from typing import Any, Final
 
@@ -26,12 +34,18 @@ MAP_ACCOUNTS: Final = "mapAccounts"
 NODE_USERNAME: Final = "system:node:{{EC2PrivateDNSName}}"
 KUBE_PROXY_WINDOWS_GROUP: Final = "eks:kube-proxy-windows"
 WINDOWS_NODE_GROUPS: Final = ("system:bootstrappers", "system:nodes", KUBE_PROXY_WINDOWS_GROUP)
+NODE_USERNAME_PREFIX: Final = "system:node:"  # what the Node authorizer takes for a node
+# Values the authenticator skips as empty (configmap.go isSkippable), once blanks are trimmed.
+_SKIPPABLE: Final = frozenset({"", "``", '""'})
+# The entry fields the authenticator reads (RoleMapping, UserMapping).
+_FIELDS: Final = frozenset({"rolearn", "userarn", "username", "groups"})
 
 type Entry = dict[str, Any]
 
 
 class MalformedAwsAuthError(WinNodesError):
-    """aws-auth cannot be read safely; writing it could drop someone's access. Refuse and alarm."""
+    """aws-auth cannot be read or merged safely: writing it could drop someone's access, or give
+    an identity rights it did not have. Refuse and alarm."""
 
     def __init__(self, key: str, reason: str) -> None:
         super().__init__(f"aws-auth {key}: {reason}")
@@ -63,8 +77,12 @@ class AwsAuthDocument:
     map_accounts: tuple[str | int, ...]
 
     def role_entries(self, role: RoleArn) -> list[int]:
-        """Indexes of the mapRoles entries for `role` (path and name case ignored)."""
-        return [i for i, entry in enumerate(self.map_roles) if _is_role(entry, role)]
+        """Indexes of the mapRoles entries that map `role`, as the authenticator matches them."""
+        return [i for i, entry in enumerate(self.map_roles) if _maps_role(entry, role)]
+
+    def dead_role_entries(self, role: RoleArn) -> list[int]:
+        """Indexes of the entries meant for `role` that map nobody: their `rolearn` has a path."""
+        return [i for i, entry in enumerate(self.map_roles) if _names_role_with_path(entry, role)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,13 +122,23 @@ def merge_node_role(data: Mapping[str, str] | None, role: RoleArn) -> AwsAuthMer
     """Ensure one mapRoles entry authorizes `role` as a Windows node.
 
     An existing entry for the role gains the missing groups (its other fields kept); otherwise one
-    entry is appended. Only `mapRoles` is rewritten, and only when its content changes."""
+    entry is appended. Only `mapRoles` is rewritten, and only when its content changes. An entry
+    that maps the role to an identity that is not a node is refused: node groups added to it
+    would give that identity rights it did not have."""
     original = {} if data is None else dict(data)
     document = parse_aws_auth(original)
     roles = [copy.deepcopy(entry) for entry in document.map_roles]
     matches = document.role_entries(role)
     warnings: list[AwsAuthWarning] = []
 
+    for index in document.dead_role_entries(role):
+        warnings.append(
+            AwsAuthWarning(
+                AwsAuthWarningKind.ROLE_ARN_HAD_PATH,
+                f"mapRoles[{index}] rolearn {_field(roles[index], 'rolearn')} has a path, so it "
+                "maps nobody (the authenticator compares path-less ARNs); left as is",
+            )
+        )
     if not matches:
         roles.append(
             {"rolearn": str(role), "username": NODE_USERNAME, "groups": list(WINDOWS_NODE_GROUPS)}
@@ -125,7 +153,24 @@ def merge_node_role(data: Mapping[str, str] | None, role: RoleArn) -> AwsAuthMer
     linux_warned = False
     for index in matches:
         entry = roles[index]
-        groups: list[Any] = list(entry.get("groups") or [])
+        username = _field(entry, "username")
+        if not (isinstance(username, str) and username.startswith(NODE_USERNAME_PREFIX)):
+            raise MalformedAwsAuthError(
+                f"{MAP_ROLES}[{index}]",
+                f"maps {role} to username {username!r}, not to a node ({NODE_USERNAME}); "
+                "the node groups are not added to another identity: map the role as a node, "
+                "or give the Windows nodes a role of their own",
+            )
+        if username != NODE_USERNAME:
+            warnings.append(
+                AwsAuthWarning(
+                    AwsAuthWarningKind.UNEXPECTED_USERNAME,
+                    f"username for {role} is {username!r}, "
+                    f"Windows nodes expect {NODE_USERNAME!r}; left as is",
+                )
+            )
+        groups_key = _spelling(entry, "groups")
+        groups: list[Any] = list(entry.get(groups_key) or [])
         if KUBE_PROXY_WINDOWS_GROUP not in groups and not linux_warned:
             linux_warned = True
             warnings.append(
@@ -137,25 +182,7 @@ def merge_node_role(data: Mapping[str, str] | None, role: RoleArn) -> AwsAuthMer
             )
         missing = [group for group in WINDOWS_NODE_GROUPS if group not in groups]
         if missing:
-            entry["groups"] = groups + missing
-        canonical = str(RoleArn.parse(entry["rolearn"]))  # keeps the entry's own name case
-        if canonical != entry["rolearn"]:
-            warnings.append(
-                AwsAuthWarning(
-                    AwsAuthWarningKind.ROLE_ARN_HAD_PATH,
-                    f"rolearn {entry['rolearn']} never matches (paths are not allowed); "
-                    f"rewritten as {canonical}",
-                )
-            )
-            entry["rolearn"] = canonical
-        if entry.get("username") != NODE_USERNAME:
-            warnings.append(
-                AwsAuthWarning(
-                    AwsAuthWarningKind.UNEXPECTED_USERNAME,
-                    f"username for {role} is {entry.get('username')!r}, "
-                    f"Windows nodes expect {NODE_USERNAME!r}; left as is",
-                )
-            )
+            entry[groups_key] = groups + missing
 
     if roles == list(document.map_roles):
         return AwsAuthMerge(original, changed=False, warnings=tuple(warnings))
@@ -167,16 +194,36 @@ def merge_node_role(data: Mapping[str, str] | None, role: RoleArn) -> AwsAuthMer
     return AwsAuthMerge(original | {MAP_ROLES: rendered}, changed=True, warnings=tuple(warnings))
 
 
-def _is_role(entry: Entry, role: RoleArn) -> bool:
+def _maps_role(entry: Entry, role: RoleArn) -> bool:
+    # The authenticator keys its role map by the lowercased rolearn and looks the caller up by
+    # its lowercased path-less ARN.
+    arn = _field(entry, "rolearn")
+    return isinstance(arn, str) and arn.lower() == str(role).lower()
+
+
+def _names_role_with_path(entry: Entry, role: RoleArn) -> bool:
+    arn = _field(entry, "rolearn")
+    if not isinstance(arn, str):
+        return False
     try:
-        return RoleArn.parse(entry["rolearn"]).same_role(role)
+        named = RoleArn.parse(arn.lower())
     except InvalidInputError:
         return False  # not a role ARN at all: someone else's odd entry, left alone
+    return named.path != "/" and named.same_role(role)
+
+
+def _spelling(entry: Entry, name: str) -> str:
+    """The key `entry` spells field `name` with (parse_aws_auth let through only one), or `name`."""
+    return next((key for key in entry if key.lower() == name), name)
+
+
+def _field(entry: Entry, name: str) -> Any:
+    return entry.get(_spelling(entry, name))
 
 
 def _yaml_list(data: Mapping[str, str], key: str) -> list[Any]:
     text = data.get(key)
-    if text is None or not text.strip():
+    if text is None or text.strip() in _SKIPPABLE:
         return []
     yaml = _yaml()
     try:
@@ -197,12 +244,21 @@ def _entry(key: str, index: int, item: Any, arn_key: str) -> Entry:
         raise MalformedAwsAuthError(where, f"must be a mapping, got {type(item).__name__}")
     if not all(isinstance(k, str) for k in item):
         raise MalformedAwsAuthError(where, "has a key that is not text")
-    arn = item.get(arn_key)
-    if not isinstance(arn, str) or not arn.strip():
-        raise MalformedAwsAuthError(where, f"needs {arn_key} as text")
-    if "username" in item and not isinstance(item["username"], str):
+    spelled: dict[str, str] = {}
+    for name in item:
+        if (field_name := name.lower()) in _FIELDS:
+            if field_name in spelled:
+                # The authenticator would read one of them and silently drop the other.
+                raise MalformedAwsAuthError(where, f"has both {spelled[field_name]} and {name}")
+            spelled[field_name] = name
+    # An entry without an ARN maps nobody, for the authenticator too (`- {}` is common): kept.
+    arn = _field(item, arn_key)
+    if arn is not None and not isinstance(arn, str):
+        raise MalformedAwsAuthError(where, f"{arn_key} must be text")
+    username = _field(item, "username")
+    if username is not None and not isinstance(username, str):
         raise MalformedAwsAuthError(where, "username must be text")
-    groups = item.get("groups")
+    groups = _field(item, "groups")
     if groups is not None and not (
         isinstance(groups, list) and all(isinstance(g, str) for g in groups)
     ):
@@ -233,13 +289,32 @@ def _with_entry_appended(text: str | None, entries: Sequence[Entry]) -> str | No
 
 def _dump_entries(entries: Sequence[Entry]) -> str:
     yaml = _yaml()
-    rendered: str = yaml.safe_dump(
-        list(entries), default_flow_style=False, sort_keys=False, allow_unicode=True
+    rendered: str = yaml.dump(
+        list(entries),
+        Dumper=_go_dumper(),
+        default_flow_style=False,
+        sort_keys=False,
+        allow_unicode=True,
     )
     # Never write what we could not read back identically.
     if yaml.safe_load(rendered) != list(entries):
         raise MalformedAwsAuthError(MAP_ROLES, "cannot be rewritten without changing an entry")
     return rendered
+
+
+@cache
+def _go_dumper() -> type:
+    """A SafeDumper that also quotes the strings y, Y, n and N: PyYAML writes them bare, and
+    the authenticator's YAML 1.1 reader (go-yaml v2) takes them for booleans."""
+    yaml = _yaml()
+
+    class GoSafeDumper(yaml.SafeDumper):  # type: ignore[name-defined,misc]
+        pass
+
+    GoSafeDumper.add_implicit_resolver(
+        "tag:yaml.org,2002:bool", re.compile(r"^(?:y|Y|n|N)$"), list("yYnN")
+    )
+    return GoSafeDumper
 
 
 def _yaml() -> ModuleType:

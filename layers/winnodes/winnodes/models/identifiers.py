@@ -74,10 +74,13 @@ class InstanceId(_CheckedStr):
     _rule = "i-<8 or 17 lowercase hex digits>"
 
 
+# A path is `/`, or `/` and printable ASCII ending in `/`; a name is [A-Za-z0-9+=,.@_-], up to 64
+# (https://docs.aws.amazon.com/IAM/latest/APIReference/API_CreateRole.html).
 _ROLE_ARN = re.compile(
     r"arn:(?P<partition>aws(?:-[a-z]+)*):"
-    r"(?:iam::(?P<account>\d{12}):role/(?P<path_and_name>[\w+=,.@/-]+)"
-    r"|sts::(?P<sts_account>\d{12}):assumed-role/(?P<assumed>[\w+=,.@-]+)/[\w+=,.@-]+)"
+    r"(?:iam::(?P<account>\d{12}):role/(?P<path_and_name>(?:[\x21-\x7e]*/)?[\w+=,.@-]+)"
+    r"|sts::(?P<sts_account>\d{12}):assumed-role/(?P<assumed>[\w+=,.@-]+)/[\w+=,.@-]+)",
+    re.ASCII,
 )
 
 
@@ -111,6 +114,11 @@ class RoleArn:
 
     def __str__(self) -> str:
         return f"arn:{self.partition}:iam::{self.account}:role/{self.name}"
+
+    @property
+    def path_less(self) -> RoleArn:
+        """The role as aws-auth names it: by name, whatever its path."""
+        return RoleArn(self.partition, self.account, self.name)
 
     @property
     def principal_arn(self) -> str:

@@ -55,7 +55,7 @@ class NodeRoleAuthorization:
         role = self._node_role(group, instance, view)
         if role is None:
             return NodeAuthorization.MISSING
-        if not self._allowed(group, role, view):
+        if not self._allowed(group, role, connection, view):
             return NodeAuthorization.BLOCKED
         # One look per role and cluster per pass: a group's instances share their role.
         return view.memo(
@@ -78,7 +78,7 @@ class NodeRoleAuthorization:
             # Decided as MISSING again on the next step, and abandoned at the deadline.
             logger.warning("instance has no IAM role to authorize", extra=log)
             return NodeAuthorization.MISSING
-        if not self._allowed(group, role, view):
+        if not self._allowed(group, role, connection, view):
             return NodeAuthorization.BLOCKED  # nothing written: only an operator can change it
         if connection.uses_access_entries:
             if self._access_entries.ensure_windows_node_entry(connection.name, role.principal_arn):
@@ -127,23 +127,43 @@ class NodeRoleAuthorization:
         arn = view.memo(("role", profile), lambda: self._compute.role_of_instance_profile(profile))
         return RoleArn.parse(arn) if arn else None
 
-    def _allowed(self, group: ManagedGroup, role: RoleArn, view: FleetView) -> bool:
+    def _allowed(
+        self, group: ManagedGroup, role: RoleArn, connection: ClusterConnection, view: FleetView
+    ) -> bool:
+        # An aws-auth entry maps a role by name, whatever its path, so a path only a tag claims
+        # (IAM did not say it) proves nothing there: the path-less ARN must be allowed too, or
+        # a tag naming `role/<allowed path>/<any role>` would map any role of the account.
+        # Access entries name the principal itself: EKS refuses an ARN with a wrong path.
+        claimed_path = group.node_role is not None and role.path != "/"
+        unproven = claimed_path and not connection.uses_access_entries
         # Said once per group and role in a pass (or invocation), not once per poll.
         return view.memo(
-            ("node-role-allowed", group.auto_scaling_group_name, role.principal_arn),
-            lambda: self._check_allowed(group, role),
+            ("node-role-allowed", group.auto_scaling_group_name, role.principal_arn, unproven),
+            lambda: self._check_allowed(group, role, unproven_path=unproven),
         )
 
-    def _check_allowed(self, group: ManagedGroup, role: RoleArn) -> bool:
-        if self._node_roles.allows(role):
+    def _check_allowed(self, group: ManagedGroup, role: RoleArn, *, unproven_path: bool) -> bool:
+        allowed = self._node_roles.allows(role)
+        if allowed and unproven_path and not self._node_roles.allows(role.path_less):
+            allowed = False
+            why = (
+                f"aws-auth maps a role by name, whatever its path, and only the group's tag "
+                f"says this role's path: {NODE_ROLES_SETTING} must also allow "
+                f"{role.path_less.principal_arn}, or the group must leave out the role tag so "
+                "that the instance profile's role (and its real path) is used"
+            )
+        else:
+            why = (
+                f"Add a pattern for it to {NODE_ROLES_SETTING} (the stack's NodeRoleArns "
+                "parameter), or give the group an allowed role"
+            )
+        if allowed:
             return True
         # Whoever may tag the group (or edit its launch template) names its role; only the
         # operator's setting may make a role a Kubernetes node.
         metrics.add_metric(name="NodeRoleRefused", unit="Count", value=1)
         logger.error(
-            f"the node role is not allowed by {NODE_ROLES_SETTING}; not authorized. Add a "
-            f"pattern for it to {NODE_ROLES_SETTING} (the stack's NodeRoleArns parameter), or "
-            "give the group an allowed role",
+            f"the node role is not allowed by {NODE_ROLES_SETTING}; not authorized. {why}",
             extra={
                 "cluster": str(group.cluster),
                 "asg": group.auto_scaling_group_name,
