@@ -17,12 +17,14 @@ from winnodes.errors import KubernetesError
 from winnodes.models.groups import ManagedGroup
 from winnodes.models.identifiers import ClusterName
 from winnodes.ports import (
+    AccessEntry,
     AutoScalingGroup,
     AwsAuthConfigMap,
     ClusterConnection,
     GroupInstance,
     Instance,
     InstancePlatform,
+    InstanceProfileRole,
     LifecycleHook,
     NodeState,
 )
@@ -125,8 +127,8 @@ class FakeCompute:
         self.tags |= tags
         return list(instance_ids)
 
-    def role_of_instance_profile(self, profile: str) -> str | None:
-        return self.role
+    def role_of_instance_profile(self, profile: str) -> InstanceProfileRole | None:
+        return InstanceProfileRole(self.role) if self.role else None
 
 
 @dataclass
@@ -143,8 +145,8 @@ class FakeAccessEntries:
     journal: list[str]
     entries: set[str] = field(default_factory=lambda: {ROLE})
 
-    def entry_type(self, cluster: str, principal_arn: str) -> str | None:
-        return "EC2_WINDOWS" if principal_arn in self.entries else None
+    def entry(self, cluster: str, principal_arn: str) -> AccessEntry | None:
+        return AccessEntry("EC2_WINDOWS") if principal_arn in self.entries else None
 
     def ensure_windows_node_entry(self, cluster: str, role_arn: str) -> bool:
         if role_arn in self.entries:

@@ -28,11 +28,13 @@ from winnodes.errors import (
 from winnodes.models.groups import KUBERNETES_CLUSTER_TAG_PREFIX, MANAGED_TAG, ManagedGroup
 from winnodes.models.identifiers import ClusterName
 from winnodes.ports import (
+    AccessEntry,
     AutoScalingGroup,
     ClusterConnection,
     GroupInstance,
     Instance,
     InstancePlatform,
+    InstanceProfileRole,
     LifecycleHook,
 )
 from winnodes.services.fleet import Fleet
@@ -141,13 +143,13 @@ class FakeCompute:
             self.tags.setdefault(instance, {}).update(tags)
         return list(instance_ids)
 
-    def role_of_instance_profile(self, profile: str) -> str | None:
+    def role_of_instance_profile(self, profile: str) -> InstanceProfileRole | None:
         return None
 
 
 class NoAccessEntries:
-    def entry_type(self, cluster: str, principal_arn: str) -> str | None:
-        return "EC2_WINDOWS"
+    def entry(self, cluster: str, principal_arn: str) -> AccessEntry | None:
+        return AccessEntry("EC2_WINDOWS")
 
     def ensure_windows_node_entry(self, cluster: str, role_arn: str) -> bool:
         return False

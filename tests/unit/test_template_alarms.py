@@ -38,6 +38,7 @@ REFUSALS = {
     "AwsAuthMalformed",
     "NodeRoleRefused",
     "AccessEntryWrongType",
+    "AccessEntryStale",
     "EventRejected",
     "JoinAbandoned",
 }

@@ -44,10 +44,21 @@ class ClusterDirectory(Protocol):
         ...
 
 
+@dataclass(frozen=True, slots=True)
+class AccessEntry:
+    type: str  # EC2_WINDOWS, EC2_LINUX, STANDARD, ...
+    created_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class InstanceProfileRole:
+    arn: str
+    created_at: datetime | None = None  # the role's CreateDate
+
+
 class AccessEntries(Protocol):
-    def entry_type(self, cluster: str, principal_arn: str) -> str | None:
-        """The type of the principal's access entry (`EC2_WINDOWS`, `EC2_LINUX`, `STANDARD`,
-        ...), None when it has none."""
+    def entry(self, cluster: str, principal_arn: str) -> AccessEntry | None:
+        """The principal's access entry, None when it has none."""
         ...
 
     def ensure_windows_node_entry(self, cluster: str, role_arn: str) -> bool:
@@ -135,8 +146,8 @@ class Compute(Protocol):
         no longer exist (or are not visible yet: EC2 is eventually consistent)."""
         ...
 
-    def role_of_instance_profile(self, instance_profile_arn: str) -> str | None:
-        """The IAM role ARN of an instance profile."""
+    def role_of_instance_profile(self, instance_profile_arn: str) -> InstanceProfileRole | None:
+        """The IAM role of an instance profile, None when it has none."""
         ...
 
 

@@ -18,10 +18,12 @@ from winnodes.models.groups import ManagedGroup
 from winnodes.models.identifiers import ClusterName, RoleArn
 from winnodes.observability import metrics
 from winnodes.ports import (
+    AccessEntry,
     AwsAuthConfigMap,
     ClusterConnection,
     Instance,
     InstancePlatform,
+    InstanceProfileRole,
     NodeState,
 )
 from winnodes.services.authorization import NodeRoleAuthorization
@@ -105,10 +107,12 @@ class FakeKube:
 class FakeAccessEntries:
     entries: dict[tuple[str, str], str] = field(default_factory=dict)  # (cluster, principal)
     asked: list[tuple[str, str]] = field(default_factory=list)
+    created_at: datetime = datetime(2026, 3, 1, tzinfo=UTC)  # of every entry
 
-    def entry_type(self, cluster: str, principal_arn: str) -> str | None:
+    def entry(self, cluster: str, principal_arn: str) -> AccessEntry | None:
         self.asked.append((cluster, principal_arn))
-        return self.entries.get((cluster, principal_arn))
+        found = self.entries.get((cluster, principal_arn))
+        return AccessEntry(found, self.created_at) if found else None
 
     def ensure_windows_node_entry(self, cluster: str, role_arn: str) -> bool:
         if (cluster, role_arn) in self.entries:
@@ -120,6 +124,7 @@ class FakeAccessEntries:
 @dataclass
 class FakeCompute:
     roles: dict[str, str] = field(default_factory=lambda: {PROFILE: ROLE})
+    role_created_at: datetime = datetime(2026, 1, 1, tzinfo=UTC)  # of every role
     instances: dict[str, Instance] = field(default_factory=dict)  # what EC2 shows
 
     def describe_instances(self, instance_ids: Sequence[str]) -> dict[str, Instance]:
@@ -128,8 +133,9 @@ class FakeCompute:
     def tag_instances(self, instance_ids: object, tags: object) -> list[str]:
         return []
 
-    def role_of_instance_profile(self, instance_profile_arn: str) -> str | None:
-        return self.roles.get(instance_profile_arn)
+    def role_of_instance_profile(self, instance_profile_arn: str) -> InstanceProfileRole | None:
+        arn = self.roles.get(instance_profile_arn)
+        return InstanceProfileRole(arn, self.role_created_at) if arn else None
 
 
 @dataclass
@@ -243,6 +249,7 @@ def test_an_access_entry_names_a_role_with_a_path_by_its_full_arn() -> None:
 # Only roles under the /nodes/ path: ROLE (role/win) is refused, PATH_ROLE (role/nodes/win) is not.
 NODES_PATH_ONLY = NodeRoleAllowList(("arn:aws:iam::111122223333:role/nodes/*",))
 MODES = ["API", "API_AND_CONFIG_MAP", "CONFIG_MAP"]
+ANY_ROLE = NodeRoleAllowList()
 TAGGED = RoleArn.parse("arn:aws:iam::111122223333:role/admins")  # a group tag naming any role
 
 
@@ -403,3 +410,50 @@ def test_a_path_only_a_tag_claims_does_not_pass_a_path_pattern_in_aws_auth(
     assert again.status_then_authorize(both, group)[1] is NodeAuthorization.AUTHORIZED
     if mode == "CONFIG_MAP":
         assert "rolearn: arn:aws:iam::111122223333:role/ops" in again.kube.data["mapRoles"]
+
+
+# --- an access entry made for an earlier role of the same ARN ----------------------------------
+
+
+@pytest.mark.parametrize(
+    ("role_created_at", "expected"),
+    [
+        # The role was deleted and created again after the entry (2026-03-01) was made.
+        (datetime(2026, 4, 1, tzinfo=UTC), NodeAuthorization.BLOCKED),
+        # Created moments before the entry, as a stack creates both: IAM and EKS clocks differ.
+        (datetime(2026, 3, 1, 0, 0, 30, tzinfo=UTC), NodeAuthorization.AUTHORIZED),
+        (datetime(2026, 1, 1, tzinfo=UTC), NodeAuthorization.AUTHORIZED),
+    ],
+)
+@pytest.mark.parametrize("mode", ["API", "API_AND_CONFIG_MAP"])
+def test_an_entry_older_than_its_role_no_longer_authorizes_it(
+    mode: str,
+    role_created_at: datetime,
+    expected: NodeAuthorization,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # EKS keeps the principal ID of the role an entry was made for; a role created again under
+    # the same ARN has a new one, and the entry no longer lets its nodes in.
+    cluster = Cluster(mode, compute=FakeCompute(role_created_at=role_created_at))
+    cluster.entries.entries[("prod", ROLE)] = "EC2_WINDOWS"
+    group = ManagedGroup("win-a", ClusterName("prod"))
+
+    with caplog.at_level(logging.INFO, logger="eks-windows-nodes"):
+        status, authorized = cluster.status_then_authorize(ANY_ROLE, group)
+
+    assert status is authorized is expected
+    stale = [r for r in caplog.records if "created again" in r.getMessage()]
+    if expected is NodeAuthorization.BLOCKED:
+        assert stale and vars(stale[0])["role"] == ROLE
+        assert metrics.metric_set["AccessEntryStale"]["Value"]
+    else:
+        assert not stale
+        assert "AccessEntryStale" not in metrics.metric_set
+    assert cluster.entries.entries == {("prod", ROLE): "EC2_WINDOWS"}  # never deleted
+
+
+def test_a_tagged_role_has_no_creation_date_to_compare() -> None:
+    cluster = Cluster("API", compute=FakeCompute(role_created_at=datetime(2026, 4, 1, tzinfo=UTC)))
+    cluster.entries.entries[("prod", ROLE)] = "EC2_WINDOWS"
+    group = ManagedGroup("win-a", ClusterName("prod"), node_role=RoleArn.parse(ROLE))
+    assert cluster.status_then_authorize(ANY_ROLE, group)[1] is NodeAuthorization.AUTHORIZED

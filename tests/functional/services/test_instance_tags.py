@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 from winnodes.models.groups import JOIN_STARTED_TAG, RETURNED_TO_POOL_TAG, ManagedGroup
 from winnodes.models.identifiers import ClusterName
-from winnodes.ports import Instance, InstancePlatform
+from winnodes.ports import Instance, InstancePlatform, InstanceProfileRole
 from winnodes.services.fleet import Fleet
 from winnodes.services.tagging import InstanceTags
 
@@ -48,7 +48,7 @@ class Ec2:
             self.instances[i] = replace(self.instances[i], tags={**self.instances[i].tags, **tags})
         return list(instance_ids)
 
-    def role_of_instance_profile(self, instance_profile_arn: str) -> str | None:
+    def role_of_instance_profile(self, instance_profile_arn: str) -> InstanceProfileRole | None:
         return None
 
 

@@ -9,7 +9,7 @@ import botocore.exceptions
 
 from winnodes.adapters.aws import all_pages, aws_call, error_code
 from winnodes.errors import AwsError
-from winnodes.ports import Instance, InstancePlatform
+from winnodes.ports import Instance, InstancePlatform, InstanceProfileRole
 
 if TYPE_CHECKING:
     from mypy_boto3_ec2 import EC2Client
@@ -74,7 +74,7 @@ class Ec2Instances:
             raise AwsError(f"CreateTags {' '.join(instance_ids)} failed: {error}") from error
         return True
 
-    def role_of_instance_profile(self, instance_profile_arn: str) -> str | None:
+    def role_of_instance_profile(self, instance_profile_arn: str) -> InstanceProfileRole | None:
         name = instance_profile_arn.rsplit("/", 1)[-1]
         try:
             profile = aws_call(
@@ -86,7 +86,7 @@ class Ec2Instances:
                 return None
             raise AwsError(f"GetInstanceProfile {name} failed: {error}") from error
         roles = profile.get("Roles", [])
-        return roles[0]["Arn"] if roles else None
+        return InstanceProfileRole(roles[0]["Arn"], roles[0].get("CreateDate")) if roles else None
 
 
 def _instance(raw: Any) -> Instance:

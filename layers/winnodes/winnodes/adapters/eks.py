@@ -8,7 +8,7 @@ import botocore.exceptions
 
 from winnodes.adapters.aws import aws_call, error_code
 from winnodes.errors import AwsError, ClusterNotFoundError
-from winnodes.ports import ClusterConnection
+from winnodes.ports import AccessEntry, ClusterConnection
 
 if TYPE_CHECKING:
     from mypy_boto3_eks import EKSClient
@@ -51,7 +51,7 @@ class EksAccessEntries:
     def __init__(self, client: EKSClient) -> None:
         self._client = client
 
-    def entry_type(self, cluster: str, principal_arn: str) -> str | None:
+    def entry(self, cluster: str, principal_arn: str) -> AccessEntry | None:
         try:
             response = aws_call(
                 "DescribeAccessEntry",
@@ -63,7 +63,8 @@ class EksAccessEntries:
             if error_code(error) == "ResourceNotFoundException":
                 return None
             raise AwsError(f"eks:DescribeAccessEntry {principal_arn} failed: {error}") from error
-        return response["accessEntry"].get("type", "STANDARD")
+        entry = response["accessEntry"]
+        return AccessEntry(entry.get("type", "STANDARD"), entry.get("createdAt"))
 
     def ensure_windows_node_entry(self, cluster: str, role_arn: str) -> bool:
         # EC2_WINDOWS entries take no username, groups or policies: EKS fills in

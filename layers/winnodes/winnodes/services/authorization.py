@@ -10,6 +10,7 @@ once per role and cluster."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime, timedelta
 
 from winnodes.decisions.aws_auth import MalformedAwsAuthError, merge_node_role, node_role_authorized
 from winnodes.decisions.join import NodeAuthorization
@@ -20,16 +21,21 @@ from winnodes.models.identifiers import RoleArn
 from winnodes.observability import logger, metrics
 from winnodes.ports import (
     AccessEntries,
+    AccessEntry,
     ClusterConnection,
     ClusterKube,
     Compute,
     Instance,
     InstancePlatform,
+    InstanceProfileRole,
 )
 from winnodes.services.fleet import FleetView
 
 _AWS_AUTH_WRITE_ATTEMPTS = 5
 WINDOWS_ACCESS_ENTRY_TYPE = "EC2_WINDOWS"
+# IAM's and EKS's clocks and second-rounded dates: an entry made right after its role was
+# created must never look older than the role.
+_RECREATED_ROLE_MARGIN = timedelta(minutes=1)
 
 
 class NodeRoleAuthorization:
@@ -58,9 +64,10 @@ class NodeRoleAuthorization:
         if not self._allowed(group, role, connection, view):
             return NodeAuthorization.BLOCKED
         # One look per role and cluster per pass: a group's instances share their role.
+        created = self._role_created_at(group, instance, view)
         return view.memo(
             ("authorization", connection.name, str(role)),
-            lambda: self._read(connection, kube, role),
+            lambda: self._read(connection, kube, role, created),
         )
 
     def authorize(
@@ -88,7 +95,8 @@ class NodeRoleAuthorization:
                 )
                 authorization = NodeAuthorization.AUTHORIZED
             else:  # there already (created meanwhile?): it serves a Windows node only as one
-                authorization = self._access_entry_authorization(connection, role)
+                created = self._role_created_at(group, instance, view)
+                authorization = self._access_entry_authorization(connection, role, created)
         else:
             authorization = self._merge_aws_auth(kube, role, log)
         view.remember(("authorization", connection.name, str(role)), authorization)
@@ -121,11 +129,24 @@ class NodeRoleAuthorization:
     ) -> RoleArn | None:
         if group.node_role is not None:
             return group.node_role  # named by the operator: no IAM call
+        found = self._profile_role(instance, view)
+        return RoleArn.parse(found.arn) if found else None
+
+    def _role_created_at(
+        self, group: ManagedGroup, instance: Instance, view: FleetView
+    ) -> datetime | None:
+        """When IAM created the node role; None for a role named by the group's tag (no IAM
+        call is made for it)."""
+        if group.node_role is not None:
+            return None
+        found = self._profile_role(instance, view)
+        return found.created_at if found else None
+
+    def _profile_role(self, instance: Instance, view: FleetView) -> InstanceProfileRole | None:
         profile = instance.instance_profile_arn
         if not profile:
             return None
-        arn = view.memo(("role", profile), lambda: self._compute.role_of_instance_profile(profile))
-        return RoleArn.parse(arn) if arn else None
+        return view.memo(("role", profile), lambda: self._compute.role_of_instance_profile(profile))
 
     def _allowed(
         self, group: ManagedGroup, role: RoleArn, connection: ClusterConnection, view: FleetView
@@ -175,10 +196,14 @@ class NodeRoleAuthorization:
         return False
 
     def _read(
-        self, connection: ClusterConnection, kube: ClusterKube, role: RoleArn
+        self,
+        connection: ClusterConnection,
+        kube: ClusterKube,
+        role: RoleArn,
+        role_created_at: datetime | None,
     ) -> NodeAuthorization:
         if connection.uses_access_entries:
-            return self._access_entry_authorization(connection, role)
+            return self._access_entry_authorization(connection, role, role_created_at)
         document = kube.read_aws_auth()
         try:
             authorized = node_role_authorized(document.data if document else None, role)
@@ -189,12 +214,30 @@ class NodeRoleAuthorization:
         return NodeAuthorization.AUTHORIZED if authorized else NodeAuthorization.MISSING
 
     def _access_entry_authorization(
-        self, connection: ClusterConnection, role: RoleArn
+        self, connection: ClusterConnection, role: RoleArn, role_created_at: datetime | None
     ) -> NodeAuthorization:
-        entry_type = self._access_entries.entry_type(connection.name, role.principal_arn)
-        if entry_type is None:
+        entry = self._access_entries.entry(connection.name, role.principal_arn)
+        if entry is None:
             return NodeAuthorization.MISSING
+        entry_type = entry.type
         if entry_type == WINDOWS_ACCESS_ENTRY_TYPE:
+            if _made_for_an_earlier_role(entry, role_created_at):
+                # EKS stored the principal ID of the role the entry was made for; a role
+                # deleted and created again under the same ARN has a new one, and the entry
+                # no longer matches it (EKS API reference, AccessEntry principalArn).
+                metrics.add_metric(name="AccessEntryStale", unit="Count", value=1)
+                logger.error(
+                    "the node role was created again after its access entry was made, so the "
+                    "entry no longer matches it. Delete the access entry; the next join step "
+                    "creates it for the role as it is now",
+                    extra={
+                        "cluster": connection.name,
+                        "role": role.principal_arn,
+                        "access_entry_created_at": str(entry.created_at),
+                        "role_created_at": str(role_created_at),
+                    },
+                )
+                return NodeAuthorization.BLOCKED
             return NodeAuthorization.AUTHORIZED
         # EC2_LINUX leaves out eks:kube-proxy-windows, STANDARD the node groups; an entry's type
         # cannot be changed, so only an operator can replace it.
@@ -235,6 +278,12 @@ class NodeRoleAuthorization:
             return NodeAuthorization.AUTHORIZED
         logger.warning("aws-auth kept changing; will retry", extra=log)
         return NodeAuthorization.MISSING
+
+
+def _made_for_an_earlier_role(entry: AccessEntry, role_created_at: datetime | None) -> bool:
+    if entry.created_at is None or role_created_at is None:
+        return False
+    return entry.created_at < role_created_at - _RECREATED_ROLE_MARGIN
 
 
 def _refuse_malformed_aws_auth(error: MalformedAwsAuthError, log: Mapping[str, str | None]) -> None:
