@@ -169,8 +169,8 @@ def test_a_malformed_aws_auth_is_left_untouched_with_an_error_and_a_metric(
     core = product.kube.core_v1()
     config_map = core.read_namespaced_config_map("aws-auth", "kube-system")
     original = dict(config_map.data)
-    # An entry without rolearn: the merge cannot prove it would keep it, so it must not write.
-    config_map.data["mapRoles"] = original["mapRoles"] + "- username: orphan\n  groups:\n  - x\n"
+    # groups as text, not a list: the document does not say what it grants, so it is not written.
+    config_map.data["mapRoles"] = original["mapRoles"] + "- username: orphan\n  groups: x\n"
     core.replace_namespaced_config_map("aws-auth", "kube-system", config_map)
     malformed = aws_auth_data(product)
     try:
