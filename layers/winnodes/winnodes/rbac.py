@@ -39,7 +39,8 @@ CLUSTER_ROLE_BINDING: Final[dict[str, Any]] = {
 }
 
 # ConfigMaps only in kube-system. `create` cannot be limited by name (RBAC cannot know the name
-# of an object before it exists); get/update/patch are limited to the two we own or merge into.
+# of an object before it exists); get/patch are limited to the two we own or merge into. No
+# `update`: every write is a merge patch (adapters.kube.cluster).
 KUBE_SYSTEM_ROLE: Final[dict[str, Any]] = {
     "apiVersion": "rbac.authorization.k8s.io/v1",
     "kind": "Role",
@@ -49,7 +50,7 @@ KUBE_SYSTEM_ROLE: Final[dict[str, Any]] = {
             "apiGroups": [""],
             "resources": ["configmaps"],
             "resourceNames": ["aws-auth", "amazon-vpc-cni"],
-            "verbs": ["get", "update", "patch"],
+            "verbs": ["get", "patch"],
         },
         {"apiGroups": [""], "resources": ["configmaps"], "verbs": ["create"]},
     ],
