@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
-import os
-import tempfile
 from collections.abc import Iterator, Mapping
-from typing import Any
+from types import TracebackType
+from typing import Any, Self
+
+from urllib3.connectionpool import ConnectionPool
+from urllib3.exceptions import ReadTimeoutError
+from urllib3.response import BaseHTTPResponse
+from urllib3.util.retry import Retry
 
 from winnodes.adapters.kube.official import ApiException, Configuration, RESTClientObject
 from winnodes.adapters.kube.token import BearerToken
@@ -17,15 +20,40 @@ from winnodes.errors import (
     KubernetesError,
     KubernetesNotFoundError,
     KubernetesTooManyRequestsError,
+    WinNodesError,
 )
 
 JsonObject = dict[str, Any]
 MERGE_PATCH = "application/merge-patch+json"
 STRATEGIC_MERGE_PATCH = "application/strategic-merge-patch+json"
 _PAGE_SIZE = 500
+# services.fleet.STEP_RESERVE counts on at most two tries of (5 + 30) s per request.
 _TIMEOUT = (5.0, 30.0)  # connect, read
 _RETRIES = 1
 _UNAUTHORIZED = 401
+# A patch (merge or strategic) is idempotent; a repeated POST (an eviction, a create) answers
+# 201, 404 or 409, which every caller takes as done.
+_RETRIED_WHEN_DROPPED = frozenset({"PATCH", "POST"})
+
+
+class _OneRetry(Retry):
+    """One more try of a request the network failed: a connection refused or timed out, or one
+    the server closed unanswered (a pooled keep-alive connection an idle timeout dropped), which
+    urllib3 alone retries only for GET, PUT, DELETE and the like. A POST or PATCH whose answer
+    timed out is not tried again: the server may still be at work on it."""
+
+    def increment(
+        self,
+        method: str | None = None,
+        url: str | None = None,
+        response: BaseHTTPResponse | None = None,
+        error: Exception | None = None,
+        _pool: ConnectionPool | None = None,
+        _stacktrace: TracebackType | None = None,
+    ) -> Self:
+        if isinstance(error, ReadTimeoutError) and method in _RETRIED_WHEN_DROPPED:
+            raise error.with_traceback(_stacktrace)
+        return super().increment(method, url, response, error, _pool, _stacktrace)
 
 
 class KubeApi:
@@ -40,16 +68,21 @@ class KubeApi:
         page_size: int = _PAGE_SIZE,
     ) -> None:
         self.endpoint = endpoint.rstrip("/")
+        ca_pem = _ca_pem(self.endpoint, ca_base64)
         self._token = token
         self._page_size = page_size
         configuration = Configuration()
         configuration.host = self.endpoint
-        configuration.ssl_ca_cert = _ca_file(ca_base64)
         configuration.verify_ssl = True
-        # One retry (urllib3's default is three) covers a pooled connection the server dropped;
-        # a cluster out of reach then costs each read two connect timeouts, not four.
-        configuration.retries = _RETRIES
+        # One retry, not urllib3's three: a cluster out of reach costs a request two connect
+        # timeouts, not four.
+        configuration.retries = _OneRetry(
+            total=_RETRIES, allowed_methods=Retry.DEFAULT_ALLOWED_METHODS | _RETRIED_WHEN_DROPPED
+        )
         self._rest = RESTClientObject(configuration)
+        # The CA in memory, not in a file: a file in a shared temporary directory could be
+        # planted or swapped. urllib3 makes its connection pools (and TLS contexts) on first use.
+        self._rest.pool_manager.connection_pool_kw["ca_cert_data"] = ca_pem
 
     def get(self, path: str, *, query: Mapping[str, str] | None = None) -> JsonObject:
         return self._request("GET", path, query=query)
@@ -69,6 +102,7 @@ class KubeApi:
         return self._request("POST", path, body=body)
 
     def replace(self, path: str, body: JsonObject) -> JsonObject:
+        # The functions write by patch; their Role grants no `update` (winnodes.rbac).
         return self._request("PUT", path, body=body)
 
     def patch(self, path: str, body: JsonObject, *, content_type: str = MERGE_PATCH) -> JsonObject:
@@ -88,12 +122,12 @@ class KubeApi:
     ) -> JsonObject:
         retried = False
         while True:
-            headers = {
-                "Accept": "application/json",
-                "Authorization": f"Bearer {self._token()}",
-                "Content-Type": content_type,
-            }
             try:
+                headers = {
+                    "Accept": "application/json",
+                    "Authorization": f"Bearer {self._token()}",
+                    "Content-Type": content_type,
+                }
                 response = self._rest.request(
                     method,
                     self.endpoint + path,
@@ -103,6 +137,8 @@ class KubeApi:
                     _preload_content=True,
                     _request_timeout=_TIMEOUT,
                 )
+            except WinNodesError:
+                raise  # the token's: no AWS credentials, STS out of reach
             except ApiException as error:
                 if error.status == _UNAUTHORIZED and not retried:
                     # Refused before anything was done: once, with a newly signed token.
@@ -110,10 +146,23 @@ class KubeApi:
                     retried = True
                     continue
                 raise _mapped(error, method, path) from error
-            except Exception as error:  # urllib3 connection and TLS errors
+            except Exception as error:  # urllib3 connection and TLS errors, a token's failure
                 raise KubernetesError(f"{method} {path}: {error}") from error
-            text = response.data.decode("utf-8") if response.data else ""
-            return json.loads(text) if text else {}
+            return _json_object(response.data, method, path)
+
+
+def _json_object(data: bytes, method: str, path: str) -> JsonObject:
+    """A 2xx answer's body. Not JSON (a proxy's page) is an error, without a status: a caller must
+    not take it for the API server's 200 or 201."""
+    if not data:
+        return {}
+    try:
+        body = json.loads(data)
+    except ValueError as error:  # UnicodeDecodeError included
+        raise KubernetesError(f"{method} {path}: the answer is not JSON: {error}") from error
+    if not isinstance(body, dict):
+        raise KubernetesError(f"{method} {path}: the answer is not a JSON object")
+    return body
 
 
 def _mapped(error: Any, method: str, path: str) -> KubernetesError:
@@ -138,14 +187,8 @@ def _status_message(body: Any) -> str:
     return str(status.get("message", "")) if isinstance(status, dict) else ""
 
 
-def _ca_file(ca_base64: str) -> str:
-    """urllib3 takes the CA as a file path; one file per CA, reused across warm invocations."""
-    pem = base64.b64decode(ca_base64)
-    directory = os.path.join(tempfile.gettempdir(), "winnodes-ca")
-    os.makedirs(directory, exist_ok=True)
-    path = os.path.join(directory, hashlib.sha256(pem).hexdigest()[:16] + ".pem")
-    if not os.path.exists(path):
-        with tempfile.NamedTemporaryFile(dir=directory, delete=False) as handle:
-            handle.write(pem)
-        os.replace(handle.name, path)
-    return path
+def _ca_pem(endpoint: str, ca_base64: str) -> str:
+    try:
+        return base64.b64decode(ca_base64).decode("ascii")
+    except ValueError as error:  # not base64 (binascii.Error), not ASCII
+        raise KubernetesError(f"{endpoint}: the cluster CA is not base64-encoded PEM") from error

@@ -9,7 +9,10 @@ from __future__ import annotations
 import base64
 import threading
 from collections.abc import Callable
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, Protocol
+
+from winnodes.adapters.aws import aws_call
 
 if TYPE_CHECKING:
     from mypy_boto3_sts import STSClient
@@ -19,24 +22,34 @@ CLUSTER_HEADER = "x-k8s-aws-id"
 TOKEN_LIFETIME_SECONDS = 900
 # Refresh a minute early so no request goes out with a token about to expire.
 REFRESH_MARGIN_SECONDS = 60
+_BEFORE_SIGN = "before-sign.sts.GetCallerIdentity"
+_HANDLER_ID = "winnodes-eks-cluster-header"
+_SIGNING_FOR: ContextVar[str | None] = ContextVar("winnodes_eks_token_cluster", default=None)
 
 
 def eks_token(sts: STSClient, cluster_name: str) -> str:
-    """A fresh token; `sts` must be a regional STS client."""
-
-    def add_cluster_header(request: Any, **_: Any) -> None:
-        request.headers[CLUSTER_HEADER] = cluster_name
-
-    event = "before-sign.sts.GetCallerIdentity"
-    sts.meta.events.register(event, add_cluster_header)
+    """A fresh token; `sts` must be a regional STS client. Safe on threads sharing `sts`."""
+    # One handler per client, reading the cluster from a context variable: a handler registered
+    # and unregistered per call would sign another thread's token with this cluster's name.
+    sts.meta.events.register(_BEFORE_SIGN, _add_cluster_header, unique_id=_HANDLER_ID)
+    signing = _SIGNING_FOR.set(cluster_name)
     try:
-        url = sts.generate_presigned_url(
-            "get_caller_identity", ExpiresIn=TOKEN_LIFETIME_SECONDS, HttpMethod="GET"
+        url = aws_call(
+            "STS GetCallerIdentity presign",
+            lambda: sts.generate_presigned_url(
+                "get_caller_identity", ExpiresIn=TOKEN_LIFETIME_SECONDS, HttpMethod="GET"
+            ),
         )
     finally:
-        sts.meta.events.unregister(event, add_cluster_header)
+        _SIGNING_FOR.reset(signing)
     encoded = base64.urlsafe_b64encode(url.encode("utf-8")).decode("ascii").rstrip("=")
     return TOKEN_PREFIX + encoded
+
+
+def _add_cluster_header(request: Any, **_: Any) -> None:
+    cluster = _SIGNING_FOR.get()
+    if cluster is not None:  # a GetCallerIdentity of someone else's: left as it is
+        request.headers[CLUSTER_HEADER] = cluster
 
 
 class BearerToken(Protocol):
