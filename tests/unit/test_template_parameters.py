@@ -17,7 +17,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tests.helpers.template import condition_holds, load_template, parameter_accepts
-from winnodes.config import Settings
+from winnodes.config import DURATION_BOUNDS, Settings
 from winnodes.decisions.heartbeat import hook_global_timeout
 from winnodes.decisions.smoke import IMAGE_REFERENCE, smoke_test_namespace_problem
 from winnodes.errors import ConfigurationError
@@ -79,6 +79,56 @@ def test_deadlines_range_up_to_the_hooks_own_limit(name: str) -> None:
     for bound in (parameter["MinValue"], parameter["MaxValue"]):
         assert code_accepts(variable, str(bound))
     assert not code_accepts(variable, "1e20")
+
+
+# --- Number parameters -------------------------------------------------------------------------
+
+NUMBER_SETTINGS = {v: p for v, p in SETTINGS.items() if PARAMETERS[p]["Type"] == "Number"}
+
+
+def number_accepted(parameter: str, value: float) -> bool:
+    """Whether CloudFormation takes `value` for a Number parameter: within MinValue..MaxValue."""
+    bounds = PARAMETERS[parameter]
+    return float(bounds["MinValue"]) <= value <= float(bounds["MaxValue"])
+
+
+def test_the_number_parameters_are_the_deadlines() -> None:
+    assert NUMBER_SETTINGS == {
+        "JOIN_DEADLINE_SECONDS": "JoinDeadlineSeconds",
+        "DRAIN_DEADLINE_SECONDS": "DrainDeadlineSeconds",
+    }
+
+
+@given(
+    variable=st.sampled_from(sorted(NUMBER_SETTINGS)),
+    seconds=st.one_of(
+        st.floats(allow_nan=False, allow_infinity=True),
+        st.integers(min_value=-(10**6), max_value=10**6).map(float),
+        # Near the bounds, where the two could disagree.
+        st.sampled_from([0.0, 1.0, 60.0, 120.0, 172800.0]).flatmap(
+            lambda bound: st.floats(bound - 2, bound + 2)
+        ),
+    ),
+)
+def test_the_number_bounds_agree_with_the_code(variable: str, seconds: float) -> None:
+    """Every value a deployment can set, the code takes; above MaxValue both refuse. Below
+    MinValue, the code still takes a value of a second or more, which only the local cloud sets
+    (a deadline of seconds to reach in a test): DURATION_BOUNDS says why."""
+    parameter = NUMBER_SETTINGS[variable]
+    template, code = number_accepted(parameter, seconds), code_accepts(variable, repr(seconds))
+    if seconds >= float(PARAMETERS[parameter]["MinValue"]):
+        assert template == code
+    else:
+        assert not template
+        assert code == (seconds >= DURATION_BOUNDS[variable][0])
+
+
+@pytest.mark.parametrize("variable", sorted(NUMBER_SETTINGS))
+def test_the_codes_range_is_the_parameters_but_for_a_lower_floor(variable: str) -> None:
+    parameter = PARAMETERS[NUMBER_SETTINGS[variable]]
+    least, most = DURATION_BOUNDS[variable]
+    assert most == parameter["MaxValue"]
+    assert 0 < least <= parameter["MinValue"]
 
 
 # --- ExtraInstanceTags -------------------------------------------------------------------------

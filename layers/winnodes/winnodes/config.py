@@ -96,6 +96,21 @@ def log_level_from_env(env: Mapping[str, str]) -> str | None:
     return None
 
 
+# The range of each duration, in seconds. "Positive" is not enough: 1e-300 s is a zero timedelta
+# (a deadline passed at the first look), a poll of 1e-9 s spins on the API server.
+# The deadlines end where template.yaml's parameters end: 48 h, a hook's own limit, beyond which
+# they change nothing. They begin lower than the parameters' MinValue (120 s, 60 s), which keeps
+# a deployment from a short one, so that the local cloud's tests reach a deadline in seconds.
+# A poll of at most 10 s leaves time for a heartbeat at half the shortest hook timeout (30 s).
+DURATION_BOUNDS: Final[Mapping[str, tuple[float, float]]] = {
+    "JOIN_DEADLINE_SECONDS": (1, 172800),
+    "DRAIN_DEADLINE_SECONDS": (1, 172800),
+    "JOIN_WAIT_BUDGET_SECONDS": (1, 172800),
+    "DRAIN_WAIT_BUDGET_SECONDS": (1, 172800),
+    "JOIN_POLL_SECONDS": (0.1, 10),
+}
+
+
 def _seconds(env: Mapping[str, str], name: str, default: timedelta) -> timedelta:
     raw = env.get(name)
     if raw is None or raw == "":
@@ -104,14 +119,12 @@ def _seconds(env: Mapping[str, str], name: str, default: timedelta) -> timedelta
         value = float(raw)
     except ValueError:
         raise ConfigurationError(name, f"{raw!r} is not a number of seconds") from None
-    if math.isnan(value):  # float() accepts "nan" and "inf"; neither is a duration
+    if math.isnan(value):  # float() accepts "nan"; it is no duration
         raise ConfigurationError(name, f"{raw!r} is not a number of seconds")
-    if value <= 0:
-        raise ConfigurationError(name, "must be positive")
-    try:
-        return timedelta(seconds=value)
-    except OverflowError:
-        raise ConfigurationError(name, f"{raw!r} is too many seconds") from None
+    least, most = DURATION_BOUNDS[name]
+    if not least <= value <= most:
+        raise ConfigurationError(name, f"must be {least:g} to {most:g} seconds, not {raw!r}")
+    return timedelta(seconds=value)
 
 
 def _flag(env: Mapping[str, str], name: str, *, default: bool) -> bool:
