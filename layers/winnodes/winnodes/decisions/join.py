@@ -82,16 +82,23 @@ def join_started_at(
     Pending:Wait in a group with a warm pool) the start is the stamp the join left on the
     instance when it first saw it waiting (JOIN_STARTED_TAG; one older than LaunchTime is an
     earlier launch's, one from before the instance's last return to the pool an earlier
-    stay's), else the launch event's time, else now: the reconciler's first sight of an action
-    whose event was lost, which it stamps so that later passes agree. Never before LaunchTime.
-    Any other action: LaunchTime."""
+    stay's), else the launch event's time (never later than now: event_time_seen), else now:
+    the reconciler's first sight of an action whose event was lost, which it stamps so that
+    later passes agree. Never before LaunchTime. Any other action: LaunchTime."""
     if not may_come_from_pool:
         return launch_time
     if stamped is not None and stamp_is_current(
         stamped, launch_time=launch_time, now=now, returned_at=returned_at
     ):
         return min(max(stamped, launch_time), now)
-    return max(event_time or now, launch_time)
+    return max(event_time_seen(event_time, now=now) or now, launch_time)
+
+
+def event_time_seen(event_time: datetime | None, *, now: datetime) -> datetime | None:
+    """The launch event's time, never later than now. Like a tag, an event is anyone's to send
+    (by hand, a replay): a time ahead would move the join's deadline out (or past the last date
+    a datetime holds) and, stamped on the instance, keep it there for later passes."""
+    return None if event_time is None else min(event_time, now)
 
 
 class NodeAuthorization(StrEnum):

@@ -29,8 +29,10 @@ from winnodes.decisions.join import (
     TagInstance,
     UncordonFromWarmPool,
     WaitForNode,
+    dated_in_future,
     decide_fleet_step,
     decide_join_step,
+    event_time_seen,
     join_started_at,
     ready_since_launch,
 )
@@ -173,6 +175,17 @@ class JoinService:
         """Observe (through `view`, fresh when not given), decide, perform one step."""
         view = view or self.view()
         now = self._clock.now()
+        if action.event_time is not None and dated_in_future(action.event_time, now):
+            logger.warning(
+                "launch event dated in the future: its time is taken as now",
+                extra={
+                    "asg": action.group.auto_scaling_group_name,
+                    "instance_id": action.instance_id,
+                    "event_time": action.event_time.isoformat(),
+                },
+            )
+        # Once, at the first look: a time ahead is taken as that look's, and stays so.
+        action.event_time = event_time_seen(action.event_time, now=now)
         seen, step = self._decide(action, view, now)
         if _completes_by_instance(step, action) and _may_be_held_again(action, view):
             # Without a token, Auto Scaling completes whatever action holds the instance now.
