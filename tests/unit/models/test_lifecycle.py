@@ -19,3 +19,13 @@ def test_a_return_adds_warmed_pending_wait_and_nothing_else(
         assert held
     else:
         assert held == state.awaits_terminate_action
+
+
+@given(state=st.sampled_from(LifecycleState), returning=st.booleans())
+def test_a_return_is_believed_only_where_a_return_waits(
+    state: LifecycleState, returning: bool
+) -> None:
+    # Destination WarmPool for an instance at Terminating:Wait is wrong: it is terminated.
+    assert state.returns_to_pool(returning_to_pool=returning) == (
+        returning and state is LifecycleState.WARMED_PENDING_WAIT
+    )

@@ -21,6 +21,8 @@ from pydantic import (
     Field,
     StringConstraints,
     ValidationError,
+    ValidationInfo,
+    field_validator,
 )
 
 from winnodes.errors import InvalidInputError
@@ -41,9 +43,11 @@ LifecycleActionToken = Annotated[str, StringConstraints(min_length=36, max_lengt
 
 
 class _Detail(BaseModel):
-    # Aliases are the AWS spelling; names are pythonic. Unknown keys AWS may add are ignored.
+    # Aliases are the AWS spelling; names are pythonic, and not accepted as keys: AWS never
+    # sends `ec2_instance_id`, and an event carrying both spellings would be read ambiguously.
+    # Unknown keys AWS may add are ignored.
     model_config = ConfigDict(
-        frozen=True, validate_by_alias=True, validate_by_name=True, extra="ignore"
+        frozen=True, validate_by_alias=True, validate_by_name=False, extra="ignore"
     )
 
 
@@ -57,6 +61,43 @@ class LifecycleActionDetail(_Detail):
     # Older deliveries and groups without a warm pool may omit these two.
     origin: InstanceLocation | None = Field(default=None, alias="Origin")
     destination: InstanceLocation | None = Field(default=None, alias="Destination")
+
+    @field_validator("origin", mode="before")
+    @classmethod
+    def _origin_aws_may_add(cls, value: object) -> object:
+        # Nothing is decided on Origin (the join and the leave go by the lifecycle state, the
+        # leave by Destination too): a location AWS adds later is read as none, not a reason to
+        # refuse every event. Destination decides a return to the warm pool: it stays strict.
+        if isinstance(value, str) and value not in InstanceLocation:
+            return None
+        return value
+
+    @field_validator("origin")
+    @classmethod
+    def _origin_of_this_transition(
+        cls, origin: InstanceLocation | None, info: ValidationInfo
+    ) -> InstanceLocation | None:
+        transition = info.data.get("lifecycle_transition")
+        if origin is not None and transition is not None:
+            origins = {o for o, _ in LifecycleTransition(transition).moves}
+            if origin not in origins:
+                raise ValueError(f"{_kind(transition)} never comes from {origin.value!r}")
+        return origin
+
+    @field_validator("destination")
+    @classmethod
+    def _destination_of_this_move(
+        cls, destination: InstanceLocation | None, info: ValidationInfo
+    ) -> InstanceLocation | None:
+        transition = info.data.get("lifecycle_transition")
+        if destination is None or transition is None:
+            return destination
+        origin = info.data.get("origin")
+        moves = LifecycleTransition(transition).moves
+        if not any(d is destination and origin in (None, o) for o, d in moves):
+            source = f" from {origin.value!r}" if origin is not None else ""
+            raise ValueError(f"{_kind(transition)}{source} never goes to {destination.value!r}")
+        return destination
 
 
 class LaunchLifecycleDetail(LifecycleActionDetail):
@@ -79,8 +120,13 @@ class LifecycleTestNotificationDetail(_Detail):
     request_id: str | None = Field(default=None, alias="RequestId")
 
 
+def _kind(transition: LifecycleTransition) -> str:
+    return "a launch" if transition is LifecycleTransition.LAUNCHING else "a termination"
+
+
 class _EventBridgeEvent(EventBridgeModel):
-    model_config = ConfigDict(frozen=True, validate_by_alias=True, validate_by_name=True)
+    # As _Detail: the AWS spelling only (`detail-type`, never `detail_type`).
+    model_config = ConfigDict(frozen=True, validate_by_alias=True, validate_by_name=False)
     # EventBridge writes UTC with a Z; a time without its zone cannot be compared with AWS's
     # (a join deadline counts from it), so it is refused rather than guessed.
     time: AwareDatetime
@@ -125,6 +171,26 @@ class ScheduledEvent(_EventBridgeEvent):
         return None
 
 
+class ScheduleTick(BaseModel):
+    """What starts a reconciler pass: a schedule tick, told by its source and detail-type as
+    ScheduledEvent tells it. The pass reads nothing else of the event, so the rest of the
+    envelope is not required: the local cloud's scheduler (localcloud.deployment's
+    Product.tick) and a hand-made `aws lambda invoke` send these two alone."""
+
+    model_config = ConfigDict(
+        frozen=True, validate_by_alias=True, validate_by_name=False, extra="ignore"
+    )
+    source: Literal["aws.events", "aws.scheduler"]
+    detail_type: Literal["Scheduled Event"] = Field(alias="detail-type")
+
+
+def parse_schedule_tick(raw: object) -> ScheduleTick:
+    """The reconciler's event, or InvalidInputError naming the field (AWS spelling)."""
+    if not isinstance(raw, Mapping):
+        raise InvalidInputError("event", "must be a JSON object")
+    return parse_event(raw, ScheduleTick)
+
+
 def classify_lifecycle_event(raw: Mapping[str, Any]) -> LifecycleEvent:
     """Parse an Auto Scaling lifecycle event into its kind, or raise InvalidInputError naming the
     offending field in the AWS spelling (e.g. `detail.EC2InstanceId`)."""
@@ -140,7 +206,7 @@ def classify_lifecycle_event(raw: Mapping[str, Any]) -> LifecycleEvent:
         model = TerminateLifecycleEvent
     else:
         expected = f"{LAUNCH_DETAIL_TYPE!r} or {TERMINATE_DETAIL_TYPE!r}"
-        raise InvalidInputError("detail-type", f"{raw.get('detail-type')!r} is not {expected}")
+        raise InvalidInputError("detail-type", f"{echo(raw.get('detail-type'))} is not {expected}")
     return parse_event(raw, model)
 
 
@@ -151,9 +217,31 @@ def parse_event[E: BaseModel](raw: Mapping[str, Any], model: type[E]) -> E:
         return model.model_validate(raw)
     except ValidationError as exc:
         first = exc.errors(include_url=False)[0]
-        field = ".".join(str(part) for part in first["loc"]) or "event"
+        field = _capped(".".join(str(part) for part in first["loc"]) or "event")
         message = _ENUM_REPR.sub(r"\1", first["msg"].removeprefix("Value error, "))
-        raise InvalidInputError(field, message) from None
+        # A message that quotes the value (an instance id's) quotes it shortened.
+        if isinstance(value := first.get("input"), str) and len(repr(value)) > ECHO_LIMIT:
+            message = message.replace(repr(value), echo(value))
+        raise InvalidInputError(field, _capped(message)) from None
+
+
+# How much of a value an error quotes: events are anyone's to send, and what an error says is
+# printed, logged and returned whole (EventBridge events reach 256 KB).
+ECHO_LIMIT: Final = 200
+
+
+def echo(value: object) -> str:
+    """`repr(value)`, shortened to ECHO_LIMIT characters and saying how long it was."""
+    shown = repr(value)
+    if len(shown) <= ECHO_LIMIT:
+        return shown
+    return f"{shown[:ECHO_LIMIT]}... ({len(shown)} characters)"
+
+
+def _capped(text: str) -> str:
+    # Whatever else an error quotes (a pattern, a path of keys) stays bounded too.
+    limit = 4 * ECHO_LIMIT
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
 
 
 # pydantic names an expected enum member by its repr, `<LifecycleTransition.LAUNCHING: 'x'>`:

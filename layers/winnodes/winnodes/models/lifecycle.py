@@ -59,10 +59,22 @@ class LifecycleState(StrEnum):
             return True
         return self.awaits_terminate_action
 
+    def returns_to_pool(self, *, returning_to_pool: bool) -> bool:
+        """Whether a terminate action holding the instance here returns it to the warm pool: the
+        caller says so and the state agrees. A claim of return for an instance at
+        Terminating:Wait is wrong (an event's Destination is anyone's to write): it is going
+        away, and its Node must go too rather than be kept for a draw that never comes."""
+        return returning_to_pool and self is LifecycleState.WARMED_PENDING_WAIT
+
 
 class LifecycleTransition(StrEnum):
     LAUNCHING = "autoscaling:EC2_INSTANCE_LAUNCHING"
     TERMINATING = "autoscaling:EC2_INSTANCE_TERMINATING"
+
+    @property
+    def moves(self) -> frozenset[tuple[InstanceLocation, InstanceLocation]]:
+        """The (Origin, Destination) pairs Auto Scaling reports for this transition."""
+        return _MOVES[self]
 
 
 class LifecycleActionResult(StrEnum):
@@ -80,3 +92,17 @@ class InstanceLocation(StrEnum):
     EC2 = "EC2"
     AUTO_SCALING_GROUP = "AutoScalingGroup"
     WARM_POOL = "WarmPool"
+
+
+_EC2, _GROUP, _POOL = (
+    InstanceLocation.EC2,
+    InstanceLocation.AUTO_SCALING_GROUP,
+    InstanceLocation.WARM_POOL,
+)
+# warm-pools-eventbridge-events.html shows four (a launch into the pool, a draw, a launch into the
+# group, a return on scale in); a termination from the group and one of a pool instance (the
+# pool shrinks, or an instance refresh replaces it) leave for EC2.
+_MOVES: dict[LifecycleTransition, frozenset[tuple[InstanceLocation, InstanceLocation]]] = {
+    LifecycleTransition.LAUNCHING: frozenset({(_EC2, _GROUP), (_EC2, _POOL), (_POOL, _GROUP)}),
+    LifecycleTransition.TERMINATING: frozenset({(_GROUP, _EC2), (_GROUP, _POOL), (_POOL, _EC2)}),
+}

@@ -78,7 +78,8 @@ class TerminateAction:
     hook: LifecycleHook
     token: str | None = None
     # Scale-in returns it to the warm pool (ReuseOnScaleIn): held at Warmed:Pending:Wait. Set
-    # from the event's Destination, or by the reconciler when the instance's facts prove it.
+    # from the event's Destination, or by the reconciler when the instance's facts prove it;
+    # believed only while the instance waits there (LifecycleState.returns_to_pool).
     returning_to_pool: bool = False
     last_heartbeat_at: datetime | None = None
     node_name: str | None = None
@@ -178,8 +179,17 @@ class LeaveService:
         ):
             logger.info("instance is not awaiting a terminate action", extra=log | {"state": state})
             return LeaveResult(action.instance_id, NotTerminating(state), finished=True)
-        if action.returning_to_pool:
+        returning = parsed.returns_to_pool(returning_to_pool=action.returning_to_pool)
+        if returning:
             self._mark_returned(action, view, now, log)
+        elif action.returning_to_pool:
+            # Once: the instance never goes back from Terminating:Wait to the pool.
+            action.returning_to_pool = False
+            logger.warning(
+                "the event says the instance returns to the warm pool, but it is terminating: "
+                "drained as a termination",
+                extra=log | {"state": state},
+            )
 
         drain = self._drain(action, view)
         node = self._leaving_node(action, drain, view)
@@ -188,7 +198,7 @@ class LeaveService:
             start = start_drain(
                 recorded=node.drain_started_at,
                 node_unschedulable=node.unschedulable,
-                returning_to_pool=action.returning_to_pool,
+                returning_to_pool=returning,
                 now=now,
             )
             started_at = start.started_at
@@ -213,7 +223,7 @@ class LeaveService:
             self._drain_clock(action, started_at),
             node_exists=True,
             now=now,
-            returning_to_pool=action.returning_to_pool,
+            returning_to_pool=returning,
         )
         seen = _Observation(drain, node, pods, now, started_at, log, policy, view)
         return self._perform(step, action, seen)

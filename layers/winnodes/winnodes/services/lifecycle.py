@@ -11,6 +11,7 @@ from typing import Any
 from winnodes.decisions.join import Abandon, NothingToDo, WaitForNode
 from winnodes.errors import InvalidInputError
 from winnodes.models.events import (
+    TEST_NOTIFICATION,
     LaunchLifecycleEvent,
     LifecycleActionDetail,
     LifecycleTestNotification,
@@ -26,6 +27,11 @@ from winnodes.services.join import JoinService, LaunchAction
 from winnodes.services.leave import LeaveService, TerminateAction
 
 type Outcome = dict[str, Any]
+
+
+def skipped_test_notification() -> Outcome:
+    """A test notification carries no action: skipped, before anything is asked of AWS."""
+    return {"status": "skipped", "reason": TEST_NOTIFICATION}
 
 
 class LifecycleEvents:
@@ -51,7 +57,7 @@ class LifecycleEvents:
             )
             return {"status": "rejected", "field": error.field, "reason": error.reason}
         if isinstance(event, LifecycleTestNotification):
-            return {"status": "skipped", "reason": "autoscaling:TEST_NOTIFICATION"}
+            return skipped_test_notification()
         if isinstance(event, LaunchLifecycleEvent):
             return self._launch(event, wait_until)
         return self._terminate(event, wait_until)
