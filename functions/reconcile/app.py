@@ -7,13 +7,23 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from winnodes import wiring
+from winnodes.errors import InvalidInputError
+from winnodes.models.events import parse_schedule_tick
 from winnodes.observability import logger, metrics, tracer
 
 
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 @tracer.capture_lambda_handler
-def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+def lambda_handler(event: Any, context: LambdaContext) -> dict[str, Any]:
+    try:
+        # A pass changes the cluster and the account: only a schedule tick starts one.
+        parse_schedule_tick(event)
+    except InvalidInputError as error:
+        metrics.add_metric(name="EventRejected", unit="Count", value=1)
+        logger.error("not a schedule event", extra={"field": error.field, "reason": error.reason})
+        # Returned, not raised: a retry of the same event would be refused again.
+        return {"status": "rejected", "field": error.field, "reason": error.reason}
     time_left = timedelta(milliseconds=context.get_remaining_time_in_millis())
     report = wiring.reconcile_service().reconcile(time_left=time_left)
     return report.as_json()
