@@ -21,9 +21,10 @@ from winnodes import rbac, wiring
 from winnodes.config import Settings, log_level_from_env
 from winnodes.decisions.smoke import DEFAULT_SMOKE_TEST_NAMESPACE, smoke_test_namespace_problem
 from winnodes.errors import ConfigurationError, InvalidInputError, WinNodesError
-from winnodes.models.events import classify_lifecycle_event
+from winnodes.models.events import LifecycleTestNotification, classify_lifecycle_event
 from winnodes.models.identifiers import is_region_name
 from winnodes.observability import logger
+from winnodes.services.lifecycle import skipped_test_notification
 from winnodes.services.userdata import UserdataRequest, settings_for
 from winnodes.userdata import encode_userdata, render_userdata
 from winnodes.userdata.settings import parse_cidr_list, parse_node_labels, parse_taints
@@ -64,6 +65,23 @@ class CommandResult:
     status: int = EXIT_OK
 
 
+class OptionError(InvalidInputError):
+    """Invalid input in an option or the event, reported against it with exit status 2. An
+    InvalidInputError raised by the work itself (a value AWS returned, such as an instance
+    profile's role) is a failure like any other: exit status 1."""
+
+
+@contextlib.contextmanager
+def _operator_input() -> Iterator[None]:
+    """What runs inside reads only what the operator gave: its InvalidInputError names it."""
+    try:
+        yield
+    except ConfigurationError:
+        raise
+    except InvalidInputError as error:
+        raise OptionError(error.field, error.reason) from None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
@@ -74,7 +92,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigurationError as error:
         _print_error(str(error))
         return EXIT_USAGE
-    except InvalidInputError as error:
+    except OptionError as error:
         _print_error(f"--{error.field}: {error.reason}")
         return EXIT_USAGE
     except WinNodesError as error:
@@ -142,7 +160,7 @@ def _add_lifecycle(commands: argparse._SubParsersAction[argparse.ArgumentParser]
         help="event JSON (see events/); - reads it from stdin",
     )
     lifecycle.add_argument("--region", help=_REGION_HELP)
-    lifecycle.set_defaults(run=_lifecycle, interrupted=_INTERRUPTED_ACTION)
+    lifecycle.set_defaults(run=_lifecycle)
 
 
 def _add_reconcile(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -159,40 +177,61 @@ def _add_reconcile(commands: argparse._SubParsersAction[argparse.ArgumentParser]
         epilog=f"{_CHANGES} {_RECONCILE_BLOCKS} {_LOGS}",
     )
     reconcile.add_argument("--region", help=_REGION_HELP)
-    reconcile.set_defaults(run=_reconcile, interrupted=_INTERRUPTED_ACTION)
+    reconcile.set_defaults(run=_reconcile)
 
 
 def _lifecycle(args: argparse.Namespace) -> CommandResult:
-    event = _read_event(args.event)
-    try:
-        classify_lifecycle_event(event)  # bad input fails here, before any AWS set-up
-    except InvalidInputError as error:
-        where = "" if error.field == "event" else f"{error.field}: "
-        raise InvalidInputError("event", f"{where}{error.reason}") from None
-    outcome = wiring.lifecycle_events(_region(args)).handle(event)
+    with _operator_input():
+        event = _read_event(args.event)
+        try:
+            parsed = classify_lifecycle_event(event)  # bad input fails here, before AWS set-up
+        except InvalidInputError as error:
+            where = "" if error.field == "event" else f"{error.field}: "
+            raise InvalidInputError("event", f"{where}{error.reason}") from None
+        region = _region(args)
+    wiring.settings()  # a bad setting is refused whatever the event
+    if isinstance(parsed, LifecycleTestNotification):
+        outcome = skipped_test_notification()  # no AWS needed, not even a region
+    else:
+        args.interrupted = _INTERRUPTED_ACTION
+        outcome = wiring.lifecycle_events(region).handle(event)
     if outcome.get("status") == "rejected":
-        raise InvalidInputError("event", f"{outcome['field']}: {outcome['reason']}")
+        raise OptionError("event", f"{outcome['field']}: {outcome['reason']}")
     return CommandResult(json.dumps(outcome, indent=2) + "\n")
 
 
 def _read_event(source: str) -> Any:
-    """The JSON of FILE, or of stdin for `-`."""
+    """The JSON of FILE, or of stdin for `-`. Read as bytes, so that json finds the encoding:
+    UTF-8, with or without the BOM PowerShell writes, or UTF-16 (Windows PowerShell's `>`)."""
     name = "stdin" if source == "-" else source
     try:
-        text = sys.stdin.read() if source == "-" else Path(source).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
+        data = _stdin_bytes() if source == "-" else Path(source).read_bytes()
+    except OSError as error:
         raise InvalidInputError("event", f"cannot read {name}: {error}") from None
     try:
-        return json.loads(text)
+        return json.loads(data)
+    except UnicodeDecodeError as error:
+        raise InvalidInputError("event", f"cannot read {name}: {error}") from None
     except json.JSONDecodeError as error:
         raise InvalidInputError(
             "event",
             f"{name} is not valid JSON: {error.msg} (line {error.lineno}, column {error.colno})",
         ) from None
+    except RecursionError:
+        # json recurses once per level: `[[[...` thousands deep would end in a traceback.
+        raise InvalidInputError("event", f"{name} is nested too deeply") from None
+
+
+def _stdin_bytes() -> bytes:
+    buffer = getattr(sys.stdin, "buffer", None)  # none on a stream replaced in-process
+    return buffer.read() if buffer is not None else sys.stdin.read().encode()
 
 
 def _reconcile(args: argparse.Namespace) -> CommandResult:
-    report = wiring.reconcile_service(_region(args)).reconcile()
+    with _operator_input():
+        region = _region(args)
+    args.interrupted = _INTERRUPTED_ACTION
+    report = wiring.reconcile_service(region).reconcile()
     return CommandResult(
         json.dumps(report.as_json(), indent=2) + "\n",
         status=EXIT_FAILURE if report.errors else EXIT_OK,
@@ -231,7 +270,7 @@ def _rbac(args: argparse.Namespace) -> CommandResult:
 
     namespace = args.smoke_test_namespace
     if problem := smoke_test_namespace_problem(namespace):
-        raise InvalidInputError("smoke-test-namespace", problem)
+        raise OptionError("smoke-test-namespace", problem)
     manifests = rbac.manifests(smoke_test_namespace=namespace)
     return CommandResult(yaml.safe_dump_all(manifests, sort_keys=False))
 
@@ -304,7 +343,17 @@ def _add_render_userdata(commands: argparse._SubParsersAction[argparse.ArgumentP
 
 
 def _render_userdata(args: argparse.Namespace) -> CommandResult:
-    request = UserdataRequest(
+    with _operator_input():
+        request, region = _userdata_request(args), _region(args)
+        # settings_for turns a value DescribeCluster returned unusable into an AwsError: what
+        # it refuses as invalid input is an option (or options that disagree with the cluster).
+        settings = settings_for(request, lambda: wiring.cluster_directory(region))
+    userdata = render_userdata(settings, wrapper=not args.no_wrapper)
+    return CommandResult(encode_userdata(userdata) + "\n" if args.base64 else userdata)
+
+
+def _userdata_request(args: argparse.Namespace) -> UserdataRequest:
+    return UserdataRequest(
         cluster_name=args.cluster_name,
         endpoint=args.endpoint,
         ca_base64=args.ca,
@@ -322,10 +371,6 @@ def _render_userdata(args: argparse.Namespace) -> CommandResult:
         pre_bootstrap=_read_snippet(args.pre_bootstrap, field="pre-bootstrap"),
         post_bootstrap=_read_snippet(args.post_bootstrap, field="post-bootstrap"),
     )
-    region = _region(args)
-    settings = settings_for(request, lambda: wiring.cluster_directory(region))
-    userdata = render_userdata(settings, wrapper=not args.no_wrapper)
-    return CommandResult(encode_userdata(userdata) + "\n" if args.base64 else userdata)
 
 
 def _read_snippet(path: Path | None, *, field: str) -> str | None:
