@@ -8,28 +8,19 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import socket
 import ssl
 import tempfile
-import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from localcloud.kube.pki import RunPki, create_pki
+from tests.helpers.local_http import FixedAnswerServers, StaticToken
 from winnodes.adapters.kube.api import KubeApi
 from winnodes.errors import KubernetesError
 
 OK = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}"
-
-
-class Token:
-    def __call__(self) -> str:
-        return "k8s-aws-v1.token"
-
-    def invalidate(self) -> None:
-        pass
 
 
 @pytest.fixture(scope="module")
@@ -46,43 +37,15 @@ def other_pki(tmp_path_factory: pytest.TempPathFactory) -> RunPki:
 def tls_server() -> Iterator[Callable[[RunPki], str]]:
     """An HTTPS server for 127.0.0.1 with a serving certificate of the given PKI's CA, answering
     `{}`; gives its endpoint."""
-    stop = threading.Event()
-    listeners: list[socket.socket] = []
-    threads: list[threading.Thread] = []
+    servers = FixedAnswerServers()
 
     def start(pki: RunPki) -> str:
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         context.load_cert_chain(pki.apiserver.cert, pki.apiserver.key)
-        listener = socket.create_server(("127.0.0.1", 0))
-        listener.settimeout(0.1)
-        listeners.append(listener)
-
-        def serve() -> None:
-            while not stop.is_set():
-                try:
-                    connection, _ = listener.accept()
-                except TimeoutError:
-                    continue
-                try:
-                    with context.wrap_socket(connection, server_side=True) as tls:
-                        tls.settimeout(5)
-                        request = b""
-                        while b"\r\n\r\n" not in request and (chunk := tls.recv(65536)):
-                            request += chunk
-                        tls.sendall(OK)
-                except OSError:  # the client refused our certificate
-                    connection.close()
-
-        threads.append(threading.Thread(target=serve, daemon=True))
-        threads[-1].start()
-        return f"https://127.0.0.1:{listener.getsockname()[1]}"
+        return servers.start(OK, tls=context)
 
     yield start
-    stop.set()
-    for thread in threads:
-        thread.join()
-    for listener in listeners:
-        listener.close()
+    servers.close()
 
 
 def ca_base64(pki: RunPki) -> str:
@@ -92,7 +55,9 @@ def ca_base64(pki: RunPki) -> str:
 def test_the_api_server_is_trusted_by_the_cluster_ca(
     tls_server: Callable[[RunPki], str], cluster_pki: RunPki
 ) -> None:
-    api = KubeApi(endpoint=tls_server(cluster_pki), ca_base64=ca_base64(cluster_pki), token=Token())
+    api = KubeApi(
+        endpoint=tls_server(cluster_pki), ca_base64=ca_base64(cluster_pki), token=StaticToken()
+    )
 
     assert api.get("/api/v1/nodes") == {}
 
@@ -100,7 +65,9 @@ def test_the_api_server_is_trusted_by_the_cluster_ca(
 def test_a_server_whose_certificate_another_ca_signed_is_refused(
     tls_server: Callable[[RunPki], str], cluster_pki: RunPki, other_pki: RunPki
 ) -> None:
-    api = KubeApi(endpoint=tls_server(other_pki), ca_base64=ca_base64(cluster_pki), token=Token())
+    api = KubeApi(
+        endpoint=tls_server(other_pki), ca_base64=ca_base64(cluster_pki), token=StaticToken()
+    )
 
     with pytest.raises(KubernetesError, match="CERTIFICATE_VERIFY_FAILED"):
         api.get("/api/v1/nodes")
@@ -121,7 +88,9 @@ def test_a_ca_file_planted_in_the_shared_temporary_directory_is_not_trusted(
     )
     planted.parent.mkdir()
     planted.write_bytes(other_pki.ca_pem)
-    api = KubeApi(endpoint=tls_server(other_pki), ca_base64=ca_base64(cluster_pki), token=Token())
+    api = KubeApi(
+        endpoint=tls_server(other_pki), ca_base64=ca_base64(cluster_pki), token=StaticToken()
+    )
 
     with pytest.raises(KubernetesError, match="CERTIFICATE_VERIFY_FAILED"):
         api.get("/api/v1/nodes")
@@ -132,6 +101,6 @@ def test_no_file_is_written_for_the_ca(
 ) -> None:
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
 
-    KubeApi(endpoint="https://x.example", ca_base64=ca_base64(cluster_pki), token=Token())
+    KubeApi(endpoint="https://x.example", ca_base64=ca_base64(cluster_pki), token=StaticToken())
 
     assert list(tmp_path.iterdir()) == []

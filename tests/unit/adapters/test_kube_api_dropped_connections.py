@@ -17,19 +17,12 @@ from pathlib import Path
 import certifi
 import pytest
 
+from tests.helpers.local_http import StaticToken
 from winnodes.adapters.kube import api as kube_api
 from winnodes.adapters.kube.api import KubeApi
 from winnodes.errors import KubernetesError
 
 OK = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}"
-
-
-class Token:
-    def __call__(self) -> str:
-        return "k8s-aws-v1.token"
-
-    def invalidate(self) -> None:
-        pass
 
 
 @dataclass
@@ -109,7 +102,7 @@ def serve() -> Iterator[Callable[[Server], KubeApi]]:
         # Plain HTTP: the CA is never used.
         ca = base64.b64encode(Path(certifi.where()).read_bytes()).decode()
         port = listener.getsockname()[1]
-        return KubeApi(endpoint=f"http://127.0.0.1:{port}", ca_base64=ca, token=Token())
+        return KubeApi(endpoint=f"http://127.0.0.1:{port}", ca_base64=ca, token=StaticToken())
 
     yield start
     for server, thread, listener in running:

@@ -5,8 +5,6 @@ that is not the API server's JSON (a proxy's page)."""
 from __future__ import annotations
 
 import base64
-import socket
-import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
@@ -16,6 +14,7 @@ import botocore.session
 import certifi
 import pytest
 
+from tests.helpers.local_http import FixedAnswerServers, StaticToken
 from winnodes.adapters.kube.api import KubeApi
 from winnodes.adapters.kube.token import BearerToken, CachedToken
 from winnodes.errors import AwsCredentialsError, KubernetesError
@@ -27,15 +26,7 @@ if TYPE_CHECKING:
 CA = base64.b64encode(Path(certifi.where()).read_bytes()).decode()
 
 
-class Token:
-    def __call__(self) -> str:
-        return "k8s-aws-v1.token"
-
-    def invalidate(self) -> None:
-        pass
-
-
-class BrokenToken(Token):
+class BrokenToken(StaticToken):
     def __call__(self) -> str:
         raise RuntimeError("the token source broke")
 
@@ -44,42 +35,16 @@ class BrokenToken(Token):
 def answering() -> Iterator[Callable[[bytes, bytes], str]]:
     """A server answering every request with status 200, the given content type and body; gives
     its endpoint."""
-    listeners: list[socket.socket] = []
-    threads: list[threading.Thread] = []
-    stop = threading.Event()
+    servers = FixedAnswerServers()
 
     def start(content_type: bytes, body: bytes) -> str:
-        answer = (
+        return servers.start(
             b"HTTP/1.1 200 OK\r\nContent-Type: " + content_type + b"\r\n"
             b"Content-Length: " + str(len(body)).encode() + b"\r\nConnection: close\r\n\r\n" + body
         )
-        listener = socket.create_server(("127.0.0.1", 0))
-        listener.settimeout(0.1)
-        listeners.append(listener)
-
-        def serve() -> None:
-            while not stop.is_set():
-                try:
-                    connection, _ = listener.accept()
-                except TimeoutError:
-                    continue
-                with connection:
-                    connection.settimeout(5)
-                    request = b""
-                    while b"\r\n\r\n" not in request and (chunk := connection.recv(65536)):
-                        request += chunk
-                    connection.sendall(answer)
-
-        threads.append(threading.Thread(target=serve, daemon=True))
-        threads[-1].start()
-        return f"http://127.0.0.1:{listener.getsockname()[1]}"
 
     yield start
-    stop.set()
-    for thread in threads:
-        thread.join()
-    for listener in listeners:
-        listener.close()
+    servers.close()
 
 
 def sts_without_credentials() -> STSClient:
@@ -118,7 +83,7 @@ def test_a_token_source_that_fails_is_a_kubernetes_error() -> None:
 def test_a_2xx_answer_that_is_no_json_object_is_a_kubernetes_error_without_a_status(
     answering: Callable[[bytes, bytes], str], content_type: bytes, body: bytes
 ) -> None:
-    api = KubeApi(endpoint=answering(content_type, body), ca_base64=CA, token=Token())
+    api = KubeApi(endpoint=answering(content_type, body), ca_base64=CA, token=StaticToken())
 
     with pytest.raises(KubernetesError, match="POST /api/v1/namespaces/n/pods") as raised:
         api.create("/api/v1/namespaces/n/pods", {"metadata": {"name": "p"}})
@@ -129,4 +94,4 @@ def test_a_2xx_answer_that_is_no_json_object_is_a_kubernetes_error_without_a_sta
 
 def test_a_cluster_ca_that_is_not_base64_pem_is_a_kubernetes_error() -> None:
     with pytest.raises(KubernetesError, match="the cluster CA is not base64-encoded PEM"):
-        KubeApi(endpoint="https://x.example", ca_base64="bm90IGFzY2lp/w==", token=Token())
+        KubeApi(endpoint="https://x.example", ca_base64="bm90IGFzY2lp/w==", token=StaticToken())

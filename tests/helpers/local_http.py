@@ -1,0 +1,59 @@
+"""A local HTTP(S) server that gives every request one fixed answer, for KubeApi's unit tests,
+and a bearer token that never changes."""
+
+from __future__ import annotations
+
+import socket
+import ssl
+import threading
+
+
+class StaticToken:
+    def __call__(self) -> str:
+        return "k8s-aws-v1.token"
+
+    def invalidate(self) -> None:
+        pass
+
+
+class FixedAnswerServers:
+    """Starts servers on 127.0.0.1 that read a request's head and send `answer`; TLS with
+    `tls` (a server context). `close()` stops them all."""
+
+    def __init__(self) -> None:
+        self._stop = threading.Event()
+        self._listeners: list[socket.socket] = []
+        self._threads: list[threading.Thread] = []
+
+    def start(self, answer: bytes, *, tls: ssl.SSLContext | None = None) -> str:
+        listener = socket.create_server(("127.0.0.1", 0))
+        listener.settimeout(0.1)
+        self._listeners.append(listener)
+        thread = threading.Thread(target=self._serve, args=(listener, answer, tls), daemon=True)
+        self._threads.append(thread)
+        thread.start()
+        scheme = "https" if tls else "http"
+        return f"{scheme}://127.0.0.1:{listener.getsockname()[1]}"
+
+    def close(self) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join()
+        for listener in self._listeners:
+            listener.close()
+
+    def _serve(self, listener: socket.socket, answer: bytes, tls: ssl.SSLContext | None) -> None:
+        while not self._stop.is_set():
+            try:
+                connection, _ = listener.accept()
+            except TimeoutError:
+                continue
+            try:
+                with tls.wrap_socket(connection, server_side=True) if tls else connection as peer:
+                    peer.settimeout(5)
+                    request = b""
+                    while b"\r\n\r\n" not in request and (chunk := peer.recv(65536)):
+                        request += chunk
+                    peer.sendall(answer)
+            except OSError:  # a client that refused our certificate, or hung up
+                connection.close()
