@@ -164,21 +164,8 @@ class NodeRoleAuthorization:
         )
 
     def _check_allowed(self, group: ManagedGroup, role: RoleArn, *, unproven_path: bool) -> bool:
-        allowed = self._node_roles.allows(role)
-        if allowed and unproven_path and not self._node_roles.allows(role.path_less):
-            allowed = False
-            why = (
-                f"aws-auth maps a role by name, whatever its path, and only the group's tag "
-                f"says this role's path: {NODE_ROLES_SETTING} must also allow "
-                f"{role.path_less.principal_arn}, or the group must leave out the role tag so "
-                "that the instance profile's role (and its real path) is used"
-            )
-        else:
-            why = (
-                f"Add a pattern for it to {NODE_ROLES_SETTING} (the stack's NodeRoleArns "
-                "parameter), or give the group an allowed role"
-            )
-        if allowed:
+        why = self._refusal(role, unproven_path=unproven_path)
+        if why is None:
             return True
         # Whoever may tag the group (or edit its launch template) names its role; only the
         # operator's setting may make a role a Kubernetes node.
@@ -194,6 +181,22 @@ class NodeRoleAuthorization:
             },
         )
         return False
+
+    def _refusal(self, role: RoleArn, *, unproven_path: bool) -> str | None:
+        """What the operator must change for NODE_ROLE_ARNS to allow `role`; None if it does."""
+        if not self._node_roles.allows(role):
+            return (
+                f"Add a pattern for it to {NODE_ROLES_SETTING} (the stack's NodeRoleArns "
+                "parameter), or give the group an allowed role"
+            )
+        if unproven_path and not self._node_roles.allows(role.path_less):
+            return (
+                f"aws-auth maps a role by name, whatever its path, and only the group's tag "
+                f"says this role's path: {NODE_ROLES_SETTING} must also allow "
+                f"{role.path_less.principal_arn}, or the group must leave out the role tag so "
+                "that the instance profile's role (and its real path) is used"
+            )
+        return None
 
     def _read(
         self,
