@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 
 from winnodes.errors import AwsError, ClusterNotFoundError
 from winnodes.models.groups import ManagedGroup
+from winnodes.observability import metrics
 from winnodes.ports import (
     AutoScalingGroup,
     ClusterConnection,
@@ -196,6 +197,13 @@ def reconciler(
     )
 
 
+@pytest.fixture(autouse=True)
+def no_metrics_left() -> Iterator[None]:
+    metrics.clear_metrics()
+    yield
+    metrics.clear_metrics()
+
+
 def test_a_group_whose_cluster_is_not_there_is_left_untouched() -> None:
     services = Services()
     groups = [
@@ -209,6 +217,29 @@ def test_a_group_whose_cluster_is_not_there_is_left_untouched() -> None:
     assert services.calls == ["tag i-0000000000000000b", "advance i-0000000000000000b"]
     assert report.errors == ["gone: EKS cluster 'deleted' not found in region us-east-1"]
     assert report.launch_actions == 1
+
+
+def test_the_errors_a_pass_survives_are_counted_in_a_metric() -> None:
+    # The pass returns normally, so Lambda's Errors metric never counts them: this one does.
+    services = Services(failing={"i-0000000000000000a"})
+    groups = [
+        group("gone", "deleted", {"i-0000000000000000c": "Pending:Wait"}),
+        group("win", "prod", {"i-0000000000000000a": "Pending:Wait"}),
+    ]
+
+    report = reconciler(groups, services, {"prod"}).reconcile()
+
+    assert len(report.errors) == 2
+    assert metrics.metric_set["ReconcileErrors"]["Value"] == [2.0]
+
+
+def test_a_pass_without_errors_emits_no_error_count() -> None:
+    groups = [group("win", "prod", {"i-0000000000000000a": "Pending:Wait"})]
+
+    report = reconciler(groups, Services(), {"prod"}).reconcile()
+
+    assert report.errors == []
+    assert "ReconcileErrors" not in metrics.metric_set
 
 
 def test_one_failing_instance_holds_up_none_of_its_neighbours() -> None:

@@ -149,13 +149,7 @@ class ReconcileService:
             report.deferred.extend(f"{c}: leftover smoke pods" for c in sorted(clusters))
         else:
             self._remove_leftover_smoke_pods(clusters, groups, groups_read_at, view, report)
-        metrics.add_metric(name="ReconciledGroups", unit="Count", value=report.groups)
-        if report.deferred:
-            metrics.add_metric(name="ReconcileDeferred", unit="Count", value=len(report.deferred))
-            logger.warning(
-                "pass cut short by the invocation's time limit; the next pass carries on",
-                extra={"deferred": report.deferred},
-            )
+        _record_pass(report)
         return report
 
     @staticmethod
@@ -417,3 +411,17 @@ def _instance_failed(
         "reconciling instance failed",
         extra={"asg": group, "instance_id": instance_id, "error": str(error)},
     )
+
+
+def _record_pass(report: ReconcileReport) -> None:
+    metrics.add_metric(name="ReconciledGroups", unit="Count", value=report.groups)
+    if report.errors:
+        # The pass itself succeeds (one group's failure stops no other), so Lambda's Errors
+        # never counts these: this metric and its alarm do.
+        metrics.add_metric(name="ReconcileErrors", unit="Count", value=len(report.errors))
+    if report.deferred:
+        metrics.add_metric(name="ReconcileDeferred", unit="Count", value=len(report.deferred))
+        logger.warning(
+            "pass cut short by the invocation's time limit; the next pass carries on",
+            extra={"deferred": report.deferred},
+        )
