@@ -1,14 +1,14 @@
 """template.yaml: alarms on the functions' own metrics watch what the code emits.
 
 The decisions that refuse and wait (a malformed aws-auth, a node role NodeRoleArns refuses, an
-access entry of the wrong type) and those that give up (a rejected event, an ABANDONed join) are
-metrics, not failures: no Errors alarm sees them. An alarm on a custom metric matches only when
-namespace, name and the whole dimension set equal what was emitted, and otherwise sits in
-INSUFFICIENT_DATA, which TreatMissingData reads as fine: a typo would silence it for good. So the
-identity is taken from the code itself: the metric names from its add_metric calls, the
-namespace and dimensions from the EMF document a process with each function's environment
-writes (Powertools' namespace and service arguments, or else POWERTOOLS_METRICS_NAMESPACE and
-POWERTOOLS_SERVICE_NAME)."""
+access entry of the wrong type), those that give up (a rejected event, an ABANDONed join) and the
+errors a reconciler pass carries on past are metrics, not failures: no Errors alarm sees them.
+An alarm on a custom metric matches only when namespace, name and the whole dimension set equal
+what was emitted, and otherwise sits in INSUFFICIENT_DATA, which TreatMissingData reads as fine:
+a typo would silence it for good. So the identity is taken from the code itself: the metric
+names from its add_metric calls, the namespace and dimensions from the EMF document a process
+with each function's environment writes (Powertools' namespace and service arguments, or else
+POWERTOOLS_METRICS_NAMESPACE and POWERTOOLS_SERVICE_NAME)."""
 
 from __future__ import annotations
 
@@ -42,6 +42,8 @@ REFUSALS = {
     "EventRejected",
     "JoinAbandoned",
 }
+# Errors a reconciler pass records and carries on past.
+PERSISTENT_ERRORS = {"ReconcileErrors"}
 # namespace, metric name, dimensions
 MetricIdentity = tuple[str, str, frozenset[tuple[str, str]]]
 
@@ -159,11 +161,24 @@ def test_the_functions_environment_names_the_namespace_and_service_they_emit(
     assert ("service", environment["POWERTOOLS_SERVICE_NAME"]) in dimensions
 
 
+def test_errors_a_reconciler_pass_carries_on_past_have_an_alarm() -> None:
+    # A pass that survives its errors returns normally: Lambda's Errors alarm never sees them.
+    alarmed = {alarm["MetricName"] for alarm in custom_alarms().values()}
+    assert alarmed >= PERSISTENT_ERRORS
+
+
 @pytest.mark.parametrize("name", sorted(custom_alarms()))
-def test_each_decision_alarm_counts_every_occurrence_in_5_minutes(name: str) -> None:
+def test_each_alarm_on_the_code_s_metrics_counts_in_5_minute_periods(name: str) -> None:
     alarm = custom_alarms()[name]
+    # A refusal puts its alarm in ALARM at once; errors a later pass may not meet again (a
+    # throttled call, a cluster briefly out of reach) only when they last 15 minutes.
+    periods = 3 if alarm["MetricName"] in PERSISTENT_ERRORS else 1
     # Threshold, missing data and actions: test_template_operations.py, for every alarm.
-    assert (alarm["Statistic"], alarm["Period"], alarm["EvaluationPeriods"]) == ("Sum", 300, 1)
+    assert (alarm["Statistic"], alarm["Period"], alarm["EvaluationPeriods"]) == (
+        "Sum",
+        300,
+        periods,
+    )
     # The metrics are Counts; an alarm's Unit must equal the emitted one or it sees no data.
     assert "Unit" not in alarm
     assert alarm["AlarmName"] == {"Fn::Sub": f"${{AWS::StackName}}-{alarm['MetricName']}"}
