@@ -3,16 +3,24 @@ still takes the steps the group and the instance decide alone, and takes no othe
 event is ignored and a Linux instance ABANDONed, quietly, while a join that needs the cluster
 (also a launch into the warm pool, held until its node registers) fails with the cluster's
 error, for Lambda to retry and the reconciler to carry on. The steps the group and the instance
-decide alone ask the cluster nothing, so they cost no connect timeout."""
+decide alone ask the cluster nothing, so they cost no connect timeout.
+
+Meanwhile the join still owns its action: it heartbeats when one is due, so the hook does not
+time out into its default result, and ABANDONs at the join deadline, with the reason. Only an
+unknown cluster (bad input, safety rule 5) is left alone altogether."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
-from tests.helpers.join_world import FakeKube, JoinWorld, launch_action
+from tests.helpers.join_world import FakeClusters, FakeKube, JoinWorld, launch_action
 from winnodes.decisions.join import Abandon, NothingToDo
-from winnodes.errors import KubernetesError
-from winnodes.ports import InstancePlatform, NodeState
+from winnodes.errors import ClusterNotFoundError, KubernetesError
+from winnodes.observability import metrics
+from winnodes.ports import ClusterConnection, InstancePlatform, LifecycleHook, NodeState
+from winnodes.services.join import JoinService, LaunchAction
 
 UNREACHABLE = "GET /api/v1/nodes: connect timeout"
 
@@ -50,6 +58,20 @@ def test_an_action_no_longer_pending_is_left_alone_without_the_cluster() -> None
     assert cluster_calls(world) == []
 
 
+# The world's instance launched 5 minutes ago: with this hook, no heartbeat is due yet.
+HOUR_HOOK = LifecycleHook("join", "autoscaling:EC2_INSTANCE_LAUNCHING", 3600, "ABANDON")
+PAST_THE_DEADLINE = 16 * 60  # seconds on: 21 minutes after the launch, the deadline 20
+
+
+def action_of(hook: LifecycleHook) -> LaunchAction:
+    return replace(launch_action(), hook=hook)
+
+
+@pytest.fixture(autouse=True)
+def no_metrics_left() -> None:
+    metrics.clear_metrics()
+
+
 @pytest.mark.parametrize("state", ["Pending:Wait", "Warmed:Pending:Wait"])
 def test_a_join_that_needs_the_cluster_fails_with_its_error_and_changes_nothing(
     state: str,
@@ -57,7 +79,7 @@ def test_a_join_that_needs_the_cluster_fails_with_its_error_and_changes_nothing(
     world = world_with_cluster_out_of_reach(state)
 
     with pytest.raises(KubernetesError, match="connect timeout"):
-        world.service().advance(launch_action())
+        world.service().advance(action_of(HOUR_HOOK))
 
     assert world.autoscaling.completed == []
     assert "ec2.create_tags" not in world.journal
@@ -84,3 +106,58 @@ def test_a_duplicate_event_after_the_join_costs_a_reachable_cluster_no_call() ->
     assert result.step == NothingToDo("no launch action pending (state InService)")
     assert cluster_calls(world) == []
     assert world.journal == ["ec2.describe_instances", "autoscaling.describe_group"]
+
+
+@pytest.mark.parametrize("state", ["Pending:Wait", "Warmed:Pending:Wait"])
+def test_the_hook_is_kept_alive_while_the_cluster_is_out_of_reach(state: str) -> None:
+    # 600 s hook, launched 5 minutes ago: half its timeout is over. Without the heartbeat, the
+    # hook would time out into its default result while every look failed.
+    world = world_with_cluster_out_of_reach(state)
+
+    with pytest.raises(KubernetesError, match="connect timeout"):
+        world.service().advance(launch_action())
+
+    assert world.journal[-2:] == ["kube.list_nodes failed", "autoscaling.heartbeat"]
+    assert world.autoscaling.completed == []
+
+
+@pytest.mark.parametrize("state", ["Pending:Wait", "Warmed:Pending:Wait"])
+def test_past_the_deadline_a_join_is_abandoned_though_the_cluster_is_out_of_reach(
+    state: str,
+) -> None:
+    world = world_with_cluster_out_of_reach(state)
+    world.clock.elapsed = PAST_THE_DEADLINE
+
+    result = world.service().advance(action_of(HOUR_HOOK))
+
+    assert result.step == Abandon(
+        f"not joined by the deadline: the cluster could not be read ({UNREACHABLE})"
+    )
+    assert world.autoscaling.completed == ["ABANDON"]
+    assert metrics.metric_set["JoinAbandoned"]["Value"] == [1.0]
+    assert "ec2.create_tags" not in world.journal
+
+
+class NoSuchCluster(FakeClusters):
+    def describe_cluster(self, name: str) -> ClusterConnection:
+        self.journal.append("eks.describe_cluster")
+        raise ClusterNotFoundError(name, "us-east-1")
+
+
+def test_a_join_for_an_unknown_cluster_is_left_alone_even_past_the_deadline() -> None:
+    # Bad input (safety rule 5): not the join's to complete, however long it waited.
+    world = JoinWorld()
+    world.clock.elapsed = PAST_THE_DEADLINE
+    fleet = replace(world.fleet(), clusters=NoSuchCluster(world.journal))
+    unknown = JoinService(
+        fleet=fleet,
+        access_entries=world.access_entries,
+        clock=world.clock,
+        smoke_pods_for=lambda connection: world.pods,
+    )
+
+    with pytest.raises(ClusterNotFoundError):
+        unknown.advance(launch_action())
+
+    assert world.autoscaling.completed == []
+    assert "autoscaling.heartbeat" not in world.journal

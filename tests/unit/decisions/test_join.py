@@ -28,6 +28,7 @@ from winnodes.decisions.join import (
     WaitForNode,
     decide_fleet_step,
     decide_join_step,
+    decide_unobserved_step,
 )
 from winnodes.decisions.smoke import SmokeTest
 from winnodes.models.lifecycle import LifecycleState
@@ -461,6 +462,22 @@ def test_no_side_effect_on_instances_without_a_pending_launch_action(
     pending = facts.lifecycle_state is not None and facts.lifecycle_state.awaits_launch_action
     if not (facts.in_group and pending):
         assert isinstance(result, NothingToDo)
+
+
+@given(FACTS, ELAPSED)
+def test_without_the_cluster_a_join_ends_at_its_deadline_and_only_in_abandon(
+    facts: JoinFacts, elapsed: timedelta
+) -> None:
+    # What decide_fleet_step leaves to the cluster's facts, when they cannot be read: the same
+    # deadline as with them, and never a CONTINUE, which needs them.
+    now = T0 + elapsed
+    result = decide_unobserved_step(facts, now=now, failure="connect timeout")
+    if now >= facts.deadline_at:
+        assert result == Abandon(
+            "not joined by the deadline: the cluster could not be read (connect timeout)"
+        )
+    else:
+        assert result is None
 
 
 @given(FACTS, ELAPSED)

@@ -271,6 +271,18 @@ def decide_fleet_step(facts: JoinFacts, *, now: datetime) -> JoinStep | None:  #
     return None
 
 
+def decide_unobserved_step(facts: JoinFacts, *, now: datetime, failure: str) -> Abandon | None:
+    """For an action decide_fleet_step left to the cluster's facts, when they could not be read
+    (its API server out of reach, a read behind the node role refused): past the deadline, the
+    ABANDON the join owes, since CONTINUE needs those facts; before it, None: the look failed and
+    is tried again. Left to the hook's own timeout instead, the action would end with the hook's
+    default result, and a launch hook defaulting to CONTINUE would put an unready node in
+    service."""
+    if now >= facts.deadline_at:
+        return Abandon(f"not joined by the deadline: the cluster could not be read ({failure})")
+    return None
+
+
 def _towards_service(facts: JoinFacts, now: datetime, *, past_deadline: bool) -> JoinStep:  # noqa: PLR0911
     """For a Windows instance held for the group: the next step towards CONTINUE."""
     if facts.lifecycle_state is LifecycleState.WARMED_PENDING_WAIT:

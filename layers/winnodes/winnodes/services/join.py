@@ -32,12 +32,14 @@ from winnodes.decisions.join import (
     dated_in_future,
     decide_fleet_step,
     decide_join_step,
+    decide_unobserved_step,
     event_time_seen,
     join_started_at,
     ready_since_launch,
 )
 from winnodes.decisions.node_roles import NodeRoleAllowList
 from winnodes.decisions.smoke import SmokeTest, SmokeTestPolicy, SmokeVerdict
+from winnodes.errors import AwsError, ClusterNotFoundError, KubernetesError
 from winnodes.models.groups import ManagedGroup
 from winnodes.models.identifiers import ClusterName
 from winnodes.models.lifecycle import LifecycleActionResult, LifecycleState
@@ -220,7 +222,19 @@ class JoinService:
         step = decide_fleet_step(seen.facts, now=now)
         if step is None:
             # The cluster first, the group after (read again when it matters): _observe_cluster.
-            cluster = self._observe_cluster(action, instance, view)
+            try:
+                cluster = self._observe_cluster(action, instance, view)
+            except (AwsError, KubernetesError) as error:
+                if isinstance(error, ClusterNotFoundError):
+                    raise  # an unknown cluster: no side effect (safety rule 5)
+                abandon = decide_unobserved_step(seen.facts, now=now, failure=str(error))
+                if abandon is not None:
+                    return seen, abandon
+                # The look is tried again (the invocation's next poll, Lambda's retry, the next
+                # pass); the hook must not time out meanwhile, before the join's deadline.
+                if seen.facts.heartbeat_due(now):
+                    self._heartbeat(action, view)
+                raise
             seen = self._observe(action, instance, cluster, view)
             step = decide_join_step(seen.facts, now=now)
         return seen, step
