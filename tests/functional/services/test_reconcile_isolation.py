@@ -233,6 +233,35 @@ def test_the_errors_a_pass_survives_are_counted_in_a_metric() -> None:
     assert metrics.metric_set["ReconcileErrors"]["Value"] == [2.0]
 
 
+@dataclass
+class ThrottledFirstRead(Instances):
+    """DescribeInstances throttled past the SDK's retries once, then answering."""
+
+    def describe_instances(self, instance_ids: Sequence[str]) -> dict[str, Instance]:
+        if not self.described:
+            self.described.extend(instance_ids)
+            raise AwsError("DescribeInstances failed: Rate exceeded (Throttling)")
+        return super().describe_instances(instance_ids)
+
+
+def test_a_failed_read_of_every_groups_instances_stops_no_group() -> None:
+    services = Services()
+    groups = [
+        group("win-a", "prod", {"i-0000000000000000a": "Pending:Wait"}),
+        group("win-b", "prod", {"i-0000000000000000b": "Terminating:Wait"}),
+    ]
+
+    report = reconciler(groups, services, {"prod"}, instances=ThrottledFirstRead()).reconcile()
+
+    assert [c for c in services.calls if c.startswith("advance")] == [
+        "advance i-0000000000000000a",
+        "advance i-0000000000000000b",
+    ]
+    assert report.errors == [
+        "describing the groups' instances: DescribeInstances failed: Rate exceeded (Throttling)"
+    ]
+
+
 def test_a_pass_without_errors_emits_no_error_count() -> None:
     groups = [group("win", "prod", {"i-0000000000000000a": "Pending:Wait"})]
 

@@ -109,9 +109,7 @@ class ReconcileService:
         if budget.limited:
             groups = visiting_order(groups, self._rng.randrange(max(len(groups), 1)))
         view.remember_groups(groups)
-        view.prefetch_instances(
-            i.instance_id for g in groups for i in g.instances if _may_act_on(i.lifecycle_state)
-        )
+        _prefetch_instances(view, groups, report)
         clusters: set[ClusterName] = set()
         repairs: list[tuple[ManagedGroup, list[str], bool]] = []  # with: has a warm pool
         for group in groups:
@@ -411,6 +409,21 @@ def _instance_failed(
         "reconciling instance failed",
         extra={"asg": group, "instance_id": instance_id, "error": str(error)},
     )
+
+
+def _prefetch_instances(
+    view: FleetView, groups: list[AutoScalingGroup], report: ReconcileReport
+) -> None:
+    """Every instance the pass may act on, in DescribeInstances pages of 200. Should that fail
+    (throttled past the SDK's retries), each instance is read when needed instead, within its
+    group's or its own error handling: one failed read must not cost every group its step."""
+    try:
+        view.prefetch_instances(
+            i.instance_id for g in groups for i in g.instances if _may_act_on(i.lifecycle_state)
+        )
+    except WinNodesError as error:
+        report.errors.append(f"describing the groups' instances: {error}")
+        logger.error("describing the groups' instances failed", extra={"error": str(error)})
 
 
 def _record_pass(report: ReconcileReport) -> None:
