@@ -515,6 +515,32 @@ def test_repairs_wait_for_the_next_pass_when_the_held_instances_used_the_time() 
     assert report.launch_actions == 3
 
 
+@dataclass
+class SlowSweeps(Services):
+    """Each cluster's sweep for leftover smoke pods takes 30 s: an API server that accepts
+    connections and does not answer."""
+
+    clock: Clock = field(default_factory=Clock)
+    swept: list[str] = field(default_factory=list)
+
+    def remove_leftover_smoke_pods(self, cluster: str, view: FleetView, **_: Any) -> int:
+        self.swept.append(cluster)
+        self.clock.elapsed += 30.0
+        return 0
+
+
+def test_the_sweep_for_leftover_smoke_pods_stops_when_the_time_is_spent() -> None:
+    clusters = Clusters(known={"blue", "green", "red"})
+    services = SlowSweeps(clock=clusters.clock)
+    groups = [group(f"win-{c}", c, {}) for c in ("blue", "green", "red")]
+
+    report = reconciler(groups, services, clusters).reconcile(time_left=FORTY_SECONDS_OF_WORK)
+
+    # Swept at 0 and 30 s; at 60 s less than the reserve is left.
+    assert services.swept == ["blue", "green"]
+    assert report.deferred == ["red: leftover smoke pods"]
+
+
 def test_without_a_time_limit_a_pass_does_everything_in_the_groups_order() -> None:
     # A pass run by hand: no invocation's timeout to keep to, nothing deferred, nothing rotated.
     clusters = Clusters(known={"dead", "live"}, slow={"dead": 1000.0})

@@ -143,10 +143,9 @@ class ReconcileService:
                 report.deferred.append(f"{managed.auto_scaling_group_name}: repairs")
                 continue
             self._repair(managed, in_service, view, report, warm_pool=warm_pool)
-        if budget.spent():
-            report.deferred.extend(f"{c}: leftover smoke pods" for c in sorted(clusters))
-        else:
-            self._remove_leftover_smoke_pods(clusters, groups, groups_read_at, view, report)
+        self._remove_leftover_smoke_pods(
+            clusters, groups, groups_read_at, view, report=report, budget=budget
+        )
         _record_pass(report)
         return report
 
@@ -180,7 +179,9 @@ class ReconcileService:
         groups: list[AutoScalingGroup],
         groups_read_at: datetime,
         view: FleetView,
+        *,
         report: ReconcileReport,
+        budget: _Budget,
     ) -> None:
         # As listed at the start of the pass, before any action completed in it; an unknown state
         # counts as awaiting, so its pod stays.
@@ -192,6 +193,10 @@ class ReconcileService:
             or state.awaits_launch_action
         }
         for cluster in sorted(clusters):
+            if budget.spent():
+                # Each cluster's sweep can take a request's timeouts: the next pass sweeps.
+                report.deferred.append(f"{cluster}: leftover smoke pods")
+                continue
             try:
                 report.smoke_pods_removed += self._join.remove_leftover_smoke_pods(
                     cluster, view, awaiting_launch=awaiting_launch, groups_read_at=groups_read_at
