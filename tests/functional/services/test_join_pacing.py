@@ -6,13 +6,15 @@ not take effect is retried after a pause, never in a tight loop."""
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
 
-from tests.helpers.join_world import JoinWorld, launch_action
+from tests.helpers.join_world import FakeAccessEntries, JoinWorld, launch_action
 from winnodes.decisions.join import Abandon, AuthorizeNodeRole, CompleteContinue, ReleaseToWarmPool
 from winnodes.decisions.smoke import SmokeTestPolicy
+from winnodes.ports import AccessEntry
 from winnodes.services.join import JoinProgress, JoinSettings
 
 POLL = timedelta(seconds=2)
@@ -219,6 +221,30 @@ def test_a_waiting_join_reads_its_node_every_poll_and_the_fleet_every_interval()
     assert world.journal.count("kube.get_node") == 18
     assert world.journal.count("autoscaling.describe_group") == 3
     assert world.journal.count("ec2.describe_instances") == 3
+
+
+class LinuxNodesEntry(FakeAccessEntries):
+    """The role's access entry is EC2_LINUX: the join waits for an operator (BLOCKED)."""
+
+    def entry(self, cluster: str, principal_arn: str) -> AccessEntry | None:
+        return AccessEntry("EC2_LINUX")
+
+
+def test_a_smoke_gated_join_waiting_on_its_role_reads_the_fleet_at_the_interval() -> None:
+    # The group is read again before a smoke pod may start (a duplicate may have completed the
+    # action); a join that cannot start one yet keeps the usual pace.
+    world = JoinWorld()
+    world.access_entries = LinuxNodesEntry(world.journal)
+    smoke_on = replace(
+        settings(wait_budget=timedelta(seconds=40)), smoke_test=SmokeTestPolicy(enabled=True)
+    )
+
+    result = world.service(settings=smoke_on).join(launch_action())
+
+    assert result.progress is JoinProgress.WAITING
+    assert world.journal.count("kube.get_node") >= 15  # looked at on every poll
+    # At the start, then after 16 and 32 s: not on each of the 20 polls.
+    assert world.journal.count("autoscaling.describe_group") == 3
 
 
 def test_a_waiting_join_logs_each_reason_once_at_info(caplog: pytest.LogCaptureFixture) -> None:

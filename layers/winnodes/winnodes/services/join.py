@@ -319,23 +319,27 @@ class JoinService:
         kube = view.kube(action.group.cluster)
         node = view.node(action.group.cluster, instance) if instance else None
         smoke = self._smoke.verdict(action.instance_id, node, connection)
-        if smoke.state is SmokeTest.NOT_STARTED and node is not None and node.ready:
-            # The lifecycle state is read after the pod, and fresh: whoever completes the action
-            # deletes the pod only afterwards, so a missing pod here means either "not started"
-            # or an action that this read shows completed. Starting it again after a duplicate
-            # completed the action would leave a pod behind on an in-service node.
-            view.forget_group(action.group.auto_scaling_group_name)
         if instance is not None and action.authorization is not NodeAuthorization.AUTHORIZED:
             action.authorization = self._node_role.status(
                 connection, kube, action.group, instance, view
             )
-        return _ClusterSeen(
-            connection,
-            kube,
-            node,
-            smoke,
-            self._windows_ipam_enabled(action.group.cluster, kube, view),
-        )
+        ipam_enabled = self._windows_ipam_enabled(action.group.cluster, kube, view)
+        if (
+            smoke.state is SmokeTest.NOT_STARTED
+            and node is not None
+            and node.ready
+            and action.tags_present
+            and action.authorization is NodeAuthorization.AUTHORIZED
+            and ipam_enabled
+        ):
+            # The smoke pod may be started on these facts: the lifecycle state is read after the
+            # pod, and fresh. Whoever completes the action deletes the pod only afterwards, so a
+            # missing pod here means either "not started" or an action that this read shows
+            # completed; starting it again after a duplicate completed the action would leave a
+            # pod behind on an in-service node. A join still waiting on something else reads
+            # the group at the view's usual pace.
+            view.forget_group(action.group.auto_scaling_group_name)
+        return _ClusterSeen(connection, kube, node, smoke, ipam_enabled)
 
     def _perform(self, step: JoinStep, action: LaunchAction, seen: _Observation) -> JoinProgress:  # noqa: PLR0911 - one per kind of step
         log = seen.log
