@@ -1,7 +1,8 @@
 """The reconciler completes actions by instance id (it has no token), on a group state it read at
 the start of its pass. In a group with a warm pool one instance sees several launch actions: the
 one its pass saw may have ended meanwhile and another begun, which a completion by instance id
-would end instead. Such a completion is decided again on a fresh read of the group. Likewise a
+would end instead. Such a completion, and the warm-pool cordon set or lifted, is decided again
+on a fresh read of the group. Likewise a
 Node's Ready outlives its instance's stop: only one reported since the instance's last start
 counts."""
 
@@ -11,6 +12,7 @@ from datetime import timedelta
 
 from tests.helpers.join_world import CLUSTER, GROUP, INSTANCE, NOW, JoinWorld, launch_action
 from winnodes.decisions.join import (
+    NothingToDo,
     ReleaseToWarmPool,
     TagInstance,
     UncordonFromWarmPool,
@@ -46,6 +48,24 @@ def test_a_release_seen_in_a_stale_read_is_not_applied_to_the_draw_that_followed
     # instance first; uncordon and CONTINUE follow once that join is through.
     assert result.step == TagInstance()
     assert world.autoscaling.completed == []
+    assert world.journal.count("autoscaling.describe_group") == 1
+
+
+def test_a_pool_cordon_seen_in_a_stale_read_is_not_set_on_a_node_drawn_into_service() -> None:
+    # Running pool: released, drawn, uncordoned and CONTINUEd while the pass went on.
+    world = JoinWorld()
+    world.autoscaling.has_warm_pool = True
+    world.autoscaling.state = "InService"
+    service = world.service(settings=NO_SMOKE_TEST)
+    view = service.view()
+    view.remember_groups([read_at_pass_start("Warmed:Pending:Wait")])
+
+    result = service.advance(launch_action(), view)
+
+    # On the stale read: CordonForWarmPool, taking an in-service node out of scheduling.
+    assert result.step == NothingToDo("no launch action pending (state InService)")
+    assert "kube.cordon_for_warm_pool" not in world.journal
+    assert not world.kube.unschedulable
     assert world.journal.count("autoscaling.describe_group") == 1
 
 

@@ -189,13 +189,15 @@ class JoinService:
         # Once, at the first look: a time ahead is taken as that look's, and stays so.
         action.event_time = event_time_seen(action.event_time, now=now)
         seen, step = self._decide(action, view, now)
-        if _completes_by_instance(step, action) and _may_be_held_again(action, view):
+        if _acts_on_the_read_state(step, action) and _may_be_held_again(action, view):
             # Without a token, Auto Scaling completes whatever action holds the instance now.
             # In a group with a warm pool that may be a later one than this decision saw (the
             # pass read the group up to a minute ago: since, the launch into the pool may have
             # been released and the instance drawn), so the state is read again and the step
             # decided on it, with what was learned from the old state (the deadline's start,
-            # whether the tags include the join-start stamp) learned again.
+            # whether the tags include the join-start stamp) learned again. The warm-pool
+            # cordon likewise: set on a stale Warmed:Pending:Wait, it would cordon a node the
+            # draw had put in service meanwhile.
             view.forget_group(action.group.auto_scaling_group_name)
             action.started_at, action.tags_present = None, False
             seen, step = self._decide(action, view, now)
@@ -576,8 +578,13 @@ class JoinService:
         return self._fleet.complete(action, result)
 
 
-def _completes_by_instance(step: JoinStep, action: LaunchAction) -> bool:
-    return action.token is None and isinstance(step, CompleteContinue | ReleaseToWarmPool | Abandon)
+def _acts_on_the_read_state(step: JoinStep, action: LaunchAction) -> bool:
+    """Whether the step, taken without the event's token, holds only for the lifecycle state
+    read: a completion by instance id, or the warm-pool cordon set or lifted."""
+    return action.token is None and isinstance(
+        step,
+        CompleteContinue | ReleaseToWarmPool | Abandon | CordonForWarmPool | UncordonFromWarmPool,
+    )
 
 
 def _may_be_held_again(action: LaunchAction, view: FleetView) -> bool:
