@@ -2,9 +2,8 @@
 the start of its pass. In a group with a warm pool one instance sees several launch actions: the
 one its pass saw may have ended meanwhile and another begun, which a completion by instance id
 would end instead. Such a completion, and the warm-pool cordon set or lifted, is decided again
-on a fresh read of the group. Likewise a
-Node's Ready outlives its instance's stop: only one reported since the instance's last start
-counts."""
+on a fresh read of the group. Likewise a Node's Ready outlives its instance's stop: only one
+reported since the instance's last start counts."""
 
 from __future__ import annotations
 
