@@ -401,6 +401,13 @@ def test_scale_in_into_a_reusing_warm_pool_drains_the_node_and_a_draw_joins_it_a
         PoolState="Stopped",
         InstanceReusePolicy={"ReuseOnScaleIn": True},
     )
+    # The pool's two launches released and stopped first: the scale-out draws them. Drawn
+    # while still held, they would stay in the pool beside two new launches, and the return
+    # below would not be the only instance there.
+    wait_for(
+        lambda: sorted(warm_pool(product, group).values()) == ["Warmed:Stopped"] * 2,
+        message="the pool filled and stopped",
+    )
     autoscaling.set_desired_capacity(AutoScalingGroupName=group, DesiredCapacity=2)
     instances = wait_for(lambda: all_in_service(product, group, 2), message="2 InService")
     nodes = {i: n for i, n in ready_nodes_by_instance(product).items() if i in instances}
