@@ -6,21 +6,38 @@ error, for Lambda to retry and the reconciler to carry on. The steps the group a
 decide alone ask the cluster nothing, so they cost no connect timeout.
 
 Meanwhile the join still owns its action: it heartbeats when one is due, so the hook does not
-time out into its default result, and ABANDONs at the join deadline, with the reason. Only an
-unknown cluster (bad input, safety rule 5) is left alone altogether."""
+time out into its default result, and ABANDONs at the join deadline, with the reason; so does a
+reconciler pass while DescribeCluster is refused. Only an unknown cluster (bad input, safety
+rule 5) is left alone altogether."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import replace
 
 import pytest
 
-from tests.helpers.join_world import FakeClusters, FakeKube, JoinWorld, launch_action
+from tests.helpers.join_world import (
+    GROUP,
+    FakeAutoScaling,
+    FakeClusters,
+    FakeKube,
+    JoinWorld,
+    launch_action,
+)
 from winnodes.decisions.join import Abandon, NothingToDo
-from winnodes.errors import ClusterNotFoundError, KubernetesError
+from winnodes.errors import AwsError, ClusterNotFoundError, KubernetesError
 from winnodes.observability import metrics
-from winnodes.ports import ClusterConnection, InstancePlatform, LifecycleHook, NodeState
+from winnodes.ports import (
+    AutoScalingGroup,
+    ClusterConnection,
+    InstancePlatform,
+    LifecycleHook,
+    NodeState,
+)
 from winnodes.services.join import JoinService, LaunchAction
+from winnodes.services.leave import LeaveService
+from winnodes.services.reconcile import ReconcileService
 
 UNREACHABLE = "GET /api/v1/nodes: connect timeout"
 
@@ -161,3 +178,65 @@ def test_a_join_for_an_unknown_cluster_is_left_alone_even_past_the_deadline() ->
 
     assert world.autoscaling.completed == []
     assert "autoscaling.heartbeat" not in world.journal
+
+
+REFUSED = "DescribeCluster failed: Rate exceeded (ThrottlingException)"
+
+
+class RefusedClusters(FakeClusters):
+    """The cluster is there, but DescribeCluster is refused past the SDK's retries."""
+
+    def describe_cluster(self, name: str) -> ClusterConnection:
+        self.journal.append("eks.describe_cluster refused")
+        raise AwsError(REFUSED)
+
+
+class ListedGroup(FakeAutoScaling):
+    """The world's group, as a reconciler pass lists the managed groups."""
+
+    def groups_tagged(self, tag_key: str) -> Iterator[AutoScalingGroup]:
+        yield self.describe_group(GROUP)
+
+
+def no_drain(connection: ClusterConnection) -> None:
+    raise AssertionError("a drain needs the cluster")
+
+
+def reconciler_with_describe_cluster_refused(world: JoinWorld) -> ReconcileService:
+    world.autoscaling = ListedGroup(world.journal, hooks=world.autoscaling.hooks)
+    fleet = replace(world.fleet(), clusters=RefusedClusters(world.journal))
+    join = JoinService(
+        fleet=fleet,
+        access_entries=world.access_entries,
+        clock=world.clock,
+        smoke_pods_for=lambda connection: world.pods,
+    )
+    leave = LeaveService(fleet=fleet, drain_for=no_drain, clock=world.clock)  # type: ignore[arg-type]
+    return ReconcileService(fleet=fleet, join=join, leave=leave, clock=world.clock)
+
+
+def test_a_pass_keeps_the_hook_alive_while_describe_cluster_is_refused() -> None:
+    # 600 s hook, launched 5 minutes ago: a heartbeat is due. Skipping the group, as for a
+    # cluster that is gone, would leave the hook to time out into its default result.
+    world = JoinWorld()
+
+    report = reconciler_with_describe_cluster_refused(world).reconcile()
+
+    assert "autoscaling.heartbeat" in world.journal
+    assert world.journal.count("eks.describe_cluster refused") == 1
+    assert "ec2.create_tags" not in world.journal  # nothing that needs the cluster
+    assert world.autoscaling.completed == []
+    # Reported once, for the group, not again for each of its instances.
+    assert report.errors == [f"{GROUP}: {REFUSED}"]
+
+
+def test_past_the_deadline_a_pass_abandons_while_describe_cluster_is_refused() -> None:
+    world = JoinWorld()
+    world.autoscaling.hooks = [HOUR_HOOK]
+    world.clock.elapsed = PAST_THE_DEADLINE
+
+    report = reconciler_with_describe_cluster_refused(world).reconcile()
+
+    assert world.autoscaling.completed == ["ABANDON"]
+    assert report.outcomes == {"Abandon": 1}
+    assert metrics.metric_set["JoinAbandoned"]["Value"] == [1.0]

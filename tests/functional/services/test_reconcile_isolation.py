@@ -1,5 +1,6 @@
 """What one reconciler pass does when part of the fleet fails or is slow: a group whose cluster
-cannot be described is left untouched, within a group one instance's failure holds up neither its
+is not there is left untouched (one that cannot be described now gets its held actions
+driven, nothing else), within a group one instance's failure holds up neither its
 neighbours' lifecycle actions nor them behind a failing repair, and a pass that runs short of its
 invocation's time leaves the rest for the next one, which starts elsewhere. The ReconcileService
 and Fleet are the real ones; the ports and the join and leave services it drives are stand-ins
@@ -93,6 +94,8 @@ class Clusters:
     clock: Clock = field(default_factory=Clock)
     # Clusters whose answer takes this many seconds (a connect timeout and its retry).
     slow: dict[str, float] = field(default_factory=dict)
+    # Clusters there, but DescribeCluster refused for now (throttled past the SDK's retries).
+    refused: set[str] = field(default_factory=set)
 
     def describe_cluster(self, name: str) -> ClusterConnection:
         self.described.append(name)
@@ -100,6 +103,8 @@ class Clusters:
         # eks:DescribeCluster of a cluster not there: ResourceNotFoundException.
         if name not in self.known:
             raise ClusterNotFoundError(name, "us-east-1")
+        if name in self.refused:
+            raise AwsError(f"DescribeCluster {name}: Rate exceeded (ThrottlingException)")
         return ClusterConnection(name, f"https://{name}.eks", "Q0E=", None)
 
 
@@ -217,6 +222,36 @@ def test_a_group_whose_cluster_is_not_there_is_left_untouched() -> None:
     assert services.calls == ["tag i-0000000000000000b", "advance i-0000000000000000b"]
     assert report.errors == ["gone: EKS cluster 'deleted' not found in region us-east-1"]
     assert report.launch_actions == 1
+
+
+def test_a_group_whose_cluster_cannot_be_described_now_still_has_its_held_actions_driven() -> None:
+    # The cluster is likely there: its held launches still owe their hooks a heartbeat, and an
+    # ABANDON past their deadline, which the join decides without the cluster. Tags and repairs
+    # need the cluster: not tried.
+    services = Services()
+    members = {
+        "i-0000000000000000a": "Pending:Wait",
+        "i-0000000000000000b": "Terminating:Wait",
+        "i-0000000000000000c": "InService",
+    }
+    groups = [
+        group("win", "busy", members),
+        group("live", "prod", {"i-0000000000000000d": "InService"}),
+    ]
+    clusters = Clusters(known={"busy", "prod"}, refused={"busy"})
+
+    report = reconciler(groups, services, clusters).reconcile()
+
+    assert services.calls == [
+        "advance i-0000000000000000a",
+        "advance i-0000000000000000b",
+        # The other group's, its cluster described.
+        "tag i-0000000000000000d",
+        "repair-ipam prod",
+        "repair i-0000000000000000d",
+    ]
+    assert report.launch_actions == 1 and report.terminate_actions == 1
+    assert report.errors == ["win: DescribeCluster busy: Rate exceeded (ThrottlingException)"]
 
 
 def test_the_errors_a_pass_survives_are_counted_in_a_metric() -> None:

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from winnodes.decisions.warm_pool import WarmWait, warm_wait_cause
-from winnodes.errors import WinNodesError
+from winnodes.errors import ClusterNotFoundError, WinNodesError
 from winnodes.models.groups import (
     LAUNCH_HOOK_TAG,
     MANAGED_TAG,
@@ -217,9 +217,23 @@ class ReconcileService:
         budget: _Budget,
     ) -> list[str]:
         """Drives the group's held instances; returns its in-service ones, for the repairs.
-        A cluster we cannot describe (deleted, renamed, no permission): touch nothing of its
-        group, not even the tags, which would claim the instances for a cluster not there."""
-        view.connection(managed.cluster)
+        A cluster that is not there (deleted, renamed): touch nothing of its group, not even the
+        tags, which would claim the instances for it (ClusterNotFoundError, raised). One that
+        cannot be described now (throttled, refused, out of reach) is likely still there: its
+        held launches still get what the join decides without the cluster, a heartbeat when one
+        is due and the ABANDON past their deadline, so their hooks do not time out into their
+        default result; nothing that needs the cluster is tried (tags, repairs)."""
+        unreadable = _cluster_unreadable(view, managed)
+        if unreadable is not None:
+            report.errors.append(f"{group.name}: {unreadable}")
+            logger.error(
+                "describing the group's cluster failed",
+                extra={
+                    "asg": group.name,
+                    "cluster": str(managed.cluster),
+                    "error": str(unreadable),
+                },
+            )
         launch_hook = view.our_hook(managed, LifecycleTransition.LAUNCHING)
         terminate_hook = view.our_hook(managed, LifecycleTransition.TERMINATING)
         _warn_about_hooks(view, managed, (launch_hook, terminate_hook))
@@ -236,20 +250,21 @@ class ReconcileService:
         # fail (throttled, one instance refused), each join tags its own instance as a step.
         now = self._clock.now()
         waiting = {i: now for i in joining if states[i] is LifecycleState.PENDING_WAIT}
+        tagged: list[str] = []
         try:
-            tagged = self._join.tag_instances(
-                managed,
-                sorted(joining | in_service),
-                view,
-                join_started=waiting if group.has_warm_pool else None,
-            )
+            if unreadable is None:
+                tagged = self._join.tag_instances(
+                    managed,
+                    sorted(joining | in_service),
+                    view,
+                    join_started=waiting if group.has_warm_pool else None,
+                )
         except WinNodesError as error:
             report.errors.append(f"{group.name}: {error}")
             logger.error(
                 "tagging the group's instances failed",
                 extra={"asg": group.name, "error": str(error)},
             )
-            tagged = []
         report.instances_tagged += len(tagged)
         report.tags_repaired += len(in_service.intersection(tagged))
         # Held instances first, each on its own: their hooks time out while we wait, so neither
@@ -270,14 +285,15 @@ class ReconcileService:
                     report=report,
                 )
             except WinNodesError as error:
-                _instance_failed(group.name, instance_id, error, report)
+                if error is not unreadable:  # that one is reported once, for the group
+                    _instance_failed(group.name, instance_id, error, report)
             except Exception as error:  # noqa: BLE001 - see reconcile(): one instance's defect
                 report.errors.append(f"{group.name} {instance_id}: unexpected error: {error!r}")
                 logger.exception(
                     "reconciling instance failed unexpectedly",
                     extra={"asg": group.name, "instance_id": instance_id},
                 )
-        return sorted(in_service)
+        return sorted(in_service) if unreadable is None else []
 
     def _repair(
         self,
@@ -375,6 +391,18 @@ def _may_act_on(state: str | None) -> bool:
     or in service. The others, a warm pool's idle instances above all, need no DescribeInstances."""
     parsed = LifecycleState.parse(state)
     return _is_held(parsed) or parsed is LifecycleState.IN_SERVICE
+
+
+def _cluster_unreadable(view: FleetView, managed: ManagedGroup) -> WinNodesError | None:
+    """Why the group's cluster cannot be described this pass, or None when it can. A cluster
+    that is not there raises ClusterNotFoundError: its group is left alone altogether."""
+    try:
+        view.connection(managed.cluster)
+    except ClusterNotFoundError:
+        raise
+    except WinNodesError as error:
+        return error
+    return None
 
 
 def _warn_about_hooks(
