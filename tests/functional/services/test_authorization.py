@@ -5,7 +5,7 @@ kube-system/aws-auth (CONFIG_MAP). In-memory stand-ins for the ports, the real F
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -251,13 +251,6 @@ NODES_PATH_ONLY = NodeRoleAllowList(("arn:aws:iam::111122223333:role/nodes/*",))
 MODES = ["API", "API_AND_CONFIG_MAP", "CONFIG_MAP"]
 ANY_ROLE = NodeRoleAllowList()
 TAGGED = RoleArn.parse("arn:aws:iam::111122223333:role/admins")  # a group tag naming any role
-
-
-@pytest.fixture(autouse=True)
-def no_metrics_left() -> Iterator[None]:
-    metrics.clear_metrics()
-    yield
-    metrics.clear_metrics()
 
 
 @dataclass

@@ -84,11 +84,6 @@ def action_of(hook: LifecycleHook) -> LaunchAction:
     return replace(launch_action(), hook=hook)
 
 
-@pytest.fixture(autouse=True)
-def no_metrics_left() -> None:
-    metrics.clear_metrics()
-
-
 @pytest.mark.parametrize("state", ["Pending:Wait", "Warmed:Pending:Wait"])
 def test_a_join_that_needs_the_cluster_fails_with_its_error_and_changes_nothing(
     state: str,

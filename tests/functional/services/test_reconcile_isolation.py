@@ -202,13 +202,6 @@ def reconciler(
     )
 
 
-@pytest.fixture(autouse=True)
-def no_metrics_left() -> Iterator[None]:
-    metrics.clear_metrics()
-    yield
-    metrics.clear_metrics()
-
-
 def test_a_group_whose_cluster_is_not_there_is_left_untouched() -> None:
     services = Services()
     groups = [
