@@ -226,9 +226,9 @@ class JoinService:
             # The cluster first, the group after (read again when it matters): _observe_cluster.
             try:
                 cluster = self._observe_cluster(action, instance, view)
+            except ClusterNotFoundError:
+                raise  # an unknown cluster: no side effect (safety rule 5)
             except (AwsError, KubernetesError) as error:
-                if isinstance(error, ClusterNotFoundError):
-                    raise  # an unknown cluster: no side effect (safety rule 5)
                 abandon = decide_unobserved_step(seen.facts, now=now, failure=str(error))
                 if abandon is not None:
                     return seen, abandon
