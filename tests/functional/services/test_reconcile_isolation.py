@@ -648,6 +648,23 @@ def test_within_a_group_no_held_instance_is_started_once_the_time_is_spent() -> 
     assert report.deferred[0] == "g0: held instances (2)"
 
 
+def test_the_next_pass_reaches_the_held_instances_a_pass_deferred() -> None:
+    # Five slow drains and time for three: in the same order every pass, the last two would
+    # be deferred every pass, and their hooks would time out.
+    held = {f"i-{n:017x}": "Terminating:Wait" for n in range(5)}
+
+    def one_pass(start: int) -> list[str]:
+        clusters = Clusters(known={"prod"})
+        services = SlowSteps(clock=clusters.clock)
+        reconciler([group("g0", "prod", held)], services, clusters, start=start).reconcile(
+            time_left=FORTY_SECONDS_OF_WORK
+        )
+        return advanced(services)
+
+    assert one_pass(start=0) == [f"i-{n:017x}" for n in (0, 1, 2)]
+    assert one_pass(start=3) == [f"i-{n:017x}" for n in (3, 4, 0)]
+
+
 def test_a_group_whose_warm_pool_cannot_be_read_waits_for_the_next_pass() -> None:
     services = Services()
     unread = replace(

@@ -72,13 +72,14 @@ class _Budget:
         return self._deadline is not None and self._clock.monotonic() >= self._deadline
 
 
-def visiting_order(groups: Sequence[AutoScalingGroup], start: int) -> list[AutoScalingGroup]:
-    """The groups from `start` on, then the ones before it: a pass cut short by its time limit
-    leaves other groups for later each time, not always the same ones behind a slow cluster."""
-    if not groups:
+def visiting_order[T](items: Sequence[T], start: int) -> list[T]:
+    """The groups (or a group's held instances) from `start` on, then the ones before it: a pass
+    cut short by its time limit leaves other ones for later each time, not always the same ones
+    behind a slow cluster or a slow drain."""
+    if not items:
         return []
-    start %= len(groups)
-    return [*groups[start:], *groups[:start]]
+    start %= len(items)
+    return [*items[start:], *items[:start]]
 
 
 class ReconcileService:
@@ -100,7 +101,8 @@ class ReconcileService:
     def reconcile(self, *, time_left: timedelta | None = None) -> ReconcileReport:
         """One pass. With `time_left` (a Lambda invocation's), no work starts once less than
         STEP_RESERVE of it remains: what is left is listed in the report's `deferred`, and the
-        pass starts at a random group, so the next one may reach the groups this one did not."""
+        pass starts at a random group (and within each at a random held instance), so the next
+        one may reach what this one did not."""
         report = ReconcileReport()
         budget = _Budget(self._clock, time_left)
         view = self._fleet.view()
@@ -270,6 +272,8 @@ class ReconcileService:
         # Held instances first, each on its own: their hooks time out while we wait, so neither
         # a failing neighbour nor a failing repair may hold one up.
         held = [(i, state) for i, state in states.items() if _is_held(state)]
+        if budget.limited:
+            held = visiting_order(held, self._rng.randrange(max(len(held), 1)))
         for done, (instance_id, state) in enumerate(held):
             if budget.spent():
                 report.deferred.append(f"{group.name}: held instances ({len(held) - done})")
