@@ -26,10 +26,13 @@ from winnodes.ports import (
     InstancePlatform,
     InstanceProfileRole,
     LifecycleHook,
+    NodeDrain,
     NodeState,
 )
 from winnodes.services.fleet import Fleet
 from winnodes.services.join import JoinService, JoinSettings, LaunchAction
+from winnodes.services.leave import LeaveService
+from winnodes.services.reconcile import ReconcileService
 
 CLUSTER = ClusterName("prod")
 GROUP = "win-a"
@@ -59,15 +62,20 @@ class FakeAutoScaling:
 
     def describe_group(self, name: str) -> AutoScalingGroup:
         self.journal.append("autoscaling.describe_group")
+        return self._group(name)
+
+    def groups_tagged(self, tag_key: str) -> Iterator[AutoScalingGroup]:
+        # A reconciler pass lists the managed groups: the world has one.
+        self.journal.append("autoscaling.describe_groups")
+        yield self._group(GROUP)
+
+    def _group(self, name: str) -> AutoScalingGroup:
         return AutoScalingGroup(
             name,
             self.tags,
             (GroupInstance(INSTANCE, self.state),),
             has_warm_pool=self.has_warm_pool,
         )
-
-    def groups_tagged(self, tag_key: str) -> Iterator[AutoScalingGroup]:
-        raise NotImplementedError("a join never lists groups (the reconciler does)")
 
     def lifecycle_hooks(self, group: str) -> list[LifecycleHook]:
         return self.hooks
@@ -290,6 +298,7 @@ class JoinWorld:
     access_entries: FakeAccessEntries = field(init=False)
     kube: FakeKube = field(init=False)
     clock: StepClock = field(init=False)
+    clusters: FakeClusters = field(init=False)
     pods: FakeSmokePods = field(default_factory=FakeSmokePods)
 
     def __post_init__(self) -> None:
@@ -298,12 +307,13 @@ class JoinWorld:
         self.access_entries = FakeAccessEntries(self.journal)
         self.kube = FakeKube(self.journal)
         self.clock = StepClock(self.journal)
+        self.clusters = FakeClusters(self.journal)
 
     def fleet(self) -> Fleet:
         return Fleet(
             autoscaling=self.autoscaling,
             compute=self.compute,
-            clusters=FakeClusters(self.journal),
+            clusters=self.clusters,
             kube_for=lambda connection: self.kube,
         )
 
@@ -318,6 +328,21 @@ class JoinWorld:
             settings=settings,
             smoke_pods_for=lambda connection: self.pods,
         )
+
+    def reconciler(self, settings: JoinSettings | None = None) -> ReconcileService:
+        """A reconciler over the world's group. Its instance is held for a launch: the leave
+        service is there because a pass needs one, and is never asked to drain."""
+        leave = LeaveService(fleet=self.fleet(), drain_for=_no_drain, clock=self.clock)
+        return ReconcileService(
+            fleet=self.fleet(),
+            join=self.service(settings=settings),
+            leave=leave,
+            clock=self.clock,
+        )
+
+
+def _no_drain(connection: ClusterConnection) -> NodeDrain:
+    raise AssertionError("no drain in a world of launches")
 
 
 def launch_action() -> LaunchAction:

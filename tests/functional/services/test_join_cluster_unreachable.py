@@ -12,14 +12,12 @@ rule 5) is left alone altogether."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import replace
 
 import pytest
 
 from tests.helpers.join_world import (
     GROUP,
-    FakeAutoScaling,
     FakeClusters,
     FakeKube,
     JoinWorld,
@@ -29,15 +27,12 @@ from winnodes.decisions.join import Abandon, NothingToDo
 from winnodes.errors import AwsError, ClusterNotFoundError, KubernetesError
 from winnodes.observability import metrics
 from winnodes.ports import (
-    AutoScalingGroup,
     ClusterConnection,
     InstancePlatform,
     LifecycleHook,
     NodeState,
 )
-from winnodes.services.join import JoinService, LaunchAction
-from winnodes.services.leave import LeaveService
-from winnodes.services.reconcile import ReconcileService
+from winnodes.services.join import LaunchAction
 
 UNREACHABLE = "GET /api/v1/nodes: connect timeout"
 
@@ -160,16 +155,10 @@ def test_a_join_for_an_unknown_cluster_is_left_alone_even_past_the_deadline() ->
     # Bad input (safety rule 5): not the join's to complete, however long it waited.
     world = JoinWorld()
     world.clock.elapsed = PAST_THE_DEADLINE
-    fleet = replace(world.fleet(), clusters=NoSuchCluster(world.journal))
-    unknown = JoinService(
-        fleet=fleet,
-        access_entries=world.access_entries,
-        clock=world.clock,
-        smoke_pods_for=lambda connection: world.pods,
-    )
+    world.clusters = NoSuchCluster(world.journal)
 
     with pytest.raises(ClusterNotFoundError):
-        unknown.advance(launch_action())
+        world.service().advance(launch_action())
 
     assert world.autoscaling.completed == []
     assert "autoscaling.heartbeat" not in world.journal
@@ -186,36 +175,13 @@ class RefusedClusters(FakeClusters):
         raise AwsError(REFUSED)
 
 
-class ListedGroup(FakeAutoScaling):
-    """The world's group, as a reconciler pass lists the managed groups."""
-
-    def groups_tagged(self, tag_key: str) -> Iterator[AutoScalingGroup]:
-        yield self.describe_group(GROUP)
-
-
-def no_drain(connection: ClusterConnection) -> None:
-    raise AssertionError("a drain needs the cluster")
-
-
-def reconciler_with_describe_cluster_refused(world: JoinWorld) -> ReconcileService:
-    world.autoscaling = ListedGroup(world.journal, hooks=world.autoscaling.hooks)
-    fleet = replace(world.fleet(), clusters=RefusedClusters(world.journal))
-    join = JoinService(
-        fleet=fleet,
-        access_entries=world.access_entries,
-        clock=world.clock,
-        smoke_pods_for=lambda connection: world.pods,
-    )
-    leave = LeaveService(fleet=fleet, drain_for=no_drain, clock=world.clock)  # type: ignore[arg-type]
-    return ReconcileService(fleet=fleet, join=join, leave=leave, clock=world.clock)
-
-
 def test_a_pass_keeps_the_hook_alive_while_describe_cluster_is_refused() -> None:
     # 600 s hook, launched 5 minutes ago: a heartbeat is due. Skipping the group, as for a
     # cluster that is gone, would leave the hook to time out into its default result.
     world = JoinWorld()
+    world.clusters = RefusedClusters(world.journal)
 
-    report = reconciler_with_describe_cluster_refused(world).reconcile()
+    report = world.reconciler().reconcile()
 
     assert "autoscaling.heartbeat" in world.journal
     assert world.journal.count("eks.describe_cluster refused") == 1
@@ -227,10 +193,11 @@ def test_a_pass_keeps_the_hook_alive_while_describe_cluster_is_refused() -> None
 
 def test_past_the_deadline_a_pass_abandons_while_describe_cluster_is_refused() -> None:
     world = JoinWorld()
+    world.clusters = RefusedClusters(world.journal)
     world.autoscaling.hooks = [HOUR_HOOK]
     world.clock.elapsed = PAST_THE_DEADLINE
 
-    report = reconciler_with_describe_cluster_refused(world).reconcile()
+    report = world.reconciler().reconcile()
 
     assert world.autoscaling.completed == ["ABANDON"]
     assert report.outcomes == {"Abandon": 1}

@@ -29,6 +29,7 @@ from winnodes.ports import (
     LifecycleHook,
 )
 from winnodes.services.fleet import STEP_RESERVE, Fleet, FleetView
+from winnodes.services.join import JoinProgress
 from winnodes.services.reconcile import ReconcileService, visiting_order
 
 LAUNCH = LifecycleHook("join", "autoscaling:EC2_INSTANCE_LAUNCHING", 600, "ABANDON")
@@ -116,6 +117,7 @@ class Step:
 @dataclass
 class Result:
     step: Step
+    progress: JoinProgress = JoinProgress.WAITING
 
 
 @dataclass
@@ -663,6 +665,29 @@ def test_the_next_pass_reaches_the_held_instances_a_pass_deferred() -> None:
 
     assert one_pass(start=0) == [f"i-{n:017x}" for n in (0, 1, 2)]
     assert one_pass(start=3) == [f"i-{n:017x}" for n in (3, 4, 0)]
+
+
+@dataclass
+class EndlessSteps(SlowSteps):
+    """Every look takes a step that takes effect: the next look follows at once."""
+
+    def advance(self, action: Any, view: FleetView) -> Result:
+        result = super().advance(action, view)
+        return replace(result, progress=JoinProgress.ADVANCED)
+
+
+def test_looks_that_follow_a_step_at_once_stop_when_the_time_is_spent() -> None:
+    clusters = Clusters(known={"prod"})
+    services = EndlessSteps(clock=clusters.clock)
+    held = {f"i-{n:017x}": "Pending:Wait" for n in range(2)}
+
+    report = reconciler([group("g0", "prod", held)], services, clusters).reconcile(
+        time_left=FORTY_SECONDS_OF_WORK
+    )
+
+    # Looks at 0, 15 and 30 s; at 45 s less than the reserve is left.
+    assert advanced(services) == [f"i-{0:017x}"] * 3
+    assert report.deferred[0] == "g0: held instances (1)"
 
 
 def test_a_group_whose_warm_pool_cannot_be_read_waits_for_the_next_pass() -> None:

@@ -27,7 +27,7 @@ from winnodes.models.lifecycle import LifecycleActionResult, LifecycleState, Lif
 from winnodes.observability import logger, metrics
 from winnodes.ports import AutoScalingGroup, Clock, LifecycleHook
 from winnodes.services.fleet import Fleet, FleetView, work_deadline
-from winnodes.services.join import JoinService, LaunchAction
+from winnodes.services.join import JoinProgress, JoinService, LaunchAction
 from winnodes.services.leave import LeaveService, TerminateAction
 from winnodes.services.tagging import InstanceTags
 
@@ -121,9 +121,13 @@ class ReconcileService:
             if budget.spent():
                 report.deferred.append(f"{group.name}: held instances and repairs")
                 continue
-            clusters.add(managed.cluster)
             try:
-                in_service = self._reconcile_group(managed, group, view, report, budget)
+                unreadable = _cluster_unreadable(view, managed)
+                if unreadable is None:
+                    clusters.add(managed.cluster)  # to sweep: reported already otherwise
+                in_service = self._reconcile_group(
+                    managed, group, view, report, budget, unreadable=unreadable
+                )
             except WinNodesError as error:
                 # One broken group (deleted cluster, lost permissions) must not stop the others.
                 report.errors.append(f"{group.name}: {error}")
@@ -217,15 +221,16 @@ class ReconcileService:
         view: FleetView,
         report: ReconcileReport,
         budget: _Budget,
+        *,
+        unreadable: WinNodesError | None,
     ) -> list[str]:
         """Drives the group's held instances; returns its in-service ones, for the repairs.
-        A cluster that is not there (deleted, renamed): touch nothing of its group, not even the
-        tags, which would claim the instances for it (ClusterNotFoundError, raised). One that
-        cannot be described now (throttled, refused, out of reach) is likely still there: its
-        held launches still get what the join decides without the cluster, a heartbeat when one
-        is due and the ABANDON past their deadline, so their hooks do not time out into their
-        default result; nothing that needs the cluster is tried (tags, repairs)."""
-        unreadable = _cluster_unreadable(view, managed)
+        A group whose cluster is not there (deleted, renamed) never gets here: nothing of it is
+        touched, not even the tags, which would claim the instances for that cluster. A cluster
+        that cannot be described now (`unreadable` says why: throttled, refused, out of reach)
+        is likely still there: its held launches still get what the join decides without it,
+        a heartbeat when one is due and the ABANDON past their deadline, so their hooks do not
+        time out into their default result; nothing that needs it is tried (tags, repairs)."""
         if unreadable is not None:
             report.errors.append(f"{group.name}: {unreadable}")
             logger.error(
@@ -287,6 +292,7 @@ class ReconcileService:
                     reuse_on_scale_in=group.reuse_on_scale_in,
                     view=view,
                     report=report,
+                    budget=budget,
                 )
             except WinNodesError as error:
                 if error is not unreadable:  # that one is reported once, for the group
@@ -342,9 +348,10 @@ class ReconcileService:
         reuse_on_scale_in: bool,
         view: FleetView,
         report: ReconcileReport,
+        budget: _Budget,
     ) -> None:
-        """One step of the launch or terminate action holding the instance, if one of ours
-        does; a state newer than ours is not one we act on."""
+        """One look at the launch or terminate action holding the instance, if one of ours
+        does, and its step; a state newer than ours is not one we act on."""
         launch_hook, terminate_hook = hooks
         if state is None:
             return
@@ -366,6 +373,12 @@ class ReconcileService:
             report.launch_actions += 1
             action = LaunchAction(group=managed, instance_id=instance_id, hook=launch_hook)
             joined = self._join.advance(action, view)
+            while joined.progress is JoinProgress.ADVANCED and not budget.spent():
+                # A step that took effect (tags, role, IPAM) is in the view: the next look
+                # follows at once, through the same reads, as in the event's invocation. So a
+                # lost event's join gets as far in one pass as time allows, and a look that
+                # waits sends the heartbeat due, which a step taking effect leaves to it.
+                joined = self._join.advance(action, view)
             report.outcomes[type(joined.step).__name__] += 1
 
     def _returning_to_pool(

@@ -1,0 +1,56 @@
+"""A reconciler pass over a launch whose event was lost, with the real ReconcileService and
+JoinService over in-memory ports (tests.helpers.join_world). A step that takes effect (the role
+authorized, Windows IPAM switched on) is followed by the next look at once, through the same
+reads, as in the event's invocation: a pass takes the join as far as it can go without waiting,
+and the look that waits sends the heartbeat due."""
+
+from __future__ import annotations
+
+from tests.helpers.join_world import JoinWorld
+from winnodes.decisions.smoke import SmokeTestPolicy
+from winnodes.services.join import JoinSettings
+
+NO_SMOKE = JoinSettings(smoke_test=SmokeTestPolicy(enabled=False))
+
+
+def writes(journal: list[str]) -> list[str]:
+    reads = ("describe", "list", "read", "get")
+    return [e for e in journal if not any(read in e for read in reads)]
+
+
+def lost_launch(*, node_ready: bool) -> JoinWorld:
+    """Nothing done yet: no tags, no access entry, Windows IPAM off. The instance launched 5
+    minutes ago under a 600 s hook: a heartbeat is due."""
+    world = JoinWorld()
+    world.compute.tags = {}
+    world.access_entries.entries = set()
+    world.kube.windows_ipam = False
+    world.kube.ready_from_read = 0 if node_ready else 100
+    return world
+
+
+def test_a_pass_prepares_a_lost_launch_and_heartbeats_while_the_node_is_not_ready() -> None:
+    world = lost_launch(node_ready=False)
+
+    report = world.reconciler(NO_SMOKE).reconcile()
+
+    assert writes(world.journal) == [
+        "ec2.create_tags",  # the pass's tagging of the group's instances
+        "eks.create_access_entry",
+        "kube.enable_windows_ipam",
+        "autoscaling.heartbeat",  # by the look that waits for the node
+    ]
+    assert report.outcomes == {"WaitForNode": 1}
+    assert world.autoscaling.completed == []
+
+
+def test_a_pass_completes_a_lost_launch_whose_node_is_ready() -> None:
+    world = lost_launch(node_ready=True)
+
+    report = world.reconciler(NO_SMOKE).reconcile()
+
+    assert world.autoscaling.completed == ["CONTINUE"]
+    assert report.outcomes == {"CompleteContinue": 1}
+    # Each step's effect is in the view: one read of each kind for the whole pass.
+    assert world.journal.count("ec2.describe_instances") == 1
+    assert world.journal.count("kube.list_nodes") == 1
