@@ -733,3 +733,38 @@ def test_an_unexpected_error_in_one_instance_stops_neither_its_neighbours_nor_ot
     assert report.errors == [
         "g0 i-0000000000000000a: unexpected error: OverflowError('date value out of range')"
     ]
+
+
+def test_an_unexpected_error_in_repairs_or_a_sweep_stops_no_other_group_or_cluster() -> None:
+    @dataclass
+    class Defective(Services):
+        swept: list[str] = field(default_factory=list)
+
+        def repair_authorization(
+            self, group: ManagedGroup, instance_id: str, view: FleetView
+        ) -> bool:
+            if instance_id == "i-0000000000000000a":
+                raise KeyError("rolearn")
+            return super().repair_authorization(group, instance_id, view)
+
+        def remove_leftover_smoke_pods(self, cluster: str, view: FleetView, **_: Any) -> int:
+            self.swept.append(cluster)
+            if cluster == "blue":
+                raise TypeError("'NoneType' object is not subscriptable")
+            return 0
+
+    services = Defective()
+    groups = [
+        group("g0", "blue", {"i-0000000000000000a": "InService"}),
+        group("g1", "green", {"i-0000000000000000b": "InService"}),
+    ]
+
+    report = reconciler(groups, services, {"blue", "green"}).reconcile()
+
+    assert "repair i-0000000000000000b" in services.calls
+    assert services.swept == ["blue", "green"]
+    assert report.errors == [
+        "g0: repairs: unexpected error: KeyError('rolearn')",
+        "blue: leftover smoke pods: unexpected error: "
+        "TypeError(\"'NoneType' object is not subscriptable\")",
+    ]

@@ -213,6 +213,12 @@ class ReconcileService:
                     "removing leftover smoke pods failed",
                     extra={"cluster": str(cluster), "error": str(error)},
                 )
+            except Exception as error:  # noqa: BLE001 - one cluster's defect, not every one's
+                report.errors.append(f"{cluster}: leftover smoke pods: unexpected error: {error!r}")
+                logger.exception(
+                    "removing leftover smoke pods failed unexpectedly",
+                    extra={"cluster": str(cluster)},
+                )
 
     def _reconcile_group(
         self,
@@ -337,6 +343,13 @@ class ReconcileService:
                 )
             else:
                 _instance_failed(group, instance_id, error, report)
+        except Exception as error:  # noqa: BLE001 - see reconcile(): one group's defect must
+            # not cost the other groups their repairs and every cluster its sweep.
+            report.errors.append(f"{group}: repairs: unexpected error: {error!r}")
+            logger.exception(
+                "repairing group failed unexpectedly",
+                extra={"asg": group, "instance_id": instance_id},
+            )
 
     def _advance_held(
         self,
