@@ -19,7 +19,8 @@ from winnodes.decisions.join import (
 )
 from winnodes.decisions.smoke import SmokeTestPolicy
 from winnodes.ports import AutoScalingGroup, GroupInstance
-from winnodes.services.join import JoinSettings
+from winnodes.services.fleet import FleetView
+from winnodes.services.join import JoinService, JoinSettings
 
 TAGS = {"eks-windows-nodes/managed": "true", "eks:cluster-name": CLUSTER}
 NO_SMOKE_TEST = JoinSettings(smoke_test=SmokeTestPolicy(enabled=False))
@@ -29,15 +30,25 @@ def read_at_pass_start(state: str) -> AutoScalingGroup:
     return AutoScalingGroup(GROUP, TAGS, (GroupInstance(INSTANCE, state),), has_warm_pool=True)
 
 
-def test_a_release_seen_in_a_stale_read_is_not_applied_to_the_draw_that_followed() -> None:
-    # Running pool: the event's invocation released the instance, scale-out drew it at once.
+def pass_with_stale_read(
+    state_now: str, *, node_held_for_pool: bool = True
+) -> tuple[JoinWorld, JoinService, FleetView]:
+    """A group with a warm pool whose instance is at `state_now`, and a reconciler pass's view
+    that read it at Warmed:Pending:Wait when the pass started."""
     world = JoinWorld()
     world.autoscaling.has_warm_pool = True
-    world.autoscaling.state = "Pending:Wait"
-    world.kube.unschedulable = world.kube.held_for_warm_pool = True  # Ready, cordoned
+    world.autoscaling.state = state_now
+    world.kube.unschedulable = world.kube.held_for_warm_pool = node_held_for_pool
     service = world.service(settings=NO_SMOKE_TEST)
     view = service.view()
     view.remember_groups([read_at_pass_start("Warmed:Pending:Wait")])
+    return world, service, view
+
+
+def test_a_release_seen_in_a_stale_read_is_not_applied_to_the_draw_that_followed() -> None:
+    # Running pool: the event's invocation released the instance, scale-out drew it at once.
+    # The node Ready, cordoned for the pool.
+    world, service, view = pass_with_stale_read("Pending:Wait")
 
     result = service.advance(launch_action(), view)
 
@@ -52,12 +63,7 @@ def test_a_release_seen_in_a_stale_read_is_not_applied_to_the_draw_that_followed
 
 def test_a_pool_cordon_seen_in_a_stale_read_is_not_set_on_a_node_drawn_into_service() -> None:
     # Running pool: released, drawn, uncordoned and CONTINUEd while the pass went on.
-    world = JoinWorld()
-    world.autoscaling.has_warm_pool = True
-    world.autoscaling.state = "InService"
-    service = world.service(settings=NO_SMOKE_TEST)
-    view = service.view()
-    view.remember_groups([read_at_pass_start("Warmed:Pending:Wait")])
+    world, service, view = pass_with_stale_read("InService", node_held_for_pool=False)
 
     result = service.advance(launch_action(), view)
 
@@ -69,13 +75,7 @@ def test_a_pool_cordon_seen_in_a_stale_read_is_not_set_on_a_node_drawn_into_serv
 
 
 def test_a_release_the_fresh_read_confirms_goes_ahead() -> None:
-    world = JoinWorld()
-    world.autoscaling.has_warm_pool = True
-    world.autoscaling.state = "Warmed:Pending:Wait"
-    world.kube.unschedulable = world.kube.held_for_warm_pool = True
-    service = world.service(settings=NO_SMOKE_TEST)
-    view = service.view()
-    view.remember_groups([read_at_pass_start("Warmed:Pending:Wait")])
+    world, service, view = pass_with_stale_read("Warmed:Pending:Wait")
 
     result = service.advance(launch_action(), view)
 
@@ -85,13 +85,7 @@ def test_a_release_the_fresh_read_confirms_goes_ahead() -> None:
 
 def test_an_action_with_its_token_is_completed_without_reading_the_group_again() -> None:
     # The token names the action: nothing else can be completed by mistake.
-    world = JoinWorld()
-    world.autoscaling.has_warm_pool = True
-    world.autoscaling.state = "Warmed:Pending:Wait"
-    world.kube.unschedulable = world.kube.held_for_warm_pool = True
-    service = world.service(settings=NO_SMOKE_TEST)
-    view = service.view()
-    view.remember_groups([read_at_pass_start("Warmed:Pending:Wait")])
+    world, service, view = pass_with_stale_read("Warmed:Pending:Wait")
     action = launch_action()
     action.token = "token-of-the-launch-into-the-pool"
 
