@@ -126,3 +126,19 @@ def test_a_return_mark_dated_in_the_future_is_replaced_on_a_real_return() -> Non
 
     assert InstanceTags(compute=ec2, extra_tags={}).mark_returned(kept, returned_at, view)
     assert ec2.instances["i-a"].tags[RETURNED_TO_POOL_TAG] == returned_at.isoformat()
+
+
+def test_a_stamp_written_after_a_return_mark_from_a_clock_ahead_reads_as_current() -> None:
+    # The mark, 20 s ahead of our clock: a stamp of `now` would read as the previous stay's,
+    # and every look of the join would stamp again.
+    ahead = NOW + timedelta(seconds=20)
+    ec2 = Ec2({"i-a": instance("i-a", OWNED | {RETURNED_TO_POOL_TAG: ahead.isoformat()})})
+    view = fleet(ec2).view()
+    tags = InstanceTags(compute=ec2, extra_tags={})
+
+    tags.ensure(GROUP, ["i-a"], view, now=NOW, join_started={"i-a": NOW})
+    stamped = view.instance("i-a")
+
+    assert stamped is not None and tags.stamped(stamped, NOW)
+    assert tags.ensure(GROUP, ["i-a"], view, now=NOW, join_started={"i-a": NOW}) == []
+    assert len(ec2.requests) == 1

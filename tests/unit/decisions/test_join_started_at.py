@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given
 from hypothesis import strategies as st
 
-from winnodes.decisions.join import join_started_at, stamp_is_current
+from winnodes.decisions.join import join_started_at, stamp_after_return, stamp_is_current
 
 LAUNCHED = datetime(2025, 1, 6, 8, 0, tzinfo=UTC)
 DRAWN = LAUNCHED + timedelta(hours=3)  # the Running pool instance leaves the pool
@@ -158,3 +158,41 @@ def test_a_stamp_from_before_the_last_return_never_starts_the_join(
 
     if stamped <= returned <= event:  # a return dated after now is no mark of ours
         assert started == max(event, launch)
+
+
+@given(
+    launched=_TIMES,
+    started_after_launch=st.timedeltas(min_value=timedelta(0), max_value=timedelta(days=2)),
+    returned_before_now=st.timedeltas(
+        min_value=-timedelta(minutes=1) + timedelta(microseconds=1), max_value=timedelta(days=3)
+    ),
+    now_after_start=st.timedeltas(min_value=timedelta(0), max_value=timedelta(minutes=30)),
+)
+def test_the_stamp_written_reads_as_current_on_the_next_look(
+    launched: datetime,
+    started_after_launch: timedelta,
+    returned_before_now: timedelta,
+    now_after_start: timedelta,
+) -> None:
+    # Else the join would stamp again at every look: with a return mark from a clock ahead of
+    # ours (within the tolerance), a stamp of `now` would still read as the previous stay's.
+    started = launched + started_after_launch
+    now = started + now_after_start
+    returned_at = now - returned_before_now
+
+    stamp = stamp_after_return(started, returned_at, now=now)
+
+    assert stamp_is_current(stamp, launch_time=launched, now=now, returned_at=returned_at)
+    assert stamp >= started
+    if started > returned_at:
+        assert stamp == started
+
+
+def test_a_stamp_is_written_just_after_a_return_mark_from_a_clock_ahead() -> None:
+    ahead = DRAWN + timedelta(seconds=20)
+
+    stamp = stamp_after_return(DRAWN, ahead, now=DRAWN)
+
+    assert stamp == ahead + timedelta(microseconds=1)
+    # A mark further ahead than clocks disagree is no mark of ours: the stamp is the start.
+    assert stamp_after_return(DRAWN, DRAWN + timedelta(hours=1), now=DRAWN) == DRAWN

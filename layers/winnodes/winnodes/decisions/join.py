@@ -23,6 +23,8 @@ DEFAULT_JOIN_DEADLINE: Final = timedelta(minutes=20)
 # A join-start stamp this much older than LaunchTime belongs to an earlier launch; one this much
 # later than now was not written by us (clocks of Lambda and EC2 may differ by seconds).
 _STAMP_TOLERANCE: Final = timedelta(minutes=1)
+# The finest step a time tag shows (ISO 8601 with microseconds).
+_STAMP_STEP: Final = timedelta(microseconds=1)
 
 
 def stamp_is_current(
@@ -42,6 +44,18 @@ def stamp_is_current(
     if stamped is None or stamped < launch_time - _STAMP_TOLERANCE or dated_in_future(stamped, now):
         return False
     return returned_at is None or dated_in_future(returned_at, now) or stamped > returned_at
+
+
+def stamp_after_return(
+    started: datetime, returned_at: datetime | None, *, now: datetime
+) -> datetime:
+    """The join-start stamp to write for a join that started at `started`: never at or before
+    the instance's last return to the pool, which would make it read as the previous stay's
+    (stamp_is_current), and the join would stamp again at every look. A return mark from a
+    clock ahead of ours, within the tolerance, can be later than our `now`."""
+    if returned_at is None or dated_in_future(returned_at, now) or started > returned_at:
+        return started
+    return returned_at + _STAMP_STEP
 
 
 def dated_in_future(moment: datetime, now: datetime) -> bool:

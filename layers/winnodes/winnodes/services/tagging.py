@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 
-from winnodes.decisions.join import dated_in_future, stamp_is_current
+from winnodes.decisions.join import dated_in_future, stamp_after_return, stamp_is_current
 from winnodes.models.groups import (
     JOIN_STARTED_TAG,
     KUBERNETES_CLUSTER_TAG_PREFIX,
@@ -100,7 +100,8 @@ class InstanceTags:
             tags = dict(wanted) if not self.present(group, instance) else {}
             started = (join_started or {}).get(instance.instance_id)
             if started is not None and not self.stamped(instance, now):
-                tags[JOIN_STARTED_TAG] = started.astimezone(UTC).isoformat()
+                stamp = stamp_after_return(started, self.returned_to_pool(instance), now=now)
+                tags[JOIN_STARTED_TAG] = stamp.astimezone(UTC).isoformat()
             if tags:
                 batches.setdefault(tuple(sorted(tags.items())), []).append(instance.instance_id)
         tagged: list[str] = []
