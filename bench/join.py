@@ -202,7 +202,7 @@ def reconcile_pass(product: Product, groups: int, per_group: int) -> dict[str, A
     counter = CallCounter()
     passes = []
     with counting(counter):
-        for _ in range(2):  # first pass tags and authorizes, the second only observes
+        for _ in range(2):  # first pass tags, authorizes and observes; the second observes
             started = time.perf_counter()
             report = product.tick()
             passes.append(

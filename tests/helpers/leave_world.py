@@ -290,18 +290,20 @@ class LeaveWorld:
     clock: StepClock = field(init=False)
     drains_built: int = 0
     compute: FakeCompute = field(init=False)
+    clusters: FakeClusters = field(init=False)
 
     def __post_init__(self) -> None:
         self.autoscaling = FakeAutoScaling(self.journal)
         self.compute = FakeCompute(self.journal)
         self.clock = StepClock(self.journal)
         self.kube = FakeKubernetes(self.journal, self.clock.now)
+        self.clusters = FakeClusters(self.journal)
 
     def fleet(self) -> Fleet:
         return Fleet(
             autoscaling=self.autoscaling,
             compute=self.compute,
-            clusters=FakeClusters(self.journal),
+            clusters=self.clusters,
             # KubeCluster names the concrete KubeApi; the fake serves the protocol it uses.
             kube_for=lambda connection: KubeCluster(self.kube),  # type: ignore[arg-type]
         )

@@ -53,8 +53,8 @@ _LIFECYCLE_BLOCKS = (
     f"{Settings.drain_wait_budget.total_seconds():.0f} s); the reconciler finishes what is left."
 )
 _RECONCILE_BLOCKS = (
-    "It takes one step per action and never waits for a node, so a pass lasts as long as its "
-    "AWS and Kubernetes calls."
+    "It takes the steps that take effect at once (tags, node role, Windows IPAM) and never "
+    "waits for a node, so a pass lasts as long as its AWS and Kubernetes calls."
 )
 _REGION_HELP = "AWS region (default: AWS_REGION, AWS_DEFAULT_REGION or the profile's)"
 

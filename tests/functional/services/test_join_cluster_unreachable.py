@@ -7,7 +7,8 @@ decide alone ask the cluster nothing, so they cost no connect timeout.
 
 Meanwhile the join still owns its action: it heartbeats when one is due, so the hook does not
 time out into its default result, and ABANDONs at the join deadline, with the reason; so does a
-reconciler pass while DescribeCluster is refused. Only an unknown cluster (bad input, safety
+reconciler pass while DescribeCluster is refused, which still tags the instances (the join-start
+stamp of a draw from the warm pool above all). Only an unknown cluster (bad input, safety
 rule 5) is left alone altogether."""
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import pytest
 
 from tests.helpers.join_world import (
     GROUP,
+    HOOK,
     FakeClusters,
     FakeKube,
     JoinWorld,
@@ -185,7 +187,6 @@ def test_a_pass_keeps_the_hook_alive_while_describe_cluster_is_refused() -> None
 
     assert "autoscaling.heartbeat" in world.journal
     assert world.journal.count("eks.describe_cluster refused") == 1
-    assert "ec2.create_tags" not in world.journal  # nothing that needs the cluster
     assert world.autoscaling.completed == []
     # Reported once, for the group, not again for each of its instances.
     assert report.errors == [f"{GROUP}: {REFUSED}"]
@@ -202,3 +203,25 @@ def test_past_the_deadline_a_pass_abandons_while_describe_cluster_is_refused() -
     assert world.autoscaling.completed == ["ABANDON"]
     assert report.outcomes == {"Abandon": 1}
     assert metrics.metric_set["JoinAbandoned"]["Value"] == [1.0]
+
+
+def test_a_pool_draw_is_stamped_and_heartbeated_while_describe_cluster_is_refused() -> None:
+    # LaunchTime is the launch into the pool: only the stamp the first pass writes tells later
+    # passes when the draw's join began. Without it, each pass would start the join anew:
+    # neither a heartbeat nor the deadline would ever come.
+    world = JoinWorld()
+    world.clusters = RefusedClusters(world.journal)
+    world.autoscaling.has_warm_pool = True
+    world.compute.tags = {}
+
+    world.reconciler().reconcile()
+    assert world.journal.count("ec2.create_tags") == 1
+    assert "autoscaling.heartbeat" not in world.journal  # the join began at this first sight
+
+    world.clock.elapsed += HOOK.heartbeat_timeout_seconds / 2 + 1
+    world.reconciler().reconcile()
+    assert world.journal.count("autoscaling.heartbeat") == 1
+
+    world.clock.elapsed += 20 * 60
+    world.reconciler().reconcile()
+    assert world.autoscaling.completed == ["ABANDON"]

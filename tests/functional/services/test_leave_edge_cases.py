@@ -1,7 +1,8 @@
 """Drain edge cases: completed pods are deleted rather than waited for, evictions the API server
 fails are retried with exponential backoff rather than every poll, a drain start found on a
-schedulable node is an earlier drain's (the clock starts again), and a cordoned node that lost
-its label is labelled again without moving the deadline its annotation holds."""
+schedulable node is an earlier drain's (the clock starts again), a cordoned node that lost
+its label is labelled again without moving the deadline its annotation holds, and a reconciler
+pass that cannot describe the cluster leaves the drain for a pass that can."""
 
 from __future__ import annotations
 
@@ -12,7 +13,9 @@ from typing import Any
 
 import pytest
 
+from tests.helpers.join_world import FakeClusters
 from tests.helpers.leave_world import (
+    GROUP,
     INSTANCE,
     FakeKubernetes,
     LeaveWorld,
@@ -30,7 +33,9 @@ from winnodes.decisions.drain import (
     FinishDrain,
     eviction_retry_delay,
 )
-from winnodes.errors import KubernetesError
+from winnodes.errors import AwsError, KubernetesError
+from winnodes.ports import ClusterConnection
+from winnodes.services.reconcile import ReconcileService
 
 JsonObject = dict[str, Any]
 JOB_POD = "web/report-1234"
@@ -266,3 +271,25 @@ def test_a_reconciler_tick_at_the_deadline_completes_without_the_budgets_names()
 
     assert isinstance(result.step, DrainTimedOut)
     assert world.autoscaling.completed == [(INSTANCE, "CONTINUE")]
+
+
+class RefusedClusters(FakeClusters):
+    def describe_cluster(self, name: str) -> ClusterConnection:
+        self.journal.append("eks.describe_cluster refused")
+        raise AwsError("DescribeCluster failed: Rate exceeded (ThrottlingException)")
+
+
+def test_a_pass_that_cannot_describe_the_cluster_leaves_the_drain_and_reports_it_once() -> None:
+    world = LeaveWorld()
+    world.kube.add_node(INSTANCE, pods=1)
+    world.clusters = RefusedClusters(world.journal)
+
+    report = ReconcileService(
+        fleet=world.fleet(), join=world.join_service(), leave=world.service(), clock=world.clock
+    ).reconcile()
+
+    assert report.terminate_actions == 1
+    assert report.errors == [
+        f"{GROUP}: DescribeCluster failed: Rate exceeded (ThrottlingException)"
+    ]
+    assert not any(e.startswith(("kube.", "autoscaling.complete")) for e in world.journal)

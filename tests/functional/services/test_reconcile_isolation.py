@@ -221,8 +221,8 @@ def test_a_group_whose_cluster_is_not_there_is_left_untouched() -> None:
 
 def test_a_group_whose_cluster_cannot_be_described_now_still_has_its_held_actions_driven() -> None:
     # The cluster is likely there: its held launches still owe their hooks a heartbeat, and an
-    # ABANDON past their deadline, which the join decides without the cluster. Tags and repairs
-    # need the cluster: not tried.
+    # ABANDON past their deadline, which the join decides without the cluster. Tags need only
+    # EC2; the repairs, which need the cluster, are not tried.
     services = Services()
     members = {
         "i-0000000000000000a": "Pending:Wait",
@@ -238,6 +238,7 @@ def test_a_group_whose_cluster_cannot_be_described_now_still_has_its_held_action
     report = reconciler(groups, services, clusters).reconcile()
 
     assert services.calls == [
+        "tag i-0000000000000000a,i-0000000000000000c",
         "advance i-0000000000000000a",
         "advance i-0000000000000000b",
         # The other group's, its cluster described.
@@ -688,6 +689,18 @@ def test_looks_that_follow_a_step_at_once_stop_when_the_time_is_spent() -> None:
     # Looks at 0, 15 and 30 s; at 45 s less than the reserve is left.
     assert advanced(services) == [f"i-{0:017x}"] * 3
     assert report.deferred[0] == "g0: held instances (1)"
+
+
+def test_looks_that_never_stop_taking_effect_end_at_a_bound_in_a_pass_run_by_hand() -> None:
+    # A defect, or tags someone keeps changing: with no time limit, only the bound ends them.
+    clusters = Clusters(known={"prod"})
+    services = EndlessSteps(clock=clusters.clock)
+    held = {f"i-{n:017x}": "Pending:Wait" for n in range(2)}
+
+    report = reconciler([group("g0", "prod", held)], services, clusters).reconcile()
+
+    assert advanced(services) == [f"i-{0:017x}"] * 7 + [f"i-{1:017x}"] * 7
+    assert report.outcomes == {"Step": 14}  # every look's step
 
 
 def test_a_group_whose_warm_pool_cannot_be_read_waits_for_the_next_pass() -> None:

@@ -2,7 +2,7 @@
 JoinService over in-memory ports (tests.helpers.join_world). A step that takes effect (the role
 authorized, Windows IPAM switched on) is followed by the next look at once, through the same
 reads, as in the event's invocation: a pass takes the join as far as it can go without waiting,
-and the look that waits sends the heartbeat due."""
+and the look that waits sends the heartbeat due. The report counts every look's step."""
 
 from __future__ import annotations
 
@@ -40,7 +40,8 @@ def test_a_pass_prepares_a_lost_launch_and_heartbeats_while_the_node_is_not_read
         "kube.enable_windows_ipam",
         "autoscaling.heartbeat",  # by the look that waits for the node
     ]
-    assert report.outcomes == {"WaitForNode": 1}
+    # Every look's step: those that took effect, then the wait.
+    assert report.outcomes == {"AuthorizeNodeRole": 1, "EnableWindowsIpam": 1, "WaitForNode": 1}
     assert world.autoscaling.completed == []
 
 
@@ -50,7 +51,11 @@ def test_a_pass_completes_a_lost_launch_whose_node_is_ready() -> None:
     report = world.reconciler(NO_SMOKE).reconcile()
 
     assert world.autoscaling.completed == ["CONTINUE"]
-    assert report.outcomes == {"CompleteContinue": 1}
+    assert report.outcomes == {
+        "AuthorizeNodeRole": 1,
+        "EnableWindowsIpam": 1,
+        "CompleteContinue": 1,
+    }
     # Each step's effect is in the view: one read of each kind for the whole pass.
     assert world.journal.count("ec2.describe_instances") == 1
     assert world.journal.count("kube.list_nodes") == 1

@@ -1,10 +1,11 @@
 """Join: a Windows instance launched into a managed group becomes a Ready node, and only then is
 its launch action completed with CONTINUE.
 
-The same `advance` serves the launch event (looping for a bounded time) and the reconciler (one
-step per tick). Every step is observed afresh from AWS and Kubernetes, so duplicated, lost or
-reordered events change nothing. Authorizing the node role (services.authorization) and the smoke
-gate (services.smoke) are services of their own; this one decides when each runs."""
+The same `advance` serves the launch event (looping for a bounded time) and the reconciler (the
+steps that take effect at once, then one look that waits, per tick). Every step is observed
+afresh from AWS and Kubernetes, so duplicated, lost or reordered events change nothing.
+Authorizing the node role (services.authorization) and the smoke gate (services.smoke) are
+services of their own; this one decides when each runs."""
 
 from __future__ import annotations
 

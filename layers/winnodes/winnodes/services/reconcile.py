@@ -10,7 +10,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Final
 
 from winnodes.decisions.warm_pool import WarmWait, warm_wait_cause
 from winnodes.errors import ClusterNotFoundError, WinNodesError
@@ -80,6 +80,13 @@ def visiting_order[T](items: Sequence[T], start: int) -> list[T]:
         return []
     start %= len(items)
     return [*items[start:], *items[:start]]
+
+
+# Looks at one launch action in a pass: one per step that can take effect (tags, the node role,
+# Windows IPAM, a smoke pod, the warm-pool cordon set or lifted) and the one that waits or
+# completes. A join whose steps keep taking effect without converging (a defect, or tags that
+# someone else keeps changing) is left for the next pass rather than spin.
+_LOOKS_PER_LAUNCH: Final = 7
 
 
 class ReconcileService:
@@ -234,9 +241,10 @@ class ReconcileService:
         A group whose cluster is not there (deleted, renamed) never gets here: nothing of it is
         touched, not even the tags, which would claim the instances for that cluster. A cluster
         that cannot be described now (`unreadable` says why: throttled, refused, out of reach)
-        is likely still there: its held launches still get what the join decides without it,
-        a heartbeat when one is due and the ABANDON past their deadline, so their hooks do not
-        time out into their default result; nothing that needs it is tried (tags, repairs)."""
+        is likely still there: its instances are tagged, and its held launches still get what
+        the join decides without it, a heartbeat when one is due and the ABANDON past their
+        deadline, so their hooks do not time out into their default result; the repairs,
+        which need it, wait for a pass that can describe it."""
         if unreadable is not None:
             report.errors.append(f"{group.name}: {unreadable}")
             logger.error(
@@ -263,21 +271,22 @@ class ReconcileService:
         # fail (throttled, one instance refused), each join tags its own instance as a step.
         now = self._clock.now()
         waiting = {i: now for i in joining if states[i] is LifecycleState.PENDING_WAIT}
-        tagged: list[str] = []
+        # Tags need EC2 only, not the cluster: written also when it cannot be described now,
+        # for the stamp above all, without which each pass would start a draw's deadline anew.
         try:
-            if unreadable is None:
-                tagged = self._join.tag_instances(
-                    managed,
-                    sorted(joining | in_service),
-                    view,
-                    join_started=waiting if group.has_warm_pool else None,
-                )
+            tagged = self._join.tag_instances(
+                managed,
+                sorted(joining | in_service),
+                view,
+                join_started=waiting if group.has_warm_pool else None,
+            )
         except WinNodesError as error:
             report.errors.append(f"{group.name}: {error}")
             logger.error(
                 "tagging the group's instances failed",
                 extra={"asg": group.name, "error": str(error)},
             )
+            tagged = []
         report.instances_tagged += len(tagged)
         report.tags_repaired += len(in_service.intersection(tagged))
         # Held instances first, each on its own: their hooks time out while we wait, so neither
@@ -386,13 +395,20 @@ class ReconcileService:
             report.launch_actions += 1
             action = LaunchAction(group=managed, instance_id=instance_id, hook=launch_hook)
             joined = self._join.advance(action, view)
-            while joined.progress is JoinProgress.ADVANCED and not budget.spent():
-                # A step that took effect (tags, role, IPAM) is in the view: the next look
-                # follows at once, through the same reads, as in the event's invocation. So a
-                # lost event's join gets as far in one pass as time allows, and a look that
-                # waits sends the heartbeat due, which a step taking effect leaves to it.
-                joined = self._join.advance(action, view)
             report.outcomes[type(joined.step).__name__] += 1
+            looks = 1
+            while (
+                joined.progress is JoinProgress.ADVANCED
+                and looks < _LOOKS_PER_LAUNCH
+                and not budget.spent()
+            ):
+                # A step that took effect (tags, role, IPAM, a cordon) is in the view: the next
+                # look follows at once, as in the event's invocation. So a lost event's join
+                # gets as far in one pass as it can without waiting, and the look that waits
+                # sends the heartbeat due, which a step taking effect leaves to it.
+                joined = self._join.advance(action, view)
+                report.outcomes[type(joined.step).__name__] += 1
+                looks += 1
 
     def _returning_to_pool(
         self, instance_id: str, *, reuse_on_scale_in: bool, view: FleetView
