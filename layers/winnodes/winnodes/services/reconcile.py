@@ -372,8 +372,9 @@ class ReconcileService:
         report: ReconcileReport,
         budget: _Budget,
     ) -> None:
-        """One look at the launch or terminate action holding the instance, if one of ours
-        does, and its step; a state newer than ours is not one we act on."""
+        """A look at the launch or terminate action holding the instance, if one of ours does,
+        and its step (for a launch, more looks while their steps take effect, up to
+        _LOOKS_PER_LAUNCH); a state newer than ours is not one we act on."""
         launch_hook, terminate_hook = hooks
         if state is None:
             return
