@@ -13,7 +13,7 @@ from typing import Any
 
 from winnodes.decisions.drain import PodPhase
 from winnodes.decisions.smoke import ListedSmokePod, SmokePod, SmokeTestPolicy
-from winnodes.errors import KubernetesError
+from winnodes.errors import AwsError, KubernetesError
 from winnodes.models.groups import ManagedGroup
 from winnodes.models.identifiers import ClusterName
 from winnodes.ports import (
@@ -146,6 +146,17 @@ class FakeClusters:
     def describe_cluster(self, name: str) -> ClusterConnection:
         self.journal.append("eks.describe_cluster")
         return ClusterConnection(name, "https://k8s", "Q0E=", None, authentication_mode="API")
+
+
+DESCRIBE_CLUSTER_REFUSED = "DescribeCluster failed: Rate exceeded (ThrottlingException)"
+
+
+class RefusedClusters(FakeClusters):
+    """The cluster is there, but DescribeCluster is refused past the SDK's retries."""
+
+    def describe_cluster(self, name: str) -> ClusterConnection:
+        self.journal.append("eks.describe_cluster refused")
+        raise AwsError(DESCRIBE_CLUSTER_REFUSED)
 
 
 @dataclass

@@ -18,15 +18,17 @@ from dataclasses import replace
 import pytest
 
 from tests.helpers.join_world import (
+    DESCRIBE_CLUSTER_REFUSED,
     GROUP,
     HOOK,
     FakeClusters,
     FakeKube,
     JoinWorld,
+    RefusedClusters,
     launch_action,
 )
 from winnodes.decisions.join import Abandon, NothingToDo
-from winnodes.errors import AwsError, ClusterNotFoundError, KubernetesError
+from winnodes.errors import ClusterNotFoundError, KubernetesError
 from winnodes.observability import metrics
 from winnodes.ports import (
     ClusterConnection,
@@ -166,17 +168,6 @@ def test_a_join_for_an_unknown_cluster_is_left_alone_even_past_the_deadline() ->
     assert "autoscaling.heartbeat" not in world.journal
 
 
-REFUSED = "DescribeCluster failed: Rate exceeded (ThrottlingException)"
-
-
-class RefusedClusters(FakeClusters):
-    """The cluster is there, but DescribeCluster is refused past the SDK's retries."""
-
-    def describe_cluster(self, name: str) -> ClusterConnection:
-        self.journal.append("eks.describe_cluster refused")
-        raise AwsError(REFUSED)
-
-
 def test_a_pass_keeps_the_hook_alive_while_describe_cluster_is_refused() -> None:
     # 600 s hook, launched 5 minutes ago: a heartbeat is due. Skipping the group, as for a
     # cluster that is gone, would leave the hook to time out into its default result.
@@ -189,7 +180,7 @@ def test_a_pass_keeps_the_hook_alive_while_describe_cluster_is_refused() -> None
     assert world.journal.count("eks.describe_cluster refused") == 1
     assert world.autoscaling.completed == []
     # Reported once, for the group, not again for each of its instances.
-    assert report.errors == [f"{GROUP}: {REFUSED}"]
+    assert report.errors == [f"{GROUP}: {DESCRIBE_CLUSTER_REFUSED}"]
 
 
 def test_past_the_deadline_a_pass_abandons_while_describe_cluster_is_refused() -> None:

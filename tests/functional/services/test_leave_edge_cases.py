@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.helpers.join_world import FakeClusters
+from tests.helpers.join_world import DESCRIBE_CLUSTER_REFUSED, RefusedClusters
 from tests.helpers.leave_world import (
     GROUP,
     INSTANCE,
@@ -33,8 +33,7 @@ from winnodes.decisions.drain import (
     FinishDrain,
     eviction_retry_delay,
 )
-from winnodes.errors import AwsError, KubernetesError
-from winnodes.ports import ClusterConnection
+from winnodes.errors import KubernetesError
 from winnodes.services.reconcile import ReconcileService
 
 JsonObject = dict[str, Any]
@@ -273,12 +272,6 @@ def test_a_reconciler_tick_at_the_deadline_completes_without_the_budgets_names()
     assert world.autoscaling.completed == [(INSTANCE, "CONTINUE")]
 
 
-class RefusedClusters(FakeClusters):
-    def describe_cluster(self, name: str) -> ClusterConnection:
-        self.journal.append("eks.describe_cluster refused")
-        raise AwsError("DescribeCluster failed: Rate exceeded (ThrottlingException)")
-
-
 def test_a_pass_that_cannot_describe_the_cluster_leaves_the_drain_and_reports_it_once() -> None:
     world = LeaveWorld()
     world.kube.add_node(INSTANCE, pods=1)
@@ -289,7 +282,5 @@ def test_a_pass_that_cannot_describe_the_cluster_leaves_the_drain_and_reports_it
     ).reconcile()
 
     assert report.terminate_actions == 1
-    assert report.errors == [
-        f"{GROUP}: DescribeCluster failed: Rate exceeded (ThrottlingException)"
-    ]
+    assert report.errors == [f"{GROUP}: {DESCRIBE_CLUSTER_REFUSED}"]
     assert not any(e.startswith(("kube.", "autoscaling.complete")) for e in world.journal)
