@@ -18,9 +18,11 @@ class StaticToken:
 
 class FixedAnswerServers:
     """Starts servers on 127.0.0.1 that read a request's head and send `answer`; TLS with
-    `tls` (a server context). `close()` stops them all."""
+    `tls` (a server context). `close()` stops them all. `answered`: how many requests got the
+    answer, on all of them."""
 
     def __init__(self) -> None:
+        self.answered = 0
         self._stop = threading.Event()
         self._listeners: list[socket.socket] = []
         self._threads: list[threading.Thread] = []
@@ -55,5 +57,6 @@ class FixedAnswerServers:
                     while b"\r\n\r\n" not in request and (chunk := peer.recv(65536)):
                         request += chunk
                     peer.sendall(answer)
+                    self.answered += 1
             except OSError:  # a client that refused our certificate, or hung up
                 connection.close()

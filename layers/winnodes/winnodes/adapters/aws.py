@@ -11,7 +11,8 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any, cast
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any, Final, cast
 
 import botocore.config
 import botocore.exceptions
@@ -30,8 +31,22 @@ if TYPE_CHECKING:
     from mypy_boto3_sts import STSClient
 
 # Retries in standard mode back off on throttling, which bursts of lifecycle events provoke.
+# The timeouts bound one call against an endpoint that accepts connections but does not answer
+# (a misrouted VPC endpoint) to CALL_TIME_LIMIT, within services.fleet.STEP_RESERVE, so that an
+# invocation reports the failing call instead of running into its own timeout. The APIs called
+# answer in well under a second.
+CONNECT_TIMEOUT: Final = 3
+READ_TIMEOUT: Final = 12
+ATTEMPTS: Final = 4  # the first try and three retries
+# Standard mode waits rand(0, 1) x 2^i s (i = 0, 1, ...) before retry i + 1 of a throttled call.
+_MOST_BACKOFF = sum(2**retry for retry in range(ATTEMPTS - 1))
+CALL_TIME_LIMIT: Final = timedelta(
+    seconds=ATTEMPTS * (CONNECT_TIMEOUT + READ_TIMEOUT) + _MOST_BACKOFF
+)
 _CLIENT_CONFIG = botocore.config.Config(
-    retries={"mode": "standard", "max_attempts": 5}, connect_timeout=5, read_timeout=30
+    retries={"mode": "standard", "total_max_attempts": ATTEMPTS},
+    connect_timeout=CONNECT_TIMEOUT,
+    read_timeout=READ_TIMEOUT,
 )
 
 

@@ -31,9 +31,9 @@ from winnodes.ports import (
 _INSTANCE_BATCH = 200
 
 # In a Lambda invocation, no look or step starts once less than this is left of its time: one
-# against an API server that accepts connections but does not answer takes the Kubernetes
-# client's connect and read timeouts twice (adapters.kube.api: 2 x (5 + 30) s), and the handler
-# still has to complete the action and flush its metrics.
+# request against an API server or AWS endpoint that accepts connections but does not answer
+# runs its timeouts and retries out (adapters.kube.api REQUEST_TIME_LIMIT, 70 s; adapters.aws
+# CALL_TIME_LIMIT, 67 s), and the handler still has to complete the action and flush its metrics.
 STEP_RESERVE: Final = timedelta(seconds=75)
 
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Iterator, Mapping
+from datetime import timedelta
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Final, Self
 
 from urllib3.connectionpool import ConnectionPool
 from urllib3.exceptions import ReadTimeoutError
@@ -27,9 +28,11 @@ JsonObject = dict[str, Any]
 MERGE_PATCH = "application/merge-patch+json"
 STRATEGIC_MERGE_PATCH = "application/strategic-merge-patch+json"
 _PAGE_SIZE = 500
-# services.fleet.STEP_RESERVE counts on at most two tries of (5 + 30) s per request.
 _TIMEOUT = (5.0, 30.0)  # connect, read
 _RETRIES = 1
+# One request against an API server that accepts connections but does not answer ends within
+# this (services.fleet.STEP_RESERVE counts on it); a 401's new token aside.
+REQUEST_TIME_LIMIT: Final = timedelta(seconds=(1 + _RETRIES) * sum(_TIMEOUT))
 _UNAUTHORIZED = 401
 # A patch (merge or strategic) is idempotent; a repeated POST (an eviction, a create) answers
 # 201, 404 or 409, which every caller takes as done.
