@@ -202,17 +202,26 @@ class JoinService:
             view.forget_group(action.group.auto_scaling_group_name)
             action.started_at, action.tags_present = None, False
             seen, step = self._decide(action, view, now)
-        progress = self._perform(step, action, seen)
-        if (
-            progress is JoinProgress.WAITING
-            and not isinstance(step, WaitForNode)  # which heartbeats itself
-            and seen.facts.heartbeat_due(now)
-        ):
-            # A step that cannot take effect yet (CreateTags refused, aws-auth contended, no
-            # role on the instance profile) is tried again at every look: the hook must not
-            # time out meanwhile and apply its default result before the join's deadline.
-            self._heartbeat(action, seen.view)
+        try:
+            progress = self._perform(step, action, seen)
+        except (AwsError, KubernetesError):
+            # A step that fails (CreateAccessEntry refused, an admission webhook rejecting the
+            # aws-auth or amazon-vpc-cni write) is tried again at the next look, as is one that
+            # cannot take effect yet (CreateTags refused, aws-auth contended, no role on the
+            # instance profile): the hook must not time out meanwhile and apply its default
+            # result before the join's deadline, which ABANDONs with the reason.
+            self._heartbeat_if_due(step, action, seen, now)
+            raise
+        if progress is JoinProgress.WAITING:
+            self._heartbeat_if_due(step, action, seen, now)
         return JoinResult(action.instance_id, step, progress)
+
+    def _heartbeat_if_due(
+        self, step: JoinStep, action: LaunchAction, seen: _Observation, now: datetime
+    ) -> None:
+        # WaitForNode heartbeats itself, when due.
+        if not isinstance(step, WaitForNode) and seen.facts.heartbeat_due(now):
+            self._heartbeat(action, seen.view)
 
     def _decide(
         self, action: LaunchAction, view: FleetView, now: datetime
