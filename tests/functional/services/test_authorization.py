@@ -397,12 +397,45 @@ def test_a_path_only_a_tag_claims_does_not_pass_a_path_pattern_in_aws_auth(
     else:
         assert (status, authorized) == (NodeAuthorization.MISSING, NodeAuthorization.AUTHORIZED)
         assert cluster.entries.entries == {("prod", str(claimed.principal_arn)): "EC2_WINDOWS"}
-    # A pattern that also allows the path-less ARN lets aws-auth map it.
-    both = NodeRoleAllowList((*NODES_PATH_ONLY.patterns, "arn:aws:iam::111122223333:role/ops"))
+    # A pattern that also allows the path-less ARN, in every letter case, lets aws-auth map it.
+    both = NodeRoleAllowList((*NODES_PATH_ONLY.patterns, "arn:aws:iam::111122223333:role/???"))
     again = Cluster(mode)
     assert again.status_then_authorize(both, group)[1] is NodeAuthorization.AUTHORIZED
     if mode == "CONFIG_MAP":
         assert "rolearn: arn:aws:iam::111122223333:role/ops" in again.kube.data["mapRoles"]
+
+
+WIN_ONLY = NodeRoleAllowList(("arn:aws:iam::111122223333:role/Win*",))
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_letter_case_only_a_tag_spells_does_not_pass_a_pattern_in_aws_auth(
+    mode: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    # IAM role names are unique regardless of case and aws-auth maps `rolearn` without regard
+    # to it: a tag spelling `WinAdmin` maps IAM's `winadmin`, which `role/Win*` refuses. An
+    # access entry names the principal as spelled, and the template's eks:principalArn
+    # condition holds the functions to the same case-sensitive patterns.
+    cluster = Cluster(mode)
+    spelled = RoleArn.parse("arn:aws:iam::111122223333:role/WinAdmin")
+    group = ManagedGroup("win-a", ClusterName("prod"), node_role=spelled)
+
+    with caplog.at_level(logging.INFO, logger="eks-windows-nodes"):
+        status, authorized = cluster.status_then_authorize(WIN_ONLY, group)
+
+    if mode == "CONFIG_MAP":
+        assert status is authorized is NodeAuthorization.BLOCKED
+        assert cluster.untouched()
+        (logged,) = refusals(caplog)
+        assert "in every letter case" in str(logged["msg"])
+    else:
+        assert (status, authorized) == (NodeAuthorization.MISSING, NodeAuthorization.AUTHORIZED)
+    # Named by the instance profile, the role is spelled as IAM spells it: allowed as it is.
+    profiled = Cluster(
+        mode, compute=FakeCompute({PROFILE: "arn:aws:iam::111122223333:role/WinAdmin"})
+    )
+    in_profile = ManagedGroup("win-a", ClusterName("prod"))
+    assert profiled.status_then_authorize(WIN_ONLY, in_profile)[1] is NodeAuthorization.AUTHORIZED
 
 
 # --- an access entry made for an earlier role of the same ARN ----------------------------------

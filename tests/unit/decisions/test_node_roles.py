@@ -14,6 +14,7 @@ from winnodes.decisions.node_roles import (
     ANY_ROLE,
     NodeRoleAllowList,
     arn_like,
+    arn_like_every_case,
     node_role_pattern_problem,
 )
 from winnodes.models.identifiers import RoleArn
@@ -160,3 +161,48 @@ def test_an_accepted_pattern_has_six_parts_and_the_role_resource(pattern: str) -
         assert parts[0] == "arn" and parts[2] == "iam" and parts[3] == ""
         assert re.fullmatch(r"role/.+", parts[5])
         assert "," not in pattern and not any(c.isspace() for c in pattern)
+
+
+# --- every letter case of a role only a group tag spells (aws-auth mode) ----------------------
+
+cased_chars = st.sampled_from("aAbB1/-")
+glob_chars = st.sampled_from("aAbB1/-*?")
+
+
+def spellings(text: str) -> set[str]:
+    """Every spelling of `text` with its letters in either case, by brute force."""
+    found = {""}
+    for character in text:
+        found = {s + c for s in found for c in {character.lower(), character.upper()}}
+    return found
+
+
+@given(
+    st.text(cased_chars, min_size=1, max_size=8),
+    st.lists(st.text(glob_chars, max_size=8), min_size=1, max_size=3),
+)
+@example(name="ab", globs=["a?", "A?"])  # each spelling matched, never by both patterns
+@example(name="win", globs=["win"])
+def test_every_spelling_is_allowed_exactly_when_each_one_is(name: str, globs: list[str]) -> None:
+    patterns = [PREFIX + glob for glob in globs]
+    expected = all(
+        any(arn_like(PREFIX + spelled, pattern) for pattern in patterns)
+        for spelled in spellings(name)
+    )
+    assert arn_like_every_case(PREFIX + name, patterns) is expected
+
+
+def test_the_arn_outside_the_path_and_name_keeps_its_case() -> None:
+    # Only the path and name are varied: `role/`, the account and the partition are as written.
+    assert arn_like_every_case(PREFIX + "win", [PREFIX + "*"])
+    assert not arn_like_every_case(PREFIX + "win", [f"arn:aws:iam::{ACCOUNT}:ROLE/*"])
+    assert not arn_like_every_case(PREFIX + "win", ["arn:aws:iam::444455556666:role/*"])
+
+
+def test_a_long_name_is_decided_without_trying_each_spelling() -> None:
+    # 2^64 spellings: only the sets of pattern positions reached are followed.
+    name = "a" * 64
+    assert arn_like_every_case(PREFIX + name, [PREFIX + "*"])
+    assert not arn_like_every_case(PREFIX + name, [PREFIX + "*a"])
+    assert NodeRoleAllowList((PREFIX + "*",)).allows_every_spelling(role(name))
+    assert not NodeRoleAllowList((PREFIX + "win*",)).allows_every_spelling(role("winX"))

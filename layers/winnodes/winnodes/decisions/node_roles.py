@@ -15,6 +15,7 @@ So `arn:aws:iam::111122223333:role/*` takes every role of that account, whatever
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 from typing import Final
@@ -45,6 +46,14 @@ class NodeRoleAllowList:
         ARN, path included, as the access entry names it."""
         return any(arn_like(role.principal_arn, pattern) for pattern in self.patterns)
 
+    def allows_every_spelling(self, role: RoleArn) -> bool:
+        """Whether `role` is allowed however the letters of its path and name are cased. IAM
+        role names are unique regardless of case
+        (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html#reference_iam-quotas-names)
+        and aws-auth maps `rolearn` without regard to case (decisions.aws_auth), so there a name
+        only a group tag spells may stand for IAM's role of another case."""
+        return arn_like_every_case(role.principal_arn, self.patterns)
+
 
 def arn_like(arn: str, pattern: str) -> bool:
     """IAM's ArnLike: each of the six colon-separated parts matched on its own (a wildcard
@@ -58,6 +67,72 @@ def arn_like(arn: str, pattern: str) -> bool:
         _wildcards(part_pattern).fullmatch(part) is not None
         for part_pattern, part in zip(pattern_parts, arn_parts, strict=True)
     )
+
+
+def arn_like_every_case(arn: str, patterns: Sequence[str]) -> bool:
+    """Whether every spelling of `arn` with the ASCII letters of its path and name (the resource
+    after `role/`) in either case is matched by some pattern (`arn_like`), not always the same
+    one."""
+    parts = arn.split(":", _ARN_PARTS - 1)
+    if len(parts) != _ARN_PARTS:
+        return False
+    resources = []
+    for pattern in patterns:
+        pattern_parts = pattern.split(":", _ARN_PARTS - 1)
+        if len(pattern_parts) == _ARN_PARTS and all(
+            _wildcards(part_pattern).fullmatch(part) is not None
+            for part_pattern, part in zip(pattern_parts[:-1], parts[:-1], strict=True)
+        ):
+            resources.append(pattern_parts[-1])
+    kind, slash, path_and_name = parts[-1].partition("/")
+    return _every_case_matched(kind + slash, path_and_name, tuple(resources))
+
+
+# A position in one of the globs: (which glob, how much of it is matched).
+type _Position = tuple[int, int]
+
+
+def _every_case_matched(fixed: str, text: str, globs: tuple[str, ...]) -> bool:
+    """Whether the globs match `fixed` followed by any spelling of `text`. Their positions are
+    followed for all spellings at once: those that reach the same set of positions go on as
+    one, so the work grows with the text, not with its 2^letters spellings."""
+    runs = {_closure(globs, {(i, 0) for i in range(len(globs))})}
+    for index, character in enumerate(fixed + text):
+        cases = (
+            {character.lower(), character.upper()}
+            if index >= len(fixed) and character.isascii() and character.isalpha()
+            else {character}
+        )
+        runs = {_step(globs, run, case) for run in runs for case in cases}
+        if frozenset() in runs:
+            return False  # a spelling no glob can match, whatever follows
+    return all(any(at == len(globs[i]) for i, at in run) for run in runs)
+
+
+def _step(
+    globs: tuple[str, ...], run: frozenset[_Position], character: str
+) -> frozenset[_Position]:
+    following: set[_Position] = set()
+    for i, at in run:
+        glob = globs[i]
+        if at == len(glob):
+            continue
+        if glob[at] == "*":
+            following.add((i, at))  # the star takes the character and may take more
+        elif glob[at] in ("?", character):
+            following.add((i, at + 1))
+    return _closure(globs, following)
+
+
+def _closure(globs: tuple[str, ...], positions: set[_Position]) -> frozenset[_Position]:
+    """The positions, and those a star at them may skip to by matching nothing."""
+    closed = set(positions)
+    for i, start in positions:
+        at = start
+        while at < len(globs[i]) and globs[i][at] == "*":
+            at += 1
+            closed.add((i, at))
+    return frozenset(closed)
 
 
 @cache

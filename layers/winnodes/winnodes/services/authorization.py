@@ -151,20 +151,20 @@ class NodeRoleAuthorization:
     def _allowed(
         self, group: ManagedGroup, role: RoleArn, connection: ClusterConnection, view: FleetView
     ) -> bool:
-        # An aws-auth entry maps a role by name, whatever its path, so a path only a tag claims
-        # (IAM did not say it) proves nothing there: the path-less ARN must be allowed too, or
-        # a tag naming `role/<allowed path>/<any role>` would map any role of the account.
+        # An aws-auth entry maps a role by name, whatever its path and letter case, so a role
+        # only a tag spells (IAM did not) proves nothing there but its name: the path-less ARN
+        # must be allowed in every case, or a tag naming `role/<allowed path>/<any role>`, or
+        # `role/Win<...>` for the role `winadmin`, would map a role the setting refuses.
         # Access entries name the principal itself: EKS refuses an ARN with a wrong path.
-        claimed_path = group.node_role is not None and role.path != "/"
-        unproven = claimed_path and not connection.uses_access_entries
+        unproven = group.node_role is not None and not connection.uses_access_entries
         # Said once per group and role in a pass (or invocation), not once per poll.
         return view.memo(
             ("node-role-allowed", group.auto_scaling_group_name, role.principal_arn, unproven),
-            lambda: self._check_allowed(group, role, unproven_path=unproven),
+            lambda: self._check_allowed(group, role, unproven=unproven),
         )
 
-    def _check_allowed(self, group: ManagedGroup, role: RoleArn, *, unproven_path: bool) -> bool:
-        why = self._refusal(role, unproven_path=unproven_path)
+    def _check_allowed(self, group: ManagedGroup, role: RoleArn, *, unproven: bool) -> bool:
+        why = self._refusal(role, unproven=unproven)
         if why is None:
             return True
         # Whoever may tag the group (or edit its launch template) names its role; only the
@@ -182,19 +182,20 @@ class NodeRoleAuthorization:
         )
         return False
 
-    def _refusal(self, role: RoleArn, *, unproven_path: bool) -> str | None:
+    def _refusal(self, role: RoleArn, *, unproven: bool) -> str | None:
         """What the operator must change for NODE_ROLE_ARNS to allow `role`; None if it does."""
         if not self._node_roles.allows(role):
             return (
                 f"Add a pattern for it to {NODE_ROLES_SETTING} (the stack's NodeRoleArns "
                 "parameter), or give the group an allowed role"
             )
-        if unproven_path and not self._node_roles.allows(role.path_less):
+        if unproven and not self._node_roles.allows_every_spelling(role.path_less):
             return (
-                f"aws-auth maps a role by name, whatever its path, and only the group's tag "
-                f"says this role's path: {NODE_ROLES_SETTING} must also allow "
-                f"{role.path_less.principal_arn}, or the group must leave out the role tag so "
-                "that the instance profile's role (and its real path) is used"
+                "aws-auth maps a role by name, whatever its path and letter case, and only the "
+                f"group's tag spells this role: {NODE_ROLES_SETTING} must also allow "
+                f"{role.path_less.principal_arn} in every letter case (a * for the name "
+                "does), or the group must leave out the role tag so that the instance "
+                "profile's role, as IAM spells it, is used"
             )
         return None
 
