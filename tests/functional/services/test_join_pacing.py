@@ -108,6 +108,20 @@ def test_a_role_that_cannot_be_authorized_is_retried_once_per_poll_until_the_bud
     assert world.autoscaling.completed == []
 
 
+def test_an_instance_without_a_role_is_said_once_per_invocation_not_at_every_poll(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    world = JoinWorld()
+    world.compute.role = None
+
+    with caplog.at_level(logging.WARNING, logger="eks-windows-nodes"):
+        world.service(settings=settings(wait_budget=timedelta(seconds=10))).join(launch_action())
+
+    said = [r for r in caplog.records if r.getMessage() == "instance has no IAM role to authorize"]
+    assert len(said) == 1
+    assert world.journal.count("sleep 2") == 5  # over six looks
+
+
 def test_a_role_that_cannot_be_authorized_keeps_the_hook_alive_with_heartbeats() -> None:
     # Without them the hook (heartbeat timeout 600 s) would time out and apply its default
     # result long before the join's own 20-minute deadline.

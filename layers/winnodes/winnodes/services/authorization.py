@@ -82,8 +82,12 @@ class NodeRoleAuthorization:
     ) -> NodeAuthorization:
         role = self._node_role(group, instance, view)
         if role is None:
-            # Decided as MISSING again on the next step, and abandoned at the deadline.
-            logger.warning("instance has no IAM role to authorize", extra=log)
+            # Decided as MISSING again on the next step, and abandoned at the deadline. Said once
+            # per instance in a pass (or invocation), not at every poll.
+            view.memo(
+                ("no-role-said", instance.instance_id),
+                lambda: logger.warning("instance has no IAM role to authorize", extra=log),
+            )
             return NodeAuthorization.MISSING
         if not self._allowed(group, role, connection, view):
             return NodeAuthorization.BLOCKED  # nothing written: only an operator can change it
