@@ -13,7 +13,7 @@ from typing import Any
 
 from winnodes.decisions.drain import PodPhase
 from winnodes.decisions.smoke import ListedSmokePod, SmokePod, SmokeTestPolicy
-from winnodes.errors import AwsError, KubernetesError
+from winnodes.errors import AwsError, ClusterNotFoundError, KubernetesError
 from winnodes.models.groups import ManagedGroup
 from winnodes.models.identifiers import ClusterName
 from winnodes.ports import (
@@ -157,6 +157,14 @@ class RefusedClusters(FakeClusters):
     def describe_cluster(self, name: str) -> ClusterConnection:
         self.journal.append("eks.describe_cluster refused")
         raise AwsError(DESCRIBE_CLUSTER_REFUSED)
+
+
+class UnknownClusters(FakeClusters):
+    """No cluster of that name: DescribeCluster answers ResourceNotFoundException."""
+
+    def describe_cluster(self, name: str) -> ClusterConnection:
+        self.journal.append("eks.describe_cluster")
+        raise ClusterNotFoundError(name, "us-east-1")
 
 
 @dataclass

@@ -21,17 +21,16 @@ from tests.helpers.join_world import (
     DESCRIBE_CLUSTER_REFUSED,
     GROUP,
     HOOK,
-    FakeClusters,
     FakeKube,
     JoinWorld,
     RefusedClusters,
+    UnknownClusters,
     launch_action,
 )
 from winnodes.decisions.join import Abandon, NothingToDo
 from winnodes.errors import ClusterNotFoundError, KubernetesError
 from winnodes.observability import metrics
 from winnodes.ports import (
-    ClusterConnection,
     InstancePlatform,
     LifecycleHook,
     NodeState,
@@ -149,17 +148,11 @@ def test_past_the_deadline_a_join_is_abandoned_though_the_cluster_is_out_of_reac
     assert "ec2.create_tags" not in world.journal
 
 
-class NoSuchCluster(FakeClusters):
-    def describe_cluster(self, name: str) -> ClusterConnection:
-        self.journal.append("eks.describe_cluster")
-        raise ClusterNotFoundError(name, "us-east-1")
-
-
 def test_a_join_for_an_unknown_cluster_is_left_alone_even_past_the_deadline() -> None:
     # Bad input (safety rule 5): not the join's to complete, however long it waited.
     world = JoinWorld()
     world.clock.elapsed = PAST_THE_DEADLINE
-    world.clusters = NoSuchCluster(world.journal)
+    world.clusters = UnknownClusters(world.journal)
 
     with pytest.raises(ClusterNotFoundError):
         world.service().advance(launch_action())

@@ -9,7 +9,7 @@ from datetime import timedelta
 from typing import Any
 
 from winnodes.decisions.join import Abandon, NothingToDo, WaitForNode
-from winnodes.errors import InvalidInputError
+from winnodes.errors import ClusterNotFoundError, InvalidInputError
 from winnodes.models.events import (
     TEST_NOTIFICATION,
     LaunchLifecycleEvent,
@@ -32,6 +32,18 @@ type Outcome = dict[str, Any]
 def skipped_test_notification() -> Outcome:
     """A test notification carries no action: skipped, before anything is asked of AWS."""
     return {"status": "skipped", "reason": TEST_NOTIFICATION}
+
+
+def _unknown_cluster(error: ClusterNotFoundError) -> Outcome:
+    """The group's cluster tag names no cluster: bad input (safety rule 5), refused with nothing
+    changed and returned, not raised, as Lambda's retries would find no cluster either. The
+    action is left to its hook's default result; the reconciler names the group at every pass."""
+    metrics.add_metric(name="EventRejected", unit="Count", value=1)
+    logger.error(
+        "the group's cluster does not exist: its lifecycle action is left alone",
+        extra={"cluster": error.cluster, "reason": str(error)},
+    )
+    return {"status": "rejected", "field": "cluster", "reason": str(error)}
 
 
 class LifecycleEvents:
@@ -58,9 +70,12 @@ class LifecycleEvents:
             return {"status": "rejected", "field": error.field, "reason": error.reason}
         if isinstance(event, LifecycleTestNotification):
             return skipped_test_notification()
-        if isinstance(event, LaunchLifecycleEvent):
-            return self._launch(event, wait_until)
-        return self._terminate(event, wait_until)
+        try:
+            if isinstance(event, LaunchLifecycleEvent):
+                return self._launch(event, wait_until)
+            return self._terminate(event, wait_until)
+        except ClusterNotFoundError as error:
+            return _unknown_cluster(error)
 
     def _holder(
         self, detail: LifecycleActionDetail, wait_until: float | None
