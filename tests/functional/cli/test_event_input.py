@@ -59,6 +59,12 @@ def test_a_test_notification_needs_no_region_nor_any_aws() -> None:
     assert (result.returncode, result.stdout, result.stderr) == (0, SKIPPED, "")
 
 
+def test_a_hand_written_test_notification_of_a_detail_alone_is_skipped() -> None:
+    event = '{"detail": {"Event": "autoscaling:TEST_NOTIFICATION"}}'
+    result = run("lifecycle", "--event", "-", stdin=event)
+    assert (result.returncode, result.stdout, result.stderr) == (0, SKIPPED, "")
+
+
 def test_a_bad_setting_is_still_refused_for_a_test_notification() -> None:
     result = run(
         "lifecycle",

@@ -66,6 +66,20 @@ def test_test_notification_is_skipped(handler: Handler) -> None:
     assert result == {"status": "skipped", "reason": "autoscaling:TEST_NOTIFICATION"}
 
 
+def test_a_test_notification_with_a_faulty_envelope_is_skipped_not_rejected(
+    handler: Handler, capsys: pytest.CaptureFixture[str]
+) -> None:
+    event = load_event("lifecycle-test-notification")
+    del event["version"], event["account"], event["detail-type"]
+    event["time"] = "not a date"
+    event["extra"] = {"added": "by a tool"}
+    result = handler(event, lambda_context("lifecycle"))
+    assert result == {"status": "skipped", "reason": "autoscaling:TEST_NOTIFICATION"}
+    emitted = [json.loads(line) for line in capsys.readouterr().out.splitlines() if "{" in line]
+    assert not [record for record in emitted if record.get("level") == "ERROR"]
+    assert not [record for record in emitted if "EventRejected" in record]
+
+
 def test_a_real_launch_event_does_reach_aws(handler: Handler) -> None:
     # The counterpart of the tests above: a valid event is not rejected, it goes to AWS, which
     # here is unreachable, so the call fails. This proves the others stopped before AWS.

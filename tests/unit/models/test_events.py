@@ -382,7 +382,7 @@ def test_an_event_instance_id_must_have_8_or_17_hex_digits(instance: str, ok: bo
 def test_an_event_time_with_a_zone_is_kept_as_that_instant(time: str, utc: str) -> None:
     raw = load_event("lifecycle-launch")
     raw["time"] = time
-    evt = classify_lifecycle_event(raw)
+    evt = launch(raw)
     assert evt.time.tzinfo is not None
     assert evt.time == datetime.fromisoformat(utc)
 

@@ -119,6 +119,13 @@ class LifecycleTestNotificationDetail(_Detail):
     auto_scaling_group_name: str | None = Field(default=None, alias="AutoScalingGroupName")
     request_id: str | None = Field(default=None, alias="RequestId")
 
+    @field_validator("auto_scaling_group_name", "request_id", mode="before")
+    @classmethod
+    def _informational(cls, value: object) -> object:
+        # Read for the record only: a value that is not a string is read as none, so that a
+        # test notification is skipped, never refused, whatever it says (LifecycleTestNotification).
+        return value if isinstance(value, str) else None
+
 
 def _kind(transition: LifecycleTransition) -> str:
     return "a launch" if transition is LifecycleTransition.LAUNCHING else "a termination"
@@ -144,9 +151,16 @@ class TerminateLifecycleEvent(_EventBridgeEvent):
     detail: TerminateLifecycleDetail
 
 
-class LifecycleTestNotification(_EventBridgeEvent):
-    source: Literal["aws.autoscaling"]
-    detail_type: str = Field(alias="detail-type")
+class LifecycleTestNotification(BaseModel):
+    """Told by its `detail.Event` alone. It asks for nothing to be done, so skipping it has no
+    side effect whatever the rest says: the envelope is not required, and an envelope that is
+    missing a field or garbled (hand-sent, or from a tool that writes its own) is skipped as the
+    notification it says it is, not refused as a malformed lifecycle action. Hence not an
+    EventBridgeModel, whose envelope fields are all required."""
+
+    model_config = ConfigDict(
+        frozen=True, validate_by_alias=True, validate_by_name=False, extra="ignore"
+    )
     detail: LifecycleTestNotificationDetail
 
 
@@ -198,6 +212,8 @@ def classify_lifecycle_event(raw: Mapping[str, Any]) -> LifecycleEvent:
         raise InvalidInputError("event", "must be a JSON object")
     detail = raw.get("detail")
     model: type[LifecycleEvent]
+    # A test notification is told first, by detail.Event alone, whatever its detail-type and
+    # the rest of its envelope say: see LifecycleTestNotification.
     if isinstance(detail, Mapping) and detail.get("Event") == TEST_NOTIFICATION:
         model = LifecycleTestNotification
     elif raw.get("detail-type") == LAUNCH_DETAIL_TYPE:
