@@ -14,7 +14,9 @@ from winnodes.observability import logger, metrics, tracer
 
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
-@tracer.capture_lambda_handler
+# The report stays out of the trace: with an error per group and instance it can pass X-Ray's
+# 64 KB segment limit, which would lose the whole trace. Each error is logged as it happens.
+@tracer.capture_lambda_handler(capture_response=False)
 def lambda_handler(event: Any, context: LambdaContext) -> dict[str, Any]:
     try:
         # A pass changes the cluster and the account: only a schedule tick starts one.

@@ -85,3 +85,28 @@ def test_an_aws_call_of_our_clients_is_recorded_as_a_subsegment() -> None:
         "AWS_SECRET_ACCESS_KEY": "testing",
     }
     assert _run(CALL_PROBE, env) == "EndpointConnectionError\naws DescribeCluster us-east-1\n"
+
+
+# The reconciler's handler, invoked with a sampled trace: which handler-response metadata the
+# X-Ray SDK emits. A pass's report can list an error per group and instance, and X-Ray refuses a
+# segment document over 64 KB, which would lose the pass's whole trace.
+RESPONSE_PROBE = """
+import sys
+sys.path[:0] = ["functions/reconcile", "layers/winnodes", "."]
+import app
+from aws_xray_sdk.core import xray_recorder
+from localcloud.deployment import lambda_context
+
+emitted = []
+xray_recorder.emitter.send_entity = lambda entity: emitted.append(entity.to_dict())
+
+outcome = app.lambda_handler({"not": "a schedule tick"}, lambda_context("reconcile"))
+metadata = [key for entity in emitted for ns in entity.get("metadata", {}).values() for key in ns]
+print(outcome["status"], sorted(metadata))
+"""
+
+
+def test_the_reconcilers_report_is_not_put_in_its_trace() -> None:
+    env = _lambda_env("reconcile") | {"_X_AMZN_TRACE_ID": SAMPLED_TRACE_HEADER}
+    # The last line: before it, the handler's log and metrics lines.
+    assert _run(RESPONSE_PROBE, env).splitlines()[-1] == "rejected []"
