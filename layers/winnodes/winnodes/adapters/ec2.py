@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import botocore.exceptions
 
-from winnodes.adapters.aws import all_pages, aws_call, error_code
+from winnodes.adapters.aws import aws_call, error_code
 from winnodes.errors import AwsError
 from winnodes.ports import Instance, InstancePlatform, InstanceProfileRole
 
@@ -22,6 +23,7 @@ _TAG_BATCH = 200
 # A terminated instance, or one launched so recently that EC2 does not show it everywhere yet
 # (https://docs.aws.amazon.com/ec2/latest/devguide/eventual-consistency.html).
 _UNKNOWN_INSTANCE = "InvalidInstanceID.NotFound"
+_MESSAGE_WORDS = re.compile(r"[\s'\",]+")
 
 
 class Ec2Instances:
@@ -31,16 +33,37 @@ class Ec2Instances:
         self._tag_batch = tag_batch
 
     def describe_instances(self, instance_ids: Sequence[str]) -> dict[str, Instance]:
-        if not instance_ids:
-            return {}
+        # InstanceIds, not an instance-id filter: while an Availability Zone is disrupted a call
+        # without ids fails, one naming only ids in healthy zones still works
+        # (https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DescribeInstances.html).
+        # Each id once: moto answers a repeated id with a 500.
+        wanted = list(dict.fromkeys(instance_ids))
+        # An unknown id fails the whole call, naming it: ask again without the ids named. Each
+        # round drops at least one id, so there are at most as many calls as ids.
+        while wanted:
+            try:
+                return self._describe(wanted)
+            except botocore.exceptions.ClientError as error:
+                unknown = _unknown_instances(error, wanted)
+                if not unknown:
+                    raise AwsError(f"DescribeInstances failed: {error}") from error
+                wanted = [i for i in wanted if i not in unknown]
+        return {}
+
+    def _describe(self, instance_ids: list[str]) -> dict[str, Instance]:
         paginator = self._ec2.get_paginator("describe_instances")
+        # No MaxResults: DescribeInstances refuses it together with InstanceIds.
+        pages = aws_call(
+            "DescribeInstances",
+            lambda: list(
+                paginator.paginate(
+                    InstanceIds=instance_ids,
+                    Filters=[{"Name": "instance-state-name", "Values": _LIVE_STATES}],
+                )
+            ),
+        )
         found: dict[str, Instance] = {}
-        # Filtering by instance-id (not InstanceIds=) makes unknown ids absent, not an error.
-        filters = [
-            {"Name": "instance-id", "Values": list(instance_ids)},
-            {"Name": "instance-state-name", "Values": _LIVE_STATES},
-        ]
-        for page in all_pages("DescribeInstances", paginator, Filters=filters):
+        for page in pages:
             for reservation in page["Reservations"]:
                 for raw in reservation["Instances"]:
                     instance = _instance(raw)
@@ -87,6 +110,15 @@ class Ec2Instances:
             raise AwsError(f"GetInstanceProfile {name} failed: {error}") from error
         roles = profile.get("Roles", [])
         return InstanceProfileRole(roles[0]["Arn"], roles[0].get("CreateDate")) if roles else None
+
+
+def _unknown_instances(error: botocore.exceptions.ClientError, requested: list[str]) -> set[str]:
+    """The requested ids an InvalidInstanceID.NotFound names. AWS and moto quote them: "The
+    instance ID 'i-1' does not exist", "The instance IDs 'i-1, i-2' do not exist"."""
+    if error_code(error) != _UNKNOWN_INSTANCE:
+        return set()
+    message = str(error.response.get("Error", {}).get("Message", ""))
+    return set(_MESSAGE_WORDS.split(message)) & set(requested)
 
 
 def _instance(raw: Any) -> Instance:

@@ -27,7 +27,7 @@ from winnodes.ports import (
     NodeState,
 )
 
-# DescribeInstances accepts at most 200 values in one filter.
+# Ids per DescribeInstances request (named by InstanceIds: adapters.ec2), as for CreateTags.
 _INSTANCE_BATCH = 200
 
 # In a Lambda invocation, no look or step starts once less than this is left of its time: one
