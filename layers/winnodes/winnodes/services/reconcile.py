@@ -104,6 +104,12 @@ class ReconcileService:
         self._leave = leave
         self._clock = clock
         self._rng = rng or random.Random()  # noqa: S311 - an order, not a secret
+        # Our last accepted heartbeat per held (group, instance), from earlier passes of this
+        # container. Without it a pass knows only when the action began, and once half the hook's
+        # timeout is over would heartbeat every waiting instance at every pass. A heartbeat we
+        # sent reset the timeout of whatever action held the instance then, so counting from it
+        # is never late; a new container starts without (and heartbeats as before).
+        self._heartbeats: dict[tuple[str, str], datetime] = {}
 
     def reconcile(self, *, time_left: timedelta | None = None) -> ReconcileReport:
         """One pass. With `time_left` (a Lambda invocation's), no work starts once less than
@@ -118,6 +124,13 @@ class ReconcileService:
         if budget.limited:
             groups = visiting_order(groups, self._rng.randrange(max(len(groups), 1)))
         view.remember_groups(groups)
+        held = {
+            (g.name, i.instance_id)
+            for g in groups
+            for i in g.instances
+            if _is_held(LifecycleState.parse(i.lifecycle_state))
+        }
+        self._heartbeats = {k: at for k, at in self._heartbeats.items() if k in held}
         _prefetch_instances(view, groups, report)
         clusters: set[ClusterName] = set()
         repairs: list[tuple[ManagedGroup, list[str], bool]] = []  # with: has a warm pool
@@ -378,6 +391,7 @@ class ReconcileService:
         launch_hook, terminate_hook = hooks
         if state is None:
             return
+        key = (managed.auto_scaling_group_name, instance_id)
         returning = state is LifecycleState.WARMED_PENDING_WAIT and self._returning_to_pool(
             instance_id, reuse_on_scale_in=reuse_on_scale_in, view=view
         )
@@ -389,27 +403,48 @@ class ReconcileService:
                     instance_id=instance_id,
                     hook=terminate_hook,
                     returning_to_pool=returning,
+                    last_heartbeat_at=self._heartbeats.get(key),
                 )
-                left = self._leave.advance(leaving, view)
+                try:
+                    left = self._leave.advance(leaving, view)
+                finally:
+                    self._remember_heartbeat(key, leaving.last_heartbeat_at)
                 report.outcomes[type(left.step).__name__] += 1
         elif state.awaits_launch_action and launch_hook is not None:
             report.launch_actions += 1
-            action = LaunchAction(group=managed, instance_id=instance_id, hook=launch_hook)
+            action = LaunchAction(
+                group=managed,
+                instance_id=instance_id,
+                hook=launch_hook,
+                last_heartbeat_at=self._heartbeats.get(key),
+            )
+            try:
+                self._join_looks(action, view, report, budget)
+            finally:
+                self._remember_heartbeat(key, action.last_heartbeat_at)
+
+    def _join_looks(
+        self, action: LaunchAction, view: FleetView, report: ReconcileReport, budget: _Budget
+    ) -> None:
+        joined = self._join.advance(action, view)
+        report.outcomes[type(joined.step).__name__] += 1
+        looks = 1
+        while (
+            joined.progress is JoinProgress.ADVANCED
+            and looks < _LOOKS_PER_LAUNCH
+            and not budget.spent()
+        ):
+            # A step that took effect (tags, role, IPAM, a cordon) is in the view: the next
+            # look follows at once, as in the event's invocation. So a lost event's join gets
+            # as far in one pass as it can without waiting, and the look that waits sends the
+            # heartbeat due, which a step taking effect leaves to it.
             joined = self._join.advance(action, view)
             report.outcomes[type(joined.step).__name__] += 1
-            looks = 1
-            while (
-                joined.progress is JoinProgress.ADVANCED
-                and looks < _LOOKS_PER_LAUNCH
-                and not budget.spent()
-            ):
-                # A step that took effect (tags, role, IPAM, a cordon) is in the view: the next
-                # look follows at once, as in the event's invocation. So a lost event's join
-                # gets as far in one pass as it can without waiting, and the look that waits
-                # sends the heartbeat due, which a step taking effect leaves to it.
-                joined = self._join.advance(action, view)
-                report.outcomes[type(joined.step).__name__] += 1
-                looks += 1
+            looks += 1
+
+    def _remember_heartbeat(self, key: tuple[str, str], at: datetime | None) -> None:
+        if at is not None:
+            self._heartbeats[key] = at
 
     def _returning_to_pool(
         self, instance_id: str, *, reuse_on_scale_in: bool, view: FleetView
