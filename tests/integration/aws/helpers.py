@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
@@ -28,6 +30,22 @@ class Clients:
     ssm: SSMClient
     iam: IAMClient
     sqs: Any  # boto3's stubs for SQS are not installed
+
+
+@contextlib.contextmanager
+def ec2_requests(ec2: EC2Client, operation: str, parameter: str) -> Iterator[list[list[str]]]:
+    """The list `parameter` of every `operation` request `ec2` sends while open, in order."""
+    calls: list[list[str]] = []
+
+    def record(params: dict[str, Any], **_: Any) -> None:
+        calls.append(list(params[parameter]))
+
+    event = f"provide-client-params.ec2.{operation}"
+    ec2.meta.events.register(event, record)
+    try:
+        yield calls
+    finally:
+        ec2.meta.events.unregister(event, record)
 
 
 def user_data(script: str) -> str:

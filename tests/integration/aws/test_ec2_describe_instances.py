@@ -5,13 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime
-from typing import Any
 
 import pytest
 from botocore.stub import Stubber
 
 from localcloud.aws import AwsCloud
-from tests.integration.aws.helpers import Clients
+from tests.integration.aws.helpers import Clients, ec2_requests
 from winnodes.adapters.ec2 import Ec2Instances
 from winnodes.errors import AwsError
 from winnodes.ports import InstancePlatform
@@ -24,14 +23,8 @@ WINDOWS_AMI = "/aws/service/ami-windows-latest/Windows_Server-2022-English-Core-
 @pytest.fixture
 def describe_calls(clients: Clients) -> Iterator[list[list[str]]]:
     """The InstanceIds of every DescribeInstances request the test's EC2 client sends."""
-    calls: list[list[str]] = []
-
-    def record(params: dict[str, Any], **_: Any) -> None:
-        calls.append(list(params["InstanceIds"]))
-
-    clients.ec2.meta.events.register("provide-client-params.ec2.DescribeInstances", record)
-    yield calls
-    clients.ec2.meta.events.unregister("provide-client-params.ec2.DescribeInstances", record)
+    with ec2_requests(clients.ec2, "DescribeInstances", "InstanceIds") as calls:
+        yield calls
 
 
 def launch(aws: AwsCloud, clients: Clients, count: int, *, windows: bool = True) -> list[str]:

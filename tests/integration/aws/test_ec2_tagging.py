@@ -4,12 +4,11 @@ instance EC2 does not know does not cost the others their tags."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import Any
 
 import pytest
 
 from localcloud.aws import AwsCloud
-from tests.integration.aws.helpers import Clients, Group, instances
+from tests.integration.aws.helpers import Clients, Group, ec2_requests, instances
 from winnodes.adapters.ec2 import Ec2Instances
 
 TAGS = {"kubernetes.io/cluster/prod": "owned", "team": "windows"}
@@ -19,14 +18,8 @@ UNKNOWN = "i-0123456789abcdef0"  # well formed, never launched
 @pytest.fixture
 def create_tags_calls(clients: Clients) -> Iterator[list[list[str]]]:
     """The Resources of every CreateTags request the test's EC2 client sends."""
-    calls: list[list[str]] = []
-
-    def record(params: dict[str, Any], **_: Any) -> None:
-        calls.append(list(params["Resources"]))
-
-    clients.ec2.meta.events.register("provide-client-params.ec2.CreateTags", record)
-    yield calls
-    clients.ec2.meta.events.unregister("provide-client-params.ec2.CreateTags", record)
+    with ec2_requests(clients.ec2, "CreateTags", "Resources") as calls:
+        yield calls
 
 
 def tags_of(clients: Clients, instance_ids: list[str]) -> dict[str, dict[str, str]]:
