@@ -59,13 +59,19 @@ def arn_like(arn: str, pattern: str) -> bool:
     """IAM's ArnLike: each of the six colon-separated parts matched on its own (a wildcard
     never spans a colon between them; the last part, the resource, keeps any colons of its own),
     case-sensitively, `*` any run of characters, `?` any one."""
-    arn_parts = arn.split(":", _ARN_PARTS - 1)
-    pattern_parts = pattern.split(":", _ARN_PARTS - 1)
-    if len(arn_parts) != _ARN_PARTS or len(pattern_parts) != _ARN_PARTS:
-        return False
+    arn_parts, pattern_parts = _arn_parts(arn), _arn_parts(pattern)
+    return arn_parts is not None and pattern_parts is not None and _like(arn_parts, pattern_parts)
+
+
+def _arn_parts(arn: str) -> list[str] | None:
+    parts = arn.split(":", _ARN_PARTS - 1)
+    return parts if len(parts) == _ARN_PARTS else None
+
+
+def _like(parts: Sequence[str], pattern_parts: Sequence[str]) -> bool:
     return all(
         _wildcards(part_pattern).fullmatch(part) is not None
-        for part_pattern, part in zip(pattern_parts, arn_parts, strict=True)
+        for part_pattern, part in zip(pattern_parts, parts, strict=True)
     )
 
 
@@ -73,17 +79,15 @@ def arn_like_every_case(arn: str, patterns: Sequence[str]) -> bool:
     """Whether every spelling of `arn` with the ASCII letters of its path and name (the resource
     after `role/`) in either case is matched by some pattern (`arn_like`), not always the same
     one."""
-    parts = arn.split(":", _ARN_PARTS - 1)
-    if len(parts) != _ARN_PARTS:
+    parts = _arn_parts(arn)
+    if parts is None:
         return False
-    resources = []
-    for pattern in patterns:
-        pattern_parts = pattern.split(":", _ARN_PARTS - 1)
-        if len(pattern_parts) == _ARN_PARTS and all(
-            _wildcards(part_pattern).fullmatch(part) is not None
-            for part_pattern, part in zip(pattern_parts[:-1], parts[:-1], strict=True)
-        ):
-            resources.append(pattern_parts[-1])
+    # The patterns whose partition, service, region and account match: their resource globs.
+    resources = [
+        pattern_parts[-1]
+        for pattern_parts in map(_arn_parts, patterns)
+        if pattern_parts is not None and _like(parts[:-1], pattern_parts[:-1])
+    ]
     kind, slash, path_and_name = parts[-1].partition("/")
     return _every_case_matched(kind + slash, path_and_name, tuple(resources))
 
