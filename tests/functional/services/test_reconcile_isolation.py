@@ -637,6 +637,34 @@ def test_a_pass_describes_only_the_instances_it_may_act_on() -> None:
     ]
 
 
+def test_only_the_instances_of_managed_groups_are_described() -> None:
+    # Marked but not managed (managed=false), marked but unusable (no cluster tag): a pass
+    # leaves these alone, so it need not read their instances either.
+    off = AutoScalingGroup(
+        "off",
+        {"eks-windows-nodes/managed": "false", "eks:cluster-name": "prod"},
+        (GroupInstance("i-0000000000000000b", "Pending:Wait"),),
+    )
+    unusable = AutoScalingGroup(
+        "unusable",
+        {"eks-windows-nodes/managed": "true"},
+        (GroupInstance("i-0000000000000000c", "Pending:Wait"),),
+    )
+    # Its warm pool unreadable: left for the next pass.
+    no_pool = replace(
+        group("pool", "prod", {"i-0000000000000000d": "Pending:Wait"}),
+        warm_pool_error="DescribeWarmPool failed: throttled",
+    )
+    managed = group("win", "prod", {"i-0000000000000000a": "Pending:Wait"})
+    instances = Instances()
+
+    reconciler(
+        [off, unusable, no_pool, managed], Services(), {"prod"}, instances=instances
+    ).reconcile()
+
+    assert instances.described == ["i-0000000000000000a"]
+
+
 def test_within_a_group_no_held_instance_is_started_once_the_time_is_spent() -> None:
     clusters = Clusters(known={"prod"})
     services = SlowSteps(clock=clusters.clock)

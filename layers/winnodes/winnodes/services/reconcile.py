@@ -529,12 +529,20 @@ def _instance_failed(
 def _prefetch_instances(
     view: FleetView, groups: list[AutoScalingGroup], report: ReconcileReport
 ) -> None:
-    """Every instance the pass may act on, in DescribeInstances pages of 200. Should that fail
-    (throttled past the SDK's retries), each instance is read when needed instead, within its
-    group's or its own error handling: one failed read must not cost every group its step."""
+    """Every instance the pass may act on, in DescribeInstances pages of 200: those of the groups
+    it reconciles (not of a group marked but not managed, or unusable, or whose warm pool could
+    not be read). Should that fail (throttled past the SDK's retries), each instance is read
+    when needed instead, within its group's or its own error handling: one failed read must not
+    cost every group its step."""
+    reconciled = (
+        g
+        for g in groups
+        if g.warm_pool_error is None
+        and isinstance(discover_managed_group(g.name, g.tags), ManagedGroup)
+    )
     try:
         view.prefetch_instances(
-            i.instance_id for g in groups for i in g.instances if _may_act_on(i.lifecycle_state)
+            i.instance_id for g in reconciled for i in g.instances if _may_act_on(i.lifecycle_state)
         )
     except WinNodesError as error:
         report.errors.append(f"describing the groups' instances: {error}")
