@@ -18,11 +18,12 @@ class StaticToken:
 
 class FixedAnswerServers:
     """Starts servers on 127.0.0.1 that read a request's head and send `answer`; TLS with
-    `tls` (a server context). `close()` stops them all. `answered`: how many requests got the
-    answer, on all of them."""
+    `tls` (a server context). `close()` stops them all. `requests`: how many requests they
+    read, all of them together, counted before the answer goes out, so that a client holding
+    its answer sees its request counted."""
 
     def __init__(self) -> None:
-        self.answered = 0
+        self.requests = 0
         self._stop = threading.Event()
         self._listeners: list[socket.socket] = []
         self._threads: list[threading.Thread] = []
@@ -56,7 +57,7 @@ class FixedAnswerServers:
                     request = b""
                     while b"\r\n\r\n" not in request and (chunk := peer.recv(65536)):
                         request += chunk
+                    self.requests += 1
                     peer.sendall(answer)
-                    self.answered += 1
             except OSError:  # a client that refused our certificate, or hung up
                 connection.close()

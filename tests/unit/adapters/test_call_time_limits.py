@@ -42,7 +42,7 @@ def test_an_aws_call_the_endpoint_keeps_failing_is_tried_the_counted_number_of_t
     with pytest.raises(botocore.exceptions.ClientError, match="503"):
         eks.describe_cluster(name="prod")
 
-    assert unavailable_endpoint.answered == aws.ATTEMPTS
+    assert unavailable_endpoint.requests == aws.ATTEMPTS
 
 
 def test_aws_clients_wait_as_long_as_the_time_limit_counts(
