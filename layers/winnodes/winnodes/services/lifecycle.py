@@ -34,16 +34,23 @@ def skipped_test_notification() -> Outcome:
     return {"status": "skipped", "reason": TEST_NOTIFICATION}
 
 
-def _unknown_cluster(error: ClusterNotFoundError) -> Outcome:
-    """The group's cluster tag names no cluster: bad input (safety rule 5), refused with nothing
-    changed and returned, not raised, as Lambda's retries would find no cluster either. The
-    action is left to its hook's default result; the reconciler names the group at every pass."""
+def _rejected(message: str, field: str, reason: str, **log: str) -> Outcome:
+    """Bad input (safety rule 5): refused with nothing changed, and returned, not raised, as
+    Lambda's retries of the same event would be refused again."""
     metrics.add_metric(name="EventRejected", unit="Count", value=1)
-    logger.error(
+    logger.error(message, extra={"field": field, "reason": reason, **log})
+    return {"status": "rejected", "field": field, "reason": reason}
+
+
+def _unknown_cluster(error: ClusterNotFoundError) -> Outcome:
+    """The group's cluster tag names no cluster: the action is left to its hook's default
+    result; the reconciler names the group at every pass."""
+    return _rejected(
         "the group's cluster does not exist: its lifecycle action is left alone",
-        extra={"cluster": error.cluster, "reason": str(error)},
+        "cluster",
+        str(error),
+        cluster=error.cluster,
     )
-    return {"status": "rejected", "field": "cluster", "reason": str(error)}
 
 
 class LifecycleEvents:
@@ -63,11 +70,7 @@ class LifecycleEvents:
         try:
             event = classify_lifecycle_event(raw)
         except InvalidInputError as error:
-            metrics.add_metric(name="EventRejected", unit="Count", value=1)
-            logger.error(
-                "malformed lifecycle event", extra={"field": error.field, "reason": error.reason}
-            )
-            return {"status": "rejected", "field": error.field, "reason": error.reason}
+            return _rejected("malformed lifecycle event", error.field, error.reason)
         if isinstance(event, LifecycleTestNotification):
             return skipped_test_notification()
         try:
