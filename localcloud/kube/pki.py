@@ -34,12 +34,15 @@ class RunPki:
         return self.ca_cert.read_bytes()
 
 
-def create_pki(directory: Path) -> RunPki:
+def create_pki(directory: Path, *, key_identifiers: bool = True) -> RunPki:
+    """`key_identifiers=False` leaves out the CA's Subject Key Identifier and the serving
+    certificates' Authority Key Identifier, like the CA of an EKS cluster first created on
+    Kubernetes 1.16 or earlier (kubernetes-client/python PR #2417)."""
     directory.mkdir(parents=True, exist_ok=True)
     now = datetime.now(UTC) - timedelta(minutes=5)
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localcloud-ca")])
-    ca_cert = (
+    ca_builder = (
         x509.CertificateBuilder()
         .subject_name(ca_name)
         .issuer_name(ca_name)
@@ -62,17 +65,18 @@ def create_pki(directory: Path) -> RunPki:
             ),
             critical=True,
         )
-        .add_extension(
+    )
+    if key_identifiers:
+        ca_builder = ca_builder.add_extension(
             x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False
         )
-        .sign(ca_key, hashes.SHA256())
-    )
+    ca_cert = ca_builder.sign(ca_key, hashes.SHA256())
     ca_path = directory / "ca.crt"
     ca_path.write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
 
     def serving(name: str, dns_names: list[str]) -> CertPair:
         key = ec.generate_private_key(ec.SECP256R1())
-        cert = (
+        builder = (
             x509.CertificateBuilder()
             .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)]))
             .issuer_name(ca_name)
@@ -92,12 +96,13 @@ def create_pki(directory: Path) -> RunPki:
                 ),
                 critical=False,
             )
-            .add_extension(
+        )
+        if key_identifiers:
+            builder = builder.add_extension(
                 x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),
                 critical=False,
             )
-            .sign(ca_key, hashes.SHA256())
-        )
+        cert = builder.sign(ca_key, hashes.SHA256())
         pair = CertPair(cert=directory / f"{name}.crt", key=directory / f"{name}.key")
         pair.cert.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
         _write_private(pair.key, key)

@@ -17,10 +17,10 @@ class StaticToken:
 
 
 class FixedAnswerServers:
-    """Starts servers on 127.0.0.1 that read a request's head and send `answer`; TLS with
-    `tls` (a server context). `close()` stops them all. `requests`: how many requests they
-    read, all of them together, counted before the answer goes out, so that a client holding
-    its answer sees its request counted."""
+    """Starts servers (on 127.0.0.1 unless told) that read a request's head and send
+    `answer`; TLS with `tls` (a server context). `close()` stops them all. `requests`: how many
+    requests they read, all of them together, counted before the answer goes out, so that a
+    client holding its answer sees its request counted."""
 
     def __init__(self) -> None:
         self.requests = 0
@@ -28,15 +28,17 @@ class FixedAnswerServers:
         self._listeners: list[socket.socket] = []
         self._threads: list[threading.Thread] = []
 
-    def start(self, answer: bytes, *, tls: ssl.SSLContext | None = None) -> str:
-        listener = socket.create_server(("127.0.0.1", 0))
+    def start(
+        self, answer: bytes, *, tls: ssl.SSLContext | None = None, host: str = "127.0.0.1"
+    ) -> str:
+        listener = socket.create_server((host, 0))
         listener.settimeout(0.1)
         self._listeners.append(listener)
         thread = threading.Thread(target=self._serve, args=(listener, answer, tls), daemon=True)
         self._threads.append(thread)
         thread.start()
         scheme = "https" if tls else "http"
-        return f"{scheme}://127.0.0.1:{listener.getsockname()[1]}"
+        return f"{scheme}://{host}:{listener.getsockname()[1]}"
 
     def close(self) -> None:
         self._stop.set()

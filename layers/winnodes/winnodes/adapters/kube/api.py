@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import ssl
 from collections.abc import Iterator, Mapping
 from datetime import timedelta
 from types import TracebackType
@@ -13,6 +14,7 @@ from urllib3.connectionpool import ConnectionPool
 from urllib3.exceptions import ReadTimeoutError
 from urllib3.response import BaseHTTPResponse
 from urllib3.util.retry import Retry
+from urllib3.util.ssl_ import create_urllib3_context
 
 from winnodes.adapters.kube.official import ApiException, Configuration, RESTClientObject
 from winnodes.adapters.kube.token import BearerToken
@@ -83,9 +85,9 @@ class KubeApi:
             total=_RETRIES, allowed_methods=Retry.DEFAULT_ALLOWED_METHODS | _RETRIED_WHEN_DROPPED
         )
         self._rest = RESTClientObject(configuration)
-        # The CA in memory, not in a file: a file in a shared temporary directory could be
-        # planted or swapped. urllib3 makes its connection pools (and TLS contexts) on first use.
-        self._rest.pool_manager.connection_pool_kw["ca_cert_data"] = ca_pem
+        self._rest.pool_manager.connection_pool_kw["ssl_context"] = _tls_context(
+            self.endpoint, ca_pem
+        )
 
     def get(self, path: str, *, query: Mapping[str, str] | None = None) -> JsonObject:
         return self._request("GET", path, query=query)
@@ -188,6 +190,24 @@ def _status_message(body: Any) -> str:
     except (TypeError, ValueError):
         return str(body)[:200]
     return str(status.get("message", "")) if isinstance(status, dict) else ""
+
+
+def _tls_context(endpoint: str, ca_pem: str) -> ssl.SSLContext:
+    """Trusts the cluster's CA alone, kept in memory, not in a file: a file in a shared
+    temporary directory could be planted or swapped. One per API server: a context gathers every
+    CA loaded into it.
+
+    Not X.509 strict, which Python 3.13 and urllib3 2.4 turn on: strict refuses a CA without key
+    identifiers, and the CA of an EKS cluster first created on Kubernetes 1.16 or earlier is one
+    (kubernetes-client/python#2394); kubectl accepts it. Chain, signature, validity and host name
+    are verified as before."""
+    context = create_urllib3_context(cert_reqs=ssl.CERT_REQUIRED)
+    context.verify_flags &= ~ssl.VERIFY_X509_STRICT
+    try:
+        context.load_verify_locations(cadata=ca_pem)
+    except ssl.SSLError as error:
+        raise KubernetesError(f"{endpoint}: the cluster CA is not a PEM certificate") from error
+    return context
 
 
 def _ca_pem(endpoint: str, ca_base64: str) -> str:
