@@ -204,7 +204,8 @@ def test_a_rewritten_list_quotes_what_go_yaml_would_read_as_a_boolean() -> None:
 
 def test_duplicates_already_there_are_completed_not_removed() -> None:
     entry = {"rolearn": ROLE_TEXT, "username": NODE_USERNAME, "groups": ["system:nodes"]}
-    merge = merge_node_role({"mapRoles": yaml.safe_dump([entry, entry])}, ROLE)
+    twin = {**entry, "groups": ["system:nodes"]}  # an equal entry, not an alias of it
+    merge = merge_node_role({"mapRoles": yaml.safe_dump([entry, twin])}, ROLE)
     roles = roles_of(merge.data)
     assert len(roles) == 2
     assert all(set(WINDOWS_NODE_GROUPS) <= set(r["groups"]) for r in roles)

@@ -227,7 +227,9 @@ def _yaml_list(data: Mapping[str, str], key: str) -> list[Any]:
         return []
     yaml = _yaml()
     try:
-        loaded = yaml.safe_load(text)
+        loaded = _load(text)
+    except _AliasFound:
+        raise MalformedAwsAuthError(key, "uses a YAML alias (*name), which is refused") from None
     # ValueError: PyYAML builds dates and numbers eagerly (`2001-02-30` raises it).
     except (yaml.YAMLError, ValueError, RecursionError) as exc:
         raise MalformedAwsAuthError(key, f"not valid YAML ({type(exc).__name__})") from None
@@ -281,7 +283,7 @@ def _with_entry_appended(text: str | None, entries: Sequence[Entry]) -> str | No
     appended = text + ("" if text.endswith("\n") else "\n") + _dump_entries(entries[-1:])
     yaml = _yaml()
     try:
-        loaded = yaml.safe_load(appended)
+        loaded = _load(appended)
     except (yaml.YAMLError, ValueError, RecursionError):
         return None
     return appended if loaded == list(entries) else None
@@ -297,22 +299,53 @@ def _dump_entries(entries: Sequence[Entry]) -> str:
         allow_unicode=True,
     )
     # Never write what we could not read back identically.
-    if yaml.safe_load(rendered) != list(entries):
+    if _load(rendered) != list(entries):
         raise MalformedAwsAuthError(MAP_ROLES, "cannot be rewritten without changing an entry")
     return rendered
 
 
+def _load(text: str) -> Any:
+    """YAML without aliases. An alias is a reference, and a few hundred bytes of nested ones
+    expand to billions of items that every comparison of the merge would walk; go-yaml v2
+    refuses such a document ("excessive aliasing") and aws-auth has no use for them."""
+    return _yaml().load(text, Loader=_loader())
+
+
+class _AliasFound(Exception):
+    pass
+
+
+@cache
+def _loader() -> type:
+    yaml = _yaml()
+
+    class NoAliasSafeLoader(yaml.SafeLoader):  # type: ignore[name-defined,misc]
+        def compose_node(self, parent: Any, index: Any) -> Any:
+            if self.check_event(yaml.AliasEvent):
+                raise _AliasFound
+            return super().compose_node(parent, index)
+
+    return NoAliasSafeLoader
+
+
 @cache
 def _go_dumper() -> type:
-    """A SafeDumper that also quotes the strings y, Y, n and N: PyYAML writes them bare, and
-    the authenticator's YAML 1.1 reader (go-yaml v2) takes them for booleans."""
+    """A SafeDumper that quotes every string the authenticator's reader (go-yaml v2, YAML 1.1)
+    would take for something else, where PyYAML writes it bare: the booleans y, Y, n and N, and
+    numbers as Go spells them (`1e5`, `0o17`, `0X1F`, `08`: go-yaml tries strconv.ParseInt with
+    base 0, then a float, on any scalar that starts like a number). Quoting more than needed is
+    harmless: a quoted scalar is a string to every reader. Never writes aliases."""
     yaml = _yaml()
 
     class GoSafeDumper(yaml.SafeDumper):  # type: ignore[name-defined,misc]
-        pass
+        def ignore_aliases(self, data: Any) -> bool:
+            return True
 
     GoSafeDumper.add_implicit_resolver(
         "tag:yaml.org,2002:bool", re.compile(r"^(?:y|Y|n|N)$"), list("yYnN")
+    )
+    GoSafeDumper.add_implicit_resolver(
+        "tag:yaml.org,2002:float", re.compile(r"^[-+]?\.?[0-9]"), list("-+.0123456789")
     )
     return GoSafeDumper
 
