@@ -212,15 +212,15 @@ def test_duplicates_already_there_are_completed_not_removed() -> None:
     assert AwsAuthWarningKind.DUPLICATE_ROLE_ENTRIES in kinds(merge)
 
 
-def test_foreign_username_is_kept_and_reported() -> None:
+def test_another_node_username_for_the_role_is_refused_and_left_as_it_is() -> None:
     entry = {
         "rolearn": ROLE_TEXT,
         "username": "system:node:{{SessionName}}",
         "groups": list(WINDOWS_NODE_GROUPS),
     }
-    merge = merge_node_role({"mapRoles": yaml.safe_dump([entry])}, ROLE)
-    assert not merge.changed
-    assert kinds(merge) == {AwsAuthWarningKind.UNEXPECTED_USERNAME}
+    with pytest.raises(MalformedAwsAuthError, match="can register only as") as raised:
+        merge_node_role({"mapRoles": yaml.safe_dump([entry])}, ROLE)
+    assert raised.value.key == "mapRoles[0]"
 
 
 def test_same_name_in_another_account_is_a_different_role() -> None:
@@ -322,9 +322,8 @@ def maps_role(entry: dict[str, Any]) -> bool:
     return isinstance(arn, str) and arn.lower() == ROLE_TEXT.lower()
 
 
-def as_node(entry: dict[str, Any]) -> bool:
-    username = field(entry, "username")
-    return isinstance(username, str) and username.startswith("system:node:")
+def as_windows_node(entry: dict[str, Any]) -> bool:
+    return field(entry, "username") == NODE_USERNAME
 
 
 def is_complete(entry: dict[str, Any]) -> bool:
@@ -337,8 +336,8 @@ def live_entries(data: dict[str, str]) -> list[dict[str, Any]]:
 
 
 def refused(data: dict[str, str]) -> bool:
-    """The merge must refuse: the role is mapped to an identity that is not a node."""
-    return any(not as_node(e) for e in live_entries(data))
+    """The merge must refuse: the role is mapped to another identity than a Windows node's."""
+    return any(not as_windows_node(e) for e in live_entries(data))
 
 
 TEXT = st.text(st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")), max_size=12)
@@ -374,13 +373,13 @@ def spelled(draw: st.DrawFn, name: str) -> str:
 
 @st.composite
 def complete_entries(draw: st.DrawFn) -> dict[str, Any]:
-    """An entry an operator already wrote for the role: path-less ARN in any case, a node's
-    username, all three Windows groups in any order among others, maybe keys of their own."""
+    """An entry an operator already wrote for the role: path-less ARN in any case, a Windows
+    node's username, all three Windows groups in any order among others, maybe keys of their own."""
     arn = draw(st.sampled_from([ROLE_TEXT, ROLE_TEXT.upper(), ROLE_TEXT.lower()]))
     groups = draw(st.permutations([*WINDOWS_NODE_GROUPS, *draw(st.sets(st.just("team:x")))]))
     entry: dict[str, Any] = {
         spelled(draw, "rolearn"): arn,
-        spelled(draw, "username"): draw(USERNAMES.filter(lambda u: u != "admin")),
+        spelled(draw, "username"): NODE_USERNAME,
         spelled(draw, "groups"): groups,
     }
     return entry | draw(EXTRA)

@@ -59,7 +59,6 @@ class AwsAuthWarningKind(StrEnum):
     ROLE_SHARED_WITH_LINUX = "role-shared-with-linux"
     DUPLICATE_ROLE_ENTRIES = "duplicate-role-entries"
     ROLE_ARN_HAD_PATH = "role-arn-had-path"
-    UNEXPECTED_USERNAME = "unexpected-username"
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,7 +123,8 @@ def merge_node_role(data: Mapping[str, str] | None, role: RoleArn) -> AwsAuthMer
     An existing entry for the role gains the missing groups (its other fields kept); otherwise one
     entry is appended. Only `mapRoles` is rewritten, and only when its content changes. An entry
     that maps the role to an identity that is not a node is refused: node groups added to it
-    would give that identity rights it did not have."""
+    would give that identity rights it did not have. So is one that maps it to another node
+    username than NODE_USERNAME: no Windows node could register under it."""
     original = {} if data is None else dict(data)
     document = parse_aws_auth(original)
     roles = [copy.deepcopy(entry) for entry in document.map_roles]
@@ -162,12 +162,14 @@ def merge_node_role(data: Mapping[str, str] | None, role: RoleArn) -> AwsAuthMer
                 "or give the Windows nodes a role of their own",
             )
         if username != NODE_USERNAME:
-            warnings.append(
-                AwsAuthWarning(
-                    AwsAuthWarningKind.UNEXPECTED_USERNAME,
-                    f"username for {role} is {username!r}, "
-                    f"Windows nodes expect {NODE_USERNAME!r}; left as is",
-                )
+            # A Windows node registers under its private DNS name, and the Node authorizer
+            # lets system:node:<name> write only the Node <name>: under any other username
+            # it never registers, and the join would wait for its deadline in vain.
+            raise MalformedAwsAuthError(
+                f"{MAP_ROLES}[{index}]",
+                f"maps {role} to username {username!r}; a Windows node can register only as "
+                f"{NODE_USERNAME}: change the username, or give the Windows nodes a role of "
+                "their own",
             )
         groups_key = _spelling(entry, "groups")
         groups: list[Any] = list(entry.get(groups_key) or [])
