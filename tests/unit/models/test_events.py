@@ -286,8 +286,8 @@ def launch(raw: dict[str, Any]) -> LaunchLifecycleEvent:
 
 # Parameter limits of CompleteLifecycleAction, which these values are passed back to:
 # https://docs.aws.amazon.com/autoscaling/ec2/APIReference/API_CompleteLifecycleAction.html
-# LifecycleActionToken: exactly 36 characters; AutoScalingGroupName: 1-255; LifecycleHookName:
-# 1-255 of [A-Za-z0-9-_/].
+# LifecycleActionToken: exactly 36 characters; AutoScalingGroupName: 1-255, of the characters
+# below; LifecycleHookName: 1-255 of [A-Za-z0-9-_/].
 @pytest.mark.parametrize(
     ("token", "reason"),
     [
@@ -309,7 +309,17 @@ def test_a_lifecycle_action_token_of_36_characters_is_kept() -> None:
     assert evt.detail.lifecycle_action_token == "c" * 36
 
 
-@pytest.mark.parametrize("name", ["a", "n" * 255, "prod windows (2022) é"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "a",
+        "n" * 255,
+        "prod windows (2022) é",
+        "prod\twindows\r\n",
+        "prod\x7f\x80windows\x9f",  # DEL and the C1 controls are AWS's to take
+        "prod \U0001f600",
+    ],
+)
 def test_a_group_name_of_1_to_255_characters_is_kept(name: str) -> None:
     evt = classify_lifecycle_event(launch_with(AutoScalingGroupName=name))
     assert evt.detail.auto_scaling_group_name == name
@@ -325,6 +335,55 @@ def test_a_group_name_of_1_to_255_characters_is_kept(name: str) -> None:
 def test_a_group_name_outside_1_to_255_characters_is_refused(name: str, reason: str) -> None:
     error = refused(launch_with(AutoScalingGroupName=name))
     assert (error.field, error.reason) == ("detail.AutoScalingGroupName", reason)
+
+
+# A group name's characters as botocore's autoscaling model has them (shape ResourceName):
+# [\u0020-\uD7FF\uE000-\uFFFD\uD800\uDC00-\uDBFF\uDFFF\r\n\t], the pair of surrogates being
+# Java's spelling of U+10000 to U+10FFFF. AWS refuses any other (DescribeAutoScalingGroups answers
+# ValidationError): such a name is malformed input, refused before any call.
+GROUP_NAME_CHARACTERS = st.characters(
+    min_codepoint=0x20, exclude_categories=["Cs"], exclude_characters="\ufffe\uffff"
+) | st.sampled_from("\t\n\r")
+REFUSED_GROUP_NAME_CHARACTERS = st.one_of(
+    st.characters(max_codepoint=0x1F, exclude_characters="\t\n\r"),
+    st.sampled_from("\ufffe\uffff"),
+    st.integers(0xD800, 0xDFFF).map(chr),  # a lone surrogate, as json.loads reads "\ud800"
+)
+MISMATCH = "String should match pattern"
+
+
+@pytest.mark.parametrize(
+    ("name", "reason"),
+    [
+        ("prod\x01windows", MISMATCH),
+        ("\x00", MISMATCH),
+        ("prod\x1b[31mwindows", MISMATCH),
+        ("prod\ufffe", MISMATCH),
+        ("prod\uffff", MISMATCH),
+        ("prod\ud800", "Input should be a valid string"),
+    ],
+)
+def test_a_group_name_with_a_character_aws_refuses_is_refused(name: str, reason: str) -> None:
+    error = refused(launch_with(AutoScalingGroupName=name))
+    assert error.field == "detail.AutoScalingGroupName"
+    assert error.reason.startswith(reason)
+
+
+@given(st.text(GROUP_NAME_CHARACTERS, min_size=1, max_size=255))
+def test_every_group_name_aws_takes_is_kept(name: str) -> None:
+    assert launch(launch_with(AutoScalingGroupName=name)).detail.auto_scaling_group_name == name
+
+
+@given(
+    st.text(GROUP_NAME_CHARACTERS, max_size=254),
+    st.integers(min_value=0, max_value=254),
+    REFUSED_GROUP_NAME_CHARACTERS,
+)
+def test_every_group_name_with_a_character_aws_refuses_is_refused(
+    name: str, at: int, character: str
+) -> None:
+    error = refused(launch_with(AutoScalingGroupName=name[:at] + character + name[at:]))
+    assert error.field == "detail.AutoScalingGroupName"
 
 
 @pytest.mark.parametrize("name", ["a", "h" * 255, "eks/windows-nodes_Join-2"])

@@ -34,8 +34,19 @@ TERMINATE_DETAIL_TYPE: Final = "EC2 Instance-terminate Lifecycle Action"
 SCHEDULED_DETAIL_TYPE: Final = "Scheduled Event"
 TEST_NOTIFICATION: Final = "autoscaling:TEST_NOTIFICATION"
 
-# Limits from the Auto Scaling API reference (CompleteLifecycleAction parameters).
-AutoScalingGroupName = Annotated[str, StringConstraints(min_length=1, max_length=255)]
+# Limits from the Auto Scaling API reference (CompleteLifecycleAction parameters). A group name's
+# characters are those of botocore's autoscaling model (shapes ResourceName, XmlStringMaxLen255:
+# no control characters but tab, LF and CR, no lone surrogates, no U+FFFE or U+FFFF): a name AWS
+# refuses is malformed input, refused here before any call, not a DescribeAutoScalingGroups
+# ValidationError that fails the invocation and its retries.
+AutoScalingGroupName = Annotated[
+    str,
+    StringConstraints(
+        min_length=1,
+        max_length=255,
+        pattern=r"^[\u0020-\uD7FF\uE000-\uFFFD\U00010000-\U0010FFFF\t\n\r]+$",
+    ),
+]
 LifecycleHookName = Annotated[
     str, StringConstraints(min_length=1, max_length=255, pattern=r"^[A-Za-z0-9\-_/]+$")
 ]
