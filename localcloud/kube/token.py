@@ -47,7 +47,9 @@ class PresignedCallerIdentity:
 
     @property
     def expires_at(self) -> datetime:
-        return self.signed_at + self.expires_in
+        # 15 minutes from X-Amz-Date, whatever X-Amz-Expires says (only its range is checked):
+        # aws-iam-authenticator pkg/token Verify, as STS ignores the parameter.
+        return self.signed_at + MAX_TOKEN_LIFETIME
 
 
 def encode_token(url: str) -> str:

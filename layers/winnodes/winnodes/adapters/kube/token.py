@@ -2,7 +2,7 @@
 
 As aws-iam-authenticator (pkg/token) and `aws eks get-token` build them: the request carries the
 signed header `x-k8s-aws-id: <cluster>`, the token is `k8s-aws-v1.` + URL-safe base64 of the URL
-without padding, and the API server accepts it for 15 minutes."""
+without padding, and the API server accepts it for 15 minutes from its X-Amz-Date."""
 
 from __future__ import annotations
 
@@ -20,6 +20,10 @@ if TYPE_CHECKING:
 TOKEN_PREFIX = "k8s-aws-v1."  # noqa: S105 - a public prefix, not a secret
 CLUSTER_HEADER = "x-k8s-aws-id"
 TOKEN_LIFETIME_SECONDS = 900
+# X-Amz-Expires, which STS ignores: the token lasts TOKEN_LIFETIME_SECONDS from X-Amz-Date
+# whatever it says. 60 as aws-iam-authenticator (pkg/token requestPresignParam) and
+# `aws eks get-token` (URL_TIMEOUT) send it; authenticators up to 0.3.0 refuse more than 60.
+PRESIGN_EXPIRES_SECONDS = 60
 # Refresh a minute early so no request goes out with a token about to expire.
 REFRESH_MARGIN_SECONDS = 60
 _BEFORE_SIGN = "before-sign.sts.GetCallerIdentity"
@@ -37,7 +41,7 @@ def eks_token(sts: STSClient, cluster_name: str) -> str:
         url = aws_call(
             "STS GetCallerIdentity presign",
             lambda: sts.generate_presigned_url(
-                "get_caller_identity", ExpiresIn=TOKEN_LIFETIME_SECONDS, HttpMethod="GET"
+                "get_caller_identity", ExpiresIn=PRESIGN_EXPIRES_SECONDS, HttpMethod="GET"
             ),
         )
     finally:
