@@ -323,7 +323,7 @@ def maps_role(entry: dict[str, Any]) -> bool:
 
 
 def as_windows_node(entry: dict[str, Any]) -> bool:
-    return field(entry, "username") == NODE_USERNAME
+    return bool(field(entry, "username") == NODE_USERNAME)
 
 
 def is_complete(entry: dict[str, Any]) -> bool:
