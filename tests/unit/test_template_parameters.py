@@ -9,6 +9,7 @@ reads the same way (classes, bounded repeats, lookaheads), and are matched here 
 from __future__ import annotations
 
 import json
+import re
 from datetime import timedelta
 from typing import Any
 
@@ -43,6 +44,12 @@ def code_accepts(variable: str, value: str) -> bool:
 
 def accepts(parameter: str, value: str) -> bool:
     return parameter_accepts(PARAMETERS[parameter], value)
+
+
+def pattern_accepts(parameter: str, value: str) -> bool:
+    """The AllowedPattern alone, without the MaxLength the functions' environment sets (see
+    test_template_environment_size.py)."""
+    return re.fullmatch(PARAMETERS[parameter]["AllowedPattern"], value) is not None
 
 
 def has_extra_tags(value: str) -> bool:
@@ -152,13 +159,13 @@ def test_the_tags_pattern_takes_what_json_dumps_writes_exactly_when_the_code_doe
     tags: dict[str, str],
 ) -> None:
     value = json.dumps(tags, ensure_ascii=False)
-    assert accepts("ExtraInstanceTags", value) == code_accepts("EXTRA_INSTANCE_TAGS", value)
+    assert pattern_accepts("ExtraInstanceTags", value) == code_accepts("EXTRA_INSTANCE_TAGS", value)
 
 
 @given(bmp_tags)
 def test_escaped_tags_are_counted_as_the_code_counts_them(tags: dict[str, str]) -> None:
     value = json.dumps(tags)  # every non-ASCII character as \uXXXX
-    assert accepts("ExtraInstanceTags", value) == code_accepts("EXTRA_INSTANCE_TAGS", value)
+    assert pattern_accepts("ExtraInstanceTags", value) == code_accepts("EXTRA_INSTANCE_TAGS", value)
 
 
 @given(st.dictionaries(tag_keys, tag_values, max_size=4), st.sampled_from(["", " ", "\n  "]))
@@ -166,7 +173,7 @@ def test_the_extra_tags_condition_agrees_with_the_code_on_every_value_the_patter
     tags: dict[str, str], padding: str
 ) -> None:
     value = padding + json.dumps(tags, indent=2 if padding else None) + padding
-    if accepts("ExtraInstanceTags", value):
+    if pattern_accepts("ExtraInstanceTags", value):
         tags_read = Settings.from_env({"EXTRA_INSTANCE_TAGS": value}).extra_instance_tags
         assert has_extra_tags(value) == bool(tags_read)
 
@@ -203,12 +210,35 @@ def test_no_tags_switches_the_broader_tagging_permission_off(value: str) -> None
 )
 def test_the_tags_pattern_refuses_what_the_code_refuses(value: str) -> None:
     assert not code_accepts("EXTRA_INSTANCE_TAGS", value)
+    assert not pattern_accepts("ExtraInstanceTags", value)
+
+
+def test_forty_seven_tags_pass_the_pattern_but_not_the_length() -> None:
+    value = json.dumps({f"team-{n}": "x" * 256 for n in range(47)})
+    assert pattern_accepts("ExtraInstanceTags", value)
+    assert code_accepts("EXTRA_INSTANCE_TAGS", value)
     assert not accepts("ExtraInstanceTags", value)
 
 
-def test_forty_seven_tags_pass_the_pattern() -> None:
-    value = json.dumps({f"team-{n}": "x" * 256 for n in range(47)})
-    assert accepts("ExtraInstanceTags", value) and code_accepts("EXTRA_INSTANCE_TAGS", value)
+def tags_of_length(length: int) -> str:
+    """JSON tags of exactly `length` characters, no value longer than AWS allows (256)."""
+    tags: dict[str, str] = {}
+    while len(json.dumps(tags)) < length:
+        key = f"t{len(tags)}"
+        room = length - len(json.dumps(tags | {key: ""}))
+        tags[key] = "x" * min(max(room, 0), 200)
+    return json.dumps(tags)
+
+
+def test_the_tags_are_held_to_the_length_the_environment_leaves_them() -> None:
+    # As long as MaxLength, and one character longer: the pattern and the code take both.
+    longest = int(PARAMETERS["ExtraInstanceTags"]["MaxLength"])
+    for length, accepted in ((longest, True), (longest + 1, False)):
+        value = tags_of_length(length)
+        assert len(value) == length
+        assert pattern_accepts("ExtraInstanceTags", value)
+        assert code_accepts("EXTRA_INSTANCE_TAGS", value)
+        assert accepts("ExtraInstanceTags", value) is accepted
 
 
 # What the template's comment owns up to: the pattern reads text, not decoded JSON.
@@ -230,7 +260,7 @@ FORTY_SEVEN = json.dumps({f"team-{n}": "x" for n in range(47)})
     ],
 )
 def test_where_the_tags_pattern_and_the_code_differ(value: str, pattern: bool, code: bool) -> None:
-    assert accepts("ExtraInstanceTags", value) is pattern
+    assert pattern_accepts("ExtraInstanceTags", value) is pattern
     assert code_accepts("EXTRA_INSTANCE_TAGS", value) is code
 
 

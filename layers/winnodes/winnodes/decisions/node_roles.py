@@ -29,10 +29,12 @@ ANY_ROLE: Final = ("arn:*:iam::*:role/*",)
 
 # arn:<partition>:iam::<account>:role/<path and name>, wildcards allowed in the three variable
 # parts. The rest is printable ASCII (IAM paths may hold any) except the comma, which separates
-# patterns (a role name with a comma is matched with ? in its place). template.yaml's
-# NodeRoleArns pattern repeats this one; tests/unit/test_template_node_roles.py holds them equal.
+# patterns (a role name with a comma is matched with ? in its place), and `"` and `\`, which no
+# role name holds (a path with one is matched with ?): each would take two bytes of the
+# functions' environment, which Lambda caps at 4 KB in all. template.yaml's NodeRoleArns pattern
+# repeats this one; tests/unit/test_template_node_roles.py holds them equal.
 NODE_ROLE_PATTERN: Final = re.compile(
-    r"arn:[a-z0-9*?-]+:iam::(?:[0-9]{12}|[0-9]*[*?][0-9*?]*):role/[\x21-\x2b\x2d-\x7e]+"
+    r"arn:[a-z0-9*?-]+:iam::(?:[0-9]{12}|[0-9]*[*?][0-9*?]*):role/[\x21\x23-\x2b\x2d-\x5b\x5d-\x7e]+"
 )
 _ARN_PARTS: Final = 6
 
