@@ -252,7 +252,10 @@ class NodeRoleAuthorization:
         metrics.add_metric(name="AccessEntryWrongType", unit="Count", value=1)
         logger.error(
             "the node role's access entry is not of type EC2_WINDOWS; Windows nodes need one. "
-            "Delete it and let the next join create it, or recreate it as EC2_WINDOWS",
+            "If Linux nodes use the role (EKS makes an EC2_LINUX entry for a managed node "
+            "group's role, and deleting it cuts those nodes off), give the Windows nodes a role "
+            "of their own; otherwise delete the entry and let the next join create it, or "
+            "recreate it as EC2_WINDOWS",
             extra={
                 "cluster": connection.name,
                 "role": role.principal_arn,
