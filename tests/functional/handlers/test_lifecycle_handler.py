@@ -61,6 +61,17 @@ def test_hostile_or_broken_events_are_rejected_without_aws_calls(
     assert handler(event, lambda_context("lifecycle"))["status"] == "rejected"
 
 
+# A group name AWS would refuse (a control character, by a direct invoke): rejected before any
+# call, not a DescribeAutoScalingGroups ValidationError failing the invocation, its two retries
+# and a message in the failed-invocations queue.
+@pytest.mark.parametrize("name", ["prod\x01windows", "prod\x1b[31mwindows", "prod\uffff"])
+def test_a_group_name_aws_refuses_is_rejected_naming_the_field(handler: Handler, name: str) -> None:
+    event = load_event("lifecycle-launch")
+    event["detail"]["AutoScalingGroupName"] = name
+    result = handler(event, lambda_context("lifecycle"))
+    assert (result["status"], result["field"]) == ("rejected", "detail.AutoScalingGroupName")
+
+
 def test_test_notification_is_skipped(handler: Handler) -> None:
     result = handler(load_event("lifecycle-test-notification"), lambda_context("lifecycle"))
     assert result == {"status": "skipped", "reason": "autoscaling:TEST_NOTIFICATION"}
