@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import sys
+import traceback
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -98,11 +99,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     except WinNodesError as error:
         _print_error(str(error))
         return EXIT_FAILURE
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as interrupt:
+        _release_quietly(interrupt)
         print(f"winnodes: {args.interrupted}", file=sys.stderr)
         return EXIT_INTERRUPTED
     sys.stdout.write(result.output)
     return result.status
+
+
+def _release_quietly(interrupt: KeyboardInterrupt) -> None:
+    """Frees what the interrupt's frames hold, printing nothing: an object Ctrl-C cut short in
+    its construction (an http.client response before it kept its socket) fails in its __del__,
+    and Python would print that traceback after the one line."""
+    hook = sys.unraisablehook
+    sys.unraisablehook = lambda _: None
+    try:
+        traceback.clear_frames(interrupt.__traceback__)
+    finally:
+        sys.unraisablehook = hook
 
 
 def _print_error(message: str) -> None:

@@ -96,3 +96,32 @@ def test_ctrl_c_while_the_event_is_read_claims_nothing_was_started(
 
     assert status == cli.EXIT_INTERRUPTED
     assert capsys.readouterr() == ("", "winnodes: interrupted\n")
+
+
+class HalfBuiltResponse:
+    """Like http.client.HTTPResponse when Ctrl-C lands in its __init__: its __del__ (close)
+    reads an attribute that was never set."""
+
+    def __init__(self) -> None:
+        raise KeyboardInterrupt
+
+    def __del__(self) -> None:
+        self.fp.close()  # type: ignore[attr-defined]
+
+
+def test_ctrl_c_leaves_no_traceback_of_what_it_cut_short(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    unraisable: list[Any] = []
+    monkeypatch.setattr(sys, "unraisablehook", unraisable.append)
+    monkeypatch.setattr(wiring, "reconcile_service", lambda region=None: HalfBuiltResponse())
+
+    status = cli.main(["reconcile", "--region", "us-east-1"])
+
+    assert status == cli.EXIT_INTERRUPTED
+    assert (
+        capsys.readouterr().err
+        == "winnodes: interrupted; the reconciler finishes what was started\n"
+    )
+    assert unraisable == []  # what Python would print after that line
+    assert sys.unraisablehook == unraisable.append  # put back
