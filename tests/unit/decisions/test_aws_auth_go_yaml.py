@@ -130,7 +130,7 @@ def rewritten(foreign: dict[str, Any]) -> str:
 @pytest.mark.parametrize(
     "plain",
     ["1e5", "+1e5", "0o17", "0O17", "0x1F", "0X1F", "0b1", "0B1", "-0b1", "08", "017", "1_000",
-     "1.", ".5", "-.5", "1.5e3", "yes", "Off", "y", "~", ".NaN", "-.inf", "12"],
+     "1.", ".5", "-.5", "1.5e3", "yes", "Off", "y", "~", ".NaN", "-.inf", "12", "-_0", "0_x1F"],
 )  # fmt: skip
 def test_the_model_reads_go_yaml_numbers_and_words_as_not_text(plain: str) -> None:
     assert not go_yaml_reads_as_text(plain)
@@ -148,7 +148,9 @@ def test_the_model_reads_other_plain_scalars_as_text(plain: str) -> None:
 # --- the merge -------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("value", ["1e5", "+1e5", "0o17", "0X1F", "0B1", "08", "1_0", ".5"])
+@pytest.mark.parametrize(
+    "value", ["1e5", "+1e5", "0o17", "0X1F", "0B1", "08", "1_0", ".5", "-_0", "+_1e5", "0_x1F"]
+)
 def test_a_rewritten_list_quotes_what_go_yaml_would_read_as_a_number(value: str) -> None:
     document = rewritten({"rolearn": FOREIGN_ROLE, "username": value, "groups": [value]})
     assert value not in plain_text_scalars(document)

@@ -346,8 +346,9 @@ def _go_dumper() -> type:
     GoSafeDumper.add_implicit_resolver(
         "tag:yaml.org,2002:bool", re.compile(r"^(?:y|Y|n|N)$"), list("yYnN")
     )
+    # Every string that starts as a number may: go-yaml drops `_` anywhere first (`-_0` is 0).
     GoSafeDumper.add_implicit_resolver(
-        "tag:yaml.org,2002:float", re.compile(r"^[-+]?\.?[0-9]"), list("-+.0123456789")
+        "tag:yaml.org,2002:float", re.compile(r"^[-+.0-9]"), list("-+.0123456789")
     )
     return GoSafeDumper
 
