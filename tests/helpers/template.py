@@ -89,12 +89,17 @@ def alarms(template: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     }
 
 
-def function_environment(template: Mapping[str, Any], function: str) -> dict[str, str]:
+def function_variables(template: Mapping[str, Any], function: str) -> dict[str, Any]:
     """The environment variables a function of the template gets from Globals and its own
-    Environment, the function's winning; only those written as plain text (the others are
-    parameters, known at deploy time)."""
-    variables = {
+    Environment, the function's winning, as written (text, or an intrinsic function)."""
+    return {
         **template["Globals"]["Function"]["Environment"]["Variables"],
         **template["Resources"][function]["Properties"].get("Environment", {}).get("Variables", {}),
     }
+
+
+def function_environment(template: Mapping[str, Any], function: str) -> dict[str, str]:
+    """function_variables written as plain text (the others are parameters, known at deploy
+    time)."""
+    variables = function_variables(template, function)
     return {name: value for name, value in variables.items() if isinstance(value, str)}

@@ -26,7 +26,7 @@ from typing import Any
 
 import pytest
 
-from tests.helpers.template import load_template
+from tests.helpers.template import function_variables, load_template
 
 TEMPLATE = load_template()
 PARAMETERS: dict[str, Any] = TEMPLATE["Parameters"]
@@ -148,14 +148,6 @@ def value_bytes(value: Any) -> int:
     raise ValueError(f"cannot bound {function} in an environment value")
 
 
-def environment(function: str) -> dict[str, Any]:
-    """A function's variables as SAM gives them: Globals', then its own, its own winning."""
-    return {
-        **TEMPLATE["Globals"]["Function"]["Environment"]["Variables"],
-        **TEMPLATE["Resources"][function]["Properties"].get("Environment", {}).get("Variables", {}),
-    }
-
-
 def largest_environment(variables: Mapping[str, Any]) -> int:
     """Bytes of the measured object, {"KEY":"value",...}, every value at its largest."""
     pairs = (len(json.dumps(key)) + 1 + 2 + value_bytes(v) for key, v in variables.items())
@@ -164,7 +156,7 @@ def largest_environment(variables: Mapping[str, Any]) -> int:
 
 @pytest.mark.parametrize("function", FUNCTIONS)
 def test_the_largest_environment_a_deployment_can_set_fits_lambdas_4_kb(function: str) -> None:
-    assert largest_environment(environment(function)) <= LAMBDA_ENVIRONMENT_LIMIT
+    assert largest_environment(function_variables(TEMPLATE, function)) <= LAMBDA_ENVIRONMENT_LIMIT
 
 
 def test_every_function_of_the_template_is_counted() -> None:
