@@ -18,6 +18,7 @@ from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 
 from tests.helpers.golden import GOLDEN, assert_golden
 from tests.helpers.powershell import bootstrap_call_arguments
+from winnodes.adapters.botocore_data import PACKAGED
 
 if TYPE_CHECKING:
     from mypy_boto3_eks import EKSClient
@@ -161,3 +162,63 @@ def test_missing_credentials_are_a_clear_error(moto_endpoint: str) -> None:
     assert result.returncode == 1
     assert result.stdout == ""
     assert "no AWS credentials found" in result.stderr
+
+
+# A run by hand with the profiles engineers use: botocore's own providers assume the role
+# through the trimmed botocore data the CLI reads (winnodes.adapters.botocore_data), which must
+# carry their STS operations, or the run ends in an AttributeError inside botocore.
+OPS_ROLE = f"arn:aws:iam::{DEFAULT_ACCOUNT_ID}:role/windows-ops"
+
+
+def _assumed_roles() -> list[str]:
+    return [role.role_arn for role in get_backend("sts")[DEFAULT_ACCOUNT_ID]["aws"].assumed_roles]
+
+
+def test_a_profile_that_assumes_a_role_is_used(
+    moto_endpoint: str, cluster: str, tmp_path: Path
+) -> None:
+    assert PACKAGED.is_dir(), "the trimmed botocore data is built by make before the tests"
+    _set_cluster_ca(cluster, CA)
+    config = tmp_path / "config"
+    config.write_text(
+        "[profile base]\naws_access_key_id = AKIAIOSFODNN7EXAMPLE\n"
+        "aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\n"
+        f"[profile ops]\nrole_arn = {OPS_ROLE}\nsource_profile = base\n"
+    )
+    before = _assumed_roles().count(OPS_ROLE)
+
+    result = run(
+        f"--cluster-name={cluster}",
+        env={
+            "AWS_ENDPOINT_URL": moto_endpoint,
+            "AWS_DEFAULT_REGION": REGION,
+            "AWS_CONFIG_FILE": str(config),
+            "AWS_PROFILE": "ops",
+        },
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert "Start-EKSBootstrap.ps1" in result.stdout
+    assert _assumed_roles().count(OPS_ROLE) == before + 1
+
+
+def test_a_web_identity_token_is_exchanged_for_the_roles_credentials(
+    moto_endpoint: str, cluster: str, tmp_path: Path
+) -> None:
+    _set_cluster_ca(cluster, CA)
+    token = tmp_path / "token"
+    token.write_text("eyJhbGciOiJSUzI1NiJ9.e30.c2lnbmF0dXJl")  # moto reads no claim of it
+    before = _assumed_roles().count(OPS_ROLE)
+
+    result = run(
+        f"--cluster-name={cluster}",
+        env={
+            "AWS_ENDPOINT_URL": moto_endpoint,
+            "AWS_DEFAULT_REGION": REGION,
+            "AWS_ROLE_ARN": OPS_ROLE,
+            "AWS_WEB_IDENTITY_TOKEN_FILE": str(token),
+        },
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert _assumed_roles().count(OPS_ROLE) == before + 1

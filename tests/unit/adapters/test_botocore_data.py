@@ -18,7 +18,12 @@ from hypothesis import strategies as st
 
 from winnodes.adapters import botocore_data
 from winnodes.adapters.aws import AwsSession
-from winnodes.adapters.botocore_data import OPERATIONS, trim_endpoints, trim_service_model
+from winnodes.adapters.botocore_data import (
+    OPERATIONS,
+    TRIMMED,
+    trim_endpoints,
+    trim_service_model,
+)
 
 FULL_LOADER = botocore.loaders.create_loader()
 
@@ -81,13 +86,13 @@ def _operation(model: OperationModel) -> Any:
 
 
 def _operations() -> Iterator[tuple[str, str]]:
-    for service, names in sorted(OPERATIONS.items()):
+    for service, names in sorted(TRIMMED.items()):
         for name in sorted(names):
             yield service, name
 
 
 @pytest.mark.parametrize(("service", "operation"), list(_operations()))
-def test_every_operation_we_call_reads_as_in_botocore(
+def test_every_operation_carried_reads_as_in_botocore(
     trimmed_dir: Path, service: str, operation: str
 ) -> None:
     full = _session(None).get_service_model(service)
@@ -112,7 +117,7 @@ def test_clients_carry_only_the_operations_we_call(trimmed_dir: Path) -> None:
 def _regions() -> Iterator[tuple[str, str]]:
     session = _session(None)
     for partition in session.get_available_partitions():
-        for service in sorted(OPERATIONS):
+        for service in sorted(TRIMMED):
             for region in session.get_available_regions(service, partition) or ["us-east-1"]:
                 yield service, region
 

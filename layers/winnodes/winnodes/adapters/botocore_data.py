@@ -4,7 +4,7 @@ Most of a cold start's client construction is botocore reading its data: the EC2
 ~6 MB of JSON (over 100 ms to parse) for the two EC2 operations we use, the legacy endpoints
 file is parsed whole, and the first client lists all ~400 service directories. `build()` writes,
 from the installed botocore, a data directory that holds only what our clients read: the service
-models cut to `OPERATIONS` (every shape they reach kept, documentation dropped), the endpoints
+models cut to `TRIMMED` (every shape they reach kept, documentation dropped), the endpoints
 file cut to those services, and the services' rule sets, paginators and extras and botocore's
 shared files as they are. `sam build` puts it in the layer (layers/winnodes/Makefile), `make`
 builds it for the tests, and `aws.AwsSession` reads only it when it is there.
@@ -38,6 +38,23 @@ OPERATIONS: Final[Mapping[str, frozenset[str]]] = {
     "eks": frozenset({"CreateAccessEntry", "DescribeAccessEntry", "DescribeCluster"}),
     "iam": frozenset({"GetInstanceProfile"}),
     "sts": frozenset({"GetCallerIdentity"}),
+}
+
+# What botocore's own credential and token providers call (botocore.credentials, .tokens) for a
+# run by hand whose profile assumes a role, reads a web identity token, or signs in through IAM
+# Identity Center or `aws login`: without these, such a profile fails inside botocore with a
+# missing method or an unknown service. Lambda's credentials come from its environment.
+CREDENTIAL_OPERATIONS: Final[Mapping[str, frozenset[str]]] = {
+    "signin": frozenset({"CreateOAuth2Token"}),
+    "sso": frozenset({"GetRoleCredentials"}),
+    "sso-oidc": frozenset({"CreateToken"}),
+    "sts": frozenset({"AssumeRole", "AssumeRoleWithWebIdentity"}),
+}
+
+# Everything the trimmed data carries.
+TRIMMED: Final[Mapping[str, frozenset[str]]] = {
+    service: OPERATIONS.get(service, frozenset()) | CREDENTIAL_OPERATIONS.get(service, frozenset())
+    for service in sorted({*OPERATIONS, *CREDENTIAL_OPERATIONS})
 }
 
 # Where the layer carries the data: next to this module, so it travels with the package.
@@ -107,9 +124,9 @@ def build(target: Path, source: Path = BOTOCORE_DATA) -> list[Path]:
     for shared in sorted(source.iterdir()):
         if shared.is_file() and not shared.name.startswith("endpoints."):
             written.append(_copy(shared, staging / shared.name))
-    endpoints = trim_endpoints(loader.load_data("endpoints"), OPERATIONS)
+    endpoints = trim_endpoints(loader.load_data("endpoints"), TRIMMED)
     written.append(_write(staging / "endpoints.json", endpoints))
-    for service, operations in sorted(OPERATIONS.items()):
+    for service, operations in sorted(TRIMMED.items()):
         version = loader.determine_latest_version(service, "service-2")
         for data in sorted((source / service / version).iterdir()):
             # The full model is replaced below; examples are documentation only.
