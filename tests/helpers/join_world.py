@@ -110,13 +110,14 @@ class FakeCompute:
     # How many CreateTags calls EC2 refuses first: a new instance is not visible everywhere yet.
     refusals: int = 0
     visible: bool = True  # False: DescribeInstances does not show the instance (yet)
+    state: str = "running"  # the EC2 state DescribeInstances shows
     platform: InstancePlatform = InstancePlatform.WINDOWS  # from the AMI
 
     def describe_instances(self, instance_ids: Sequence[str]) -> dict[str, Instance]:
         self.journal.append("ec2.describe_instances")
         instance = Instance(
             instance_id=INSTANCE,
-            state="running",
+            state=self.state,
             platform=self.platform,
             availability_zone="us-east-1a",
             private_dns_name=NODE,

@@ -135,10 +135,16 @@ class Instance:
     def auto_scaling_group(self) -> str | None:
         return self.tags.get("aws:autoscaling:groupName")
 
+    @property
+    def terminating(self) -> bool:
+        """EC2 is shutting it down or has: no node will come from it."""
+        return self.state in {"shutting-down", "terminated"}
+
 
 class Compute(Protocol):
     def describe_instances(self, instance_ids: Sequence[str]) -> dict[str, Instance]:
-        """The instances that exist, by id (missing ids are simply absent)."""
+        """The instances EC2 shows, terminated ones included, by id (missing ids are simply
+        absent: unknown, long gone, or too new to be shown everywhere yet)."""
         ...
 
     def tag_instances(self, instance_ids: Sequence[str], tags: Mapping[str, str]) -> list[str]:

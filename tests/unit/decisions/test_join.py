@@ -305,6 +305,22 @@ def test_instance_not_yet_visible_waits_then_abandons() -> None:
     assert isinstance(step(unseen, DEFAULT_JOIN_DEADLINE), Abandon)
 
 
+@pytest.mark.parametrize("facts", [FRESH, JOINED, replace(FRESH, instance_found=False)])
+def test_an_instance_terminated_while_held_is_abandoned_at_once(facts: JoinFacts) -> None:
+    # Long before the deadline, whatever else was seen (or the node, registered, still Ready).
+    result = step(replace(facts, instance_terminating=True), timedelta(seconds=1))
+    assert result == Abandon("instance was terminated in EC2 before it joined")
+
+
+def test_a_terminated_instance_of_another_group_or_action_is_left_alone() -> None:
+    gone = replace(JOINED, instance_terminating=True)
+    assert isinstance(step(replace(gone, in_group=False)), NothingToDo)
+    assert isinstance(
+        step(replace(gone, lifecycle_state=LifecycleState.TERMINATING_WAIT)), NothingToDo
+    )
+    assert isinstance(step(replace(gone, token_refused=True)), NothingToDo)
+
+
 def test_blocked_authorization_waits_for_an_operator_then_abandons_with_the_reason() -> None:
     blocked = replace(FRESH, tags_present=True, authorization=NodeAuthorization.BLOCKED)
     assert isinstance(step(blocked), WaitForNode)

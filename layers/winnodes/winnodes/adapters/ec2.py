@@ -16,7 +16,6 @@ if TYPE_CHECKING:
     from mypy_boto3_ec2 import EC2Client
     from mypy_boto3_iam import IAMClient
 
-_LIVE_STATES = ["pending", "running", "stopping", "stopped", "shutting-down"]
 # CreateTags takes up to 1000 resource ids and AWS recommends smaller batches
 # (https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_CreateTags.html).
 _TAG_BATCH = 200
@@ -57,8 +56,9 @@ class Ec2Instances:
             "DescribeInstances",
             lambda: list(
                 paginator.paginate(
+                    # Every state: a terminated instance stays listed for about an hour, and
+                    # the services tell it from one EC2 does not show yet (Instance.terminating).
                     InstanceIds=instance_ids,
-                    Filters=[{"Name": "instance-state-name", "Values": _LIVE_STATES}],
                 )
             ),
         )

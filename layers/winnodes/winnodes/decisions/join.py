@@ -130,6 +130,8 @@ class JoinFacts:
     in_group: bool  # the group or its warm pool lists the instance
     lifecycle_state: LifecycleState | None
     instance_found: bool  # EC2 knows the instance (briefly false right after launch)
+    # EC2 shows it shutting down or terminated (an operator, a Spot interruption, a failed host)
+    instance_terminating: bool = False
     is_windows: bool
     tags_present: bool
     authorization: NodeAuthorization
@@ -275,6 +277,11 @@ def decide_fleet_step(facts: JoinFacts, *, now: datetime) -> JoinStep | None:  #
     if facts.lifecycle_state is None or not facts.lifecycle_state.awaits_launch_action:
         return NothingToDo(f"no launch action pending (state {facts.lifecycle_state})")
 
+    if facts.instance_terminating:
+        # No node will come from it, and Auto Scaling checks no health before InService: left
+        # to wait, the dead instance would count as capacity until the hook gave up. ABANDON
+        # has the group replace it (or is refused, quietly, if the action is already over).
+        return Abandon("instance was terminated in EC2 before it joined")
     past_deadline = now >= facts.deadline_at
     if not facts.instance_found:
         if past_deadline:

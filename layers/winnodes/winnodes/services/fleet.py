@@ -181,8 +181,16 @@ class FleetView:
                 self._instances[instance_id] = found.get(instance_id)
 
     def instance(self, instance_id: str) -> Instance | None:
+        """The instance, unless EC2 does not show it or shows it terminated."""
         self.prefetch_instances([instance_id])
-        return self._instances[instance_id]
+        instance = self._instances[instance_id]
+        return None if instance is None or instance.state == "terminated" else instance
+
+    def terminating(self, instance_id: str) -> bool:
+        """EC2 shows the instance shutting down or terminated."""
+        self.prefetch_instances([instance_id])
+        instance = self._instances[instance_id]
+        return instance is not None and instance.terminating
 
     def note_tags(self, instance_ids: Iterable[str], tags: Mapping[str, str]) -> None:
         """We added `tags` to these instances: what EC2 now holds, without reading it again."""

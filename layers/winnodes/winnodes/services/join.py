@@ -291,6 +291,7 @@ class JoinService:
             in_group=member is not None,
             lifecycle_state=LifecycleState.parse(member.lifecycle_state) if member else None,
             instance_found=instance is not None,
+            instance_terminating=view.terminating(action.instance_id),
             is_windows=instance is not None and instance.platform == InstancePlatform.WINDOWS,
             tags_present=action.tags_present,
             authorization=action.authorization or NodeAuthorization.MISSING,
