@@ -97,6 +97,31 @@ def test_an_endpoint_that_is_no_url_is_one_line(command: tuple[str, ...]) -> Non
 
 
 @pytest.mark.parametrize(
+    ("url", "problem"),
+    [
+        ("http://aws.internal:99999", "Invalid endpoint: http://aws.internal:99999 (Port out"),
+        ("http://aws.internal:abc", "Invalid endpoint: http://aws.internal:abc (Port could not"),
+        ("http://[::1", "endpoint: Invalid IPv6 URL"),
+        ("http://[zz]:80", "endpoint: 'zz' does not appear to be an IPv4 or IPv6 address"),
+    ],
+)
+@pytest.mark.parametrize("command", AWS_COMMANDS.values(), ids=AWS_COMMANDS.keys())
+def test_an_endpoint_with_a_bad_port_or_address_is_one_line(
+    command: tuple[str, ...], url: str, problem: str
+) -> None:
+    # botocore finds some of these only when it signs the first request.
+    env = UNREACHABLE_AWS | {"AWS_REGION": "us-east-1", "AWS_ENDPOINT_URL": url}
+    result = run(*command, env=env)
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert result.stderr.startswith(f"winnodes: error: {problem}")
+    assert result.stderr.endswith(
+        ": check AWS_ENDPOINT_URL and the endpoint_url of the AWS config file\n"
+    )
+    assert result.stderr.count("\n") == 1
+
+
+@pytest.mark.parametrize(
     ("variable", "value"),
     [("AWS_DEFAULTS_MODE", "fastest"), ("AWS_STS_REGIONAL_ENDPOINTS", "global")],
 )

@@ -9,10 +9,12 @@ time; without them (a source checkout before `make`) botocore's data serves as u
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import os
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Final, cast
+from urllib.parse import urlsplit
 
 import botocore.config
 import botocore.exceptions
@@ -77,9 +79,11 @@ class AwsSession:
 
     def client(self, service: str) -> Any:
         with _setup_errors():
-            return self._session.create_client(
+            client = self._session.create_client(
                 service, region_name=self.region_name, config=_CLIENT_CONFIG
             )
+            _check_endpoint(client.meta.endpoint_url)
+        return client
 
 
 @contextlib.contextmanager
@@ -98,13 +102,25 @@ def _setup_errors() -> Iterator[None]:
         # (AWS_DEFAULTS_MODE, AWS_STS_REGIONAL_ENDPOINTS, a credential_process, ...).
         raise AwsCredentialsError(f"AWS configuration: {error}") from None
     except ValueError as error:
-        # botocore's word for an endpoint URL it cannot use: "Invalid endpoint: <url>". Any
-        # other ValueError is no configuration problem we can name: a traceback says more.
-        if not str(error).startswith("Invalid endpoint"):
-            raise
+        # An endpoint URL botocore cannot use ("Invalid endpoint: <url>", "Invalid IPv6 URL"),
+        # or one _check_endpoint refuses: nothing else of a client's making raises ValueError
+        # (a bad region is an InvalidRegionError, a BotoCoreError, above).
+        named = str(error) if str(error).startswith("Invalid endpoint") else f"endpoint: {error}"
         raise AwsCredentialsError(
-            f"{error}: check AWS_ENDPOINT_URL and the endpoint_url of the AWS config file"
+            f"{named}: check AWS_ENDPOINT_URL and the endpoint_url of the AWS config file"
         ) from None
+
+
+def _check_endpoint(url: str) -> None:
+    """What botocore checks only once it signs the first request (the port, an address in
+    brackets), checked when the client is made, so a typo is one line, not a traceback."""
+    try:
+        parts = urlsplit(url)
+        _ = parts.port  # a port out of range or not a number raises
+        if parts.netloc.startswith("["):
+            ipaddress.ip_address(parts.hostname or "")
+    except ValueError as error:
+        raise ValueError(f"Invalid endpoint: {url} ({error})") from None
 
 
 def _packaged_data_dir() -> str | None:
