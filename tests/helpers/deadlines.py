@@ -1,6 +1,7 @@
 """Deadlines capped by a lifecycle hook's global timeout (the smaller of 100 × its heartbeat
 timeout and 48 h): https://docs.aws.amazon.com/autoscaling/ec2/userguide/lifecycle-hooks-overview.html.
-The join deadline and the drain timeout are both capped by it; both are tested on these cases."""
+The drain timeout is capped by it; the join deadline ends 10 minutes (decisions.join
+HOOK_LIMIT_MARGIN) before it, so the join's ABANDON comes before the hook's default result."""
 
 from __future__ import annotations
 
@@ -14,4 +15,16 @@ CAPPED_DEADLINE_CASES = [
     (7_200, 172_799, 172_799),  # 100 × 7200 s would be 200 h: 48 h is the hook's limit
     (7_200, 172_800, 172_800),
     (7_200, 176_400, 172_800),  # a 49 h deadline ends at 48 h
+]
+
+# The same for the join deadline: capped 600 s before the hook's global timeout.
+JOIN_CAPPED_DEADLINE_CASES = [
+    (30, 2_399, 2_399),  # under 100 × 30 s - 600 s: the configured deadline
+    (30, 2_400, 2_400),
+    (30, 2_401, 2_400),  # would leave the hook's default result less than the margin: capped
+    (30, 3_000, 2_400),  # exactly the hook's global timeout: capped too
+    (30, 7_200, 2_400),
+    (7_200, 172_199, 172_199),  # 48 h is the hook's limit
+    (7_200, 172_200, 172_200),
+    (7_200, 172_800, 172_200),  # a 48 h deadline ends 10 minutes before the hook's
 ]

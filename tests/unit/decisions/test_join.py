@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tests.helpers.deadlines import CAPPED_DEADLINE_CASES
+from tests.helpers.deadlines import JOIN_CAPPED_DEADLINE_CASES
 from winnodes.decisions.heartbeat import heartbeat_due, hook_global_timeout
 from winnodes.decisions.join import (
     DEFAULT_JOIN_DEADLINE,
@@ -95,16 +95,22 @@ def test_default_deadline_is_twenty_minutes() -> None:
     assert late == Abandon("not joined by the deadline: node not Ready")
 
 
-def test_deadline_never_exceeds_what_the_hook_allows() -> None:
-    # 100 × 30 s = 50 min cap; a 2 h join deadline cannot outlive the hook.
+def test_deadline_ends_well_before_what_the_hook_allows() -> None:
+    # 100 × 30 s = 50 min cap; a 2 h join deadline ends 10 minutes before the hook would.
     facts = replace(
         FRESH, heartbeat_timeout=timedelta(seconds=30), join_deadline=timedelta(hours=2)
     )
-    assert facts.deadline_at == T0 + timedelta(minutes=50)
+    assert facts.deadline_at == T0 + timedelta(minutes=40)
 
 
-@pytest.mark.parametrize(("heartbeat_s", "configured_s", "effective_s"), CAPPED_DEADLINE_CASES)
-def test_the_join_deadline_is_capped_at_the_hooks_global_timeout(
+def test_a_hook_shorter_than_aws_allows_keeps_a_fifth_of_its_limit_as_margin() -> None:
+    # 100 × 8 s = 800 s: 10 minutes would leave the join 200 s; a fifth leaves it 640 s.
+    facts = replace(FRESH, heartbeat_timeout=timedelta(seconds=8), join_deadline=timedelta(hours=1))
+    assert facts.deadline_at == T0 + timedelta(seconds=640)
+
+
+@pytest.mark.parametrize(("heartbeat_s", "configured_s", "effective_s"), JOIN_CAPPED_DEADLINE_CASES)
+def test_the_join_deadline_is_capped_before_the_hooks_global_timeout(
     heartbeat_s: int, configured_s: int, effective_s: int
 ) -> None:
     facts = replace(
@@ -124,7 +130,7 @@ def test_the_join_deadline_is_capped_at_the_hooks_global_timeout(
     )
 
 
-@pytest.mark.parametrize(("heartbeat_s", "configured_s", "effective_s"), CAPPED_DEADLINE_CASES)
+@pytest.mark.parametrize(("heartbeat_s", "configured_s", "effective_s"), JOIN_CAPPED_DEADLINE_CASES)
 def test_an_instance_never_seen_in_ec2_is_abandoned_at_the_capped_deadline(
     heartbeat_s: int, configured_s: int, effective_s: int
 ) -> None:
@@ -145,7 +151,7 @@ def test_an_instance_never_seen_in_ec2_is_abandoned_at_the_capped_deadline(
     heartbeat_s=st.integers(min_value=30, max_value=7_200),
     configured_s=st.integers(min_value=1, max_value=60 * 3_600),
 )
-def test_the_join_ends_at_the_configured_deadline_or_the_hooks_limit_whichever_is_sooner(
+def test_the_join_ends_at_the_configured_deadline_or_before_the_hooks_limit_whichever_is_sooner(
     heartbeat_s: int, configured_s: int
 ) -> None:
     facts = replace(
@@ -154,7 +160,7 @@ def test_the_join_ends_at_the_configured_deadline_or_the_hooks_limit_whichever_i
         heartbeat_timeout=timedelta(seconds=heartbeat_s),
         join_deadline=timedelta(seconds=configured_s),
     )
-    effective = min(configured_s, 100 * heartbeat_s, 48 * 3_600)
+    effective = min(configured_s, min(100 * heartbeat_s, 48 * 3_600) - 600)
     deadline = T0 + timedelta(seconds=effective)
     assert facts.deadline_at == deadline
     before = decide_join_step(facts, now=deadline - timedelta(seconds=1))
