@@ -159,6 +159,7 @@ def parse_aws_auth_leniently(data: Mapping[str, str]) -> tuple[list[AwsAuthEntry
 def _aws_auth_entry(
     item: Mapping[str, object], *, key: str, arn_key: str, kind: str
 ) -> AwsAuthEntry:
+    item = _fields(item)
     arn = item.get(arn_key)
     if not isinstance(arn, str) or not arn:
         raise MappingError(f"{key} entry without {arn_key}")
@@ -285,6 +286,17 @@ def _yaml_list(
     if not isinstance(loaded, list) or not all(isinstance(i, items) for i in loaded):
         raise MappingError(f"{key} is not a list of the expected entries")
     return loaded
+
+
+def _fields(item: Mapping[str, object]) -> dict[str, object]:
+    """An entry's keys as the authenticator reads them, in any letter case (aws-iam-authenticator
+    pkg/mapper/configmap yaml_test.go, "crazy case keys"): sigs.k8s.io/yaml turns the YAML into
+    JSON, its keys sorted, and Go's encoding/json matches field names case-insensitively, the
+    last key for a field winning, so of several spellings the greatest in byte order does (the
+    lower-case one, if present)."""
+    return {
+        str(name).lower(): value for name, value in sorted(item.items(), key=lambda kv: str(kv[0]))
+    }
 
 
 def _groups(item: Mapping[str, object], key: str) -> tuple[str, ...]:

@@ -100,6 +100,24 @@ def test_a_rolearn_with_a_path_never_matches_but_case_does_not_matter() -> None:
     assert _resolve(NODE, map_roles=[other_case]) is not None
 
 
+@pytest.mark.parametrize(
+    "keys", [("roleARN", "userName", "Groups"), ("rOlEaRn", "UsErNaMe", "gRoUpS")]
+)
+def test_entry_keys_are_read_in_any_letter_case(keys: tuple[str, str, str]) -> None:
+    # aws-iam-authenticator reads mapRoles through Go's encoding/json, which matches field
+    # names case-insensitively (pkg/mapper/configmap yaml_test.go, "crazy case keys").
+    spelled = dict(zip(keys, NODE_MAPPING.values(), strict=True))
+    user = _resolve(NODE, map_roles=[spelled])
+    assert user is not None
+    assert user.username == "system:node:ip-10-0-1-23.ec2.internal"
+    assert user.groups == ("system:bootstrappers", "system:nodes", "eks:kube-proxy-windows")
+    # Of several spellings of a key, the lower-case one wins: it sorts last in the JSON.
+    both = spelled | {"username": "system:node:{{EC2PrivateDNSName}}", "userName": "someone"}
+    exact = _resolve(NODE, map_roles=[both])
+    assert exact is not None
+    assert exact.username == user.username
+
+
 def test_a_pathless_rolearn_authenticates_a_role_that_has_a_path() -> None:
     # STS names a session of role /nodes/windows/WinNodeRole .../assumed-role/WinNodeRole/<s>:
     # the entry written with the path is skipped, the one without it maps the node.
