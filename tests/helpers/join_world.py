@@ -44,6 +44,7 @@ NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 HOOK = LifecycleHook("join", "autoscaling:EC2_INSTANCE_LAUNCHING", 600, "ABANDON")
 OWNED = {f"kubernetes.io/cluster/{CLUSTER}": "owned"}
 ROLE = "arn:aws:iam::111122223333:role/win"
+CLUSTER_ARN = f"arn:aws:eks:us-east-1:111122223333:cluster/{CLUSTER}"
 
 
 @dataclass
@@ -146,7 +147,9 @@ class FakeClusters:
 
     def describe_cluster(self, name: str) -> ClusterConnection:
         self.journal.append("eks.describe_cluster")
-        return ClusterConnection(name, "https://k8s", "Q0E=", None, authentication_mode="API")
+        return ClusterConnection(
+            name, "https://k8s", "Q0E=", None, authentication_mode="API", arn=CLUSTER_ARN
+        )
 
 
 DESCRIBE_CLUSTER_REFUSED = "DescribeCluster failed: Rate exceeded (ThrottlingException)"

@@ -23,7 +23,7 @@ def emitted_metrics() -> set[str]:
             ):
                 (name,) = [k.value for k in node.keywords if k.arg == "name"]
                 assert isinstance(name, ast.Constant), f"{path}: a metric name that is no literal"
-                names.add(name.value)
+                names.add(str(name.value))
     return names
 
 

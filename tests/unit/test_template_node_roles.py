@@ -61,11 +61,14 @@ def principal_arn_condition(node_role_arns: str) -> dict[str, Any]:
 
 
 def code_patterns(value: str) -> tuple[str, ...] | None:
+    """The patterns the code reads from `value` (none: unset, each cluster's own account's
+    roles); None when it refuses the value."""
     try:
-        return Settings.from_env({NODE_ROLES_SETTING: value}).node_roles.patterns
+        patterns = Settings.from_env({NODE_ROLES_SETTING: value}).node_roles.patterns
     except ConfigurationError as error:
         assert error.field == NODE_ROLES_SETTING
         return None
+    return () if patterns is None else patterns
 
 
 def test_left_empty_the_functions_and_iam_allow_every_role_of_the_stacks_account() -> None:

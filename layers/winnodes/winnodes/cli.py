@@ -45,7 +45,10 @@ _CHANGES = (
     "This changes the cluster and the account: it tags instances, creates EKS access entries "
     "or writes kube-system/aws-auth, patches kube-system/amazon-vpc-cni, runs smoke pods when "
     "SMOKE_TEST_ENABLED is true, cordons Nodes and evicts their pods, deletes Nodes, and "
-    "completes lifecycle actions: CONTINUE, or ABANDON, which terminates the instance."
+    "completes lifecycle actions: CONTINUE, or ABANDON, which terminates the instance. "
+    "Settings come from this environment, not from the deployed function's: export "
+    "NODE_ROLE_ARNS as the stack's NodeRoleArns (unset, roles of the cluster's own account "
+    "are authorized)."
 )
 _LIFECYCLE_BLOCKS = (
     "It waits for a launched node to be Ready for up to JOIN_WAIT_BUDGET_SECONDS "

@@ -32,6 +32,7 @@ class ClusterConnection:
     service_cidr: str | None
     kubernetes_version: str | None = None
     authentication_mode: str = "CONFIG_MAP"
+    arn: str | None = None  # arn:<partition>:eks:<region>:<account>:cluster/<name>
 
     @property
     def uses_access_entries(self) -> bool:

@@ -32,6 +32,7 @@ from winnodes.services.fleet import Fleet, FleetView
 INSTANCE = "i-0123456789abcdef0"
 PROFILE = "arn:aws:iam::111122223333:instance-profile/win"
 ROLE = "arn:aws:iam::111122223333:role/win"
+CLUSTER_ARN = "arn:aws:eks:us-east-1:111122223333:cluster/prod"
 PATH_ROLE = "arn:aws:iam::111122223333:role/nodes/win"
 FOREIGN_ROLES = (
     "arn:aws:iam::111122223333:role/admins",
@@ -141,16 +142,21 @@ class FakeCompute:
 @dataclass
 class FakeClusters:
     mode: str = "API"
+    arn: str = CLUSTER_ARN
 
     def describe_cluster(self, name: str) -> ClusterConnection:
-        return ClusterConnection(name, "https://k8s", "Q0E=", None, authentication_mode=self.mode)
+        return ClusterConnection(
+            name, "https://k8s", "Q0E=", None, authentication_mode=self.mode, arn=self.arn
+        )
 
 
-def a_view(compute: FakeCompute, kube: FakeKube, mode: str = "API") -> FleetView:
+def a_view(
+    compute: FakeCompute, kube: FakeKube, mode: str = "API", arn: str = CLUSTER_ARN
+) -> FleetView:
     return Fleet(
         autoscaling=None,  # type: ignore[arg-type]
         compute=compute,
-        clusters=FakeClusters(mode),
+        clusters=FakeClusters(mode, arn),
         kube_for=lambda connection: kube,
     ).view()
 
@@ -249,7 +255,7 @@ def test_an_access_entry_names_a_role_with_a_path_by_its_full_arn() -> None:
 # Only roles under the /nodes/ path: ROLE (role/win) is refused, PATH_ROLE (role/nodes/win) is not.
 NODES_PATH_ONLY = NodeRoleAllowList(("arn:aws:iam::111122223333:role/nodes/*",))
 MODES = ["API", "API_AND_CONFIG_MAP", "CONFIG_MAP"]
-ANY_ROLE = NodeRoleAllowList()
+OWN_ACCOUNT = NodeRoleAllowList()  # unset: the roles of the cluster's account
 TAGGED = RoleArn.parse("arn:aws:iam::111122223333:role/admins")  # a group tag naming any role
 
 
@@ -261,6 +267,7 @@ class Cluster:
     compute: FakeCompute = field(default_factory=FakeCompute)
     kube: FakeKube = field(default_factory=FakeKube)
     entries: FakeAccessEntries = field(default_factory=FakeAccessEntries)
+    arn: str = CLUSTER_ARN
 
     def authorization(self, node_roles: NodeRoleAllowList) -> NodeRoleAuthorization:
         return NodeRoleAuthorization(
@@ -268,7 +275,7 @@ class Cluster:
         )
 
     def view(self) -> FleetView:
-        return a_view(self.compute, self.kube, self.mode)
+        return a_view(self.compute, self.kube, self.mode, self.arn)
 
     def status_then_authorize(
         self, node_roles: NodeRoleAllowList, group: ManagedGroup
@@ -292,6 +299,36 @@ def refusals(caplog: pytest.LogCaptureFixture) -> list[dict[str, object]]:
         for r in caplog.records
         if r.levelno == logging.ERROR and "not allowed by NODE_ROLE_ARNS" in r.getMessage()
     ]
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_unset_only_the_clusters_own_account_is_allowed(
+    mode: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A run by hand without NODE_ROLE_ARNS allows what the stack allows by default: the roles
+    # of its own account, here the cluster's, not a role of another account a tag names.
+    foreign = RoleArn.parse("arn:aws:iam::444455556666:role/win")
+    cluster = Cluster(mode)
+    group = ManagedGroup("win-a", ClusterName("prod"), node_role=foreign)
+
+    with caplog.at_level(logging.ERROR, logger="eks-windows-nodes"):
+        status, authorized = cluster.status_then_authorize(OWN_ACCOUNT, group)
+
+    assert status is authorized is NodeAuthorization.BLOCKED
+    assert cluster.untouched()
+    (logged,) = refusals(caplog)
+    assert logged["allowed_patterns"] == "arn:aws:iam::111122223333:role/*"
+    own = Cluster(mode)
+    same_account = ManagedGroup("win-a", ClusterName("prod"), node_role=RoleArn.parse(ROLE))
+    assert own.status_then_authorize(OWN_ACCOUNT, same_account)[1] is NodeAuthorization.AUTHORIZED
+
+
+def test_unset_and_a_cluster_arn_that_names_no_account_allow_no_role() -> None:
+    cluster = Cluster("API", arn="not-an-arn")
+    group = ManagedGroup("win-a", ClusterName("prod"), node_role=RoleArn.parse(ROLE))
+    status, authorized = cluster.status_then_authorize(OWN_ACCOUNT, group)
+    assert status is authorized is NodeAuthorization.BLOCKED
+    assert cluster.untouched()
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -398,7 +435,9 @@ def test_a_path_only_a_tag_claims_does_not_pass_a_path_pattern_in_aws_auth(
         assert (status, authorized) == (NodeAuthorization.MISSING, NodeAuthorization.AUTHORIZED)
         assert cluster.entries.entries == {("prod", str(claimed.principal_arn)): "EC2_WINDOWS"}
     # A pattern that also allows the path-less ARN, in every letter case, lets aws-auth map it.
-    both = NodeRoleAllowList((*NODES_PATH_ONLY.patterns, "arn:aws:iam::111122223333:role/???"))
+    both = NodeRoleAllowList(
+        (*(NODES_PATH_ONLY.patterns or ()), "arn:aws:iam::111122223333:role/???")
+    )
     again = Cluster(mode)
     assert again.status_then_authorize(both, group)[1] is NodeAuthorization.AUTHORIZED
     if mode == "CONFIG_MAP":
@@ -465,7 +504,7 @@ def test_an_entry_older_than_its_role_no_longer_authorizes_it(
     group = ManagedGroup("win-a", ClusterName("prod"))
 
     with caplog.at_level(logging.INFO, logger="eks-windows-nodes"):
-        status, authorized = cluster.status_then_authorize(ANY_ROLE, group)
+        status, authorized = cluster.status_then_authorize(OWN_ACCOUNT, group)
 
     assert status is authorized is expected
     stale = [r for r in caplog.records if "created again" in r.getMessage()]
@@ -482,4 +521,4 @@ def test_a_tagged_role_has_no_creation_date_to_compare() -> None:
     cluster = Cluster("API", compute=FakeCompute(role_created_at=datetime(2026, 4, 1, tzinfo=UTC)))
     cluster.entries.entries[("prod", ROLE)] = "EC2_WINDOWS"
     group = ManagedGroup("win-a", ClusterName("prod"), node_role=RoleArn.parse(ROLE))
-    assert cluster.status_then_authorize(ANY_ROLE, group)[1] is NodeAuthorization.AUTHORIZED
+    assert cluster.status_then_authorize(OWN_ACCOUNT, group)[1] is NodeAuthorization.AUTHORIZED

@@ -1,13 +1,13 @@
 """NODE_ROLE_ARNS: the comma-separated role ARN patterns the functions may authorize as Windows
-nodes. Unset or empty: any role (the template always sets it); a malformed pattern is refused at
-start-up, naming the variable."""
+nodes. Unset or empty: the roles of each cluster's own account (the template always sets it); a
+malformed pattern is refused at start-up, naming the variable."""
 
 from __future__ import annotations
 
 import pytest
 
 from winnodes.config import Settings
-from winnodes.decisions.node_roles import ANY_ROLE, NodeRoleAllowList
+from winnodes.decisions.node_roles import NodeRoleAllowList
 from winnodes.errors import ConfigurationError
 from winnodes.models.identifiers import RoleArn
 
@@ -16,9 +16,9 @@ WIN = "arn:aws:iam::111122223333:role/win-20??"
 
 
 @pytest.mark.parametrize("env", [{}, {"NODE_ROLE_ARNS": ""}, {"NODE_ROLE_ARNS": "  "}])
-def test_without_the_setting_any_role_is_allowed(env: dict[str, str]) -> None:
+def test_without_the_setting_each_clusters_own_account_is_allowed(env: dict[str, str]) -> None:
     settings = Settings.from_env(env)
-    assert settings.node_roles == NodeRoleAllowList(ANY_ROLE)
+    assert settings.node_roles == NodeRoleAllowList(None)
     assert settings == Settings()
 
 

@@ -11,7 +11,6 @@ from hypothesis import assume, example, given
 from hypothesis import strategies as st
 
 from winnodes.decisions.node_roles import (
-    ANY_ROLE,
     NodeRoleAllowList,
     arn_like,
     arn_like_every_case,
@@ -99,9 +98,34 @@ def test_the_patterns_see_the_role_with_its_path() -> None:
     st.sampled_from(["aws", "aws-cn", "aws-us-gov"]),
     st.from_regex(r"\d{12}", fullmatch=True),
 )
-def test_without_the_setting_any_role_is_allowed(name: str, partition: str, account: str) -> None:
-    assert NodeRoleAllowList().patterns == ANY_ROLE
-    assert NodeRoleAllowList().allows(RoleArn(partition, account, name, "/a/b/"))
+def test_without_the_setting_the_roles_of_the_clusters_account_are_allowed(
+    name: str, partition: str, account: str
+) -> None:
+    cluster = f"arn:{partition}:eks:some-region-1:{account}:cluster/prod"
+    allowed = NodeRoleAllowList().for_cluster(cluster)
+    assert allowed.patterns == (f"arn:{partition}:iam::{account}:role/*",)
+    assert allowed.allows(RoleArn(partition, account, name, "/a/b/"))
+    other_account = f"{(int(account) + 1) % 10**12:012d}"
+    assert not allowed.allows(RoleArn(partition, other_account, name))
+    other_partition = "aws-iso" if partition != "aws-iso" else "aws"
+    assert not allowed.allows(RoleArn(other_partition, account, name))
+
+
+@pytest.mark.parametrize("cluster", [None, "", "prod", "arn:aws:eks:us-east-1::cluster/prod"])
+def test_without_the_setting_a_cluster_that_names_no_account_allows_no_role(
+    cluster: str | None,
+) -> None:
+    allowed = NodeRoleAllowList().for_cluster(cluster)
+    assert allowed.patterns == ()
+    assert not allowed.allows(role("win"))
+    # Never resolved for a cluster: nothing is allowed either.
+    assert not NodeRoleAllowList().allows(role("win"))
+
+
+def test_the_setting_applies_to_every_cluster_as_written() -> None:
+    setting = NodeRoleAllowList((PREFIX + "win-*",))
+    assert setting.for_cluster("arn:aws:eks:us-east-1:444455556666:cluster/other") is setting
+    assert NodeRoleAllowList(()).for_cluster("arn:aws:eks:us-east-1:1:cluster/x").patterns == ()
 
 
 def test_any_pattern_of_the_list_allows_and_other_accounts_are_refused() -> None:
@@ -122,7 +146,7 @@ def test_any_pattern_of_the_list_allows_and_other_accounts_are_refused() -> None
         "arn:aws:iam::*:role/*",
         "arn:*:iam::1111*:role/win",
         "arn:aws-us-gov:iam::???122223333:role/a+b=c.d@e_f-g",
-        *ANY_ROLE,
+        "arn:*:iam::*:role/*",
     ],
 )
 def test_role_arn_patterns_are_accepted(pattern: str) -> None:

@@ -42,6 +42,7 @@ class EksClusters:
             authentication_mode=cluster.get("accessConfig", {}).get(
                 "authenticationMode", "CONFIG_MAP"
             ),
+            arn=cluster.get("arn"),
         )
 
 

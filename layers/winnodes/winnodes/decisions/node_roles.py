@@ -23,9 +23,6 @@ from typing import Final
 from winnodes.models.identifiers import RoleArn
 
 NODE_ROLES_SETTING: Final = "NODE_ROLE_ARNS"
-# Without the setting (the CLI, the local cloud), any role, as before it existed; the template
-# always sets it, by default to every role of the stack's account.
-ANY_ROLE: Final = ("arn:*:iam::*:role/*",)
 
 # arn:<partition>:iam::<account>:role/<path and name>, wildcards allowed in the three variable
 # parts. The rest is printable ASCII (IAM paths may hold any) except the comma, which separates
@@ -41,12 +38,25 @@ _ARN_PARTS: Final = 6
 
 @dataclass(frozen=True, slots=True)
 class NodeRoleAllowList:
-    patterns: tuple[str, ...] = ANY_ROLE
+    # None: the setting is unset (a run by hand, the local cloud): every role of the cluster's
+    # own account, which is the template's default for the stack's account (for_cluster), so a
+    # run by hand authorizes no role of another account that a group's tag names.
+    patterns: tuple[str, ...] | None = None
+
+    def for_cluster(self, cluster_arn: str | None) -> NodeRoleAllowList:
+        """The list that applies to a cluster with this ARN: the setting's, else every role of
+        the cluster's partition and account (none, if its ARN does not say)."""
+        if self.patterns is not None:
+            return self
+        parts = _arn_parts(cluster_arn or "")
+        if parts is None or not parts[1] or not parts[4]:
+            return NodeRoleAllowList(())
+        return NodeRoleAllowList((f"arn:{parts[1]}:iam::{parts[4]}:role/*",))
 
     def allows(self, role: RoleArn) -> bool:
         """Whether `role` may be authorized as a Windows node: some pattern matches its full
-        ARN, path included, as the access entry names it."""
-        return any(arn_like(role.principal_arn, pattern) for pattern in self.patterns)
+        ARN, path included, as the access entry names it. Unresolved (no for_cluster): none."""
+        return any(arn_like(role.principal_arn, pattern) for pattern in self.patterns or ())
 
     def allows_every_spelling(self, role: RoleArn) -> bool:
         """Whether `role` is allowed however the letters of its path and name are cased. IAM
@@ -54,7 +64,7 @@ class NodeRoleAllowList:
         (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html#reference_iam-quotas-names)
         and aws-auth maps `rolearn` without regard to case (decisions.aws_auth), so there a name
         only a group tag spells may stand for IAM's role of another case."""
-        return arn_like_every_case(role.principal_arn, self.patterns)
+        return arn_like_every_case(role.principal_arn, self.patterns or ())
 
 
 def arn_like(arn: str, pattern: str) -> bool:

@@ -161,14 +161,17 @@ class NodeRoleAuthorization:
         # `role/Win<...>` for the role `winadmin`, would map a role the setting refuses.
         # Access entries name the principal itself: EKS refuses an ARN with a wrong path.
         unproven = group.node_role is not None and not connection.uses_access_entries
+        allowed = self._node_roles.for_cluster(connection.arn)
         # Said once per group and role in a pass (or invocation), not once per poll.
         return view.memo(
             ("node-role-allowed", group.auto_scaling_group_name, role.principal_arn, unproven),
-            lambda: self._check_allowed(group, role, unproven=unproven),
+            lambda: self._check_allowed(group, role, allowed, unproven=unproven),
         )
 
-    def _check_allowed(self, group: ManagedGroup, role: RoleArn, *, unproven: bool) -> bool:
-        why = self._refusal(role, unproven=unproven)
+    def _check_allowed(
+        self, group: ManagedGroup, role: RoleArn, allowed: NodeRoleAllowList, *, unproven: bool
+    ) -> bool:
+        why = _refusal(role, allowed, unproven=unproven)
         if why is None:
             return True
         # Whoever may tag the group (or edit its launch template) names its role; only the
@@ -181,27 +184,10 @@ class NodeRoleAuthorization:
                 "asg": group.auto_scaling_group_name,
                 "role": role.principal_arn,
                 "setting": NODE_ROLES_SETTING,
-                "allowed_patterns": ",".join(self._node_roles.patterns),
+                "allowed_patterns": ",".join(allowed.patterns or ()),
             },
         )
         return False
-
-    def _refusal(self, role: RoleArn, *, unproven: bool) -> str | None:
-        """What the operator must change for NODE_ROLE_ARNS to allow `role`; None if it does."""
-        if not self._node_roles.allows(role):
-            return (
-                f"Add a pattern for it to {NODE_ROLES_SETTING} (the stack's NodeRoleArns "
-                "parameter), or give the group an allowed role"
-            )
-        if unproven and not self._node_roles.allows_every_spelling(role.path_less):
-            return (
-                "aws-auth maps a role by name, whatever its path and letter case, and only the "
-                f"group's tag spells this role: {NODE_ROLES_SETTING} must also allow "
-                f"{role.path_less.principal_arn} in every letter case (a * for the name "
-                "does), or the group must leave out the role tag so that the instance "
-                "profile's role, as IAM spells it, is used"
-            )
-        return None
 
     def _read(
         self,
@@ -301,3 +287,22 @@ def _refuse_malformed_aws_auth(error: MalformedAwsAuthError, log: Mapping[str, s
     # Safety rule 1: never write a document we could not read completely; an operator must fix it.
     metrics.add_metric(name="AwsAuthMalformed", unit="Count", value=1)
     logger.error("aws-auth is malformed; not written", extra=dict(log) | {"error": str(error)})
+
+
+def _refusal(role: RoleArn, allowed: NodeRoleAllowList, *, unproven: bool) -> str | None:
+    """What the operator must change for NODE_ROLE_ARNS to allow `role`; None if it does."""
+    if not allowed.allows(role):
+        return (
+            f"Add a pattern for it to {NODE_ROLES_SETTING} (the stack's NodeRoleArns "
+            "parameter; unset, it allows the roles of the cluster's own account), or give the "
+            "group an allowed role"
+        )
+    if unproven and not allowed.allows_every_spelling(role.path_less):
+        return (
+            "aws-auth maps a role by name, whatever its path and letter case, and only the "
+            f"group's tag spells this role: {NODE_ROLES_SETTING} must also allow "
+            f"{role.path_less.principal_arn} in every letter case (a * for the name "
+            "does), or the group must leave out the role tag so that the instance "
+            "profile's role, as IAM spells it, is used"
+        )
+    return None
