@@ -7,6 +7,7 @@ logs, and anything a library print()s, go to stderr."""
 from __future__ import annotations
 
 import argparse
+import codecs
 import contextlib
 import json
 import logging
@@ -391,12 +392,25 @@ def _userdata_request(args: argparse.Namespace) -> UserdataRequest:
 
 
 def _read_snippet(path: Path | None, *, field: str) -> str | None:
+    """A PowerShell file as its editors write it: UTF-8, with or without a BOM (VS Code's
+    "UTF-8 with BOM", PowerShell 5.1's Out-File -Encoding UTF8), or UTF-16 with its BOM (Windows
+    PowerShell's `>`). The BOM is dropped: kept, it would land mid-script in the user data."""
     if path is None:
         return None
     try:
-        return path.read_text(encoding="utf-8")
+        data = path.read_bytes()
+        encoding = next((name for bom, name in _BYTE_ORDER_MARKS if data.startswith(bom)), "utf-8")
+        return data.decode(encoding)
     except (OSError, UnicodeDecodeError) as error:
         raise InvalidInputError(field, f"cannot read {path}: {error}") from None
+
+
+# utf-8-sig drops its BOM; utf-16 reads its own to learn the byte order, and drops it.
+_BYTE_ORDER_MARKS = (
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
 
 
 if __name__ == "__main__":

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import base64
+import codecs
+from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -45,6 +48,37 @@ def test_full_render_matches_golden() -> None:
     assert script.index("Write-EventLog") > script.index("& $EKSBootstrapScriptFile")
     assert bootstrap_call_arguments(script)["DNSClusterIP"] == ["10.100.0.10"]
     assert "ContainerRuntime" not in script
+
+
+@pytest.mark.parametrize(
+    "encoded",
+    [
+        pytest.param(lambda text: text.encode("utf-8"), id="utf-8"),
+        pytest.param(lambda text: text.encode("utf-8-sig"), id="utf-8 with BOM"),
+        pytest.param(lambda text: text.encode("utf-16"), id="utf-16 (Windows PowerShell >)"),
+        pytest.param(lambda text: codecs.BOM_UTF16_BE + text.encode("utf-16-be"), id="utf-16-be"),
+    ],
+)
+def test_snippets_are_read_as_powershell_editors_write_them(
+    tmp_path: Path, encoded: Callable[[str], bytes]
+) -> None:
+    pre = "Set-TimeZone -Id 'W. Europe Standard Time' # Zürich\r\n"
+    post = "Write-Output 'joined ✓'\r\n"
+    (tmp_path / "pre.ps1").write_bytes(encoded(pre))
+    (tmp_path / "post.ps1").write_bytes(encoded(post))
+    with_files = run(
+        "render-userdata",
+        "--cluster-name=prod-win",
+        f"--endpoint={ENDPOINT}",
+        f"--ca={CA}",
+        f"--pre-bootstrap={tmp_path / 'pre.ps1'}",
+        f"--post-bootstrap={tmp_path / 'post.ps1'}",
+    )
+    assert with_files.returncode == 0, with_files.stderr
+    # The text, and nothing of the file's byte order mark, lands in the script.
+    assert "\ufeff" not in with_files.stdout
+    assert "Set-TimeZone -Id 'W. Europe Standard Time' # Zürich" in with_files.stdout
+    assert "Write-Output 'joined ✓'" in with_files.stdout
 
 
 def test_base64_is_the_wrapped_script_encoded() -> None:
