@@ -710,6 +710,21 @@ class AsgEngine:
         action.result = result
         self._settle(action.instance_id)
 
+    def delete_hook(self, group_name: str, name: str) -> None:
+        """DeleteLifecycleHook: "If there are any outstanding lifecycle actions, they are
+        completed first (ABANDON for launching instances, CONTINUE for terminating instances)"
+        (https://docs.aws.amazon.com/autoscaling/ec2/APIReference/API_DeleteLifecycleHook.html)."""
+        outstanding = [
+            a
+            for a in self.actions.values()
+            if a.result is None and a.group_name == group_name and a.hook_name == name
+        ]
+        for action in outstanding:
+            action.result = "ABANDON" if action.transition == LAUNCHING else "CONTINUE"
+        self.backend.lifecycle_hooks.pop(f"{group_name}_{name}", None)
+        for action in outstanding:
+            self._settle(action.instance_id)
+
     def heartbeat(self, action: LifecycleAction) -> None:
         """Restart the heartbeat timeout, never past the global timeout.
         https://docs.aws.amazon.com/autoscaling/ec2/APIReference/API_RecordLifecycleActionHeartbeat.html"""

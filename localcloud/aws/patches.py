@@ -270,6 +270,20 @@ def _patch_autoscaling() -> None:
     # A deliberate patch of moto's method (module docstring).
     response_cls.put_lifecycle_hook = put_lifecycle_hook  # type: ignore[method-assign]
 
+    original_delete_hook = response_cls.delete_lifecycle_hook
+
+    def delete_lifecycle_hook(self: AutoScalingResponse) -> Any:
+        engine = _engine_for_backend(self.autoscaling_backend)
+        if engine is None:
+            return original_delete_hook(self)
+        engine.delete_hook(
+            self._get_param("AutoScalingGroupName"), self._get_param("LifecycleHookName")
+        )
+        return EmptyResult()
+
+    # A deliberate patch of moto's method (module docstring).
+    response_cls.delete_lifecycle_hook = delete_lifecycle_hook  # type: ignore[method-assign]
+
     def _require_engine(self: AutoScalingResponse) -> AsgEngine:
         engine = _engine_for_backend(self.autoscaling_backend)
         if engine is None:

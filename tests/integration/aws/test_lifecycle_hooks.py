@@ -170,6 +170,33 @@ def test_heartbeat_timeout_applies_the_default_result(
     assert instances(clients, group2.name) == {waiting: "InService"}
 
 
+def test_deleting_a_hook_completes_its_outstanding_actions_first(
+    clients: Clients, make_group: MakeGroup, sim_time: SimTime
+) -> None:
+    # API_DeleteLifecycleHook: ABANDON for launching instances, whatever the default result...
+    group = make_group(desired=1, hooks=(LAUNCH,), heartbeat=600, default_result="CONTINUE")
+    (waiting,) = in_state(clients, group.name, "Pending:Wait")
+    clients.autoscaling.delete_lifecycle_hook(
+        AutoScalingGroupName=group.name, LifecycleHookName="launch"
+    )
+    (replacement,) = in_state(clients, group.name, "InService")  # launched without the hook
+    assert instances(clients, group.name) == {waiting: "Terminated", replacement: "InService"}
+
+    # ... and CONTINUE for terminating ones.
+    leaving_group = make_group(desired=2, hooks=(TERMINATE,), default_result="ABANDON")
+    clients.autoscaling.set_desired_capacity(
+        AutoScalingGroupName=leaving_group.name, DesiredCapacity=1
+    )
+    (leaving,) = in_state(clients, leaving_group.name, "Terminating:Wait")
+    clients.autoscaling.delete_lifecycle_hook(
+        AutoScalingGroupName=leaving_group.name, LifecycleHookName="terminate"
+    )
+    assert instances(clients, leaving_group.name)[leaving] == "Terminated"
+    assert not clients.autoscaling.describe_lifecycle_hooks(
+        AutoScalingGroupName=leaving_group.name
+    )["LifecycleHooks"]
+
+
 def test_heartbeats_extend_the_wait_up_to_the_global_timeout(
     aws: AwsCloud, clients: Clients, make_group: MakeGroup, sim_time: SimTime
 ) -> None:
