@@ -113,6 +113,8 @@ class FakeCompute:
     visible: bool = True  # False: DescribeInstances does not show the instance (yet)
     state: str = "running"  # the EC2 state DescribeInstances shows
     platform: InstancePlatform = InstancePlatform.WINDOWS  # from the AMI
+    # The instance's private DNS name; the Node is named NODE (another name: a hostname override)
+    private_dns_name: str = NODE
 
     def describe_instances(self, instance_ids: Sequence[str]) -> dict[str, Instance]:
         self.journal.append("ec2.describe_instances")
@@ -121,7 +123,7 @@ class FakeCompute:
             state=self.state,
             platform=self.platform,
             availability_zone="us-east-1a",
-            private_dns_name=NODE,
+            private_dns_name=self.private_dns_name,
             launch_time=NOW - timedelta(minutes=5),
             tags=dict(self.tags),
             instance_profile_arn="arn:aws:iam::111122223333:instance-profile/win",

@@ -229,12 +229,40 @@ def test_a_waiting_join_reads_its_node_every_poll_and_the_fleet_every_interval()
     result = world.service(settings=settings()).join(launch_action())
 
     assert result.step == CompleteContinue()
-    # The node list, group and instance at the start, then after 16 and 32 s (the first polls at
-    # least 15 s after the last read); the one node by name on every poll in between.
-    assert world.journal.count("kube.list_nodes") == 3
-    assert world.journal.count("kube.get_node") == 18
+    # The group and instance at the start, then after 16 and 32 s (the first polls at least
+    # 15 s after the last read); the node list at the start only (the next is due after 60 s);
+    # the one node by name on every poll after it.
+    assert world.journal.count("kube.list_nodes") == 1
+    assert world.journal.count("kube.get_node") == 20
     assert world.journal.count("autoscaling.describe_group") == 3
     assert world.journal.count("ec2.describe_instances") == 3
+
+
+def test_a_long_wait_lists_the_nodes_once_a_minute() -> None:
+    world = JoinWorld()
+    world.kube.ready_from_read = 65  # Ready on the 66th look, 130 s in
+
+    result = world.service(settings=settings()).join(launch_action())
+
+    assert result.step == CompleteContinue()
+    # The fleet at 0, 16, 32, ... 128 s; the node list at 0, 64 and 128 s (the first fleet
+    # reads at least 60 s after the last list).
+    assert world.journal.count("autoscaling.describe_group") == 9
+    assert world.journal.count("kube.list_nodes") == 3
+
+
+def test_a_node_named_otherwise_is_found_by_the_next_node_list() -> None:
+    world = JoinWorld()
+    # A hostname override: the Node is not named after the instance's private DNS name, so
+    # the GET by name never finds it; only the node list does.
+    world.compute.private_dns_name = "i-0123456789abcdef0.us-east-1.compute.internal"
+    world.kube.ready_from_read = 1  # Ready on its second read, the list at 64 s
+
+    result = world.service(settings=settings()).join(launch_action())
+
+    assert result.step == CompleteContinue()
+    assert world.journal.count("kube.list_nodes") == 2
+    assert sum(int(e.split()[1]) for e in world.journal if e.startswith("sleep")) == 64
 
 
 class LinuxNodesEntry(FakeAccessEntries):

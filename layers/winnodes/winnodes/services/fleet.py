@@ -113,14 +113,15 @@ class FleetView:
         self._may_list_nodes = True
         self._memo: dict[Hashable, Any] = {}
 
-    def refresh(self) -> None:
+    def refresh(self, *, list_nodes: bool = True) -> None:
         """For the next poll of a waiting action: groups, instances and nodes change from one
-        poll to the next; clusters, hooks and roles do not within one invocation."""
+        poll to the next; clusters, hooks and roles do not within one invocation. Without
+        `list_nodes`, the poll GETs the one Node by name, as after refresh_nodes()."""
         self._groups.clear()
         self._instances.clear()
         self._nodes.clear()
         self._named_nodes.clear()
-        self._may_list_nodes = True
+        self._may_list_nodes = list_nodes
         self._memo = {k: v for k, v in self._memo.items() if not isinstance(v, WinNodesError)}
 
     def forget_failures(self) -> None:
@@ -270,6 +271,12 @@ class FleetView:
 FLEET_READ_INTERVAL: Final = timedelta(seconds=15)
 
 
+# And the node list (every Node of the cluster, megabytes on a large one) only this often: it is
+# read for a Node named otherwise than its instance's private DNS name (FleetView.node), which
+# is then seen up to this much later; the polls in between GET the one Node by name.
+NODE_LIST_INTERVAL: Final = timedelta(seconds=60)
+
+
 # How long the polls of an action seen once may fail in a row before the invocation fails:
 # an API server restarting in a control plane update, throttling beyond the SDK's retries. Then
 # Lambda's retry or the reconciler carries on; a first look that fails fails at once.
@@ -296,9 +303,9 @@ class Look(Protocol):
 
 class Polling:
     """One invocation's wait on one action: look, and while it is not finished and the wait
-    budget lasts, pause and look again. Between looks the view reads the Node again each time
-    and the fleet every FLEET_READ_INTERVAL; a failed look is tried again under
-    POLL_ERROR_GRACE, after one poll interval."""
+    budget lasts, pause and look again. Between looks the view reads the Node again each time,
+    the fleet every FLEET_READ_INTERVAL and the node list every NODE_LIST_INTERVAL; a failed
+    look is tried again under POLL_ERROR_GRACE, after one poll interval."""
 
     def __init__(
         self,
@@ -307,6 +314,7 @@ class Polling:
         settings: WaitSettings,
         *,
         error_grace: timedelta = POLL_ERROR_GRACE,
+        node_list_interval: timedelta = NODE_LIST_INTERVAL,
     ) -> None:
         self._view = view
         self._clock = clock
@@ -314,6 +322,7 @@ class Polling:
         self._poll = settings.poll_interval.total_seconds()
         self._read_interval = settings.fleet_read_interval.total_seconds()
         self._error_grace = error_grace.total_seconds()
+        self._list_interval = node_list_interval.total_seconds()
         self._seen = False  # a look succeeded: the action's setup is sound
         self._failing_since: float | None = None
 
@@ -327,7 +336,7 @@ class Polling:
         ends = started + self._budget
         if self._view.wait_until is not None:
             ends = min(ends, self._view.wait_until)
-        read_at = started  # of the last full read
+        read_at = listed_at = started  # of the last full read, of the last node list
         while True:
             try:
                 result = look()
@@ -347,8 +356,10 @@ class Polling:
             self._clock.sleep(max(min(wait, ends - self._clock.monotonic()), 0.0))
             now = self._clock.monotonic()
             if now - read_at >= self._read_interval:
-                self._view.refresh()
+                list_nodes = now - listed_at >= self._list_interval
+                self._view.refresh(list_nodes=list_nodes)
                 read_at = now
+                listed_at = now if list_nodes else listed_at
             else:
                 self._view.refresh_nodes()
 
