@@ -73,4 +73,5 @@ lock:  ## re-resolve the pinned files from the top-level requirements
 	@scripts/lock
 
 clean:  ## remove venvs and build output (the control-plane cache stays)
-	rm -rf $(VENV) $(SAM_VENV) .aws-sam .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) $(SAM_VENV) .aws-sam .mypy_cache .ruff_cache .hypothesis .import_linter_cache \
+		$(BOTOCORE_DATA)

@@ -315,7 +315,9 @@ def _add_render_userdata(commands: argparse._SubParsersAction[argparse.ArgumentP
         "--ca", metavar="BASE64", help="cluster certificate authority, base64 of the PEM"
     )
     cluster.add_argument(
-        "--region", help="AWS region for DescribeCluster (default: AWS_REGION / profile)"
+        "--region",
+        help="AWS region for DescribeCluster "
+        "(default: AWS_REGION, AWS_DEFAULT_REGION or the profile's)",
     )
     network = render.add_argument_group("network")
     network.add_argument(
