@@ -41,11 +41,22 @@ def say(message: str) -> None:
 
 
 def read_state(state_dir: Path) -> dict[str, Any] | None:
+    """The running cloud's state, or None without one: no file, or one that is not what `up`
+    writes (half-written, edited by hand), whose pids could not be trusted to stop."""
     try:
-        state: dict[str, Any] = json.loads((state_dir / STATE_FILE).read_text())
+        state = json.loads((state_dir / STATE_FILE).read_text())
     except (OSError, ValueError):
         return None
+    if not isinstance(state, dict) or not _is_pid(state.get("pid")):
+        return None
+    children = state.get("children", [])
+    if not isinstance(children, list) or not all(_is_pid(pid) for pid in children):
+        return None
     return state
+
+
+def _is_pid(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
 
 
 def _daemon_alive(state: dict[str, Any]) -> bool:
