@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import math
 import os
 import shlex
 import shutil
@@ -26,6 +27,8 @@ from typing import Any
 from localcloud.demo import NodeAuth
 from localcloud.kube.controlplane import cache_dir, ensure_binaries
 from localcloud.kube.processes import pid_alive, stop_pid
+from winnodes.errors import InvalidInputError
+from winnodes.models.identifiers import ClusterName
 
 STATE_FILE = "state.json"
 DAEMON_LOG = "daemon.log"
@@ -259,6 +262,24 @@ def cmd_demo(args: argparse.Namespace) -> int:
 # -- parser ----------------------------------------------------------------------------------
 
 
+def _positive(text: str) -> float:
+    """A finite number above 0; checked before anything is built or started."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive number")
+    return value
+
+
+def _cluster_name(text: str) -> str:
+    try:
+        return str(ClusterName(text))
+    except InvalidInputError as error:
+        raise argparse.ArgumentTypeError(error.reason) from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m localcloud",
@@ -285,15 +306,20 @@ def build_parser() -> argparse.ArgumentParser:
             "Builds the control plane first if needed (~10 minutes, once).",
         )
     )
-    up.add_argument("--cluster-name", default="localcloud")
+    up.add_argument(
+        "--cluster-name",
+        type=_cluster_name,
+        default="localcloud",
+        help="the EKS cluster's name (default: %(default)s)",
+    )
     up.add_argument(
         "--time-scale",
-        type=float,
+        type=_positive,
         default=1.0,
         help="multiplier for simulated delays and grace periods (default 1)",
     )
     up.add_argument("--kube-only", action="store_true", help="do not start the AWS half")
-    up.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for ready")
+    up.add_argument("--timeout", type=_positive, default=120.0, help="seconds to wait for ready")
     up.set_defaults(func=cmd_up)
 
     serve = with_state_dir(
@@ -303,8 +329,8 @@ def build_parser() -> argparse.ArgumentParser:
             description="Run the local cloud in this process until SIGTERM/SIGINT.",
         )
     )
-    serve.add_argument("--cluster-name", default="localcloud")
-    serve.add_argument("--time-scale", type=float, default=1.0)
+    serve.add_argument("--cluster-name", type=_cluster_name, default="localcloud")
+    serve.add_argument("--time-scale", type=_positive, default=1.0)
     serve.add_argument("--kube-only", action="store_true")
     serve.set_defaults(func=cmd_serve)
 

@@ -17,6 +17,8 @@ import contextlib
 import io
 import json
 import logging
+import math
+import os
 import queue
 import sys
 import threading
@@ -95,11 +97,16 @@ class DemoOptions:
             found.append("--nodes must be between 2 and 10 (one leaves, the group's max is 10)")
         if self.replicas < 2:
             found.append("--replicas must be at least 2 (the budget allows one disruption)")
-        if self.boot_seconds < 0:
-            found.append("--boot-seconds must not be negative")
+        if not (math.isfinite(self.boot_seconds) and self.boot_seconds >= 0):
+            found.append("--boot-seconds must be a number, not negative")
         for name in ("join_timeout", "workload_timeout", "drain_timeout"):
-            if getattr(self, name) <= 0:
-                found.append(f"--{name.replace('_', '-')} must be positive")
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value > 0):
+                found.append(f"--{name.replace('_', '-')} must be a positive number")
+        # Checked before the run, not when a converged demo comes to write them.
+        for option, path in (("--handler-log", self.handler_log), ("--report", self.report)):
+            if path is not None and (path.is_dir() or not os.access(path.parent, os.W_OK)):
+                found.append(f"{option}: cannot write {path}")
         return found
 
 
