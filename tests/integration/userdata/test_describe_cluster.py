@@ -174,27 +174,16 @@ def _assumed_roles() -> list[str]:
     return [role.role_arn for role in get_backend("sts")[DEFAULT_ACCOUNT_ID]["aws"].assumed_roles]
 
 
-def test_a_profile_that_assumes_a_role_is_used(
-    moto_endpoint: str, cluster: str, tmp_path: Path
-) -> None:
+def _renders_as_the_ops_role(moto_endpoint: str, cluster: str, credentials: dict[str, str]) -> None:
+    """render-userdata reads DescribeCluster with these credential settings, having assumed
+    OPS_ROLE once for it."""
     assert PACKAGED.is_dir(), "the trimmed botocore data is built by make before the tests"
     _set_cluster_ca(cluster, CA)
-    config = tmp_path / "config"
-    config.write_text(
-        "[profile base]\naws_access_key_id = AKIAIOSFODNN7EXAMPLE\n"
-        "aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\n"
-        f"[profile ops]\nrole_arn = {OPS_ROLE}\nsource_profile = base\n"
-    )
     before = _assumed_roles().count(OPS_ROLE)
 
     result = run(
         f"--cluster-name={cluster}",
-        env={
-            "AWS_ENDPOINT_URL": moto_endpoint,
-            "AWS_DEFAULT_REGION": REGION,
-            "AWS_CONFIG_FILE": str(config),
-            "AWS_PROFILE": "ops",
-        },
+        env={"AWS_ENDPOINT_URL": moto_endpoint, "AWS_DEFAULT_REGION": REGION, **credentials},
     )
 
     assert result.returncode == 0, result.stderr
@@ -202,23 +191,23 @@ def test_a_profile_that_assumes_a_role_is_used(
     assert _assumed_roles().count(OPS_ROLE) == before + 1
 
 
+def test_a_profile_that_assumes_a_role_is_used(
+    moto_endpoint: str, cluster: str, tmp_path: Path
+) -> None:
+    config = tmp_path / "config"
+    config.write_text(
+        "[profile base]\naws_access_key_id = AKIAIOSFODNN7EXAMPLE\n"
+        "aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\n"
+        f"[profile ops]\nrole_arn = {OPS_ROLE}\nsource_profile = base\n"
+    )
+    credentials = {"AWS_CONFIG_FILE": str(config), "AWS_PROFILE": "ops"}
+    _renders_as_the_ops_role(moto_endpoint, cluster, credentials)
+
+
 def test_a_web_identity_token_is_exchanged_for_the_roles_credentials(
     moto_endpoint: str, cluster: str, tmp_path: Path
 ) -> None:
-    _set_cluster_ca(cluster, CA)
     token = tmp_path / "token"
     token.write_text("eyJhbGciOiJSUzI1NiJ9.e30.c2lnbmF0dXJl")  # moto reads no claim of it
-    before = _assumed_roles().count(OPS_ROLE)
-
-    result = run(
-        f"--cluster-name={cluster}",
-        env={
-            "AWS_ENDPOINT_URL": moto_endpoint,
-            "AWS_DEFAULT_REGION": REGION,
-            "AWS_ROLE_ARN": OPS_ROLE,
-            "AWS_WEB_IDENTITY_TOKEN_FILE": str(token),
-        },
-    )
-
-    assert result.returncode == 0, result.stderr
-    assert _assumed_roles().count(OPS_ROLE) == before + 1
+    credentials = {"AWS_ROLE_ARN": OPS_ROLE, "AWS_WEB_IDENTITY_TOKEN_FILE": str(token)}
+    _renders_as_the_ops_role(moto_endpoint, cluster, credentials)
