@@ -103,11 +103,20 @@ class DemoOptions:
             value = getattr(self, name)
             if not (math.isfinite(value) and value > 0):
                 found.append(f"--{name.replace('_', '-')} must be a positive number")
-        # Checked before the run, not when a converged demo comes to write them.
+        # Checked before the run, not when a converged demo comes to write them; the demo
+        # makes a missing directory, so the nearest one that exists must take it.
         for option, path in (("--handler-log", self.handler_log), ("--report", self.report)):
-            if path is not None and (path.is_dir() or not os.access(path.parent, os.W_OK)):
+            if path is not None and (path.is_dir() or not _may_create(path)):
                 found.append(f"{option}: cannot write {path}")
         return found
+
+
+def _may_create(path: Path) -> bool:
+    """Whether `path` can be written, its missing directories made on the way."""
+    existing = path.parent
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    return existing.is_dir() and os.access(existing, os.W_OK | os.X_OK)
 
 
 class DemoFailedError(Exception):

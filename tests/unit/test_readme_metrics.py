@@ -8,13 +8,13 @@ import re
 from pathlib import Path
 
 ROOT = Path(__file__).parents[2]
-PACKAGE = ROOT / "layers" / "winnodes" / "winnodes"
+SOURCES = (ROOT / "layers" / "winnodes" / "winnodes", ROOT / "functions")
 ROW = re.compile(r"^\| `(?P<name>[A-Za-z]+)` \| (?:Count|Seconds) \|", re.MULTILINE)
 
 
 def emitted_metrics() -> set[str]:
     names = set()
-    for path in PACKAGE.rglob("*.py"):
+    for path in (path for source in SOURCES for path in source.rglob("*.py")):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if (
                 isinstance(node, ast.Call)

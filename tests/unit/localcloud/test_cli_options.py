@@ -60,12 +60,17 @@ def test_the_demo_refuses_a_duration_that_is_no_finite_number(change: dict[str, 
 
 
 def test_the_demo_refuses_output_paths_it_cannot_write_before_it_runs(tmp_path: Path) -> None:
-    missing = tmp_path / "no-such-dir" / "report.json"
-    problems = DemoOptions(report=missing, handler_log=tmp_path).problems()
+    afile = tmp_path / "notes.txt"
+    afile.write_text("")
+    unwritable = afile / "out" / "report.json"  # under a file: no directory can be made there
+    problems = DemoOptions(report=unwritable, handler_log=tmp_path).problems()
     assert problems == [
         f"--handler-log: cannot write {tmp_path}",
-        f"--report: cannot write {missing}",
+        f"--report: cannot write {unwritable}",
     ]
-    writable = DemoOptions(report=tmp_path / "report.json", handler_log=tmp_path / "h.log")
-    assert writable.problems() == []
-    assert main(["demo", "--report", str(missing)]) == 2
+    assert main(["demo", "--report", str(unwritable)]) == 2
+
+
+def test_the_demo_takes_output_paths_in_directories_it_will_make(tmp_path: Path) -> None:
+    report, log = tmp_path / "report.json", tmp_path / "new" / "dirs" / "h.log"
+    assert DemoOptions(report=report, handler_log=log).problems() == []

@@ -294,8 +294,8 @@ def _refusal(role: RoleArn, allowed: NodeRoleAllowList, *, unproven: bool) -> st
     if not allowed.allows(role):
         return (
             f"Add a pattern for it to {NODE_ROLES_SETTING} (the stack's NodeRoleArns "
-            "parameter; unset, it allows the roles of the cluster's own account), or give the "
-            "group an allowed role"
+            "parameter; unset, it allows the roles of the account the cluster's ARN names), "
+            "or give the group an allowed role"
         )
     if unproven and not allowed.allows_every_spelling(role.path_less):
         return (

@@ -108,8 +108,8 @@ class FleetView:
         self._connections: dict[str, ClusterConnection | WinNodesError] = {}
         self._nodes: dict[str, dict[str, NodeState] | WinNodesError] = {}
         self._named_nodes: dict[tuple[str, str], NodeState | WinNodesError | None] = {}
-        # A node list (every Node of the cluster) is read on a first look and after refresh();
-        # polls in between GET the one Node by name (refresh_nodes).
+        # A node list (every Node of the cluster) is read on a first look and after a
+        # refresh() that asks for it; other polls GET the one Node by name.
         self._may_list_nodes = True
         self._memo: dict[Hashable, Any] = {}
 
@@ -217,8 +217,9 @@ class FleetView:
         return _result(self._nodes[cluster])
 
     def node(self, cluster: str, instance: Instance) -> NodeState | None:
-        """The instance's Node. From the node list on a first look or after refresh(); on the
-        polls in between, a GET of the name EKS gives a Windows node (its private DNS name),
+        """The instance's Node. From the node list on a first look or after a refresh() that
+        lists; on the polls in between, a GET of the name EKS gives a Windows node (its private
+        DNS name),
         checked by providerID: a waiting join no longer lists every Node of a large cluster every
         poll. A node named otherwise (a hostname override) is still found by the next list."""
         name = instance.private_dns_name
@@ -265,9 +266,9 @@ class FleetView:
         self._memo[key] = value
 
 
-# While an action waits, its poll GETs the one Node by name every time but reads the group, the
-# instance and the node list only this often: Auto Scaling and EC2 throttle Describe calls
-# account-wide, and an instance refresh has many actions waiting at once.
+# While an action waits, its poll GETs the one Node by name every time but reads the group and
+# the instance only this often: Auto Scaling and EC2 throttle Describe calls account-wide, and an
+# instance refresh has many actions waiting at once.
 FLEET_READ_INTERVAL: Final = timedelta(seconds=15)
 
 
