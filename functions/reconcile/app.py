@@ -9,7 +9,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from winnodes import wiring
 from winnodes.errors import InvalidInputError
 from winnodes.models.events import parse_schedule_tick
-from winnodes.observability import logger, metrics, tracer
+from winnodes.observability import logger, metrics, rejected_event, tracer
 
 
 @logger.inject_lambda_context(clear_state=True)
@@ -22,10 +22,7 @@ def lambda_handler(event: Any, context: LambdaContext) -> dict[str, Any]:
         # A pass changes the cluster and the account: only a schedule tick starts one.
         parse_schedule_tick(event)
     except InvalidInputError as error:
-        metrics.add_metric(name="EventRejected", unit="Count", value=1)
-        logger.error("not a schedule event", extra={"field": error.field, "reason": error.reason})
-        # Returned, not raised: a retry of the same event would be refused again.
-        return {"status": "rejected", "field": error.field, "reason": error.reason}
+        return rejected_event("not a schedule event", error.field, error.reason)
     time_left = timedelta(milliseconds=context.get_remaining_time_in_millis())
     report = wiring.reconcile_service().reconcile(time_left=time_left)
     return report.as_json()

@@ -30,6 +30,17 @@ def _log_level() -> str | None:
 
 logger = Logger(service=SERVICE, level=_log_level())
 metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
+
+
+def rejected_event(message: str, field: str, reason: str, **log: str) -> dict[str, str]:
+    """Bad input (safety rule 5), refused with nothing changed: logged, counted as
+    EventRejected, and the handler's answer, returned rather than raised, as Lambda's retries
+    of the same event would be refused again."""
+    metrics.add_metric(name="EventRejected", unit="Count", value=1)
+    logger.error(message, extra={"field": field, "reason": reason, **log})
+    return {"status": "rejected", "field": field, "reason": reason}
+
+
 # Only the libraries our calls go through: botocore (AWS) and http.client (the Kubernetes
 # client's urllib3). Patching everything X-Ray supports imports each of them on cold start.
 TRACED_MODULES = ("botocore", "httplib")

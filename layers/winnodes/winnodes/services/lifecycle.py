@@ -20,7 +20,7 @@ from winnodes.models.events import (
 )
 from winnodes.models.groups import ManagedGroup, UnmanagedGroup, discover_managed_group
 from winnodes.models.lifecycle import InstanceLocation
-from winnodes.observability import logger, metrics
+from winnodes.observability import logger, rejected_event
 from winnodes.ports import Clock, LifecycleHook
 from winnodes.services.fleet import Fleet, FleetView, work_deadline
 from winnodes.services.join import JoinService, LaunchAction
@@ -34,18 +34,10 @@ def skipped_test_notification() -> Outcome:
     return {"status": "skipped", "reason": TEST_NOTIFICATION}
 
 
-def _rejected(message: str, field: str, reason: str, **log: str) -> Outcome:
-    """Bad input (safety rule 5): refused with nothing changed, and returned, not raised, as
-    Lambda's retries of the same event would be refused again."""
-    metrics.add_metric(name="EventRejected", unit="Count", value=1)
-    logger.error(message, extra={"field": field, "reason": reason, **log})
-    return {"status": "rejected", "field": field, "reason": reason}
-
-
 def _unknown_cluster(error: ClusterNotFoundError) -> Outcome:
     """The group's cluster tag names no cluster: the action is left to its hook's default
     result; the reconciler names the group at every pass."""
-    return _rejected(
+    return rejected_event(
         "the group's cluster does not exist: its lifecycle action is left alone",
         "cluster",
         str(error),
@@ -70,7 +62,7 @@ class LifecycleEvents:
         try:
             event = classify_lifecycle_event(raw)
         except InvalidInputError as error:
-            return _rejected("malformed lifecycle event", error.field, error.reason)
+            return rejected_event("malformed lifecycle event", error.field, error.reason)
         if isinstance(event, LifecycleTestNotification):
             return skipped_test_notification()
         try:
