@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import codecs
 import contextlib
+import importlib.metadata
 import json
 import logging
 import os
@@ -150,6 +151,7 @@ def _parser() -> argparse.ArgumentParser:
         prog="winnodes",
         description="Hands-off lifecycle for self-managed Windows nodes of Amazon EKS clusters.",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     parser.set_defaults(interrupted="interrupted")
     commands = parser.add_subparsers(title="commands", required=True, metavar="COMMAND")
     _add_render_userdata(commands)
@@ -157,6 +159,14 @@ def _parser() -> argparse.ArgumentParser:
     _add_reconcile(commands)
     _add_rbac(commands)
     return parser
+
+
+def _version() -> str:
+    """The installed distribution's version; a source tree on PYTHONPATH has no metadata."""
+    try:
+        return importlib.metadata.version("eks-windows-nodes")
+    except importlib.metadata.PackageNotFoundError:
+        return "(version unknown: not installed)"
 
 
 def _add_lifecycle(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
