@@ -331,7 +331,7 @@ def _add_render_userdata(commands: argparse._SubParsersAction[argparse.ArgumentP
     )
     network = render.add_argument_group("network")
     network.add_argument(
-        "--service-cidr", metavar="CIDR", help="Kubernetes service CIDR (-ServiceCIDR)"
+        "--service-cidr", metavar="CIDR", help="Kubernetes service IPv4 CIDR (-ServiceCIDR)"
     )
     network.add_argument(
         "--dns-cluster-ip",
@@ -341,7 +341,7 @@ def _add_render_userdata(commands: argparse._SubParsersAction[argparse.ArgumentP
     network.add_argument(
         "--excluded-snat-cidrs",
         metavar="CIDR,...",
-        help="CIDRs the node does not SNAT to (-ExcludedSnatCIDRs)",
+        help="IPv4 CIDRs the node does not SNAT to (-ExcludedSnatCIDRs)",
     )
     node = render.add_argument_group("node")
     node.add_argument("--node-labels", metavar="k=v,...", help="labels the kubelet registers")
@@ -351,17 +351,23 @@ def _add_render_userdata(commands: argparse._SubParsersAction[argparse.ArgumentP
         help="taints the kubelet registers (NoSchedule, PreferNoSchedule, NoExecute)",
     )
     node.add_argument(
-        "--kubelet-extra-args", metavar="ARGS", help="more kubelet arguments (one line)"
+        "--kubelet-extra-args", metavar="ARGS", help="more kubelet arguments (one line, ASCII)"
     )
     node.add_argument(
-        "--kube-proxy-extra-args", metavar="ARGS", help="kube-proxy arguments (one line)"
+        "--kube-proxy-extra-args", metavar="ARGS", help="kube-proxy arguments (one line, ASCII)"
     )
     script = render.add_argument_group("script")
     script.add_argument(
-        "--pre-bootstrap", metavar="FILE", type=Path, help="PowerShell run before the bootstrap"
+        "--pre-bootstrap",
+        metavar="FILE",
+        type=Path,
+        help="PowerShell (ASCII) run before the bootstrap",
     )
     script.add_argument(
-        "--post-bootstrap", metavar="FILE", type=Path, help="PowerShell run after the bootstrap"
+        "--post-bootstrap",
+        metavar="FILE",
+        type=Path,
+        help="PowerShell (ASCII) run after the bootstrap",
     )
     script.add_argument(
         "--no-wrapper", action="store_true", help="omit the <powershell> tags EC2Launch reads"

@@ -62,8 +62,8 @@ def test_full_render_matches_golden() -> None:
 def test_snippets_are_read_as_powershell_editors_write_them(
     tmp_path: Path, encoded: Callable[[str], bytes]
 ) -> None:
-    pre = "Set-TimeZone -Id 'W. Europe Standard Time' # Zürich\r\n"
-    post = "Write-Output 'joined ✓'\r\n"
+    pre = "Set-TimeZone -Id 'W. Europe Standard Time' # Zurich\r\n"
+    post = "Write-Output 'joined'\r\n"
     (tmp_path / "pre.ps1").write_bytes(encoded(pre))
     (tmp_path / "post.ps1").write_bytes(encoded(post))
     with_files = run(
@@ -77,8 +77,26 @@ def test_snippets_are_read_as_powershell_editors_write_them(
     assert with_files.returncode == 0, with_files.stderr
     # The text, and nothing of the file's byte order mark, lands in the script.
     assert "\ufeff" not in with_files.stdout
-    assert "Set-TimeZone -Id 'W. Europe Standard Time' # Zürich" in with_files.stdout
-    assert "Write-Output 'joined ✓'" in with_files.stdout
+    assert "Set-TimeZone -Id 'W. Europe Standard Time' # Zurich" in with_files.stdout
+    assert "Write-Output 'joined'" in with_files.stdout
+
+
+def test_a_snippet_that_is_not_ascii_is_refused_saying_where(tmp_path: Path) -> None:
+    # Read in the ANSI code page, as Windows PowerShell 5.1 may read user data, the UTF-8 bytes
+    # of the check mark hold a typographic double quote, which would end the string.
+    (tmp_path / "post.ps1").write_text('$ok = $true\nWrite-Output "joined \u2713"\n')
+    result = run(
+        "render-userdata",
+        "--cluster-name=prod-win",
+        f"--endpoint={ENDPOINT}",
+        f"--ca={CA}",
+        f"--post-bootstrap={tmp_path / 'post.ps1'}",
+    )
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr.startswith(
+        "winnodes: error: --post-bootstrap: U+2713 at line 2, column 22 is not ASCII"
+    )
+    assert result.stderr.count("\n") == 1
 
 
 def test_base64_is_the_wrapped_script_encoded() -> None:

@@ -117,9 +117,37 @@ def test_dns_cluster_ip_defaults_to_the_tenth_address_of_the_service_cidr() -> N
     assert bootstrap_settings(cluster_name="c", service_cidr="10.100.0.0/16").dns_cluster_ip == (
         "10.100.0.10"
     )
-    assert bootstrap_settings(cluster_name="c", service_cidr="fd00:10::/108").dns_cluster_ip == (
-        "fd00:10::a"
+
+
+# EKS user guide, windows-support.html: "You can't use IPv6 with Windows nodes". A zone ID
+# (`%...`) is IPv6 only, and would carry any text into the script as part of an address.
+@pytest.mark.parametrize(
+    ("field", "given"),
+    [
+        ("service-cidr", {"service_cidr": "fd00:10::/108"}),
+        ("dns-cluster-ip", {"dns_cluster_ip": "fd00:10::a"}),
+        ("dns-cluster-ip", {"dns_cluster_ip": "fe80::a%1;Write-Output PWNED;#"}),
+        ("excluded-snat-cidrs", {"excluded_snat_cidrs": ("10.0.0.0/8", "fd00::/8")}),
+        ("excluded-snat-cidrs", {"excluded_snat_cidrs": ("fd00::%<persist>true/8",)}),
+    ],
+)
+def test_ipv6_addresses_are_refused_naming_the_option(field: str, given: dict[str, object]) -> None:
+    with pytest.raises(InvalidInputError) as raised:
+        bootstrap_settings(cluster_name="c", **given)  # type: ignore[arg-type]
+    assert raised.value.field == field
+    assert raised.value.reason.endswith("is IPv6; Windows nodes cannot use IPv6")
+
+
+def test_cidrs_are_rendered_in_cidr_notation() -> None:
+    # Go's net.ParseCIDR, which the node's components use, takes only the prefix length.
+    settings = bootstrap_settings(
+        cluster_name="c",
+        service_cidr="172.20.0.0/255.255.0.0",
+        excluded_snat_cidrs=("10.0.0.0/0.255.255.255", "192.168.0.0/16"),
     )
+    assert settings.service_cidr == "172.20.0.0/16"
+    assert settings.dns_cluster_ip == "172.20.0.10"
+    assert settings.excluded_snat_cidrs == ("10.0.0.0/8", "192.168.0.0/16")
 
 
 def test_explicit_dns_cluster_ip_must_lie_inside_the_service_cidr() -> None:
@@ -248,36 +276,44 @@ NETWORKS = st.one_of(
 
 
 @st.composite
-def cidr_items(draw: st.DrawFn) -> tuple[str, bool]:
-    """A CIDR as someone would write it, maybe spoiled, and whether it must be accepted."""
+def cidr_items(draw: st.DrawFn) -> tuple[str, str | None]:
+    """A CIDR as someone would write it, maybe spoiled, and the form it is accepted in (None:
+    it must be refused). IPv6 is refused: Windows nodes cannot use it."""
     network = draw(NETWORKS)
-    match draw(st.sampled_from(["as-is", "as-is", "upper", "host-bits", "prefix", "no-prefix"])):
+    canonical = str(network) if network.version == 4 else None
+    match draw(
+        st.sampled_from(["as-is", "as-is", "upper", "netmask", "host-bits", "prefix", "no-prefix"])
+    ):
         case "as-is":
-            return str(network), True
+            return str(network), canonical
         case "upper":
-            return str(network).upper(), True
+            return str(network).upper(), canonical
+        case "netmask" if network.version == 4:
+            return f"{network.network_address}/{network.netmask}", canonical
         case "host-bits" if network.num_addresses > 1:  # an address inside, not the network
-            return f"{network.network_address + 1}/{network.prefixlen}", False
+            return f"{network.network_address + 1}/{network.prefixlen}", None
         case "prefix":
-            return f"{network.network_address}/{network.max_prefixlen + 1}", False
+            return f"{network.network_address}/{network.max_prefixlen + 1}", None
         case "no-prefix":
-            return f"{network.network_address}/", False
-    return str(network), True
+            return f"{network.network_address}/", None
+    return str(network), canonical
 
 
 @given(st.lists(cidr_items(), max_size=4), SEPARATORS)
-def test_a_cidr_list_is_the_cidrs_as_written_or_refused_naming_the_first_bad_one(
-    items: list[tuple[str, bool]], separator: str
+def test_a_cidr_list_is_the_cidrs_in_cidr_notation_or_refused_naming_the_first_bad_one(
+    items: list[tuple[str, str | None]], separator: str
 ) -> None:
     text = separator.join(cidr for cidr, _ in items)
-    bad = [cidr for cidr, ok in items if not ok]
+    bad = [cidr for cidr, accepted in items if accepted is None]
     if bad:
         with pytest.raises(InvalidInputError) as raised:
             parse_cidr_list(text, field="excluded-snat-cidrs")
         assert raised.value.field == "excluded-snat-cidrs"
         assert repr(bad[0]) in raised.value.reason
     else:
-        assert parse_cidr_list(text, field="excluded-snat-cidrs") == tuple(c for c, _ in items)
+        assert parse_cidr_list(text, field="excluded-snat-cidrs") == tuple(
+            accepted for _, accepted in items
+        )
 
 
 @given(
@@ -422,19 +458,31 @@ def test_a_nul_or_lone_surrogate_anywhere_in_any_option_is_refused_naming_it(
     assert raised.value.field == VALID_TEXT[name][1]
 
 
+NOT_ASCII = (
+    "U+{code} at {where} is not ASCII: Windows PowerShell may read user data in the ANSI code "
+    "page, where it can end a quoted string; leave it out or write [char]0x{code}"
+)
+
+
 @pytest.mark.parametrize("field", ["pre_bootstrap", "post_bootstrap"])
 @pytest.mark.parametrize(
     ("snippet", "reason"),
     [
         ("Write-Host a\x00b\n", "contains a NUL character"),
         ("\x00", "contains a NUL character"),
-        ("Write-Host '\ud800'\n", "contains a lone surrogate (U+D800-U+DFFF), not UTF-8 text"),
-        ("\udfff", "contains a lone surrogate (U+D800-U+DFFF), not UTF-8 text"),
+        ("Write-Host '\ud800'\n", NOT_ASCII.format(code="D800", where="line 1, column 13")),
+        ("\udfff", NOT_ASCII.format(code="DFFF", where="character 1")),
         # A pair of surrogate code points is still two lone surrogates in a Python string.
-        ("\ud83d\ude00", "contains a lone surrogate (U+D800-U+DFFF), not UTF-8 text"),
+        ("\ud83d\ude00", NOT_ASCII.format(code="D83D", where="character 1")),
+        ("# Z\u00fcrich\r\n", NOT_ASCII.format(code="00FC", where="line 1, column 4")),
+        (
+            "$a = 1\nWrite-Output 'joined \u2713'\n",
+            NOT_ASCII.format(code="2713", where="line 2, column 22"),
+        ),
+        ("Write-Host a\x1bb\n", "has a control character U+001B at line 1, column 13"),
     ],
 )
-def test_a_snippet_that_is_not_utf8_text_is_refused_naming_it(
+def test_a_snippet_that_is_not_ascii_text_is_refused_naming_it(
     field: str, snippet: str, reason: str
 ) -> None:
     pre, post = (snippet, None) if field == "pre_bootstrap" else (None, snippet)
@@ -467,6 +515,7 @@ def test_whatever_is_accepted_renders_to_utf8_user_data_that_carries_it(
         assert error.field == option.replace("_", "-")
         return
     script = render_userdata(settings)
+    assert script.isascii()  # read the same in any code page Windows PowerShell may use
     assert base64.b64decode(encode_userdata(script)).decode("utf-8") == script
     if option == "post_bootstrap":
         assert text.rstrip("\n") in script  # a snippet goes in verbatim

@@ -50,6 +50,9 @@ _ENDPOINT = re.compile(
 )
 _HOST_LABEL = re.compile(r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
 _BASE64 = re.compile(r"[A-Za-z0-9+/]+={0,2}")
+_NO_IPV6 = "Windows nodes cannot use IPv6"
+# What user data may hold besides printable ASCII: tabs and line ends, in snippets only.
+_SNIPPET_WHITESPACE = frozenset("\t\n\r")
 
 
 @dataclass(frozen=True)
@@ -126,8 +129,10 @@ def bootstrap_settings(
         raise InvalidInputError("node-labels", "a label key is given more than once")
     for taint in taints:
         validate_taint(taint)
-    for cidr in excluded_snat_cidrs:
-        parse_network(cidr, field="excluded-snat-cidrs")
+    # Rendered as parsed: `10.0.0.0/255.0.0.0` becomes the `10.0.0.0/8` Go's ParseCIDR takes.
+    snat_networks = tuple(
+        str(parse_network(cidr, field="excluded-snat-cidrs")) for cidr in excluded_snat_cidrs
+    )
     validate_argument_text(kubelet_extra_args, field="kubelet-extra-args")
     validate_argument_text(kube_proxy_extra_args, field="kube-proxy-extra-args")
     validate_snippet(pre_bootstrap, field="pre-bootstrap")
@@ -136,21 +141,19 @@ def bootstrap_settings(
         cluster_name=cluster_name,
         endpoint=endpoint,
         ca_base64=ca_base64,
-        service_cidr=service_cidr,
+        service_cidr=None if network is None else str(network),
         dns_cluster_ip=dns_cluster_ip,
         node_labels=tuple(node_labels),
         taints=tuple(taints),
         kubelet_extra_args=kubelet_extra_args,
         kube_proxy_extra_args=kube_proxy_extra_args,
-        excluded_snat_cidrs=tuple(excluded_snat_cidrs),
+        excluded_snat_cidrs=snat_networks,
         pre_bootstrap=pre_bootstrap,
         post_bootstrap=post_bootstrap,
     )
 
 
-def default_dns_cluster_ip(
-    network: ipaddress.IPv4Network | ipaddress.IPv6Network,
-) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+def default_dns_cluster_ip(network: ipaddress.IPv4Network) -> ipaddress.IPv4Address:
     """EKS puts CoreDNS on the tenth address of the service CIDR (172.20.0.0/16 -> 172.20.0.10)."""
     return network.network_address + 10
 
@@ -190,18 +193,26 @@ def validate_ca(ca_base64: str) -> None:
         raise InvalidInputError("ca", "is PEM but not a valid X.509 certificate") from None
 
 
-def parse_network(value: str, *, field: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
+def parse_network(value: str, *, field: str) -> ipaddress.IPv4Network:
+    """An IPv4 CIDR. Windows nodes cannot use IPv6 (EKS user guide, windows-support.html: "You
+    can't use IPv6 with Windows nodes"), and Start-EKSBootstrap.ps1 documents IPv4 CIDRs."""
     try:
-        return ipaddress.ip_network(value, strict=True)
+        network = ipaddress.ip_network(value, strict=True)
     except ValueError as error:
         raise InvalidInputError(field, f"{value!r} is not a valid CIDR ({error})") from None
+    if not isinstance(network, ipaddress.IPv4Network):
+        raise InvalidInputError(field, f"{value!r} is IPv6; {_NO_IPV6}")
+    return network
 
 
-def parse_address(value: str, *, field: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+def parse_address(value: str, *, field: str) -> ipaddress.IPv4Address:
     try:
-        return ipaddress.ip_address(value)
+        address = ipaddress.ip_address(value)
     except ValueError:
         raise InvalidInputError(field, f"{value!r} is not a valid IP address") from None
+    if not isinstance(address, ipaddress.IPv4Address):
+        raise InvalidInputError(field, f"{value!r} is IPv6; {_NO_IPV6}")
+    return address
 
 
 def validate_qualified_name(key: str, *, field: str) -> None:
@@ -258,6 +269,7 @@ def validate_argument_text(value: str | None, *, field: str) -> None:
         return
     if any(unicodedata.category(ch) in ("Cc", "Cs") for ch in value):
         raise InvalidInputError(field, "must be one line without control characters")
+    _refuse_non_ascii(value, field=field)
     if _EC2LAUNCH_TAG.search(value):
         raise InvalidInputError(
             field, "must not contain an EC2Launch user-data tag such as <powershell>"
@@ -270,14 +282,35 @@ def validate_snippet(script: str | None, *, field: str) -> None:
         return
     if "\x00" in script:
         raise InvalidInputError(field, "contains a NUL character")
-    if any(unicodedata.category(ch) == "Cs" for ch in script):
-        # User data is sent as UTF-8, which cannot encode a surrogate code point: refused here,
-        # it would otherwise fail only when the rendered script is encoded.
-        raise InvalidInputError(field, "contains a lone surrogate (U+D800-U+DFFF), not UTF-8 text")
+    _refuse_non_ascii(script, field=field)
     if _EC2LAUNCH_TAG.search(script):
         raise InvalidInputError(
             field, "must not contain an EC2Launch user-data tag such as </powershell>"
         )
+
+
+def _refuse_non_ascii(text: str, *, field: str) -> None:
+    """User data must be ASCII. Windows PowerShell 5.1 reads a script file without a byte order
+    mark in the ANSI code page, where the UTF-8 bytes of a character such as `Ñ` read as `Ã‘`:
+    a typographic quote that ends the string it was in (PowerShell Language Specification 3.0,
+    2.3.5.2), so the rest of the value would run as code. [char]0x00D1 is the portable way."""
+    for line_number, line in enumerate(text.split("\n"), start=1):
+        for column, ch in enumerate(line, start=1):
+            if " " <= ch <= "~" or ch in _SNIPPET_WHITESPACE:
+                continue
+            where = (
+                f"line {line_number}, column {column}" if "\n" in text else f"character {column}"
+            )
+            if ch.isascii():
+                raise InvalidInputError(
+                    field, f"has a control character U+{ord(ch):04X} at {where}"
+                )
+            raise InvalidInputError(
+                field,
+                f"U+{ord(ch):04X} at {where} is not ASCII: Windows PowerShell may read user data "
+                f"in the ANSI code page, where it can end a quoted string; leave it out or write "
+                f"[char]0x{ord(ch):04X}",
+            )
 
 
 def parse_node_labels(text: str) -> tuple[tuple[str, str], ...]:
@@ -304,10 +337,8 @@ def parse_taints(text: str) -> tuple[Taint, ...]:
 
 
 def parse_cidr_list(text: str, *, field: str) -> tuple[str, ...]:
-    items = tuple(_split_list(text))
-    for item in items:
-        parse_network(item, field=field)
-    return items
+    """The CIDRs in canonical form, or refused naming the first bad one."""
+    return tuple(str(parse_network(item, field=field)) for item in _split_list(text))
 
 
 def _split_list(text: str) -> list[str]:
