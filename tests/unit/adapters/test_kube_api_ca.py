@@ -131,3 +131,11 @@ def test_a_ca_that_is_not_a_certificate_is_refused_before_any_request() -> None:
             ca_base64=base64.b64encode(b"-----BEGIN CERTIFICATE-----\nnot one\n").decode(),
             token=StaticToken(),
         )
+
+
+@pytest.mark.parametrize("ca", ["", "Cg=="], ids=["none", "blank"])
+def test_a_cluster_without_a_ca_is_our_error(ca: str) -> None:
+    # DescribeCluster gives no CA for a cluster still being created.
+    with pytest.raises(KubernetesError) as raised:
+        KubeApi(endpoint="https://127.0.0.1:1", ca_base64=ca, token=StaticToken())
+    assert str(raised.value) == "https://127.0.0.1:1: the cluster has no CA"

@@ -80,9 +80,13 @@ class KubeApi:
         configuration.host = self.endpoint
         configuration.verify_ssl = True
         # One retry, not urllib3's three: a cluster out of reach costs a request two connect
-        # timeouts, not four.
+        # timeouts, not four. No sleeping on a 429's or 503's Retry-After (up to 32 s from API
+        # Priority and Fairness, any length from a proxy), which would outlast REQUEST_TIME_LIMIT:
+        # the answer comes back as ours, and the join's or drain's next look is the retry.
         configuration.retries = _OneRetry(
-            total=_RETRIES, allowed_methods=Retry.DEFAULT_ALLOWED_METHODS | _RETRIED_WHEN_DROPPED
+            total=_RETRIES,
+            allowed_methods=Retry.DEFAULT_ALLOWED_METHODS | _RETRIED_WHEN_DROPPED,
+            respect_retry_after_header=False,
         )
         self._rest = RESTClientObject(configuration)
         self._rest.pool_manager.connection_pool_kw["ssl_context"] = _tls_context(
@@ -212,6 +216,9 @@ def _tls_context(endpoint: str, ca_pem: str) -> ssl.SSLContext:
 
 def _ca_pem(endpoint: str, ca_base64: str) -> str:
     try:
-        return base64.b64decode(ca_base64).decode("ascii")
+        pem = base64.b64decode(ca_base64).decode("ascii")
     except ValueError as error:  # not base64 (binascii.Error), not ASCII
         raise KubernetesError(f"{endpoint}: the cluster CA is not base64-encoded PEM") from error
+    if not pem.strip():  # the ssl module would raise a bare ValueError
+        raise KubernetesError(f"{endpoint}: the cluster has no CA")
+    return pem
