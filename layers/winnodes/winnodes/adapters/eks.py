@@ -30,12 +30,21 @@ class EksClusters:
                 raise ClusterNotFoundError(name, region) from error
             raise AwsError(f"{description}: {error}") from error
         cluster = response["cluster"]
+        endpoint = cluster.get("endpoint") or ""
+        ca_base64 = (cluster.get("certificateAuthority") or {}).get("data") or ""
+        if not endpoint or not ca_base64:
+            # A cluster still CREATING (or FAILED) has neither yet: say so, rather than leave a
+            # TLS or host error to the first request.
+            raise AwsError(
+                f"EKS cluster {name!r} has no API endpoint or CA yet "
+                f"(status {cluster.get('status', 'unknown')})"
+            )
         network = cluster.get("kubernetesNetworkConfig", {})
         service_cidr = network.get("serviceIpv4Cidr") or network.get("serviceIpv6Cidr")
         return ClusterConnection(
             name=name,
-            endpoint=cluster.get("endpoint", ""),
-            ca_base64=cluster.get("certificateAuthority", {}).get("data", ""),
+            endpoint=endpoint,
+            ca_base64=ca_base64,
             service_cidr=service_cidr,
             kubernetes_version=cluster.get("version"),
             # Clusters created before access entries existed report no accessConfig.
