@@ -1,8 +1,9 @@
 """template.yaml: alarms on the functions' own metrics watch what the code emits.
 
 The decisions that refuse and wait (a malformed aws-auth, a node role NodeRoleArns refuses, an
-access entry of the wrong type), those that give up (a rejected event, an ABANDONed join) and the
-errors a reconciler pass carries on past are metrics, not failures: no Errors alarm sees them.
+access entry of the wrong type), those that give up (a rejected event, an ABANDONed join, a drain
+ended at its deadline), the errors a reconciler pass carries on past and the work it leaves for
+want of time are metrics, not failures: no Errors alarm sees them.
 An alarm on a custom metric matches only when namespace, name and the whole dimension set equal
 what was emitted, and otherwise sits in INSUFFICIENT_DATA, which TreatMissingData reads as fine:
 a typo would silence it for good. So the identity is taken from the code itself: the metric
@@ -33,7 +34,8 @@ FUNCTIONS = sorted(
     for name, resource in TEMPLATE["Resources"].items()
     if resource["Type"] == "AWS::Serverless::Function"
 )
-# Each leaves a launch waiting, then ABANDONed at the join deadline, or is the ABANDON itself.
+# Each leaves a launch waiting, then ABANDONed at the join deadline, or gives up: the ABANDON
+# itself, or a terminate action completed at the drain deadline with pods left on the node.
 REFUSALS = {
     "AwsAuthMalformed",
     "NodeRoleRefused",
@@ -41,9 +43,12 @@ REFUSALS = {
     "AccessEntryStale",
     "EventRejected",
     "JoinAbandoned",
+    "DrainTimedOut",
 }
 # Errors a reconciler pass records and carries on past.
 PERSISTENT_ERRORS = {"ReconcileErrors"}
+# Work a reconciler pass leaves to the next for want of time.
+SHORTFALLS = {"ReconcileDeferred"}
 # namespace, metric name, dimensions
 MetricIdentity = tuple[str, str, frozenset[tuple[str, str]]]
 
@@ -167,12 +172,20 @@ def test_errors_a_reconciler_pass_carries_on_past_have_an_alarm() -> None:
     assert alarmed >= PERSISTENT_ERRORS
 
 
+def test_work_reconciler_passes_keep_leaving_for_want_of_time_has_an_alarm() -> None:
+    # A pass that defers work returns normally too; held actions it does not reach are
+    # heartbeated by nothing else once the lifecycle function's wait budget is spent.
+    alarmed = {alarm["MetricName"] for alarm in custom_alarms().values()}
+    assert alarmed >= SHORTFALLS
+
+
 @pytest.mark.parametrize("name", sorted(custom_alarms()))
 def test_each_alarm_on_the_code_s_metrics_counts_in_5_minute_periods(name: str) -> None:
     alarm = custom_alarms()[name]
     # A refusal puts its alarm in ALARM at once; errors a later pass may not meet again (a
-    # throttled call, a cluster briefly out of reach) only when they last 15 minutes.
-    periods = 3 if alarm["MetricName"] in PERSISTENT_ERRORS else 1
+    # throttled call, a cluster briefly out of reach), and deferrals the next passes absorb (a
+    # slow call, a burst of held instances), only when they last 15 minutes.
+    periods = 3 if alarm["MetricName"] in PERSISTENT_ERRORS | SHORTFALLS else 1
     # Threshold, missing data and actions: test_template_operations.py, for every alarm.
     assert (alarm["Statistic"], alarm["Period"], alarm["EvaluationPeriods"]) == (
         "Sum",

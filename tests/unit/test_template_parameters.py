@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,9 +20,10 @@ from hypothesis import strategies as st
 
 from tests.helpers.template import condition_holds, load_template, parameter_accepts
 from winnodes.config import DURATION_BOUNDS, Settings
-from winnodes.decisions.heartbeat import hook_global_timeout
+from winnodes.decisions.heartbeat import HEARTBEAT_AT_FRACTION, hook_global_timeout
 from winnodes.decisions.smoke import IMAGE_REFERENCE, smoke_test_namespace_problem
 from winnodes.errors import ConfigurationError
+from winnodes.services.fleet import STEP_RESERVE
 
 TEMPLATE = load_template()
 PARAMETERS: dict[str, Any] = TEMPLATE["Parameters"]
@@ -341,3 +343,58 @@ def test_the_namespace_pattern_takes_what_the_code_takes(value: str) -> None:
 def test_the_alarm_topic_is_empty_or_a_topic_arn(value: str, valid: bool) -> None:
     assert accepts("AlarmTopicArn", value) is valid
     assert condition_holds(TEMPLATE, "HasAlarmTopic", {"AlarmTopicArn": value}) is bool(value)
+
+
+# --- ReconcileSchedule ---------------------------------------------------------------------------
+# Once the lifecycle function's wait budget is spent, only reconciler passes heartbeat a held
+# action, each when half its hook's heartbeat timeout has gone by since the last: one finding it
+# just short of that leaves the next pass the other half.
+
+README = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+# The least heartbeat timeout README's Node groups asks of the hooks.
+HOOK_HEARTBEAT_TIMEOUT = timedelta(seconds=900)
+RATE = re.compile(r"rate\((?P<count>\d+) (?P<unit>minute|hour|day)s?\)")
+
+
+def rate_interval(expression: str) -> timedelta:
+    match = RATE.fullmatch(expression)
+    assert match is not None, expression
+    return timedelta(**{f"{match['unit']}s": int(match["count"])})
+
+
+def reconcile_timeout() -> timedelta:
+    return timedelta(seconds=TEMPLATE["Resources"]["ReconcileFunction"]["Properties"]["Timeout"])
+
+
+def working_time() -> timedelta:
+    """How far into its invocation a pass still starts a step (services.fleet)."""
+    return reconcile_timeout() - STEP_RESERVE
+
+
+def longest_apart(interval: timedelta) -> timedelta:
+    """How far apart two passes reach a held action at most, when neither defers it: the first
+    at its start, the next at the end of its working time. Passes do not overlap (reserved
+    concurrency 1): under the timeout, a tick that finds one running is dropped, so the next may
+    start up to the timeout and an interval after."""
+    timeout = reconcile_timeout()
+    start_gap = interval if interval >= timeout else timeout + interval
+    return start_gap + working_time()
+
+
+def test_the_schedule_takes_cron_expressions_too() -> None:
+    assert "AllowedPattern" not in PARAMETERS["ReconcileSchedule"]
+
+
+def test_the_default_schedule_reaches_held_actions_in_time() -> None:
+    default = rate_interval(PARAMETERS["ReconcileSchedule"]["Default"])
+    assert longest_apart(default) < HOOK_HEARTBEAT_TIMEOUT * HEARTBEAT_AT_FRACTION
+
+
+def test_the_schedule_is_documented_with_its_bound() -> None:
+    half = HOOK_HEARTBEAT_TIMEOUT * HEARTBEAT_AT_FRACTION
+    minutes = max(m for m in range(1, 61) if longest_apart(timedelta(minutes=m)) < half)
+    row = next(line for line in README.splitlines() if line.startswith("| `ReconcileSchedule` |"))
+    for text in (PARAMETERS["ReconcileSchedule"]["Description"], row):
+        assert f"interval + {working_time().total_seconds():g} s" in text, text
+        assert f"rate({minutes} minutes)" in text, text
+        assert f"{HOOK_HEARTBEAT_TIMEOUT.total_seconds():g} s hooks" in text, text
