@@ -384,7 +384,7 @@ def _render_userdata(args: argparse.Namespace) -> CommandResult:
         # settings_for turns a value DescribeCluster returned unusable into an AwsError: what
         # it refuses as invalid input is an option (or options that disagree with the cluster).
         settings = settings_for(request, lambda: wiring.cluster_directory(region))
-    userdata = render_userdata(settings, wrapper=not args.no_wrapper)
+        userdata = render_userdata(settings, wrapper=not args.no_wrapper)
     return CommandResult(encode_userdata(userdata) + "\n" if args.base64 else userdata)
 
 

@@ -179,3 +179,18 @@ def test_help_documents_every_option() -> None:
         "--base64",
     ]:
         assert option in result.stdout
+
+
+def test_user_data_over_16_kb_is_refused_naming_the_snippet(tmp_path: Path) -> None:
+    (tmp_path / "pre.ps1").write_text("# padding\n" * 1700)
+    result = run(
+        "render-userdata",
+        "--cluster-name=prod-win",
+        f"--endpoint={ENDPOINT}",
+        f"--ca={CA}",
+        f"--pre-bootstrap={tmp_path / 'pre.ps1'}",
+        "--base64",
+    )
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr.startswith("winnodes: error: --pre-bootstrap: the user data would be ")
+    assert result.stderr.endswith(" bytes; EC2 takes at most 16384\n")

@@ -20,6 +20,7 @@ from winnodes.userdata import (
     encode_userdata,
     render_userdata,
 )
+from winnodes.userdata.render import USERDATA_LIMIT_BYTES
 from winnodes.userdata.settings import parse_cidr_list, parse_node_labels, parse_taints
 
 CA = (Path(__file__).parents[2] / "golden" / "userdata" / "test-ca.b64").read_text().strip()
@@ -670,3 +671,31 @@ def test_any_label_name_up_to_63_characters_is_a_key_and_a_value_longer_is_neith
     longer = fitted + "x" * (64 - len(fitted))
     refused("node-labels", node_labels=((longer, "v"),))
     refused("node-labels", node_labels=(("k", longer),))
+
+
+@pytest.mark.parametrize(
+    ("given", "option"),
+    [
+        ({"pre_bootstrap": "# " + "x" * 16_000 + "\n"}, "pre-bootstrap"),
+        (
+            {"pre_bootstrap": "# a\n", "post_bootstrap": "# " + "x" * 16_000 + "\n"},
+            "post-bootstrap",
+        ),
+        ({"kubelet_extra_args": "--v=2 " * 2_700}, "kubelet-extra-args"),
+    ],
+)
+def test_user_data_over_ec2s_16_kb_is_refused_naming_the_longest_option(
+    given: _Settings, option: str
+) -> None:
+    settings = bootstrap_settings(cluster_name="c", **given)
+    with pytest.raises(InvalidInputError) as raised:
+        render_userdata(settings, wrapper=False)
+    assert raised.value.field == option
+    assert raised.value.reason.endswith("bytes; EC2 takes at most 16384")
+
+
+def test_user_data_of_exactly_16_kb_renders() -> None:
+    short = render_userdata(bootstrap_settings(cluster_name="c", pre_bootstrap="#\n"))
+    room = USERDATA_LIMIT_BYTES - len(short.encode())
+    script = render_userdata(bootstrap_settings(cluster_name="c", pre_bootstrap="#" * (room + 1)))
+    assert len(script.encode()) == USERDATA_LIMIT_BYTES

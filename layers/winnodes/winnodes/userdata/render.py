@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import base64
+from typing import Final
 
+from winnodes.errors import InvalidInputError
 from winnodes.userdata.powershell import quote, quote_list
 from winnodes.userdata.settings import BootstrapSettings
 
 # Where the EKS-optimized Windows AMIs keep the bootstrap script (EKS user guide,
 # eks-optimized-windows-ami.html, "Bootstrap script configuration parameters").
 BOOTSTRAP_SCRIPT = r"$env:ProgramFiles\Amazon\EKS\Start-EKSBootstrap.ps1"
+# "User data is limited to 16 KB, in raw form, before it is base64-encoded" (EC2 user guide,
+# user-data.html): a launch template refuses more, far from where it was rendered.
+USERDATA_LIMIT_BYTES: Final = 16 * 1024
 
 
 def bootstrap_arguments(settings: BootstrapSettings) -> list[tuple[str, str]]:
@@ -74,7 +79,24 @@ def render_userdata(settings: BootstrapSettings, *, wrapper: bool = True) -> str
     if settings.post_bootstrap:
         lines += ["", "# --- post-bootstrap ---", settings.post_bootstrap.rstrip("\n")]
     body = "\n".join(lines) + "\n"
-    return f"<powershell>\n{body}</powershell>\n" if wrapper else body
+    wrapped = f"<powershell>\n{body}</powershell>\n"
+    if (size := len(wrapped.encode("utf-8"))) > USERDATA_LIMIT_BYTES:
+        raise InvalidInputError(
+            _largest_option(settings),
+            f"the user data would be {size} bytes; EC2 takes at most {USERDATA_LIMIT_BYTES}",
+        )
+    return wrapped if wrapper else body
+
+
+def _largest_option(settings: BootstrapSettings) -> str:
+    """The option to shorten: the longest of those without a length limit of their own."""
+    sizes = {
+        "pre-bootstrap": settings.pre_bootstrap,
+        "post-bootstrap": settings.post_bootstrap,
+        "kubelet-extra-args": settings.kubelet_extra_args,
+        "kube-proxy-extra-args": settings.kube_proxy_extra_args,
+    }
+    return max(sizes, key=lambda option: len(sizes[option] or ""))
 
 
 def encode_userdata(userdata: str) -> str:
