@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, Protocol
 
@@ -320,9 +320,12 @@ class NodeDrain(Protocol):
 
     def pods_on(self, node: str) -> Sequence[PodOnNode]: ...
 
-    def evict(self, pods: Sequence[PodOnNode]) -> Mapping[str, int]:
+    def evict(
+        self, pods: Sequence[PodOnNode], *, start_within: timedelta | None = None
+    ) -> Mapping[str, int]:
         """Evicts concurrently; the HTTP status of each eviction by pod key (503 when the API
-        could not be reached)."""
+        could not be reached). With `start_within`, an eviction that would start later than
+        that after the call is not sent, and its pod is not in the result."""
         ...
 
     def delete_pods(self, pods: Sequence[PodOnNode]) -> None:

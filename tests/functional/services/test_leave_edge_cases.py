@@ -1,11 +1,13 @@
 """Drain edge cases: completed pods are deleted rather than waited for, evictions the API server
 fails are retried with exponential backoff rather than every poll, a drain start found on a
 schedulable node is an earlier drain's (the clock starts again), a cordoned node that lost
-its label is labelled again without moving the deadline its annotation holds, and a reconciler
-pass that cannot describe the cluster leaves the drain for a pass that can."""
+its label is labelled again without moving the deadline its annotation holds, a reconciler
+pass that cannot describe the cluster leaves the drain for a pass that can, and evictions a slow
+API server kept from being sent in a look are the next look's, not failures."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from itertools import pairwise
@@ -24,6 +26,7 @@ from tests.helpers.leave_world import (
 from winnodes.adapters.kube.drain import (
     DRAIN_STARTED_ANNOTATION,
     EXCLUDE_FROM_LOAD_BALANCERS_LABEL,
+    KubeDrain,
 )
 from winnodes.adapters.kube.timestamps import format_time
 from winnodes.decisions.drain import (
@@ -34,6 +37,8 @@ from winnodes.decisions.drain import (
     eviction_retry_delay,
 )
 from winnodes.errors import KubernetesError
+from winnodes.ports import PodOnNode
+from winnodes.services.leave import EVICTIONS_START_WITHIN
 from winnodes.services.reconcile import ReconcileService
 
 JsonObject = dict[str, Any]
@@ -284,3 +289,41 @@ def test_a_pass_that_cannot_describe_the_cluster_leaves_the_drain_and_reports_it
     assert report.terminate_actions == 1
     assert report.errors == [f"{GROUP}: {DESCRIBE_CLUSTER_REFUSED}"]
     assert not any(e.startswith(("kube.", "autoscaling.complete")) for e in world.journal)
+
+
+class FirstEvictionInTime(KubeDrain):
+    """The real drain, as when the API server answers evictions slowly: of each look's due pods
+    only the first is sent within the window (adapters.kube.drain), the others are left out of
+    the result. Records the window it was given."""
+
+    def __init__(self, kube: EdgeKubernetes) -> None:
+        super().__init__(kube)
+        self.windows: list[timedelta | None] = []
+
+    def evict(
+        self, pods: Sequence[PodOnNode], *, start_within: timedelta | None = None
+    ) -> Mapping[str, int]:
+        self.windows.append(start_within)
+        return super().evict(pods[:1])
+
+
+def test_evictions_not_sent_in_a_look_s_window_are_the_next_look_s_without_a_failure() -> None:
+    world, kube = edge_world()
+    kube.add_node(INSTANCE, pods=3)
+    drain = FirstEvictionInTime(kube)
+    world.drain_for = lambda connection: drain  # type: ignore[method-assign]
+    service = world.service()
+    action = terminate_action()
+
+    service.advance(action)
+
+    evictions = [entry for entry in world.journal if entry.startswith("kube.evict")]
+    assert len(evictions) == 1
+    assert drain.windows == [EVICTIONS_START_WITHIN]
+    # Not sent is not failed: no backoff, no failure counted, due again at once.
+    assert (action.failures, action.retry_at) == ({}, {})
+
+    world.clock.sleep(1)
+    service.advance(action)
+    assert len([e for e in world.journal if e.startswith("kube.evict")]) == 2
+    assert action.failures == {}

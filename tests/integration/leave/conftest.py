@@ -329,10 +329,12 @@ class RecordingDrain:
     def pods_on(self, node: str) -> Sequence[PodOnNode]:
         return self._inner.pods_on(node)
 
-    def evict(self, pods: Sequence[PodOnNode]) -> dict[str, int]:
-        statuses = dict(self._inner.evict(pods))
+    def evict(
+        self, pods: Sequence[PodOnNode], *, start_within: timedelta | None = None
+    ) -> dict[str, int]:
+        statuses = dict(self._inner.evict(pods, start_within=start_within))
         with self._record.lock:
-            self._record.evicted.extend(p.key for p in pods)
+            self._record.evicted.extend(p.key for p in pods if p.key in statuses)
             self._record.statuses.extend(statuses.values())
         return statuses
 

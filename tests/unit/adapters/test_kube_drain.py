@@ -6,12 +6,18 @@ namespace")."""
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Iterator, Mapping
+from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
+import certifi
 from hypothesis import example, given
 from hypothesis import strategies as st
 
+from tests.helpers.local_http import FixedAnswerServers, StaticToken
+from winnodes.adapters.kube.api import KubeApi
 from winnodes.adapters.kube.drain import KubeDrain, selects
 from winnodes.ports import PodOnNode
 
@@ -160,3 +166,48 @@ def test_the_budgets_named_are_those_of_the_pods_namespace_whose_selector_select
         "shop/web-1": "shop/web",
         "batch/job-1": "batch/everything",
     }
+
+
+# Every request is answered with the policy API group, which an eviction takes as 200: created.
+_GROUP = b'{"versions":[{"version":"v1"}]}'
+POLICY_GROUP = (
+    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
+    + str(len(_GROUP)).encode()
+    + b"\r\nConnection: close\r\n\r\n"
+    + _GROUP
+)
+CERTIFI_CA = base64.b64encode(Path(certifi.where()).read_bytes()).decode()  # plain HTTP: unused
+
+
+def pod(name: str) -> PodOnNode:
+    return PodOnNode("web", name, f"uid-{name}")
+
+
+def test_evictions_that_would_start_after_the_window_are_not_sent() -> None:
+    # The API server answers each request a second late, one at a time; one worker evicts. The
+    # first eviction starts at once, the others only after the 0.2 s window: not sent, and not
+    # in the result, so the caller keeps them due.
+    servers = FixedAnswerServers()
+    try:
+        endpoint = servers.start(POLICY_GROUP, delay=1.0)
+        api = KubeApi(endpoint=endpoint, ca_base64=CERTIFI_CA, token=StaticToken())
+        drain = KubeDrain(api, concurrency=1)
+        drain.policy_version()  # read before the window opens
+        pods = [pod(f"web-{index}") for index in range(3)]
+        statuses = drain.evict(pods, start_within=timedelta(seconds=0.2))
+    finally:
+        servers.close()
+    assert statuses == {"web/web-0": 201}
+    assert servers.requests == 2  # the API group, then one eviction
+
+
+def test_without_a_window_every_eviction_is_sent() -> None:
+    servers = FixedAnswerServers()
+    try:
+        endpoint = servers.start(POLICY_GROUP)
+        api = KubeApi(endpoint=endpoint, ca_base64=CERTIFI_CA, token=StaticToken())
+        statuses = KubeDrain(api, concurrency=2).evict([pod(f"web-{i}") for i in range(3)])
+    finally:
+        servers.close()
+    assert statuses == {"web/web-0": 201, "web/web-1": 201, "web/web-2": 201}
+    assert servers.requests == 4

@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Final
 
 from winnodes.decisions.drain import (
     PDB_RETRY_INTERVAL,
@@ -54,6 +55,12 @@ from winnodes.ports import (
 )
 from winnodes.services.fleet import FLEET_READ_INTERVAL, Fleet, FleetView, Polling
 from winnodes.services.tagging import InstanceTags
+
+# A look starts evictions only this long after its first: answered in milliseconds, every due pod
+# is sent at once; answered slowly (a webhook on pods/eviction timing out), waves of up to 35 s
+# each would make one look outlast the time an invocation keeps for it (fleet.STEP_RESERVE). The
+# pods not sent are the next look's, as they were due.
+EVICTIONS_START_WITHIN: Final = timedelta(seconds=10)
 
 
 @dataclass(frozen=True)
@@ -306,11 +313,13 @@ class LeaveService:
         due = [
             by_key[key] for p in plan.evict if action.retry_at.get(key := str(p.ref), now) <= now
         ]
-        statuses = drain.evict(due)
+        statuses = drain.evict(due, start_within=EVICTIONS_START_WITHIN)
         blocked: list[PodOnNode] = []
         evicted = 0
         for pod in due:
-            outcome = classify_eviction_response(statuses.get(pod.key, 503))
+            if pod.key not in statuses:
+                continue  # not sent in time: due at the next look as it was
+            outcome = classify_eviction_response(statuses[pod.key])
             match outcome:
                 case EvictionOutcome.EVICTED | EvictionOutcome.GONE:
                     action.pdb_refusals.pop(pod.key, None)

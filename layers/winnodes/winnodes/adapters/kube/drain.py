@@ -5,10 +5,11 @@ that stand in the way."""
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import suppress
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Final
 from urllib.parse import quote
 
@@ -89,12 +90,25 @@ class KubeDrain:
             )
         ]
 
-    def evict(self, pods: Sequence[PodOnNode]) -> Mapping[str, int]:
+    def evict(
+        self, pods: Sequence[PodOnNode], *, start_within: timedelta | None = None
+    ) -> Mapping[str, int]:
         if not pods:
             return {}
         version = self.policy_version()
-        statuses = self._map(lambda pod: self._evict_one(pod, version), pods)
-        return {pod.key: status for pod, status in zip(pods, statuses, strict=True)}
+        start_by = None if start_within is None else time.monotonic() + start_within.total_seconds()
+
+        def evict(pod: PodOnNode) -> int | None:
+            if start_by is not None and time.monotonic() > start_by:
+                return None  # not sent: the next look's
+            return self._evict_one(pod, version)
+
+        statuses = self._map(evict, pods)
+        return {
+            pod.key: status
+            for pod, status in zip(pods, statuses, strict=True)
+            if status is not None
+        }
 
     def _evict_one(self, pod: PodOnNode, version: str) -> int:
         body = {
