@@ -9,6 +9,7 @@ from collections.abc import Iterator, Mapping
 from datetime import timedelta
 from types import TracebackType
 from typing import Any, Final, Self
+from urllib.request import getproxies_environment
 
 from urllib3.connectionpool import ConnectionPool
 from urllib3.exceptions import ReadTimeoutError
@@ -79,6 +80,9 @@ class KubeApi:
         configuration = Configuration()
         configuration.host = self.endpoint
         configuration.verify_ssl = True
+        # The API server is https: its proxy is HTTPS_PROXY's, as for botocore, kubectl and
+        # urllib. The client's Configuration lets HTTP_PROXY, when also set, win instead.
+        configuration.proxy = getproxies_environment().get("https")
         # One retry, not urllib3's three: a cluster out of reach costs a request two connect
         # timeouts, not four. No sleeping on a 429's or 503's Retry-After (up to 32 s from API
         # Priority and Fairness, any length from a proxy), which would outlast REQUEST_TIME_LIMIT:

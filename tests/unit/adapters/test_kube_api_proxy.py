@@ -1,0 +1,50 @@
+"""Which proxy the API server's requests go through: HTTPS_PROXY's (or https_proxy's), as for
+botocore, kubectl and urllib, never HTTP_PROXY's, which is for plain-http hosts. The client's own
+Configuration reads both and lets HTTP_PROXY win when both are set."""
+
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+
+import certifi
+import pytest
+from urllib3 import PoolManager, ProxyManager
+
+from tests.helpers.local_http import StaticToken
+from winnodes.adapters.kube.api import KubeApi
+
+CA = base64.b64encode(Path(certifi.where()).read_bytes()).decode()
+ENDPOINT = "https://ABCDEF0123456789.gr7.us-east-1.eks.amazonaws.com"
+PROXY_VARIABLES = ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "NO_PROXY", "no_proxy")
+
+
+def pool_manager(monkeypatch: pytest.MonkeyPatch, **environment: str) -> PoolManager:
+    for name in PROXY_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    api = KubeApi(endpoint=ENDPOINT, ca_base64=CA, token=StaticToken())
+    manager: PoolManager = api._rest.pool_manager
+    return manager
+
+
+def test_https_proxy_wins_over_http_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
+    manager = pool_manager(
+        monkeypatch, HTTPS_PROXY="http://https-proxy:3128", HTTP_PROXY="http://http-proxy:8080"
+    )
+    assert isinstance(manager, ProxyManager)
+    assert manager.proxy is not None
+    assert (manager.proxy.host, manager.proxy.port) == ("https-proxy", 3128)
+
+
+def test_http_proxy_alone_is_not_for_the_api_server(monkeypatch: pytest.MonkeyPatch) -> None:
+    manager = pool_manager(monkeypatch, HTTP_PROXY="http://http-proxy:8080")
+    assert not isinstance(manager, ProxyManager)
+
+
+def test_no_proxy_still_bypasses_the_https_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
+    manager = pool_manager(
+        monkeypatch, HTTPS_PROXY="http://https-proxy:3128", NO_PROXY=".eks.amazonaws.com"
+    )
+    assert not isinstance(manager, ProxyManager)
