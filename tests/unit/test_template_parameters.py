@@ -372,13 +372,14 @@ def working_time() -> timedelta:
 
 
 def longest_apart(interval: timedelta) -> timedelta:
-    """How far apart two passes reach a held action at most, when neither defers it: the first
-    at its start, the next at the end of its working time. Passes do not overlap (reserved
-    concurrency 1): under the timeout, a tick that finds one running is dropped, so the next may
-    start up to the timeout and an interval after."""
+    """How far apart two passes heartbeat a held action at most, when neither defers it: the
+    first at its start, the next at the end of its working time, after a step's reads that take
+    up to STEP_RESERVE. Passes do not overlap (reserved concurrency 1): under the timeout, a tick
+    that finds one running is dropped, so the next may start up to the timeout and an interval
+    after."""
     timeout = reconcile_timeout()
     start_gap = interval if interval >= timeout else timeout + interval
-    return start_gap + working_time()
+    return start_gap + working_time() + STEP_RESERVE
 
 
 def test_the_schedule_takes_cron_expressions_too() -> None:
