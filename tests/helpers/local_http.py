@@ -29,20 +29,12 @@ class FixedAnswerServers:
         self._threads: list[threading.Thread] = []
 
     def start(
-        self,
-        answer: bytes,
-        *,
-        tls: ssl.SSLContext | None = None,
-        host: str = "127.0.0.1",
-        delay: float = 0.0,
+        self, answer: bytes, *, tls: ssl.SSLContext | None = None, host: str = "127.0.0.1"
     ) -> str:
-        """`delay`: seconds between reading a request and answering it (one at a time)."""
         listener = socket.create_server((host, 0))
         listener.settimeout(0.1)
         self._listeners.append(listener)
-        thread = threading.Thread(
-            target=self._serve, args=(listener, answer, tls, delay), daemon=True
-        )
+        thread = threading.Thread(target=self._serve, args=(listener, answer, tls), daemon=True)
         self._threads.append(thread)
         thread.start()
         scheme = "https" if tls else "http"
@@ -55,9 +47,7 @@ class FixedAnswerServers:
         for listener in self._listeners:
             listener.close()
 
-    def _serve(
-        self, listener: socket.socket, answer: bytes, tls: ssl.SSLContext | None, delay: float
-    ) -> None:
+    def _serve(self, listener: socket.socket, answer: bytes, tls: ssl.SSLContext | None) -> None:
         while not self._stop.is_set():
             try:
                 connection, _ = listener.accept()
@@ -70,7 +60,6 @@ class FixedAnswerServers:
                     while b"\r\n\r\n" not in request and (chunk := peer.recv(65536)):
                         request += chunk
                     self.requests += 1
-                    self._stop.wait(delay)
                     peer.sendall(answer)
             except OSError:  # a client that refused our certificate, or hung up
                 connection.close()

@@ -184,17 +184,17 @@ def pod(name: str) -> PodOnNode:
 
 
 def test_evictions_that_would_start_after_the_window_are_not_sent() -> None:
-    # The API server answers each request a second late, one at a time; one worker evicts. The
-    # first eviction starts at once, the others only after the 0.2 s window: not sent, and not
-    # in the result, so the caller keeps them due.
+    # One worker evicts, and each eviction takes a second of the drain's clock: the first starts
+    # at once, the others after the 0.5 s window. They are not sent and not in the result, so
+    # the caller keeps them due.
+    ticks = iter([0.0, 0.0, 1.0, 2.0])  # the window opens; each eviction about to start
     servers = FixedAnswerServers()
     try:
-        endpoint = servers.start(POLICY_GROUP, delay=1.0)
+        endpoint = servers.start(POLICY_GROUP)
         api = KubeApi(endpoint=endpoint, ca_base64=CERTIFI_CA, token=StaticToken())
-        drain = KubeDrain(api, concurrency=1)
-        drain.policy_version()  # read before the window opens
+        drain = KubeDrain(api, concurrency=1, monotonic=lambda: next(ticks))
         pods = [pod(f"web-{index}") for index in range(3)]
-        statuses = drain.evict(pods, start_within=timedelta(seconds=0.2))
+        statuses = drain.evict(pods, start_within=timedelta(seconds=0.5))
     finally:
         servers.close()
     assert statuses == {"web/web-0": 201}

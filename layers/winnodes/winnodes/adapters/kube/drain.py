@@ -38,9 +38,16 @@ class KubeDrain:
     """One cluster's drain operations. Thread-safe; evictions run on a bounded pool. Keep one
     for a pass or an invocation: it reads the policy API version once."""
 
-    def __init__(self, api: Kubernetes, *, concurrency: int = DEFAULT_CONCURRENCY) -> None:
+    def __init__(
+        self,
+        api: Kubernetes,
+        *,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._api = api
         self._concurrency = max(1, concurrency)
+        self._monotonic = monotonic  # for evict's window
         self._lock = threading.Lock()
         self._policy_version: str | None = None
 
@@ -96,10 +103,12 @@ class KubeDrain:
         if not pods:
             return {}
         version = self.policy_version()
-        start_by = None if start_within is None else time.monotonic() + start_within.total_seconds()
+        start_by = (
+            None if start_within is None else self._monotonic() + start_within.total_seconds()
+        )
 
         def evict(pod: PodOnNode) -> int | None:
-            if start_by is not None and time.monotonic() > start_by:
+            if start_by is not None and self._monotonic() > start_by:
                 return None  # not sent: the next look's
             return self._evict_one(pod, version)
 
