@@ -19,18 +19,16 @@ pytestmark = pytest.mark.integration
 REPORTED = datetime(2026, 3, 2, 9, 0, 30, tzinfo=UTC)
 
 
-class AdminToken:
-    def __init__(self, token: str) -> None:
-        self._token = token
-
-    def __call__(self) -> str:
-        return self._token
-
-    def invalidate(self) -> None:
-        pass
-
-
-def test_the_ready_condition_and_when_it_was_reported_are_read(kube: KubeCloud) -> None:
+@pytest.mark.parametrize(
+    ("status", "ready"),
+    [("True", True), ("False", False), ("Unknown", False)],
+    ids=["Ready", "NotReady", "Unknown"],
+)
+def test_the_ready_condition_and_when_it_was_reported_are_read(
+    kube: KubeCloud, admin_api: KubeApi, status: str, ready: bool
+) -> None:
+    # A Windows kubelet reports NotReady, with fresh heartbeats, while its network comes up:
+    # only "True" is Ready, and only Ready lets a join complete with CONTINUE.
     instance_id = f"i-{secrets.token_hex(9)[:17]}"
     name = f"ip-10-9-{secrets.randbelow(250)}-1.ec2.internal"
     core = kube.core_v1()
@@ -39,24 +37,21 @@ def test_the_ready_condition_and_when_it_was_reported_are_read(kube: KubeCloud) 
         {"metadata": {"name": name}, "spec": {"providerID": f"aws:///us-east-1a/{instance_id}"}},
     )
     try:
-        ready = {
+        condition = {
             "type": "Ready",
-            "status": "True",
-            "reason": "KubeletReady",
-            "message": "kubelet is posting ready status",
+            "status": status,
+            "reason": "KubeletReady" if ready else "KubeletNotReady",
+            "message": "kubelet is posting ready status" if ready else "network not ready",
             "lastHeartbeatTime": "2026-03-02T09:00:30Z",
             "lastTransitionTime": "2026-03-02T09:00:10Z",
         }
-        raw_json(core.patch_node_status, name, {"status": {"conditions": [ready]}})
-        api = KubeApi(
-            endpoint=kube.endpoint, ca_base64=kube.ca_data, token=AdminToken(kube.admin_token)
-        )
+        raw_json(core.patch_node_status, name, {"status": {"conditions": [condition]}})
 
-        state = KubeCluster(api).node_named(name)
+        state = KubeCluster(admin_api).node_named(name)
 
         assert state is not None
         assert state.instance_id == instance_id
-        assert state.ready
+        assert state.ready is ready
         assert state.ready_reported_at == REPORTED
     finally:
         core.delete_node(name)
