@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 import pytest
@@ -522,3 +522,21 @@ def test_a_tagged_role_has_no_creation_date_to_compare() -> None:
     cluster.entries.entries[("prod", ROLE)] = "EC2_WINDOWS"
     group = ManagedGroup("win-a", ClusterName("prod"), node_role=RoleArn.parse(ROLE))
     assert cluster.status_then_authorize(OWN_ACCOUNT, group)[1] is NodeAuthorization.AUTHORIZED
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_the_reconcilers_repair_never_authorizes_a_linux_instances_role(mode: str) -> None:
+    # A pass hands every in-service member to repair: a Linux instance of a managed group must
+    # not get its role a Windows node's entry (eks:kube-proxy-windows, an EC2_WINDOWS entry).
+    linux = replace(an_instance(), platform=InstancePlatform.LINUX)
+    cluster = Cluster(mode, compute=FakeCompute(instances={INSTANCE: linux}))
+    group = ManagedGroup("win-a", ClusterName("prod"))
+
+    repaired = cluster.authorization(OWN_ACCOUNT).repair(group, INSTANCE, cluster.view())
+
+    assert repaired is False
+    assert not cluster.entries.entries
+    assert not [entry for entry in cluster.kube.journal if entry.startswith("write")]
+    # The same instance on Windows is repaired: the refusal above is the platform's.
+    windows = Cluster(mode, compute=FakeCompute(instances={INSTANCE: an_instance()}))
+    assert windows.authorization(OWN_ACCOUNT).repair(group, INSTANCE, windows.view()) is True

@@ -56,6 +56,14 @@ def test_a_stamp_older_than_launch_time_is_an_earlier_launchs_and_ignored() -> N
     assert started == restarted
 
 
+@given(offset=st.timedeltas(min_value=timedelta(minutes=-3), max_value=timedelta(0)))
+def test_a_stamp_up_to_a_minute_before_launch_time_is_this_launchs(offset: timedelta) -> None:
+    # Clocks disagree by seconds: our stamp may read a little before EC2's LaunchTime, and is
+    # still this launch's; more than a minute before, it is an earlier launch's.
+    current = stamp_is_current(LAUNCHED + offset, launch_time=LAUNCHED, now=DRAWN)
+    assert current is (offset >= -timedelta(minutes=1))
+
+
 def test_an_action_that_cannot_follow_a_stay_in_the_pool_starts_at_launch_time() -> None:
     assert (
         join_started_at(
