@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import math
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -111,6 +112,17 @@ class InstanceRefreshInProgress(AutoscalingClientError):
 
 class IrreversibleInstanceRefresh(AutoscalingClientError):
     code = "IrreversibleInstanceRefresh"
+
+
+@dataclass(frozen=True)
+class Completion:
+    """A CompleteLifecycleAction call that took effect, and when (time.monotonic(), the clock
+    the simulated kubelets note their Ready with): what tests order against."""
+
+    instance_id: str
+    transition: str
+    result: str
+    at: float
 
 
 @dataclass
@@ -296,6 +308,7 @@ class AsgEngine:
         self.on_stop = on_stop
         self.warm_pools: dict[str, WarmPool] = {}
         self.actions: dict[str, LifecycleAction] = {}
+        self.completions: list[Completion] = []
         self.hook_metadata: dict[tuple[str, str], str | None] = {}
         self.refreshes: dict[str, list[InstanceRefresh]] = {}
         self.capacity_log: list[CapacitySample] = []
@@ -708,6 +721,9 @@ class AsgEngine:
                 f"Invalid LifecycleActionResult: {result}. Valid values are CONTINUE and ABANDON"
             )
         action.result = result
+        self.completions.append(
+            Completion(action.instance_id, action.transition, result, time.monotonic())
+        )
         self._settle(action.instance_id)
 
     def delete_hook(self, group_name: str, name: str) -> None:

@@ -39,6 +39,7 @@ KUBELET_VERSION = "v1.20.2"
 class NodeState(StrEnum):
     BOOTING = "Booting"
     REGISTERING = "Registering"
+    NOT_READY = "NotReady"  # registered, its network not up yet (Timing.not_ready_for)
     READY = "Ready"
     STOPPED = "Stopped"
 
@@ -123,6 +124,10 @@ class SimulatedNode:
         self._pod_seen: dict[str, float] = {}
         self._terminating_seen: dict[str, float] = {}
         self._running: dict[str, float] = {}  # uid -> when it became Running
+        # When it turned Ready (time.monotonic()), and the same as the Node's transition time.
+        self.ready_since: float | None = None
+        self._ready_at = float("inf")
+        self._ready_transition = self._started_at
 
     @property
     def name(self) -> str:
@@ -160,11 +165,14 @@ class SimulatedNode:
         if self._stop.is_set():
             return
         self.registered = True
-        self.state = NodeState.READY
         next_heartbeat = 0.0
         while not self._stop.is_set():
             now = time.monotonic()
             try:
+                if self.ready_since is None and now >= self._ready_at:
+                    self.ready_since, self._ready_transition = now, datetime.now(UTC)
+                    self.state = NodeState.READY
+                    next_heartbeat = now  # a kubelet posts a changed condition at once
                 if now >= next_heartbeat:
                     self._heartbeat()
                     next_heartbeat = now + self.timing.heartbeat_interval
@@ -199,6 +207,8 @@ class SimulatedNode:
             self._token.invalidate()
             log.info("kubelet %s: registration failed: %s", self.name, exc)
             return False
+        self._ready_at = time.monotonic() + self.timing.scaled(self.timing.not_ready_for)
+        self.state = NodeState.NOT_READY
         try:
             self._heartbeat()
         except ApiException as exc:
@@ -224,14 +234,17 @@ class SimulatedNode:
                 ("PIDPressure", "SufficientPID", "kubelet has sufficient PID available"),
             )
         ]
+        ready = self.ready_since is not None
         conditions.append(
             {
                 "type": "Ready",
-                "status": "True",
-                "reason": "KubeletReady",
-                "message": "kubelet is posting ready status (localcloud)",
+                "status": "True" if ready else "False",
+                "reason": "KubeletReady" if ready else "KubeletNotReady",
+                "message": "kubelet is posting ready status (localcloud)"
+                if ready
+                else "container runtime network not ready: NetworkReady=false (localcloud)",
                 "lastHeartbeatTime": now,
-                "lastTransitionTime": since,
+                "lastTransitionTime": _rfc3339(self._ready_transition),
             }
         )
         resources = {"cpu": "2", "memory": "8Gi", "pods": "110", "ephemeral-storage": "50Gi"}

@@ -23,6 +23,9 @@ class Timing:
     # A Node's conditions turn Unknown this long after its kubelet stopped (a cluster counts from
     # the last status: kube-controller-manager --node-monitor-grace-period, 40 s in v1.20).
     node_monitor_grace_period: float = 40.0
+    # A registered kubelet reports NotReady this long, as a Windows kubelet does while its
+    # container network comes up (the VPC resource controller assigns its IPs).
+    not_ready_for: float = 0.0
 
     def scaled(self, seconds: float) -> float:
         return max(0.0, seconds * self.time_scale)
@@ -37,4 +40,5 @@ class Timing:
             sync_interval=0.25,
             register_retry=0.5,
             scheduler_interval=0.25,
+            not_ready_for=100.0,
         )

@@ -11,6 +11,7 @@ from typing import Any
 import yaml
 from kubernetes import watch
 
+from localcloud.aws.autoscaling import LAUNCHING
 from localcloud.aws.events import Chaos
 from localcloud.deployment import Product
 from tests.helpers.waiting import wait_for
@@ -54,6 +55,22 @@ def scale_out(
     instances = wait_for(lambda: all_in_service(product, group, count), message="InService")
     nodes = ready_nodes_by_instance(product)
     return group, instances, {i: nodes[i] for i in instances}
+
+
+def assert_continued_once_ready(product: Product, instances: list[str]) -> None:
+    """Safety rule 3: each launch action was completed with CONTINUE once, and only after its
+    node turned Ready; the simulated kubelets report NotReady for a while first, as Windows
+    kubelets do while their network comes up."""
+    for instance_id in instances:
+        continued = [
+            c
+            for c in product.aws.engine.completions
+            if c.instance_id == instance_id and c.transition == LAUNCHING and c.result == "CONTINUE"
+        ]
+        node = product.kube.nodes.get(instance_id)
+        assert node is not None and node.ready_since is not None, instance_id
+        assert len(continued) == 1, (instance_id, continued)
+        assert continued[0].at >= node.ready_since, (instance_id, continued[0], node.ready_since)
 
 
 def instance_tags(product: Product, instance_id: str) -> dict[str, str]:

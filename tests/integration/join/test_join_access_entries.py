@@ -17,6 +17,7 @@ from tests.integration.join.helpers import (
     LAUNCH_PATTERN,
     Recorder,
     all_in_service,
+    assert_continued_once_ready,
     emitted_metric,
     instance_tags,
     one_instance_with_a_short_deadline,
@@ -71,6 +72,7 @@ def test_scale_out_by_three_creates_one_access_entry_and_joins_every_node(
         AutoScalingGroupName=group, DesiredCapacity=3
     )
     instances = wait_for(lambda: all_in_service(product, group, 3), message="3 InService")
+    assert_continued_once_ready(product, instances)
     assert windows_entries(product, role_arn) == [role_arn]
     ready = ready_nodes_by_instance(product)
     assert set(instances) <= set(ready)

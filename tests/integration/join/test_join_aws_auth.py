@@ -14,6 +14,7 @@ from tests.helpers.waiting import wait_for
 from tests.integration.join.helpers import (
     Recorder,
     all_in_service,
+    assert_continued_once_ready,
     aws_auth_data,
     emitted_metric,
     instance_tags,
@@ -79,6 +80,7 @@ def test_scale_out_by_three_joins_every_node_and_keeps_foreign_entries(
     instances = wait_for(lambda: all_in_service(product, group, 3), message="3 InService")
 
     ready = ready_nodes_by_instance(product)
+    assert_continued_once_ready(product, instances)
     for instance_id in instances:
         assert instance_id in ready, f"{instance_id} has no Ready node"
         assert (

@@ -134,8 +134,9 @@ def running_pool_instance_hours_old(
     )
     (warm,) = wait_for(lambda: filled(product, group, 1, "Warmed:Running"), message="pool filled")
     wait_for_steps(launches, warm, last=["ReleaseToWarmPool"])
-    # Its node is Ready in the running pool, but cordoned: no pods before it is drawn.
-    assert warm in ready_nodes_by_instance(product)
+    # Its node turns Ready in the running pool (the launch into the pool completed once it
+    # registered), but stays cordoned: no pods before it is drawn.
+    wait_for(lambda: warm in ready_nodes_by_instance(product), message="Ready in the pool")
     assert held_for_warm_pool(product, warm)
     launched_hours_ago(product, warm, 3)
     return group, warm
