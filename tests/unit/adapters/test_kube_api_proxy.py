@@ -13,6 +13,7 @@ from urllib3 import PoolManager, ProxyManager
 
 from tests.helpers.local_http import StaticToken
 from winnodes.adapters.kube.api import KubeApi
+from winnodes.errors import KubernetesError
 
 CA = base64.b64encode(Path(certifi.where()).read_bytes()).decode()
 ENDPOINT = "https://ABCDEF0123456789.gr7.us-east-1.eks.amazonaws.com"
@@ -48,3 +49,21 @@ def test_no_proxy_still_bypasses_the_https_proxy(monkeypatch: pytest.MonkeyPatch
         monkeypatch, HTTPS_PROXY="http://https-proxy:3128", NO_PROXY=".eks.amazonaws.com"
     )
     assert not isinstance(manager, ProxyManager)
+
+
+def test_a_proxy_without_a_scheme_is_an_http_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
+    # As botocore and curl read it: HTTPS_PROXY=proxy.corp:3128 is common.
+    manager = pool_manager(monkeypatch, HTTPS_PROXY="proxy.corp:3128")
+    assert isinstance(manager, ProxyManager)
+    assert manager.proxy is not None
+    assert (manager.proxy.scheme, manager.proxy.host, manager.proxy.port) == (
+        "http",
+        "proxy.corp",
+        3128,
+    )
+
+
+def test_a_proxy_the_client_cannot_use_is_our_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(KubernetesError) as raised:
+        pool_manager(monkeypatch, HTTPS_PROXY="ftp://proxy.corp:21")
+    assert str(raised.value).startswith("HTTPS_PROXY 'ftp://proxy.corp:21': ")

@@ -1,7 +1,9 @@
-"""A 429 or 503 with Retry-After comes back at once as our typed error, sent once: urllib3 would
-otherwise sleep for the header's value (API Priority and Fairness sends up to 32 s, a proxy any
-length) and send the request again, past the time a step is allowed (REQUEST_TIME_LIMIT). The
-join's or drain's next look is the retry."""
+"""A throttled request (429 or 503 with Retry-After, as API Priority and Fairness sends) is tried
+once more after what the header asks, but never after more than 2 s: urllib3 alone would sleep
+for the header's value (up to 32 s from the API server, any length from a proxy), past the time
+a step is allowed (REQUEST_TIME_LIMIT). A refusal that persists comes back as our typed error.
+
+urllib3's sleep is recorded, not slept: the tests say how long it was asked to wait."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ from pathlib import Path
 
 import certifi
 import pytest
+import urllib3.util.retry
 
 from tests.helpers.local_http import FixedAnswerServers, StaticToken
 from winnodes.adapters.kube.api import KubeApi
@@ -26,10 +29,18 @@ def servers() -> Iterator[FixedAnswerServers]:
     running.close()
 
 
-def answer(status: bytes) -> bytes:
-    body = b'{"kind":"Status","apiVersion":"v1","status":"Failure","code":429}'
+@pytest.fixture
+def slept(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    asked: list[float] = []
+    monkeypatch.setattr(urllib3.util.retry.time, "sleep", asked.append)
+    return asked
+
+
+def answer(status: bytes, retry_after: bytes) -> bytes:
+    body = b'{"kind":"Status","apiVersion":"v1","status":"Failure"}'
     return (
-        b"HTTP/1.1 " + status + b"\r\nRetry-After: 2\r\nContent-Type: application/json\r\n"
+        b"HTTP/1.1 " + status + b"\r\nRetry-After: " + retry_after + b"\r\n"
+        b"Content-Type: application/json\r\n"
         b"Content-Length: " + str(len(body)).encode() + b"\r\nConnection: close\r\n\r\n" + body
     )
 
@@ -44,21 +55,26 @@ CALLS: dict[str, Callable[[KubeApi], object]] = {
 
 
 @pytest.mark.parametrize("call", sorted(CALLS))
-def test_a_429_with_retry_after_is_answered_at_once_after_one_request(
-    servers: FixedAnswerServers, call: str
+@pytest.mark.parametrize(("retry_after", "waited"), [(b"1", 1.0), (b"3600", 2.0)])
+def test_a_429_is_tried_once_more_after_at_most_2_s(
+    servers: FixedAnswerServers,
+    slept: list[float],
+    call: str,
+    retry_after: bytes,
+    waited: float,
 ) -> None:
-    endpoint = servers.start(answer(b"429 Too Many Requests"))
+    endpoint = servers.start(answer(b"429 Too Many Requests", retry_after))
     api = KubeApi(endpoint=endpoint, ca_base64=CA, token=StaticToken())
     with pytest.raises(KubernetesTooManyRequestsError):
         CALLS[call](api)
-    assert servers.requests == 1
+    assert (servers.requests, slept) == (2, [waited])
 
 
-def test_a_503_with_retry_after_is_answered_at_once_after_one_request(
-    servers: FixedAnswerServers,
+def test_a_503_with_retry_after_is_tried_once_more_then_ours(
+    servers: FixedAnswerServers, slept: list[float]
 ) -> None:
-    endpoint = servers.start(answer(b"503 Service Unavailable"))
+    endpoint = servers.start(answer(b"503 Service Unavailable", b"32"))
     api = KubeApi(endpoint=endpoint, ca_base64=CA, token=StaticToken())
     with pytest.raises(KubernetesError) as raised:
         api.get("/api/v1/nodes/n")
-    assert (raised.value.status, servers.requests) == (503, 1)
+    assert (raised.value.status, servers.requests, slept) == (503, 2, [2.0])

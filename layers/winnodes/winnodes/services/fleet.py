@@ -32,7 +32,7 @@ _INSTANCE_BATCH = 200
 
 # In a Lambda invocation, no look or step starts once less than this is left of its time: one
 # request against an API server or AWS endpoint that accepts connections but does not answer
-# runs its timeouts and retries out (adapters.kube.api REQUEST_TIME_LIMIT, 70 s; adapters.aws
+# runs its timeouts and retries out (adapters.kube.api REQUEST_TIME_LIMIT, 72 s; adapters.aws
 # CALL_TIME_LIMIT, 67 s), and the handler still has to complete the action and flush its metrics.
 STEP_RESERVE: Final = timedelta(seconds=75)
 

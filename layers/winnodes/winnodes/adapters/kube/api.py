@@ -33,9 +33,14 @@ STRATEGIC_MERGE_PATCH = "application/strategic-merge-patch+json"
 _PAGE_SIZE = 500
 _TIMEOUT = (5.0, 30.0)  # connect, read
 _RETRIES = 1
+# The longest a 429 or 503 with Retry-After is waited on before its one retry: API Priority and
+# Fairness asks for 1 s and more as its queues fill (up to 32 s), a proxy for any length.
+_RETRY_AFTER_LIMIT = 2
 # One request against an API server that accepts connections but does not answer ends within
 # this (services.fleet.STEP_RESERVE counts on it); a 401's new token aside.
-REQUEST_TIME_LIMIT: Final = timedelta(seconds=(1 + _RETRIES) * sum(_TIMEOUT))
+REQUEST_TIME_LIMIT: Final = timedelta(
+    seconds=(1 + _RETRIES) * sum(_TIMEOUT) + _RETRIES * _RETRY_AFTER_LIMIT
+)
 _UNAUTHORIZED = 401
 # A patch (merge or strategic) is idempotent; a repeated POST (an eviction, a create) answers
 # 201, 404 or 409, which every caller takes as done.
@@ -80,19 +85,20 @@ class KubeApi:
         configuration = Configuration()
         configuration.host = self.endpoint
         configuration.verify_ssl = True
-        # The API server is https: its proxy is HTTPS_PROXY's, as for botocore, kubectl and
-        # urllib. The client's Configuration lets HTTP_PROXY, when also set, win instead.
-        configuration.proxy = getproxies_environment().get("https")
+        configuration.proxy = _https_proxy()
         # One retry, not urllib3's three: a cluster out of reach costs a request two connect
-        # timeouts, not four. No sleeping on a 429's or 503's Retry-After (up to 32 s from API
-        # Priority and Fairness, any length from a proxy), which would outlast REQUEST_TIME_LIMIT:
-        # the answer comes back as ours, and the join's or drain's next look is the retry.
+        # timeouts, not four. A throttled request (429, 503) is retried once, after what its
+        # Retry-After asks but never more than _RETRY_AFTER_LIMIT: urllib3 would otherwise sleep
+        # up to 6 h, past REQUEST_TIME_LIMIT. A refusal that persists comes back as ours.
         configuration.retries = _OneRetry(
             total=_RETRIES,
             allowed_methods=Retry.DEFAULT_ALLOWED_METHODS | _RETRIED_WHEN_DROPPED,
-            respect_retry_after_header=False,
+            retry_after_max=_RETRY_AFTER_LIMIT,
         )
-        self._rest = RESTClientObject(configuration)
+        try:
+            self._rest = RESTClientObject(configuration)
+        except ValueError as error:  # urllib3's ProxySchemeUnknown: socks5://, say
+            raise KubernetesError(f"HTTPS_PROXY {configuration.proxy!r}: {error}") from error
         self._rest.pool_manager.connection_pool_kw["ssl_context"] = _tls_context(
             self.endpoint, ca_pem
         )
@@ -198,6 +204,16 @@ def _status_message(body: Any) -> str:
     except (TypeError, ValueError):
         return str(body)[:200]
     return str(status.get("message", "")) if isinstance(status, dict) else ""
+
+
+def _https_proxy() -> str | None:
+    """The API server is https: its proxy is HTTPS_PROXY's, as for botocore, kubectl and urllib
+    (the client's Configuration lets HTTP_PROXY, when also set, win instead). Without a scheme
+    it is an http:// proxy, as botocore and curl read it."""
+    proxy = getproxies_environment().get("https")
+    if proxy and "://" not in proxy:
+        return f"http://{proxy}"
+    return proxy
 
 
 def _tls_context(endpoint: str, ca_pem: str) -> ssl.SSLContext:
