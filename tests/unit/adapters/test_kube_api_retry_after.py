@@ -13,7 +13,6 @@ from pathlib import Path
 
 import certifi
 import pytest
-import urllib3.util.retry
 
 from tests.helpers.local_http import FixedAnswerServers, StaticToken
 from winnodes.adapters.kube.api import KubeApi
@@ -32,7 +31,7 @@ def servers() -> Iterator[FixedAnswerServers]:
 @pytest.fixture
 def slept(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     asked: list[float] = []
-    monkeypatch.setattr(urllib3.util.retry.time, "sleep", asked.append)
+    monkeypatch.setattr("urllib3.util.retry.time.sleep", asked.append)
     return asked
 
 
