@@ -682,6 +682,11 @@ def test_any_label_name_up_to_63_characters_is_a_key_and_a_value_longer_is_neith
             "post-bootstrap",
         ),
         ({"kubelet_extra_args": "--v=2 " * 2_700}, "kubelet-extra-args"),
+        (
+            {"node_labels": tuple((f"example.com/label-{i}", "v" * 60) for i in range(200))},
+            "node-labels",
+        ),
+        ({"taints": tuple(Taint(f"k{i}", "v" * 60, "NoSchedule") for i in range(250))}, "taints"),
     ],
 )
 def test_user_data_over_ec2s_16_kb_is_refused_naming_the_longest_option(

@@ -89,14 +89,17 @@ def render_userdata(settings: BootstrapSettings, *, wrapper: bool = True) -> str
 
 
 def _largest_option(settings: BootstrapSettings) -> str:
-    """The option to shorten: the longest of those without a length limit of their own."""
+    """The option to shorten: the one that takes most of the script (the others are bounded)."""
     sizes = {
-        "pre-bootstrap": settings.pre_bootstrap,
-        "post-bootstrap": settings.post_bootstrap,
-        "kubelet-extra-args": settings.kubelet_extra_args,
-        "kube-proxy-extra-args": settings.kube_proxy_extra_args,
+        "pre-bootstrap": len(settings.pre_bootstrap or ""),
+        "post-bootstrap": len(settings.post_bootstrap or ""),
+        "kubelet-extra-args": len(settings.kubelet_extra_args or ""),
+        "kube-proxy-extra-args": len(settings.kube_proxy_extra_args or ""),
+        "node-labels": sum(len(k) + len(v) + 2 for k, v in settings.node_labels),
+        "taints": sum(len(str(taint)) + 1 for taint in settings.taints),
+        "excluded-snat-cidrs": len(quote_list(settings.excluded_snat_cidrs)),
     }
-    return max(sizes, key=lambda option: len(sizes[option] or ""))
+    return max(sizes, key=sizes.__getitem__)
 
 
 def encode_userdata(userdata: str) -> str:
