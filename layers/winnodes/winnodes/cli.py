@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import codecs
 import contextlib
-import importlib.metadata
 import json
 import logging
 import os
@@ -20,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from winnodes import rbac, wiring
+from winnodes import __version__, rbac, wiring
 from winnodes.config import Settings, log_level_from_env
 from winnodes.decisions.smoke import DEFAULT_SMOKE_TEST_NAMESPACE, smoke_test_namespace_problem
 from winnodes.errors import ConfigurationError, InvalidInputError, WinNodesError
@@ -151,7 +150,7 @@ def _parser() -> argparse.ArgumentParser:
         prog="winnodes",
         description="Hands-off lifecycle for self-managed Windows nodes of Amazon EKS clusters.",
     )
-    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.set_defaults(interrupted="interrupted")
     commands = parser.add_subparsers(title="commands", required=True, metavar="COMMAND")
     _add_render_userdata(commands)
@@ -159,14 +158,6 @@ def _parser() -> argparse.ArgumentParser:
     _add_reconcile(commands)
     _add_rbac(commands)
     return parser
-
-
-def _version() -> str:
-    """The installed distribution's version; a source tree on PYTHONPATH has no metadata."""
-    try:
-        return importlib.metadata.version("eks-windows-nodes")
-    except importlib.metadata.PackageNotFoundError:
-        return "(version unknown: not installed)"
 
 
 def _add_lifecycle(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from aws_lambda_powertools import Logger, Metrics
 
+from winnodes import __version__
 from winnodes.config import log_level_from_env
 from winnodes.errors import ConfigurationError
 
@@ -28,7 +29,7 @@ def _log_level() -> str | None:
         return "INFO"
 
 
-logger = Logger(service=SERVICE, level=_log_level())
+logger = Logger(service=SERVICE, level=_log_level(), version=__version__)
 metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
 
 
