@@ -328,9 +328,12 @@ class NodeDrain(Protocol):
         that after the call is not sent, and its pod is not in the result."""
         ...
 
-    def delete_pods(self, pods: Sequence[PodOnNode]) -> None:
+    def delete_pods(
+        self, pods: Sequence[PodOnNode], *, start_within: timedelta | None = None
+    ) -> None:
         """Deletes without the Eviction API (completed pods, forced drains after the deadline).
-        Pods already gone are fine."""
+        Pods already gone are fine. With `start_within`, as for `evict`: a delete that would
+        start later is not made."""
         ...
 
     def disruption_budgets(self, pods: Sequence[PodOnNode]) -> Mapping[str, str]:

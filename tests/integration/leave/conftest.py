@@ -338,10 +338,12 @@ class RecordingDrain:
             self._record.statuses.extend(statuses.values())
         return statuses
 
-    def delete_pods(self, pods: Sequence[PodOnNode]) -> None:
+    def delete_pods(
+        self, pods: Sequence[PodOnNode], *, start_within: timedelta | None = None
+    ) -> None:
         with self._record.lock:
             self._record.deleted.extend(p.key for p in pods)
-        self._inner.delete_pods(pods)
+        self._inner.delete_pods(pods, start_within=start_within)
 
     def disruption_budgets(self, pods: Sequence[PodOnNode]) -> dict[str, str]:
         return dict(self._inner.disruption_budgets(pods))

@@ -211,3 +211,16 @@ def test_without_a_window_every_eviction_is_sent() -> None:
         servers.close()
     assert statuses == {"web/web-0": 201, "web/web-1": 201, "web/web-2": 201}
     assert servers.requests == 4
+
+
+def test_deletes_that_would_start_after_the_window_are_not_made() -> None:
+    ticks = iter([0.0, 0.0, 1.0, 2.0])  # the window opens; each delete about to start
+    servers = FixedAnswerServers()
+    try:
+        endpoint = servers.start(POLICY_GROUP)
+        api = KubeApi(endpoint=endpoint, ca_base64=CERTIFI_CA, token=StaticToken())
+        drain = KubeDrain(api, concurrency=1, monotonic=lambda: next(ticks))
+        drain.delete_pods([pod(f"job-{i}") for i in range(3)], start_within=timedelta(seconds=0.5))
+    finally:
+        servers.close()
+    assert servers.requests == 1

@@ -56,10 +56,11 @@ from winnodes.ports import (
 from winnodes.services.fleet import FLEET_READ_INTERVAL, Fleet, FleetView, Polling
 from winnodes.services.tagging import InstanceTags
 
-# A look starts evictions only this long after its first: answered in milliseconds, every due pod
-# is sent at once; answered slowly (a webhook on pods/eviction timing out), waves of up to 35 s
-# each would make one look outlast the time an invocation keeps for it (fleet.STEP_RESERVE). The
-# pods not sent are the next look's, as they were due.
+# A look starts evictions (and deletes of completed pods) only this long after its first: answered
+# in milliseconds, every due pod is sent at once; answered slowly (a webhook on pods/eviction
+# timing out), waves of up to 35 s each would make one look outlast the time an invocation keeps
+# for it (fleet.STEP_RESERVE). The pods not sent are the next look's, as they were due. The
+# deletes of a forced drain at its deadline are not limited: the action completes after them.
 EVICTIONS_START_WITHIN: Final = timedelta(seconds=10)
 
 
@@ -309,7 +310,10 @@ class LeaveService:
         by_key = {pod.key: pod for pod in pods}
         plan = plan_evictions((_decision_pod(p) for p in pods), seen.policy, now)
         if plan.delete:
-            drain.delete_pods([by_key[str(p.ref)] for p in plan.delete])
+            # Not made in time: planned again at the next look, as long as the pod is there.
+            drain.delete_pods(
+                [by_key[str(p.ref)] for p in plan.delete], start_within=EVICTIONS_START_WITHIN
+            )
         due = [
             by_key[key] for p in plan.evict if action.retry_at.get(key := str(p.ref), now) <= now
         ]

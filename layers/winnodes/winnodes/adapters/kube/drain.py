@@ -103,20 +103,11 @@ class KubeDrain:
         if not pods:
             return {}
         version = self.policy_version()
-        start_by = (
-            None if start_within is None else self._monotonic() + start_within.total_seconds()
-        )
-
-        def evict(pod: PodOnNode) -> int | None:
-            if start_by is not None and self._monotonic() > start_by:
-                return None  # not sent: the next look's
-            return self._evict_one(pod, version)
-
-        statuses = self._map(evict, pods)
+        statuses = self._map(lambda pod: self._evict_one(pod, version), pods, start_within)
         return {
             pod.key: status
             for pod, status in zip(pods, statuses, strict=True)
-            if status is not None
+            if status is not None  # not sent: the next look's
         }
 
     def _evict_one(self, pod: PodOnNode, version: str) -> int:
@@ -133,13 +124,16 @@ class KubeDrain:
             return error.status or _UNREACHABLE
         return 201
 
-    def delete_pods(self, pods: Sequence[PodOnNode]) -> None:
-        def delete(pod: PodOnNode) -> None:
+    def delete_pods(
+        self, pods: Sequence[PodOnNode], *, start_within: timedelta | None = None
+    ) -> None:
+        def delete(pod: PodOnNode) -> bool:
             # Gone already, or replaced by a pod that is not on this node: fine either way.
             with suppress(KubernetesNotFoundError, KubernetesConflictError):
                 self._api.delete(_pod_path(pod), {"preconditions": {"uid": pod.uid}})
+            return True
 
-        self._map(delete, pods)
+        self._map(delete, pods, start_within)
 
     def disruption_budgets(self, pods: Sequence[PodOnNode]) -> Mapping[str, str]:
         version = self.policy_version()
@@ -168,12 +162,25 @@ class KubeDrain:
                 self._policy_version = "v1" if "v1" in versions else "v1beta1"
             return self._policy_version
 
-    def _map[T, R](self, call: Callable[[T], R], items: Sequence[T]) -> list[R]:
+    def _map[T, R](
+        self, call: Callable[[T], R], items: Sequence[T], start_within: timedelta | None = None
+    ) -> list[R | None]:
+        """`call` on each item, on the pool; None for an item whose call would start later than
+        `start_within` after now, which is not made."""
+        start_by = (
+            None if start_within is None else self._monotonic() + start_within.total_seconds()
+        )
+
+        def in_time(item: T) -> R | None:
+            if start_by is not None and self._monotonic() > start_by:
+                return None
+            return call(item)
+
         if len(items) <= 1:
-            return [call(item) for item in items]
+            return [in_time(item) for item in items]
         workers = min(self._concurrency, len(items))
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="drain") as pool:
-            return list(pool.map(call, items))
+            return list(pool.map(in_time, items))
 
 
 def selects(selector: Mapping[str, Any] | None, labels: Mapping[str, str]) -> bool:
