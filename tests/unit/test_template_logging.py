@@ -33,6 +33,13 @@ def log_group_of(function: str) -> tuple[str, dict[str, Any]]:
     return name, resource.get("Properties", {})
 
 
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_the_logs_outlive_the_stack_until_their_retention_ends(function: str) -> None:
+    # As Lambda's own groups did: a torn-down stack's logs are what an incident review reads.
+    name, _ = log_group_of(function)
+    assert RESOURCES[name]["DeletionPolicy"] == RESOURCES[name]["UpdateReplacePolicy"] == "Retain"
+
+
 def test_the_retention_parameter_takes_exactly_what_cloudwatch_logs_takes() -> None:
     parameter = TEMPLATE["Parameters"]["LogRetentionDays"]
     assert parameter["Type"] == "Number"

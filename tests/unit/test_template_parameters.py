@@ -9,6 +9,7 @@ reads the same way (classes, bounded repeats, lookaheads), and are matched here 
 from __future__ import annotations
 
 import json
+import math
 import re
 from datetime import timedelta
 from pathlib import Path
@@ -374,12 +375,11 @@ def working_time() -> timedelta:
 def longest_apart(interval: timedelta) -> timedelta:
     """How far apart two passes heartbeat a held action at most, when neither defers it: the
     first at its start, the next at the end of its working time, after a step's reads that take
-    up to STEP_RESERVE. Passes do not overlap (reserved concurrency 1): under the timeout, a tick
-    that finds one running is dropped, so the next may start up to the timeout and an interval
-    after."""
-    timeout = reconcile_timeout()
-    start_gap = interval if interval >= timeout else timeout + interval
-    return start_gap + working_time() + STEP_RESERVE
+    up to STEP_RESERVE. Passes do not overlap (reserved concurrency 1): a tick that finds one
+    running is retried for a minute and then dropped, so the next pass starts at the latest at
+    the first tick after the running one's timeout."""
+    ticks_to_wait = math.ceil(reconcile_timeout() / interval)
+    return interval * ticks_to_wait + working_time() + STEP_RESERVE
 
 
 def test_the_schedule_takes_cron_expressions_too() -> None:
@@ -393,9 +393,13 @@ def test_the_default_schedule_reaches_held_actions_in_time() -> None:
 
 def test_the_schedule_is_documented_with_its_bound() -> None:
     half = HOOK_HEARTBEAT_TIMEOUT * HEARTBEAT_AT_FRACTION
-    minutes = max(m for m in range(1, 61) if longest_apart(timedelta(minutes=m)) < half)
     row = next(line for line in README.splitlines() if line.startswith("| `ReconcileSchedule` |"))
     for text in (PARAMETERS["ReconcileSchedule"]["Description"], row):
         assert f"interval + {working_time().total_seconds():g} s" in text, text
-        assert f"rate({minutes} minutes)" in text, text
         assert f"{HOOK_HEARTBEAT_TIMEOUT.total_seconds():g} s hooks" in text, text
+        match = re.search(r"rate\((\d+) minutes\)`? or more often", text)
+        assert match is not None, text
+        bound = int(match[1])
+        # Every rate up to the one named keeps held actions alive, and the next does not.
+        assert all(longest_apart(timedelta(minutes=m)) < half for m in range(1, bound + 1))
+        assert longest_apart(timedelta(minutes=bound + 1)) >= half
