@@ -171,10 +171,11 @@ class SimulatedNode:
             try:
                 if self.ready_since is None and now >= self._ready_at:
                     self.ready_since, self._ready_transition = now, datetime.now(UTC)
-                    self.state = NodeState.READY
                     next_heartbeat = now  # a kubelet posts a changed condition at once
                 if now >= next_heartbeat:
                     self._heartbeat()
+                    if self.ready_since is not None:  # the API server shows Ready now
+                        self.state = NodeState.READY
                     next_heartbeat = now + self.timing.heartbeat_interval
                 self._sync_pods()
             except ApiException as exc:
