@@ -7,12 +7,13 @@ namespace")."""
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import certifi
+import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
@@ -183,44 +184,47 @@ def pod(name: str) -> PodOnNode:
     return PodOnNode("web", name, f"uid-{name}")
 
 
-def test_evictions_that_would_start_after_the_window_are_not_sent() -> None:
-    # One worker evicts, and each eviction takes a second of the drain's clock: the first starts
-    # at once, the others after the 0.5 s window. They are not sent and not in the result, so
-    # the caller keeps them due.
-    ticks = iter([0.0, 0.0, 1.0, 2.0])  # the window opens; each eviction about to start
+@pytest.fixture
+def policy_server() -> Iterator[tuple[KubeApi, FixedAnswerServers]]:
     servers = FixedAnswerServers()
-    try:
-        endpoint = servers.start(POLICY_GROUP)
-        api = KubeApi(endpoint=endpoint, ca_base64=CERTIFI_CA, token=StaticToken())
-        drain = KubeDrain(api, concurrency=1, monotonic=lambda: next(ticks))
-        pods = [pod(f"web-{index}") for index in range(3)]
-        statuses = drain.evict(pods, start_within=timedelta(seconds=0.5))
-    finally:
-        servers.close()
+    endpoint = servers.start(POLICY_GROUP)
+    yield KubeApi(endpoint=endpoint, ca_base64=CERTIFI_CA, token=StaticToken()), servers
+    servers.close()
+
+
+def one_second_per_call() -> Callable[[], float]:
+    """The drain's clock: the window opens at 0, and each call is about to start a second after
+    the one before, the first at once."""
+    ticks = iter([0.0, 0.0, 1.0, 2.0])
+    return lambda: next(ticks)
+
+
+def test_evictions_that_would_start_after_the_window_are_not_sent(
+    policy_server: tuple[KubeApi, FixedAnswerServers],
+) -> None:
+    # One worker evicts: the first eviction starts at once, the others after the 0.5 s window.
+    # They are not sent and not in the result, so the caller keeps them due.
+    api, servers = policy_server
+    drain = KubeDrain(api, concurrency=1, monotonic=one_second_per_call())
+    pods = [pod(f"web-{index}") for index in range(3)]
+    statuses = drain.evict(pods, start_within=timedelta(seconds=0.5))
     assert statuses == {"web/web-0": 201}
     assert servers.requests == 2  # the API group, then one eviction
 
 
-def test_without_a_window_every_eviction_is_sent() -> None:
-    servers = FixedAnswerServers()
-    try:
-        endpoint = servers.start(POLICY_GROUP)
-        api = KubeApi(endpoint=endpoint, ca_base64=CERTIFI_CA, token=StaticToken())
-        statuses = KubeDrain(api, concurrency=2).evict([pod(f"web-{i}") for i in range(3)])
-    finally:
-        servers.close()
+def test_without_a_window_every_eviction_is_sent(
+    policy_server: tuple[KubeApi, FixedAnswerServers],
+) -> None:
+    api, servers = policy_server
+    statuses = KubeDrain(api, concurrency=2).evict([pod(f"web-{i}") for i in range(3)])
     assert statuses == {"web/web-0": 201, "web/web-1": 201, "web/web-2": 201}
     assert servers.requests == 4
 
 
-def test_deletes_that_would_start_after_the_window_are_not_made() -> None:
-    ticks = iter([0.0, 0.0, 1.0, 2.0])  # the window opens; each delete about to start
-    servers = FixedAnswerServers()
-    try:
-        endpoint = servers.start(POLICY_GROUP)
-        api = KubeApi(endpoint=endpoint, ca_base64=CERTIFI_CA, token=StaticToken())
-        drain = KubeDrain(api, concurrency=1, monotonic=lambda: next(ticks))
-        drain.delete_pods([pod(f"job-{i}") for i in range(3)], start_within=timedelta(seconds=0.5))
-    finally:
-        servers.close()
+def test_deletes_that_would_start_after_the_window_are_not_made(
+    policy_server: tuple[KubeApi, FixedAnswerServers],
+) -> None:
+    api, servers = policy_server
+    drain = KubeDrain(api, concurrency=1, monotonic=one_second_per_call())
+    drain.delete_pods([pod(f"job-{i}") for i in range(3)], start_within=timedelta(seconds=0.5))
     assert servers.requests == 1
