@@ -9,8 +9,13 @@ import threading
 
 
 class StaticToken:
+    """A bearer token that never changes: a placeholder, or a cluster administrator's."""
+
+    def __init__(self, token: str = "k8s-aws-v1.token") -> None:
+        self._token = token
+
     def __call__(self) -> str:
-        return "k8s-aws-v1.token"
+        return self._token
 
     def invalidate(self) -> None:
         pass

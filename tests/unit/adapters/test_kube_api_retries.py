@@ -15,16 +15,9 @@ from pathlib import Path
 import certifi
 import pytest
 
+from tests.helpers.local_http import StaticToken
 from winnodes.adapters.kube.api import KubeApi
 from winnodes.errors import KubernetesError
-
-
-class Token:
-    def __call__(self) -> str:
-        return "k8s-aws-v1.token"
-
-    def invalidate(self) -> None:
-        pass
 
 
 @pytest.fixture
@@ -57,7 +50,7 @@ def test_a_refused_request_is_tried_twice_then_fails_as_ours(
     port, accepted = closing_server
     # Any CA will do: the server closes the connection before a certificate is shown.
     ca = base64.b64encode(Path(certifi.where()).read_bytes()).decode()
-    api = KubeApi(endpoint=f"https://127.0.0.1:{port}", ca_base64=ca, token=Token())
+    api = KubeApi(endpoint=f"https://127.0.0.1:{port}", ca_base64=ca, token=StaticToken())
 
     with pytest.raises(KubernetesError, match="GET /api/v1/nodes"):
         api.get("/api/v1/nodes")
