@@ -17,6 +17,7 @@ import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
+from winnodes.decisions import aws_auth
 from winnodes.decisions.aws_auth import (
     NODE_USERNAME,
     MalformedAwsAuthError,
@@ -193,10 +194,21 @@ def nested_aliases(depth: int) -> str:
     return "\n".join(lines) + "\n"
 
 
+@pytest.fixture(params=["libyaml", "pyyaml"])
+def yaml_parser(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The merge reads with libyaml where PyYAML has it built in, else with PyYAML's own parser:
+    both must refuse aliases."""
+    loader = {"libyaml": yaml.CSafeLoader, "pyyaml": yaml.SafeLoader}[request.param]
+    monkeypatch.setattr(aws_auth, "_loader", lambda: loader)
+    return str(request.param)
+
+
+@pytest.mark.usefixtures("yaml_parser")
 @pytest.mark.parametrize(
     "map_roles",
     [
         nested_aliases(6),
+        "&self [*self]\n",  # a list that contains itself
         f"- &node {{rolearn: {FOREIGN_ROLE}, username: x}}\n- *node\n",
         f"- rolearn: {ROLE}\n  username: {NODE_USERNAME}\n  groups: &g [system:nodes]\n"
         f"- rolearn: {FOREIGN_ROLE}\n  groups: *g\n",
@@ -208,8 +220,37 @@ def test_a_document_with_aliases_is_refused_and_not_written(map_roles: str) -> N
     assert raised.value.key == "mapRoles"
 
 
+@pytest.mark.usefixtures("yaml_parser")
 def test_an_anchor_nobody_refers_to_is_read_as_written() -> None:
     map_roles = f"- &node {{rolearn: {FOREIGN_ROLE}, username: x}}\n"
     merge = merge_node_role({"mapRoles": map_roles}, ROLE)
     assert merge.data["mapRoles"].startswith(map_roles)
     assert parse_aws_auth(merge.data).map_roles[0] == {"rolearn": FOREIGN_ROLE, "username": "x"}
+
+
+# --- the two parsers ---------------------------------------------------------------------------
+
+_text = st.text(st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")), max_size=12)
+_entries = st.lists(
+    st.fixed_dictionaries(
+        {},
+        optional={
+            "rolearn": _text,
+            "username": _text,
+            "groups": st.lists(_text, max_size=3),
+            "extra": st.one_of(
+                _text, st.integers(), st.booleans(), st.none(), st.floats(allow_nan=False)
+            ),
+        },
+    ),
+    max_size=4,
+)
+
+
+@given(entries=_entries, flow=st.booleans(), width=st.sampled_from([8, 80]))
+def test_libyaml_reads_what_pyyaml_reads(entries: list[Any], flow: bool, width: int) -> None:
+    """The merge reads with libyaml when PyYAML has it; the documents an operator or a tool
+    writes must mean to it what they mean to PyYAML's own parser, in block and flow style."""
+    text = yaml.safe_dump(entries, default_flow_style=flow, width=width, allow_unicode=True)
+    assert yaml.load(text, Loader=yaml.CSafeLoader) == yaml.load(text, Loader=yaml.SafeLoader)
+    assert parse_aws_auth({"mapRoles": text}).map_roles == tuple(entries)
