@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from functools import cache
 from typing import TYPE_CHECKING
@@ -28,6 +29,16 @@ def _log_level() -> str | None:
     except ConfigurationError:
         return "INFO"
 
+
+# Libraries that log secrets at DEBUG: botocore the canonical request and signature of every
+# call, enough to rebuild a presigned cluster token (cluster admin for 15 minutes, as the
+# functions may write aws-auth), and the session token; the Kubernetes client and urllib3 whole
+# response bodies, pod specs with their environment among them. Lambda's own log level
+# (ApplicationLogLevel) sets the root logger's, so they are held at WARNING here, whatever
+# either level says; POWERTOOLS_LOG_LEVEL sets only ours.
+QUIET_LIBRARIES = ("botocore", "boto3", "urllib3", "kubernetes", "aws_xray_sdk")
+for _library in QUIET_LIBRARIES:
+    logging.getLogger(_library).setLevel(logging.WARNING)
 
 logger = Logger(service=SERVICE, level=_log_level(), version=__version__)
 metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
