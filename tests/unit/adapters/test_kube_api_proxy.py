@@ -67,3 +67,22 @@ def test_a_proxy_the_client_cannot_use_is_our_error(monkeypatch: pytest.MonkeyPa
     with pytest.raises(KubernetesError) as raised:
         pool_manager(monkeypatch, HTTPS_PROXY="ftp://proxy.corp:21")
     assert str(raised.value).startswith("HTTPS_PROXY 'ftp://proxy.corp:21': ")
+
+
+@pytest.mark.parametrize(
+    ("proxy", "quoted"),
+    [
+        ("socks5://user:Pr0xyS3cret@proxy.corp:1080", "socks5://***:***@proxy.corp:1080"),
+        ("ftp://p%40ss@proxy.corp/path", "ftp://***:***@proxy.corp/path"),
+        ("ftp://a:b@c@proxy.corp:21", "ftp://***:***@proxy.corp:21"),
+    ],
+)
+def test_a_refused_proxy_is_quoted_without_its_credentials(
+    monkeypatch: pytest.MonkeyPatch, proxy: str, quoted: str
+) -> None:
+    # The message is logged, traced and kept with the failed event for 14 days.
+    with pytest.raises(KubernetesError) as raised:
+        pool_manager(monkeypatch, HTTPS_PROXY=proxy)
+    assert str(raised.value).startswith(f"HTTPS_PROXY {quoted!r}: ")
+    assert "Pr0xyS3cret" not in str(raised.value)
+    assert "ss@" not in str(raised.value)

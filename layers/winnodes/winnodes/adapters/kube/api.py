@@ -98,7 +98,8 @@ class KubeApi:
         try:
             self._rest = RESTClientObject(configuration)
         except ValueError as error:  # urllib3's ProxySchemeUnknown: socks5://, say
-            raise KubernetesError(f"HTTPS_PROXY {configuration.proxy!r}: {error}") from error
+            proxy = _without_credentials(configuration.proxy or "")
+            raise KubernetesError(f"HTTPS_PROXY {proxy!r}: {error}") from error
         self._rest.pool_manager.connection_pool_kw["ssl_context"] = _tls_context(
             self.endpoint, ca_pem
         )
@@ -214,6 +215,16 @@ def _https_proxy() -> str | None:
     if proxy and "://" not in proxy:
         return f"http://{proxy}"
     return proxy
+
+
+def _without_credentials(proxy: str) -> str:
+    """The proxy URL fit for an error message: its user and password, which would be logged and
+    kept with the failed event, masked as botocore masks them (`mask_proxy_url`)."""
+    scheme, separator, rest = proxy.partition("://")
+    authority, slash, path = rest.partition("/")
+    if "@" not in authority:
+        return proxy
+    return f"{scheme}{separator}***:***@{authority.rpartition('@')[2]}{slash}{path}"
 
 
 def _tls_context(endpoint: str, ca_pem: str) -> ssl.SSLContext:
