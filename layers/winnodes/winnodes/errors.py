@@ -3,6 +3,16 @@ matches error strings."""
 
 from __future__ import annotations
 
+QUOTE_LIMIT = 300
+
+
+def excerpt(text: str, limit: int = QUOTE_LIMIT) -> str:
+    """`text` as an error message may quote it: a server's page can be hundreds of KB, and an
+    X-Ray document that carries the error is dropped past 64 KB."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}... ({len(text)} characters)"
+
 
 class WinNodesError(Exception):
     """Base of every error this package raises on purpose."""

@@ -5,6 +5,7 @@ that is not the API server's JSON (a proxy's page)."""
 from __future__ import annotations
 
 import base64
+import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
@@ -17,7 +18,7 @@ import pytest
 from tests.helpers.local_http import FixedAnswerServers, StaticToken
 from winnodes.adapters.kube.api import KubeApi
 from winnodes.adapters.kube.token import BearerToken, CachedToken
-from winnodes.errors import AwsCredentialsError, KubernetesError
+from winnodes.errors import QUOTE_LIMIT, AwsCredentialsError, KubernetesError
 
 if TYPE_CHECKING:
     from mypy_boto3_sts import STSClient
@@ -95,3 +96,25 @@ def test_a_2xx_answer_that_is_no_json_object_is_a_kubernetes_error_without_a_sta
 def test_a_cluster_ca_that_is_not_base64_pem_is_a_kubernetes_error() -> None:
     with pytest.raises(KubernetesError, match="the cluster CA is not base64-encoded PEM"):
         KubeApi(endpoint="https://x.example", ca_base64="bm90IGFzY2lp/w==", token=StaticToken())
+
+
+def test_a_refusal_with_a_huge_message_is_quoted_only_in_part() -> None:
+    # An admission webhook's denial, say: its message is the webhook's to choose.
+    message = "denied: " + "x" * 100_000
+    body = json.dumps({"kind": "Status", "code": 403, "message": message}).encode()
+    servers = FixedAnswerServers()
+    endpoint = servers.start(
+        b"HTTP/1.1 403 Forbidden\r\nContent-Type: application/json\r\nContent-Length: "
+        + str(len(body)).encode()
+        + b"\r\nConnection: close\r\n\r\n"
+        + body
+    )
+    try:
+        api = KubeApi(endpoint=endpoint, ca_base64=CA, token=StaticToken())
+        with pytest.raises(KubernetesError) as raised:
+            api.get("/api/v1/nodes")
+    finally:
+        servers.close()
+    assert raised.value.status == 403
+    assert str(raised.value).startswith("GET /api/v1/nodes: 403 denied: xxx")
+    assert len(str(raised.value)) < QUOTE_LIMIT + 100

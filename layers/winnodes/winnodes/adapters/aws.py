@@ -23,7 +23,7 @@ import botocore.parsers
 import botocore.session
 
 from winnodes.adapters.botocore_data import PACKAGED
-from winnodes.errors import AwsCredentialsError, AwsError
+from winnodes.errors import AwsCredentialsError, AwsError, excerpt
 
 if TYPE_CHECKING:
     from mypy_boto3_autoscaling import AutoScalingClient
@@ -173,8 +173,12 @@ def aws_call[T](description: str, call: Callable[[], T]) -> T:
     except botocore.exceptions.ClientError:
         raise
     except botocore.exceptions.BotoCoreError as error:
-        raise AwsError(f"{description}: {error}") from error
+        raise AwsError(f"{description}: {excerpt(str(error))}") from error
     except botocore.parsers.ResponseParserError as error:
+        raise AwsError(f"{description}: {_not_aws(error)}") from error
+    except KeyError as error:
+        if not _raised_in_botocore(error):
+            raise  # ours: a bug, not an answer
         raise AwsError(f"{description}: {_not_aws(error)}") from error
 
 
@@ -185,12 +189,27 @@ def all_pages(description: str, paginator: Any, **arguments: Any) -> Iterator[An
     except botocore.exceptions.NoCredentialsError as error:
         raise credentials_error(error) from error
     except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as error:
-        raise AwsError(f"{description} failed: {error}") from error
+        raise AwsError(f"{description} failed: {excerpt(str(error))}") from error
     except botocore.parsers.ResponseParserError as error:
+        raise AwsError(f"{description} failed: {_not_aws(error)}") from error
+    except KeyError as error:
+        if not _raised_in_botocore(error):
+            raise  # ours: a bug, not an answer
         raise AwsError(f"{description} failed: {_not_aws(error)}") from error
 
 
-def _not_aws(error: botocore.parsers.ResponseParserError) -> str:
-    """ResponseParserError is no BotoCoreError: botocore raises it when what answered is not an
-    AWS API (a proxy's page, AWS_ENDPOINT_URL naming some other server)."""
-    return f"the endpoint's answer is not an AWS API response: {error}"
+def _not_aws(error: Exception) -> str:
+    """What answered is not an AWS API (a proxy's page, AWS_ENDPOINT_URL naming some other
+    server). botocore says so with ResponseParserError, which is no BotoCoreError and quotes the
+    whole page, when the page is no XML; when it is well-formed XML without the result element,
+    with a bare KeyError from its parser."""
+    found = f"no {error.args[0]} in it" if isinstance(error, KeyError) else str(error)
+    return f"the endpoint's answer is not an AWS API response: {excerpt(found)}"
+
+
+def _raised_in_botocore(error: BaseException) -> bool:
+    traceback = error.__traceback__
+    while traceback is not None and traceback.tb_next is not None:
+        traceback = traceback.tb_next
+    module = "" if traceback is None else str(traceback.tb_frame.f_globals.get("__name__", ""))
+    return module.startswith("botocore.")

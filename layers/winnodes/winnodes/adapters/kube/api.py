@@ -25,6 +25,7 @@ from winnodes.errors import (
     KubernetesNotFoundError,
     KubernetesTooManyRequestsError,
     WinNodesError,
+    excerpt,
 )
 
 JsonObject = dict[str, Any]
@@ -203,8 +204,8 @@ def _status_message(body: Any) -> str:
     try:
         status = json.loads(body)
     except (TypeError, ValueError):
-        return str(body)[:200]
-    return str(status.get("message", "")) if isinstance(status, dict) else ""
+        return excerpt(str(body))
+    return excerpt(str(status.get("message", ""))) if isinstance(status, dict) else ""
 
 
 def _https_proxy() -> str | None:
