@@ -55,7 +55,7 @@ t = time.perf_counter()
 import botocore.session
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
-Logger(service="bench"), Metrics(namespace="bench"), Tracer(patch_modules=("botocore", "httplib"))
+Logger(service="bench"), Metrics(namespace="bench"), Tracer(patch_modules=("botocore",))
 print(time.perf_counter() - t)
 """
 

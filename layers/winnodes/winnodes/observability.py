@@ -53,9 +53,10 @@ def rejected_event(message: str, field: str, reason: str, **log: str) -> dict[st
     return {"status": "rejected", "field": field, "reason": reason}
 
 
-# Only the libraries our calls go through: botocore (AWS) and http.client (the Kubernetes
-# client's urllib3). Patching everything X-Ray supports imports each of them on cold start.
-TRACED_MODULES = ("botocore", "httplib")
+# botocore alone: patching everything X-Ray supports imports each library on cold start. Its
+# http.client patch would record nothing of the Kubernetes client's requests: it starts a
+# subsegment in HTTPConnection._send_request, which urllib3 2 never calls.
+TRACED_MODULES = ("botocore",)
 
 if TYPE_CHECKING:
     tracer: Tracer  # built by __getattr__ below on first use

@@ -74,7 +74,7 @@ def _run(code: str, env: dict[str, str]) -> str:
 
 @pytest.mark.parametrize("name", ["lifecycle", "reconcile"])
 def test_the_handler_module_traces_botocore_in_lambda(name: str) -> None:
-    assert _run(PROBE.format(name=name), _lambda_env(name)) == "False ['botocore', 'httplib']\n"
+    assert _run(PROBE.format(name=name), _lambda_env(name)) == "False ['botocore']\n"
 
 
 def test_an_aws_call_of_our_clients_is_recorded_as_a_subsegment() -> None:
