@@ -21,6 +21,7 @@ from tests.helpers.leave_world import (
     terminate_action,
 )
 from winnodes.decisions.drain import ContinueDraining, DrainPolicy, DrainTimedOut, FinishDrain
+from winnodes.observability import metrics
 from winnodes.services.reconcile import ReconcileService
 
 
@@ -160,3 +161,26 @@ def test_a_ready_nodes_terminating_pods_are_waited_for() -> None:
 
     assert isinstance(result.step, ContinueDraining) and result.remaining == 3
     assert world.autoscaling.completed == []
+
+
+def test_each_timed_out_drain_names_its_own_pods_in_its_log_line(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A reconciler pass can time out several drains; the metrics document is the pass's."""
+    policy = DrainPolicy(timeout=timedelta(seconds=2))
+    caplog.set_level(logging.WARNING)
+    for number, pods in ((1, 1), (2, 2)):
+        world = LeaveWorld()
+        world.autoscaling.states = {instance_id(number): "Terminating:Wait"}
+        world.kube.add_node(instance_id(number), pods=pods)
+        result = world.service(policy=policy).leave(terminate_action(instance_id(number)))
+        assert isinstance(result.step, DrainTimedOut) and result.finished
+
+    assert metrics.metric_set["DrainTimedOut"]["Value"] == [1.0, 1.0]
+    assert "blocking_pods" not in metrics.metadata_set
+    timed_out = [r for r in caplog.records if r.getMessage().startswith("drain deadline reached")]
+    named = [(vars(r)["instance_id"], vars(r)["blocking_pods"].count(",") + 1) for r in timed_out]
+    assert named == [
+        (instance_id(1), 1),
+        (instance_id(2), 2),
+    ]

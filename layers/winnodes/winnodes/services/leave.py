@@ -371,9 +371,9 @@ class LeaveService:
             "forced": str(step.delete_remaining_pods).lower(),
         }
         if completed:
+            # The pods and budgets go in the log line, with the instance: metadata belongs to the
+            # invocation's one metrics document, where a second drain's would replace them.
             metrics.add_metric(name="DrainTimedOut", unit="Count", value=1)
-            metrics.add_metadata(key="blocking_pdbs", value=pdbs)
-            metrics.add_metadata(key="blocking_pods", value=sorted(blocking))
             logger.warning(
                 "drain deadline reached: terminate action completed with CONTINUE",
                 extra=seen.log | details,
