@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tests.helpers.deadlines import JOIN_CAPPED_DEADLINE_CASES
+from tests.helpers.deadlines import CAPPED_DEADLINE_CASES
 from winnodes.decisions.heartbeat import heartbeat_due, hook_global_timeout
 from winnodes.decisions.join import (
     DEFAULT_JOIN_DEADLINE,
@@ -109,7 +109,7 @@ def test_a_hook_shorter_than_aws_allows_keeps_a_fifth_of_its_limit_as_margin() -
     assert facts.deadline_at == T0 + timedelta(seconds=640)
 
 
-@pytest.mark.parametrize(("heartbeat_s", "configured_s", "effective_s"), JOIN_CAPPED_DEADLINE_CASES)
+@pytest.mark.parametrize(("heartbeat_s", "configured_s", "effective_s"), CAPPED_DEADLINE_CASES)
 def test_the_join_deadline_is_capped_before_the_hooks_global_timeout(
     heartbeat_s: int, configured_s: int, effective_s: int
 ) -> None:
@@ -130,7 +130,7 @@ def test_the_join_deadline_is_capped_before_the_hooks_global_timeout(
     )
 
 
-@pytest.mark.parametrize(("heartbeat_s", "configured_s", "effective_s"), JOIN_CAPPED_DEADLINE_CASES)
+@pytest.mark.parametrize(("heartbeat_s", "configured_s", "effective_s"), CAPPED_DEADLINE_CASES)
 def test_an_instance_never_seen_in_ec2_is_abandoned_at_the_capped_deadline(
     heartbeat_s: int, configured_s: int, effective_s: int
 ) -> None:

@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Final
 
-from winnodes.decisions.heartbeat import heartbeat_due, hook_global_timeout
+from winnodes.decisions.heartbeat import heartbeat_due, hook_deadline_limit
 
 DEFAULT_DRAIN_TIMEOUT: Final = timedelta(minutes=15)
 # Managed node groups label the node so load balancers stop sending it traffic before eviction.
@@ -228,7 +228,8 @@ class DrainClock:
 
     @property
     def deadline_at(self) -> datetime:
-        limit = min(self.policy.timeout, hook_global_timeout(self.heartbeat_timeout))
+        # Counted from the cordon, which comes after the action's start: the margin covers that.
+        limit = min(self.policy.timeout, hook_deadline_limit(self.heartbeat_timeout))
         return self.started_at + limit
 
 

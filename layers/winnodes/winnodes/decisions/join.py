@@ -14,18 +14,12 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Final
 
-from winnodes.decisions.heartbeat import heartbeat_due, hook_global_timeout
+from winnodes.decisions.heartbeat import heartbeat_due, hook_deadline_limit
 from winnodes.decisions.smoke import SmokeTest, default_smoke_image
 from winnodes.models.lifecycle import LifecycleState
 
 # Windows nodes take several minutes to boot and bootstrap; NTH#1205 shows what a short poll does.
 DEFAULT_JOIN_DEADLINE: Final = timedelta(minutes=20)
-# The join ABANDONs this long before the hook's global timeout at the latest (a fifth of it for
-# a hook that short: AWS's 30 s heartbeat minimum gives 50 minutes): the hook's clock starts
-# with its wait, a pass may look at an action minutes apart (README, ReconcileFunction), and a
-# hook that gives up first ends the action with its default result, which may be CONTINUE,
-# with no reason logged and no JoinAbandoned.
-HOOK_LIMIT_MARGIN: Final = timedelta(minutes=10)
 # A join-start stamp this much older than LaunchTime belongs to an earlier launch; one this much
 # later than now was not written by us (clocks of Lambda and EC2 may differ by seconds).
 _STAMP_TOLERANCE: Final = timedelta(minutes=1)
@@ -162,8 +156,7 @@ class JoinFacts:
 
     @property
     def deadline_at(self) -> datetime:
-        hook_limit = hook_global_timeout(self.heartbeat_timeout)
-        limit = min(self.join_deadline, hook_limit - min(HOOK_LIMIT_MARGIN, hook_limit / 5))
+        limit = min(self.join_deadline, hook_deadline_limit(self.heartbeat_timeout))
         return self.action_started_at + limit
 
     def heartbeat_due(self, now: datetime) -> bool:
