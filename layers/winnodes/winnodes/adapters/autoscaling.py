@@ -98,7 +98,9 @@ class AutoScalingGroups:
         if token:
             arguments["LifecycleActionToken"] = token
         return self._lifecycle_call(
-            "CompleteLifecycleAction", lambda: self._client.complete_lifecycle_action(**arguments)
+            "CompleteLifecycleAction",
+            lambda: self._client.complete_lifecycle_action(**arguments),
+            refused_retry_is_ours=True,
         )
 
     def record_heartbeat(
@@ -117,16 +119,19 @@ class AutoScalingGroups:
         )
 
     @staticmethod
-    def _lifecycle_call(name: str, call: Any) -> bool:
+    def _lifecycle_call(name: str, call: Any, *, refused_retry_is_ours: bool = False) -> bool:
+        """True when the call took effect. `refused_retry_is_ours`: a retry refused as no longer
+        active (CompleteLifecycleAction is not idempotent) most likely follows a first attempt
+        that completed the action but whose answer was lost, to a read timeout or a 5xx; taken
+        as ours, so its metrics and log line are not lost with the answer."""
         try:
             aws_call(name, call)
         except botocore.exceptions.ClientError as error:
             # "No active Lifecycle Action found with instance ID ...": already completed, timed
             # out, or never ours; a duplicate event lands here and is not a failure.
-            if error_code(error) == "ValidationError" and "No active Lifecycle Action" in str(
-                error
-            ):
-                return False
+            if error_code(error) == "ValidationError" and _NO_ACTIVE_ACTION in str(error):
+                retries = error.response.get("ResponseMetadata", {}).get("RetryAttempts", 0)
+                return refused_retry_is_ours and retries > 0
             raise AwsError(f"{name} failed: {error}") from error
         return True
 
