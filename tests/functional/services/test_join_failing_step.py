@@ -11,7 +11,14 @@ from dataclasses import replace
 
 import pytest
 
-from tests.helpers.join_world import GROUP, FakeAccessEntries, FakeCompute, FakeKube, JoinWorld
+from tests.helpers.join_world import (
+    GROUP,
+    FakeAccessEntries,
+    FakeAutoScaling,
+    FakeCompute,
+    FakeKube,
+    JoinWorld,
+)
 from tests.helpers.join_world import launch_action as default_launch_action
 from winnodes.decisions.join import Abandon
 from winnodes.errors import AwsError, KubernetesError, WinNodesError
@@ -120,3 +127,47 @@ def test_a_pass_keeps_the_hook_alive_and_reports_the_failing_step(step: str) -> 
     assert world.autoscaling.completed == []
     assert report.errors
     assert all(error.startswith(GROUP) for error in report.errors)
+
+
+AUTO_SCALING_DOWN = "RecordLifecycleActionHeartbeat failed: Read timeout"
+COMPLETION_FAILED = "CompleteLifecycleAction failed: Read timeout"
+
+
+class AutoScalingDown(FakeAutoScaling):
+    """Auto Scaling's endpoint does not answer: every lifecycle call fails past the retries."""
+
+    def record_heartbeat(self, **_: object) -> bool:
+        self.journal.append("autoscaling.heartbeat failed")
+        raise AwsError(AUTO_SCALING_DOWN)
+
+    def complete_lifecycle_action(self, **_: object) -> bool:
+        self.journal.append("autoscaling.complete failed")
+        raise AwsError(COMPLETION_FAILED)
+
+
+@pytest.mark.parametrize("step", FAILING_STEPS)
+def test_the_steps_failure_is_raised_when_the_heartbeat_after_it_fails_too(
+    step: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    world, failed = world_failing(step)
+    world.autoscaling = AutoScalingDown(world.journal)
+
+    with pytest.raises(WinNodesError) as raised:
+        world.service().advance(launch_action())
+
+    assert world.journal[-2:] == [failed, "autoscaling.heartbeat failed"]
+    assert str(raised.value) != AUTO_SCALING_DOWN  # what to fix is the step, not the heartbeat
+    assert [vars(r).get("error") for r in caplog.records if r.levelname == "WARNING"] == [
+        AUTO_SCALING_DOWN
+    ]
+
+
+def test_a_completion_that_failed_is_not_followed_by_a_heartbeat() -> None:
+    world = JoinWorld()
+    world.autoscaling = AutoScalingDown(world.journal)
+
+    with pytest.raises(AwsError, match=COMPLETION_FAILED):
+        world.service(settings=JoinSettings()).advance(launch_action())  # Ready, heartbeat due
+
+    assert world.journal[-1] == "autoscaling.complete failed"
+    assert "autoscaling.heartbeat failed" not in world.journal

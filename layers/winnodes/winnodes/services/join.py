@@ -204,17 +204,36 @@ class JoinService:
             seen, step = self._decide(action, view, now)
         try:
             progress = self._perform(step, action, seen)
-        except (AwsError, KubernetesError):
+        except (AwsError, KubernetesError) as error:
             # A step that fails (CreateAccessEntry refused, an admission webhook rejecting the
             # aws-auth or amazon-vpc-cni write) is tried again at the next look, as is one that
             # cannot take effect yet (CreateTags refused, aws-auth contended, no role on the
             # instance profile): the hook must not time out meanwhile and apply its default
-            # result before the join's deadline, which ABANDONs with the reason.
-            self._heartbeat_if_due(step, action, seen, now)
+            # result before the join's deadline, which ABANDONs with the reason. Not after a
+            # completion that failed: Auto Scaling just failed it, and another call to it would
+            # only spend the time the next look needs.
+            # WaitForNode heartbeats itself, when due.
+            if not isinstance(step, CompleteContinue | ReleaseToWarmPool | Abandon | WaitForNode):
+                self._heartbeat_despite(error, action, seen, now)
             raise
         if progress is JoinProgress.WAITING:
             self._heartbeat_if_due(step, action, seen, now)
         return JoinResult(action.instance_id, step, progress)
+
+    def _heartbeat_despite(
+        self, failure: Exception, action: LaunchAction, seen: _Observation, now: datetime
+    ) -> None:
+        """A heartbeat after a failed look, when one is due; its own failure is logged, so that
+        the look's failure, which says what to fix, is the one raised."""
+        if not seen.facts.heartbeat_due(now):
+            return
+        try:
+            self._heartbeat(action, seen.view)
+        except (AwsError, KubernetesError) as error:
+            logger.warning(
+                "heartbeat failed after a failed look",
+                extra=seen.log | {"error": str(error), "look_error": str(failure)},
+            )
 
     def _heartbeat_if_due(
         self, step: JoinStep, action: LaunchAction, seen: _Observation, now: datetime
@@ -244,8 +263,7 @@ class JoinService:
                     return seen, abandon
                 # The look is tried again (the invocation's next poll, Lambda's retry, the next
                 # pass); the hook must not time out meanwhile, before the join's deadline.
-                if seen.facts.heartbeat_due(now):
-                    self._heartbeat(action, view)
+                self._heartbeat_despite(error, action, seen, now)
                 raise
             seen = self._observe(action, instance, cluster, view)
             step = decide_join_step(seen.facts, now=now)
