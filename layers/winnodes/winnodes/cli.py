@@ -17,7 +17,7 @@ import traceback
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from winnodes import __version__, rbac, wiring
 from winnodes.config import Settings, log_level_from_env
@@ -87,9 +87,27 @@ def _operator_input() -> Iterator[None]:
         raise OptionError(error.field, error.reason) from None
 
 
+# Options whose value is other programs' arguments, which start with "--": argparse would take
+# `--kubelet-extra-args --v=2` for two options and refuse it; `--kubelet-extra-args=--v=2` it
+# reads. The value that follows one of them is its value, whatever it starts with.
+ARGUMENT_OPTIONS: Final = ("--kubelet-extra-args", "--kube-proxy-extra-args")
+
+
+def _with_argument_values_attached(argv: Sequence[str]) -> list[str]:
+    attached: list[str] = []
+    words = iter(argv)
+    for word in words:
+        if word == "--":  # the rest is positional
+            attached += [word, *words]
+            break
+        value = next(words, None) if word in ARGUMENT_OPTIONS else None
+        attached.append(word if value is None else f"{word}={value}")
+    return attached
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(_with_argument_values_attached(sys.argv[1:] if argv is None else argv))
     try:
         log_level_from_env(os.environ)  # the logger fell back to INFO; every command logs
         with _diagnostics_to_stderr():
@@ -342,7 +360,9 @@ def _add_render_userdata(commands: argparse._SubParsersAction[argparse.ArgumentP
         help="taints the kubelet registers (NoSchedule, PreferNoSchedule, NoExecute)",
     )
     node.add_argument(
-        "--kubelet-extra-args", metavar="ARGS", help="more kubelet arguments (one line, ASCII)"
+        "--kubelet-extra-args",
+        metavar="ARGS",
+        help="more kubelet arguments (one line, ASCII), e.g. --kubelet-extra-args '--v=2'",
     )
     node.add_argument(
         "--kube-proxy-extra-args", metavar="ARGS", help="kube-proxy arguments (one line, ASCII)"

@@ -194,3 +194,27 @@ def test_user_data_over_16_kb_is_refused_naming_the_snippet(tmp_path: Path) -> N
     assert (result.returncode, result.stdout) == (2, "")
     assert result.stderr.startswith("winnodes: error: --pre-bootstrap: the user data would be ")
     assert result.stderr.endswith(" bytes; EC2 takes at most 16384\n")
+
+
+@pytest.mark.parametrize(
+    ("option", "parameter"),
+    [
+        ("--kubelet-extra-args", "KubeletExtraArgs"),
+        ("--kube-proxy-extra-args", "KubeProxyExtraArgs"),
+    ],
+)
+def test_arguments_for_another_program_may_follow_their_option_as_a_separate_word(
+    option: str, parameter: str
+) -> None:
+    # Every kubelet argument starts with "--", which argparse alone takes for an option.
+    separate = run(
+        "render-userdata", "--cluster-name=c", f"--endpoint={ENDPOINT}", f"--ca={CA}",
+        option, "--v=2 --max-pods=40",
+    )  # fmt: skip
+    attached = run(
+        "render-userdata", "--cluster-name=c", f"--endpoint={ENDPOINT}", f"--ca={CA}",
+        f"{option}=--v=2 --max-pods=40",
+    )  # fmt: skip
+    assert separate.returncode == 0, separate.stderr
+    assert separate.stdout == attached.stdout
+    assert bootstrap_call_arguments(separate.stdout)[parameter] == ["--v=2 --max-pods=40"]
