@@ -23,7 +23,11 @@ from winnodes import __version__, rbac, wiring
 from winnodes.config import Settings, log_level_from_env
 from winnodes.decisions.smoke import DEFAULT_SMOKE_TEST_NAMESPACE, smoke_test_namespace_problem
 from winnodes.errors import ConfigurationError, InvalidInputError, WinNodesError
-from winnodes.models.events import LifecycleTestNotification, classify_lifecycle_event
+from winnodes.models.events import (
+    LifecycleEvent,
+    LifecycleTestNotification,
+    classify_lifecycle_event,
+)
 from winnodes.models.identifiers import is_region_name
 from winnodes.observability import logger
 from winnodes.services.lifecycle import skipped_test_notification
@@ -196,7 +200,9 @@ def _add_lifecycle(commands: argparse._SubParsersAction[argparse.ArgumentParser]
         metavar="FILE",
         help="event JSON (see events/); - reads it from stdin",
     )
-    lifecycle.add_argument("--region", help=_REGION_HELP)
+    lifecycle.add_argument(
+        "--region", help="AWS region; the event's own, the default, is the only one accepted"
+    )
     lifecycle.set_defaults(run=_lifecycle)
 
 
@@ -225,7 +231,7 @@ def _lifecycle(args: argparse.Namespace) -> CommandResult:
         except InvalidInputError as error:
             where = "" if error.field == "event" else f"{error.field}: "
             raise InvalidInputError("event", f"{where}{error.reason}") from None
-        region = _region(args)
+        region = _event_region(_region(args), parsed)
     wiring.settings()  # a bad setting is refused whatever the event
     if isinstance(parsed, LifecycleTestNotification):
         outcome = skipped_test_notification()  # no AWS needed, not even a region
@@ -273,6 +279,23 @@ def _reconcile(args: argparse.Namespace) -> CommandResult:
         json.dumps(report.as_json(), indent=2) + "\n",
         status=EXIT_FAILURE if report.errors else EXIT_OK,
     )
+
+
+def _event_region(chosen: str | None, event: LifecycleEvent) -> str | None:
+    """A lifecycle event is acted on in the region it names, where its group is: the region of
+    the environment or the profile, which may be another, is not used for it, and --region must
+    be the event's. A replay from a shell set for another region would find no group, and say
+    only that it ignored the event."""
+    named = getattr(event, "region", None)
+    if named is None:  # a test notification: no AWS call
+        return chosen
+    if not is_region_name(named):
+        raise InvalidInputError("event", f"region: {named!r} is not an AWS region name")
+    if chosen is not None and chosen != named:
+        raise InvalidInputError(
+            "region", f"{chosen!r}, but the event is from {named!r}, where its group is"
+        )
+    return str(named)
 
 
 def _region(args: argparse.Namespace) -> str | None:

@@ -97,3 +97,24 @@ def test_what_the_operator_gave_is_still_named_with_exit_2(
 
     assert main(monkeypatch, *argv) == cli.EXIT_USAGE
     assert capsys.readouterr().err.startswith(f"winnodes: error: {message}")
+
+
+def test_a_lifecycle_event_is_handled_in_the_region_it_names(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A shell set for another region: the event's group is in the event's region.
+    monkeypatch.setenv("AWS_REGION", "eu-west-1")
+    regions: list[str | None] = []
+
+    class Ignoring:
+        def handle(self, event: dict[str, Any]) -> dict[str, Any]:
+            return {"status": "ignored"}
+
+    def lifecycle_events(region: str | None = None) -> Ignoring:
+        regions.append(region)
+        return Ignoring()
+
+    monkeypatch.setattr(wiring, "lifecycle_events", lifecycle_events)
+
+    assert main(monkeypatch, "lifecycle", "-e", "events/lifecycle-launch.json") == 0
+    assert regions == ["us-east-1"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -87,14 +88,38 @@ def test_the_region_option_is_used_for_that_run(command: tuple[str, ...]) -> Non
     assert "http://127.0.0.1:9" in result.stderr
 
 
-@pytest.mark.parametrize("command", COMMANDS.values(), ids=COMMANDS.keys())
-def test_without_a_region_the_error_names_the_option_and_the_variable(
-    command: tuple[str, ...],
-) -> None:
-    result = run(*command, env=UNREACHABLE_AWS)
+def test_without_a_region_the_error_names_the_option_and_the_variable() -> None:
+    result = run("reconcile", env=UNREACHABLE_AWS)
     assert result.returncode == 1
     assert result.stdout == ""
     assert result.stderr == "winnodes: error: no AWS region: pass --region or set AWS_REGION\n"
+
+
+def test_a_lifecycle_event_needs_no_region_but_its_own() -> None:
+    result = run(*COMMANDS["lifecycle"], env=UNREACHABLE_AWS)
+    assert result.returncode == 1
+    assert "no AWS region" not in result.stderr
+    assert "http://127.0.0.1:9" in result.stderr  # past the region: the first AWS call was tried
+
+
+def test_a_region_other_than_the_events_is_refused_before_any_aws_call() -> None:
+    result = run(*COMMANDS["lifecycle"], "--region", "eu-west-1", env=UNREACHABLE_AWS)
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert result.stderr == (
+        "winnodes: error: --region: 'eu-west-1', but the event is from 'us-east-1', "
+        "where its group is\n"
+    )
+
+
+def test_an_event_region_that_is_no_region_name_is_refused(tmp_path: Path) -> None:
+    event = json.loads((ROOT / "events" / "lifecycle-launch.json").read_text(encoding="utf-8"))
+    (tmp_path / "event.json").write_text(json.dumps(event | {"region": "us_east_1"}))
+    result = run("lifecycle", "--event", str(tmp_path / "event.json"), env=UNREACHABLE_AWS)
+    assert result.returncode == 2
+    assert result.stderr == (
+        "winnodes: error: --event: region: 'us_east_1' is not an AWS region name\n"
+    )
 
 
 def test_aws_region_alone_names_the_region_for_render_userdata() -> None:

@@ -100,7 +100,7 @@ def test_a_pass_with_errors_prints_the_report_and_exits_1(
 def test_the_region_option_serves_its_own_run_only(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("AWS_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_REGION", "us-west-2")
     sessions: list[str | None] = []
 
     def aws_session(region: str | None = None) -> Any:
@@ -112,8 +112,8 @@ def test_the_region_option_serves_its_own_run_only(
     runs = [
         ("reconcile", "--region", "eu-west-1"),
         ("reconcile",),
-        (*launch, "--region", "eu-west-2"),
-        launch,
+        launch,  # in the event's region
+        ("reconcile",),
     ]
     wiring.reset()
     try:
@@ -122,4 +122,4 @@ def test_the_region_option_serves_its_own_run_only(
         wiring.reset()
     assert statuses == [cli.EXIT_FAILURE] * len(runs)
     assert capsys.readouterr().err == "winnodes: error: no AWS in this test\n" * len(runs)
-    assert sessions == ["eu-west-1", "us-east-1", "eu-west-2", "us-east-1"]
+    assert sessions == ["eu-west-1", "us-west-2", "us-east-1", "us-west-2"]
