@@ -704,3 +704,23 @@ def test_user_data_of_exactly_16_kb_renders() -> None:
     room = USERDATA_LIMIT_BYTES - len(short.encode())
     script = render_userdata(bootstrap_settings(cluster_name="c", pre_bootstrap="#" * (room + 1)))
     assert len(script.encode()) == USERDATA_LIMIT_BYTES
+
+
+@pytest.mark.parametrize(
+    "extra",
+    ["--register-with-taints=a=b:NoSchedule", "--v=2 --register-with-taints a=b:NoExecute"],
+)
+def test_taints_given_twice_are_refused_as_the_kubelet_would_keep_one(extra: str) -> None:
+    taints = parse_taints("os=windows:NoSchedule")
+    error = refused("taints", taints=taints, kubelet_extra_args=extra)
+    assert "--register-with-taints" in error.reason
+
+
+def test_taints_in_the_kubelet_arguments_alone_are_the_operators_to_give() -> None:
+    settings = bootstrap_settings(
+        cluster_name="prod", kubelet_extra_args="--register-with-taints=a=b:NoSchedule"
+    )
+    assert settings.kubelet_extra_args == "--register-with-taints=a=b:NoSchedule"
+    assert bootstrap_settings(
+        cluster_name="prod", taints=parse_taints("a=b:NoSchedule"), kubelet_extra_args="--v=2"
+    ).taints

@@ -45,6 +45,10 @@ _KUBELET_LABEL_NAMESPACES = ("kubelet.kubernetes.io", "node.kubernetes.io")
 _EC2LAUNCH_TAG = re.compile(
     r"<\s*/?\s*(powershell|script|persist|runAsLocalSystem|powershellArguments)", re.IGNORECASE
 )
+# The kubelet keeps the last --register-with-taints it is given, not their union (its
+# RegisterWithTaintsVar.Set replaces the list, pkg/util/flag): taints of --taints, rendered
+# first, would be dropped by one in the operator's arguments.
+_REGISTER_WITH_TAINTS = re.compile(r"(?:^|\s)--register-with-taints(?:[=\s]|$)")
 _ENDPOINT = re.compile(
     r"https://(?P<host>[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::(?P<port>[0-9]{1,5}))?"
 )
@@ -134,6 +138,12 @@ def bootstrap_settings(
         str(parse_network(cidr, field="excluded-snat-cidrs")) for cidr in excluded_snat_cidrs
     )
     validate_argument_text(kubelet_extra_args, field="kubelet-extra-args")
+    if taints and _REGISTER_WITH_TAINTS.search(kubelet_extra_args or ""):
+        raise InvalidInputError(
+            "taints",
+            "--kubelet-extra-args has --register-with-taints too, and the kubelet keeps only "
+            "the last one: give the taints in one place",
+        )
     validate_argument_text(kube_proxy_extra_args, field="kube-proxy-extra-args")
     validate_snippet(pre_bootstrap, field="pre-bootstrap")
     validate_snippet(post_bootstrap, field="post-bootstrap")
