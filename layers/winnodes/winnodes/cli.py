@@ -129,7 +129,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         _release_quietly(interrupt)
         print(f"winnodes: {args.interrupted}", file=sys.stderr)
         return EXIT_INTERRUPTED
-    sys.stdout.write(result.output)
+    try:
+        sys.stdout.write(result.output)
+        sys.stdout.flush()
+    except OSError as error:  # a closed pipe, a full disk: the work, if any, is done
+        _print_error(f"cannot write the output: {error.strerror or error}")
+        # Python's own flush at exit would fail again, with a traceback-like "Exception ignored".
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_FAILURE
     return result.status
 
 

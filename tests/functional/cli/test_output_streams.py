@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import subprocess
 import sys
 from typing import Any
 
 import pytest
 
+from tests.helpers.cli import WINNODES
 from winnodes import cli, wiring
 from winnodes.errors import AwsError
 from winnodes.observability import logger, metrics
@@ -123,3 +126,23 @@ def test_the_region_option_serves_its_own_run_only(
     assert statuses == [cli.EXIT_FAILURE] * len(runs)
     assert capsys.readouterr().err == "winnodes: error: no AWS in this test\n" * len(runs)
     assert sessions == ["eu-west-1", "us-west-2", "us-east-1", "us-west-2"]
+
+
+@pytest.mark.parametrize("sink", ["full", "closed"])
+def test_output_that_cannot_be_written_is_one_line_and_status_1(sink: str) -> None:
+    read_end, write_end = os.pipe()
+    stdout = open("/dev/full", "wb") if sink == "full" else os.fdopen(write_end, "wb")  # noqa: SIM115
+    if sink == "closed":
+        os.close(read_end)  # nobody reads: a write is EPIPE
+    try:
+        result = subprocess.run(
+            [str(WINNODES), "rbac"], stdout=stdout, stderr=subprocess.PIPE, text=True, check=False
+        )
+    finally:
+        stdout.close()
+        if sink == "full":
+            os.close(read_end)
+            os.close(write_end)
+    assert result.returncode == 1
+    assert result.stderr.startswith("winnodes: error: cannot write the output: ")
+    assert result.stderr.count("\n") == 1, result.stderr
