@@ -5,6 +5,7 @@ not take effect is retried after a pause, never in a tight loop."""
 
 from __future__ import annotations
 
+import itertools
 import logging
 from dataclasses import replace
 from datetime import timedelta
@@ -302,3 +303,20 @@ def test_a_waiting_join_logs_each_reason_once_at_info(caplog: pytest.LogCaptureF
         ("DEBUG", "node not Ready"),
         ("DEBUG", "node not Ready"),
     ]
+
+
+def test_a_long_wait_says_at_info_every_minute_how_long_it_has_waited(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    world = JoinWorld()
+    world.kube.ready_from_read = 10_000  # never Ready within the budget
+
+    with caplog.at_level(logging.INFO, logger="eks-windows-nodes"):
+        world.service(settings=settings(wait_budget=timedelta(minutes=3))).join(launch_action())
+
+    waiting = [vars(r) for r in caplog.records if r.getMessage() == "waiting for node"]
+    waited = [record["waited_s"] for record in waiting]
+    # The world's instance launched 5 minutes before the join began.
+    assert len(waiting) == 4 and waited[0] == 300  # at once, then once a minute
+    assert [b - a for a, b in itertools.pairwise(waited)] == [60, 60, 60]
+    assert {record["deadline"] for record in waiting} == {"2026-03-02T09:15:00+00:00"}

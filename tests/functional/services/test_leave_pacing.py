@@ -184,3 +184,18 @@ def test_each_timed_out_drain_names_its_own_pods_in_its_log_line(
         (instance_id(1), 1),
         (instance_id(2), 2),
     ]
+
+
+def test_a_long_drain_says_at_info_every_minute_how_long_it_has_drained(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    world = LeaveWorld()
+    world.kube.add_node(INSTANCE, pods=3)  # evicted, they never finish terminating
+    caplog.set_level(logging.INFO)
+
+    world.service(wait_budget=150).leave(terminate_action())
+
+    draining = [vars(r) for r in caplog.records if r.getMessage() == "draining"]
+    assert [record["draining_s"] for record in draining] == ["0", "60", "120"]
+    assert all(record["remaining"] == "3" for record in draining)
+    assert len({record["deadline"] for record in draining}) == 1

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, Final, Protocol
 
 from winnodes.errors import InvalidInputError, WinNodesError
@@ -264,6 +264,15 @@ class FleetView:
     def remember(self, key: Hashable, value: object) -> None:
         """After we changed something: what the pass should now believe."""
         self._memo[key] = value
+
+
+# A wait reports itself at INFO when what it waits for changes, and at least this often, with how
+# long it has waited: an operator running `winnodes lifecycle` by hand sees it has not stalled.
+PROGRESS_LOG_INTERVAL: Final = timedelta(minutes=1)
+
+
+def progress_worth_info(*, changed: bool, last_logged_at: datetime | None, now: datetime) -> bool:
+    return changed or last_logged_at is None or now - last_logged_at >= PROGRESS_LOG_INTERVAL
 
 
 # While an action waits, its poll GETs the one Node by name every time but reads the group and

@@ -57,7 +57,13 @@ from winnodes.ports import (
     SmokePods,
 )
 from winnodes.services.authorization import NodeRoleAuthorization
-from winnodes.services.fleet import FLEET_READ_INTERVAL, Fleet, FleetView, Polling
+from winnodes.services.fleet import (
+    FLEET_READ_INTERVAL,
+    Fleet,
+    FleetView,
+    Polling,
+    progress_worth_info,
+)
 from winnodes.services.smoke import SmokeGate
 from winnodes.services.tagging import InstanceTags
 
@@ -92,6 +98,7 @@ class LaunchAction:
     tags_present: bool = False
     authorization: NodeAuthorization | None = None
     last_wait_reason: str | None = None  # logged at INFO when it changes: progress, not noise
+    last_wait_logged_at: datetime | None = None  # and at least every PROGRESS_LOG_INTERVAL
 
 
 @dataclass(frozen=True)
@@ -423,11 +430,22 @@ class JoinService:
             # The next look reads the group again and sees how the action ended.
             logger.info("heartbeat refused: the launch action is no longer pending", extra=log)
             return
+        now = self._clock.now()
         changed = reason != action.last_wait_reason
-        action.last_wait_reason = reason
-        (logger.info if changed else logger.debug)(
-            "waiting for node", extra=log | {"reason": reason}
-        )
+        if progress_worth_info(changed=changed, last_logged_at=action.last_wait_logged_at, now=now):
+            action.last_wait_reason, action.last_wait_logged_at = reason, now
+            waited = max(now - seen.facts.action_started_at, timedelta(0))
+            logger.info(
+                "waiting for node",
+                extra=log
+                | {
+                    "reason": reason,
+                    "waited_s": round(waited.total_seconds()),
+                    "deadline": seen.facts.deadline_at.isoformat(),
+                },
+            )
+        else:
+            logger.debug("waiting for node", extra=log | {"reason": reason})
 
     def _finish(
         self,

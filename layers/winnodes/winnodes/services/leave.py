@@ -53,7 +53,13 @@ from winnodes.ports import (
     NodeDrain,
     PodOnNode,
 )
-from winnodes.services.fleet import FLEET_READ_INTERVAL, Fleet, FleetView, Polling
+from winnodes.services.fleet import (
+    FLEET_READ_INTERVAL,
+    Fleet,
+    FleetView,
+    Polling,
+    progress_worth_info,
+)
 from winnodes.services.tagging import InstanceTags
 
 # A look starts evictions (and deletes of completed pods) only this long after its first: answered
@@ -98,6 +104,7 @@ class TerminateAction:
     evicted: int = 0
     # (pods remaining, of them blocked by a PDB) as last logged at INFO: logged again on change
     last_reported: tuple[int, int] | None = None
+    last_reported_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -269,7 +276,7 @@ class LeaveService:
 
     def _perform(self, step: DrainStep, action: TerminateAction, seen: _Observation) -> LeaveResult:
         match step:
-            case ContinueDraining(heartbeat_due=due):
+            case ContinueDraining(heartbeat_due=due, deadline_at=deadline_at):
                 self._evict(action, seen)
                 if due and not self._heartbeat(action, seen.view):
                     # The next look reads the group again and ends the drain.
@@ -279,13 +286,23 @@ class LeaveService:
                     )
                 progress = self._progress(action, seen.pods, seen.now, seen.policy)
                 counts = (len(progress.remaining), len(progress.blocked_by_pdb))
+                report: dict[str, str | None] = {
+                    "remaining": str(counts[0]),
+                    "blocked_by_pdb": str(counts[1]),
+                }
                 changed = counts != action.last_reported
-                action.last_reported = counts
-                (logger.info if changed else logger.debug)(
-                    "draining",
-                    extra=seen.log
-                    | {"remaining": str(counts[0]), "blocked_by_pdb": str(counts[1])},
-                )
+                if progress_worth_info(
+                    changed=changed, last_logged_at=action.last_reported_at, now=seen.now
+                ):
+                    action.last_reported, action.last_reported_at = counts, seen.now
+                    drained = max(seen.now - seen.started_at, timedelta(0))
+                    report |= {
+                        "draining_s": str(round(drained.total_seconds())),
+                        "deadline": deadline_at.isoformat(),
+                    }
+                    logger.info("draining", extra=seen.log | report)
+                else:
+                    logger.debug("draining", extra=seen.log | report)
                 return LeaveResult(action.instance_id, step, False, progress, action.node_name)
             case FinishDrain(delete_node=delete_node, keep_for_warm_pool=keep):
                 if delete_node and seen.node is not None:
