@@ -233,6 +233,12 @@ def _add_reconcile(commands: argparse._SubParsersAction[argparse.ArgumentParser]
 def _lifecycle(args: argparse.Namespace) -> CommandResult:
     with _operator_input():
         event = _read_event(args.event)
+        if isinstance(event, dict) and "requestPayload" in event and "detail" not in event:
+            raise InvalidInputError(
+                "event",
+                "this is the record of a failed invocation (LifecycleFailedInvocationsQueue), "
+                "not an event: the event is its requestPayload (jq .requestPayload)",
+            )
         try:
             parsed = classify_lifecycle_event(event)  # bad input fails here, before AWS set-up
         except InvalidInputError as error:

@@ -192,3 +192,17 @@ def test_the_lifecycle_help_says_how_long_it_may_wait() -> None:
 
 def test_the_reconcile_help_says_it_never_waits_for_a_node() -> None:
     assert "never waits for a node" in " ".join(run("reconcile", "--help").stdout.split())
+
+
+def test_a_failed_invocation_record_is_named_with_where_its_event_is() -> None:
+    # What Lambda puts in the failed-invocations queue: the event wrapped in its invocation record.
+    event = json.loads((ROOT / "events" / "lifecycle-launch.json").read_text(encoding="utf-8"))
+    record = {"version": "1.0", "requestContext": {"condition": "RetriesExhausted"}}
+    record |= {"requestPayload": event, "responsePayload": {"errorMessage": "timed out"}}
+    result = run("lifecycle", "--event", "-", stdin=json.dumps(record))
+    assert result.returncode == 2
+    assert result.stderr == (
+        "winnodes: error: --event: this is the record of a failed invocation "
+        "(LifecycleFailedInvocationsQueue), not an event: the event is its requestPayload "
+        "(jq .requestPayload)\n"
+    )
