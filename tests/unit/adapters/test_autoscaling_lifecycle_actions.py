@@ -9,9 +9,6 @@ the local cloud cannot lose an answer; `RetryAttempts` is what botocore records 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import botocore.session
 import pytest
 from botocore.stub import Stubber
 
@@ -22,18 +19,6 @@ NO_ACTIVE_ACTION = (
     "No active Lifecycle Action found with instance ID i-0123456789abcdef0"  # as AWS words it
 )
 ACTION = {"group": "win", "hook": "launch", "instance_id": "i-0123456789abcdef0"}
-
-
-@pytest.fixture
-def stubbed() -> Iterator[tuple[AutoScalingGroups, Stubber]]:
-    client = botocore.session.Session().create_client(
-        "autoscaling",
-        region_name="us-east-1",
-        aws_access_key_id="AKIAEXAMPLE",
-        aws_secret_access_key="example",
-    )
-    with Stubber(client) as stubber:
-        yield AutoScalingGroups(client), stubber  # type: ignore[arg-type]
 
 
 def refuse(stubber: Stubber, method: str, *, retries: int, message: str = NO_ACTIVE_ACTION) -> None:
@@ -48,26 +33,26 @@ def refuse(stubber: Stubber, method: str, *, retries: int, message: str = NO_ACT
 
 @pytest.mark.parametrize(("retries", "ours"), [(0, False), (1, True), (3, True)])
 def test_a_completion_refused_on_a_retry_counts_as_ours(
-    stubbed: tuple[AutoScalingGroups, Stubber], retries: int, ours: bool
+    stubbed_autoscaling: tuple[AutoScalingGroups, Stubber], retries: int, ours: bool
 ) -> None:
-    groups, stubber = stubbed
+    groups, stubber = stubbed_autoscaling
     refuse(stubber, "complete_lifecycle_action", retries=retries)
     assert groups.complete_lifecycle_action(**ACTION, result="CONTINUE") is ours
 
 
 @pytest.mark.parametrize("retries", [0, 1])
 def test_a_refused_heartbeat_never_counts(
-    stubbed: tuple[AutoScalingGroups, Stubber], retries: int
+    stubbed_autoscaling: tuple[AutoScalingGroups, Stubber], retries: int
 ) -> None:
-    groups, stubber = stubbed
+    groups, stubber = stubbed_autoscaling
     refuse(stubber, "record_lifecycle_action_heartbeat", retries=retries)
     assert groups.record_heartbeat(**ACTION) is False
 
 
 def test_another_validation_error_is_a_failure(
-    stubbed: tuple[AutoScalingGroups, Stubber],
+    stubbed_autoscaling: tuple[AutoScalingGroups, Stubber],
 ) -> None:
-    groups, stubber = stubbed
+    groups, stubber = stubbed_autoscaling
     refuse(stubber, "complete_lifecycle_action", retries=1, message="Invalid hook name")
     with pytest.raises(AwsError, match="CompleteLifecycleAction failed"):
         groups.complete_lifecycle_action(**ACTION, result="ABANDON")

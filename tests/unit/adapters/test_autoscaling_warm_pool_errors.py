@@ -6,9 +6,6 @@ cannot be made to throttle one call; the error shape is AWS's
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import botocore.session
 import pytest
 from botocore.stub import Stubber
 
@@ -44,22 +41,10 @@ def described(name: str, *, warm_pool: bool) -> dict[str, object]:
     return group
 
 
-@pytest.fixture
-def stubbed() -> Iterator[tuple[AutoScalingGroups, Stubber]]:
-    client = botocore.session.Session().create_client(
-        "autoscaling",
-        region_name="us-east-1",
-        aws_access_key_id="AKIAEXAMPLE",
-        aws_secret_access_key="example",
-    )
-    with Stubber(client) as stubber:
-        yield AutoScalingGroups(client), stubber  # type: ignore[arg-type]
-
-
 def test_a_pool_that_cannot_be_read_marks_its_group_and_the_listing_goes_on(
-    stubbed: tuple[AutoScalingGroups, Stubber],
+    stubbed_autoscaling: tuple[AutoScalingGroups, Stubber],
 ) -> None:
-    groups, stubber = stubbed
+    groups, stubber = stubbed_autoscaling
     stubber.add_response(
         "describe_auto_scaling_groups",
         {"AutoScalingGroups": [described("a", warm_pool=True), described("b", warm_pool=False)]},
@@ -78,9 +63,9 @@ def test_a_pool_that_cannot_be_read_marks_its_group_and_the_listing_goes_on(
 
 
 def test_the_one_group_asked_for_fails_without_its_pool(
-    stubbed: tuple[AutoScalingGroups, Stubber],
+    stubbed_autoscaling: tuple[AutoScalingGroups, Stubber],
 ) -> None:
-    groups, stubber = stubbed
+    groups, stubber = stubbed_autoscaling
     stubber.add_response(
         "describe_auto_scaling_groups",
         {"AutoScalingGroups": [described("a", warm_pool=True)]},
