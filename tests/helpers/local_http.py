@@ -21,6 +21,17 @@ class StaticToken:
         pass
 
 
+def http_answer(
+    body: bytes, *, status: bytes = b"200 OK", content_type: bytes = b"application/json"
+) -> bytes:
+    """A whole HTTP/1.1 answer with `body`, after which the server closes the connection."""
+    return (
+        b"HTTP/1.1 " + status + b"\r\nContent-Type: " + content_type
+        + b"\r\nContent-Length: " + str(len(body)).encode()
+        + b"\r\nConnection: close\r\n\r\n" + body
+    )  # fmt: skip
+
+
 class FixedAnswerServers:
     """Starts servers (on 127.0.0.1 unless told) that read a request's head and send
     `answer`; TLS with `tls` (a server context). `close()` stops them all. `requests`: how many

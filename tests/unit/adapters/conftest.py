@@ -8,6 +8,7 @@ import botocore.session
 import pytest
 from botocore.stub import Stubber
 
+from tests.helpers.local_http import FixedAnswerServers
 from winnodes.adapters.autoscaling import AutoScalingGroups
 
 
@@ -23,3 +24,11 @@ def stubbed_autoscaling() -> Iterator[tuple[AutoScalingGroups, Stubber]]:
     )
     with Stubber(client) as stubber:
         yield AutoScalingGroups(client), stubber  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def answer_servers() -> Iterator[FixedAnswerServers]:
+    """Local servers giving every request one fixed answer (`http_answer`), stopped after."""
+    servers = FixedAnswerServers()
+    yield servers
+    servers.close()

@@ -5,14 +5,14 @@ only the page's start: it is logged, traced (X-Ray drops documents past 64 KB) a
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import TYPE_CHECKING, cast
 
 import botocore.config
 import botocore.session
 import pytest
 
-from tests.helpers.local_http import FixedAnswerServers
+from tests.helpers.local_http import FixedAnswerServers, http_answer
 from winnodes.adapters.aws import all_pages, aws_call
 from winnodes.errors import QUOTE_LIMIT, AwsError
 
@@ -23,20 +23,8 @@ LARGE_PAGE = b"<html><body>" + b"<p>not an AWS API " * 5000 + b"</body>"  # uncl
 WELL_FORMED_PAGE = b"<html><body><p>Sign in to continue</p></body></html>"
 
 
-@pytest.fixture
-def answering() -> Iterator[Callable[[bytes], str]]:
-    servers = FixedAnswerServers()
-
-    def start(page: bytes) -> str:
-        return servers.start(
-            b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: "
-            + str(len(page)).encode()
-            + b"\r\nConnection: close\r\n\r\n"
-            + page
-        )
-
-    yield start
-    servers.close()
+def html(page: bytes) -> bytes:
+    return http_answer(page, content_type=b"text/html")
 
 
 def autoscaling(endpoint: str) -> AutoScalingClient:
@@ -60,20 +48,20 @@ def describe_pages(client: AutoScalingClient) -> object:
 
 @pytest.mark.parametrize("call", [describe, describe_pages], ids=["call", "pages"])
 def test_a_large_page_is_quoted_only_in_part(
-    answering: Callable[[bytes], str], call: Callable[[AutoScalingClient], object]
+    answer_servers: FixedAnswerServers, call: Callable[[AutoScalingClient], object]
 ) -> None:
     with pytest.raises(AwsError, match="not an AWS API response") as raised:
-        call(autoscaling(answering(LARGE_PAGE)))
+        call(autoscaling(answer_servers.start(html(LARGE_PAGE))))
     assert len(str(raised.value)) < QUOTE_LIMIT + 200
     assert str(raised.value).endswith(" characters)")
 
 
 @pytest.mark.parametrize("call", [describe, describe_pages], ids=["call", "pages"])
 def test_a_well_formed_page_is_no_bare_key_error(
-    answering: Callable[[bytes], str], call: Callable[[AutoScalingClient], object]
+    answer_servers: FixedAnswerServers, call: Callable[[AutoScalingClient], object]
 ) -> None:
     with pytest.raises(AwsError) as raised:
-        call(autoscaling(answering(WELL_FORMED_PAGE)))
+        call(autoscaling(answer_servers.start(html(WELL_FORMED_PAGE))))
     assert str(raised.value).endswith(
         "the endpoint's answer is not an AWS API response: no DescribeAutoScalingGroupsResult in it"
     )

@@ -15,7 +15,7 @@ import botocore.session
 import certifi
 import pytest
 
-from tests.helpers.local_http import FixedAnswerServers, StaticToken
+from tests.helpers.local_http import FixedAnswerServers, StaticToken, http_answer
 from winnodes.adapters.kube.api import KubeApi
 from winnodes.adapters.kube.token import BearerToken, CachedToken
 from winnodes.errors import QUOTE_LIMIT, AwsCredentialsError, KubernetesError
@@ -39,10 +39,7 @@ def answering() -> Iterator[Callable[[bytes, bytes], str]]:
     servers = FixedAnswerServers()
 
     def start(content_type: bytes, body: bytes) -> str:
-        return servers.start(
-            b"HTTP/1.1 200 OK\r\nContent-Type: " + content_type + b"\r\n"
-            b"Content-Length: " + str(len(body)).encode() + b"\r\nConnection: close\r\n\r\n" + body
-        )
+        return servers.start(http_answer(body, content_type=content_type))
 
     yield start
     servers.close()
@@ -103,12 +100,7 @@ def test_a_refusal_with_a_huge_message_is_quoted_only_in_part() -> None:
     message = "denied: " + "x" * 100_000
     body = json.dumps({"kind": "Status", "code": 403, "message": message}).encode()
     servers = FixedAnswerServers()
-    endpoint = servers.start(
-        b"HTTP/1.1 403 Forbidden\r\nContent-Type: application/json\r\nContent-Length: "
-        + str(len(body)).encode()
-        + b"\r\nConnection: close\r\n\r\n"
-        + body
-    )
+    endpoint = servers.start(http_answer(body, status=b"403 Forbidden"))
     try:
         api = KubeApi(endpoint=endpoint, ca_base64=CA, token=StaticToken())
         with pytest.raises(KubernetesError) as raised:

@@ -17,7 +17,7 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from tests.helpers.local_http import FixedAnswerServers, StaticToken
+from tests.helpers.local_http import FixedAnswerServers, StaticToken, http_answer
 from winnodes.adapters.kube.api import KubeApi
 from winnodes.adapters.kube.drain import KubeDrain, selects
 from winnodes.ports import PodOnNode
@@ -171,12 +171,7 @@ def test_the_budgets_named_are_those_of_the_pods_namespace_whose_selector_select
 
 # Every request is answered with the policy API group, which an eviction takes as 200: created.
 _GROUP = b'{"versions":[{"version":"v1"}]}'
-POLICY_GROUP = (
-    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
-    + str(len(_GROUP)).encode()
-    + b"\r\nConnection: close\r\n\r\n"
-    + _GROUP
-)
+POLICY_GROUP = http_answer(_GROUP)
 CERTIFI_CA = base64.b64encode(Path(certifi.where()).read_bytes()).decode()  # plain HTTP: unused
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import base64
 import logging
-from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
@@ -15,7 +14,7 @@ import certifi
 import pytest
 
 import winnodes.observability  # noqa: F401 - what every handler and the CLI import first
-from tests.helpers.local_http import FixedAnswerServers, StaticToken
+from tests.helpers.local_http import FixedAnswerServers, StaticToken, http_answer
 from winnodes.adapters.kube.api import KubeApi
 from winnodes.adapters.kube.token import TOKEN_PREFIX, eks_token
 
@@ -47,26 +46,13 @@ def test_signing_a_cluster_token_logs_nothing_it_could_be_rebuilt_from(
     assert SESSION_TOKEN not in logged
 
 
-@pytest.fixture
-def answering() -> Iterator[Callable[[bytes], str]]:
-    servers = FixedAnswerServers()
-
-    def start(body: bytes) -> str:
-        return servers.start(
-            b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
-            b"Content-Length: " + str(len(body)).encode() + b"\r\nConnection: close\r\n\r\n" + body
-        )
-
-    yield start
-    servers.close()
-
-
 def test_a_kubernetes_response_body_is_not_logged(
-    answering: Callable[[bytes], str], caplog: pytest.LogCaptureFixture
+    answer_servers: FixedAnswerServers, caplog: pytest.LogCaptureFixture
 ) -> None:
     body = b'{"kind":"PodList","items":[{"spec":{"containers":[{"env":[{"name":"DB_PASSWORD",'
     body += b'"value":"' + POD_SECRET.encode() + b'"}]}]}}]}'
-    api = KubeApi(endpoint=answering(body), ca_base64=CA, token=StaticToken())
+    endpoint = answer_servers.start(http_answer(body))
+    api = KubeApi(endpoint=endpoint, ca_base64=CA, token=StaticToken())
     caplog.set_level(logging.DEBUG)
     pods = api.get("/api/v1/pods")
     assert POD_SECRET in str(pods)  # it was read
