@@ -174,11 +174,9 @@ def aws_call[T](description: str, call: Callable[[], T]) -> T:
         raise
     except botocore.exceptions.BotoCoreError as error:
         raise AwsError(f"{description}: {excerpt(str(error))}") from error
-    except botocore.parsers.ResponseParserError as error:
-        raise AwsError(f"{description}: {_not_aws(error)}") from error
-    except KeyError as error:
-        if not _raised_in_botocore(error):
-            raise  # ours: a bug, not an answer
+    except (botocore.parsers.ResponseParserError, KeyError) as error:
+        if not _answered_by_no_aws_api(error):
+            raise  # a KeyError of ours: a bug, not an answer
         raise AwsError(f"{description}: {_not_aws(error)}") from error
 
 
@@ -190,11 +188,9 @@ def all_pages(description: str, paginator: Any, **arguments: Any) -> Iterator[An
         raise credentials_error(error) from error
     except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as error:
         raise AwsError(f"{description} failed: {excerpt(str(error))}") from error
-    except botocore.parsers.ResponseParserError as error:
-        raise AwsError(f"{description} failed: {_not_aws(error)}") from error
-    except KeyError as error:
-        if not _raised_in_botocore(error):
-            raise  # ours: a bug, not an answer
+    except (botocore.parsers.ResponseParserError, KeyError) as error:
+        if not _answered_by_no_aws_api(error):
+            raise  # a KeyError of ours: a bug, not an answer
         raise AwsError(f"{description} failed: {_not_aws(error)}") from error
 
 
@@ -207,7 +203,10 @@ def _not_aws(error: Exception) -> str:
     return f"the endpoint's answer is not an AWS API response: {excerpt(found)}"
 
 
-def _raised_in_botocore(error: BaseException) -> bool:
+def _answered_by_no_aws_api(error: Exception) -> bool:
+    """ResponseParserError always; a KeyError only when botocore's parser raised it."""
+    if not isinstance(error, KeyError):
+        return True
     traceback = error.__traceback__
     while traceback is not None and traceback.tb_next is not None:
         traceback = traceback.tb_next
