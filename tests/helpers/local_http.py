@@ -1,11 +1,13 @@
-"""A local HTTP(S) server that gives every request one fixed answer, for KubeApi's unit tests,
-and a bearer token that never changes."""
+"""A local HTTP(S) server that gives every request one fixed answer (after given first ones),
+for the adapters' unit tests, and a bearer token that never changes."""
 
 from __future__ import annotations
 
+import itertools
 import socket
 import ssl
 import threading
+from collections.abc import Iterator, Sequence
 
 
 class StaticToken:
@@ -33,10 +35,11 @@ def http_answer(
 
 
 class FixedAnswerServers:
-    """Starts servers (on 127.0.0.1 unless told) that read a request's head and send
-    `answer`; TLS with `tls` (a server context). `close()` stops them all. `requests`: how many
-    requests they read, all of them together, counted before the answer goes out, so that a
-    client holding its answer sees its request counted."""
+    """Starts servers (on 127.0.0.1 unless told) that read a request and send `answer`, after
+    the answers in `first`, one a request, when given (an empty one hangs up unanswered: the
+    answer lost); TLS with `tls` (a server context). `close()` stops them all. `requests`: how
+    many requests they read, all of them together, counted before the answer goes out, so that
+    a client holding its answer sees its request counted."""
 
     def __init__(self) -> None:
         self.requests = 0
@@ -45,12 +48,18 @@ class FixedAnswerServers:
         self._threads: list[threading.Thread] = []
 
     def start(
-        self, answer: bytes, *, tls: ssl.SSLContext | None = None, host: str = "127.0.0.1"
+        self,
+        answer: bytes,
+        *,
+        first: Sequence[bytes] = (),
+        tls: ssl.SSLContext | None = None,
+        host: str = "127.0.0.1",
     ) -> str:
         listener = socket.create_server((host, 0))
         listener.settimeout(0.1)
         self._listeners.append(listener)
-        thread = threading.Thread(target=self._serve, args=(listener, answer, tls), daemon=True)
+        answers = itertools.chain(first, itertools.repeat(answer))
+        thread = threading.Thread(target=self._serve, args=(listener, answers, tls), daemon=True)
         self._threads.append(thread)
         thread.start()
         scheme = "https" if tls else "http"
@@ -63,7 +72,9 @@ class FixedAnswerServers:
         for listener in self._listeners:
             listener.close()
 
-    def _serve(self, listener: socket.socket, answer: bytes, tls: ssl.SSLContext | None) -> None:
+    def _serve(
+        self, listener: socket.socket, answers: Iterator[bytes], tls: ssl.SSLContext | None
+    ) -> None:
         while not self._stop.is_set():
             try:
                 connection, _ = listener.accept()
@@ -72,10 +83,26 @@ class FixedAnswerServers:
             try:
                 with tls.wrap_socket(connection, server_side=True) if tls else connection as peer:
                     peer.settimeout(5)
-                    request = b""
-                    while b"\r\n\r\n" not in request and (chunk := peer.recv(65536)):
-                        request += chunk
+                    _read_request(peer)
                     self.requests += 1
-                    peer.sendall(answer)
+                    answer = next(answers)
+                    if answer:
+                        peer.sendall(answer)
             except OSError:  # a client that refused our certificate, or hung up
                 connection.close()
+
+
+def _read_request(peer: socket.socket) -> None:
+    """Reads a request's head and its body of Content-Length bytes: closing a socket with data
+    unread would reset the connection under the client reading its answer."""
+    request = b""
+    while b"\r\n\r\n" not in request and (chunk := peer.recv(65536)):
+        request += chunk
+    head, _, body = request.partition(b"\r\n\r\n")
+    length = 0
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            length = int(value)
+    while len(body) < length and (chunk := peer.recv(65536)):
+        body += chunk

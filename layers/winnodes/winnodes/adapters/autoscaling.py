@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 import botocore.exceptions
@@ -16,6 +17,7 @@ if TYPE_CHECKING:
 
 
 _NO_ACTIVE_ACTION = "No active Lifecycle Action"
+_SERVER_ERROR = 500  # and above: the request reached AWS, what became of it is unknown
 # DescribeWarmPool's MaxRecords: "The maximum value is 50."
 # https://docs.aws.amazon.com/autoscaling/ec2/APIReference/API_DescribeWarmPool.html
 _WARM_POOL_PAGE = 50
@@ -24,6 +26,10 @@ _WARM_POOL_PAGE = 50
 class AutoScalingGroups:
     def __init__(self, client: AutoScalingClient) -> None:
         self._client = client
+        self._completion = _Attempts()
+        client.meta.events.register(
+            "needs-retry.auto-scaling.CompleteLifecycleAction", self._completion.judged
+        )
 
     def describe_group(self, name: str) -> AutoScalingGroup | None:
         groups = list(self._describe(AutoScalingGroupNames=[name]))
@@ -97,10 +103,11 @@ class AutoScalingGroups:
         }
         if token:
             arguments["LifecycleActionToken"] = token
+        self._completion.begin()
         return self._lifecycle_call(
             "CompleteLifecycleAction",
             lambda: self._client.complete_lifecycle_action(**arguments),
-            refused_retry_is_ours=True,
+            refused_is_ours=self._completion.may_have_taken_effect,
         )
 
     def record_heartbeat(
@@ -119,21 +126,55 @@ class AutoScalingGroups:
         )
 
     @staticmethod
-    def _lifecycle_call(name: str, call: Any, *, refused_retry_is_ours: bool = False) -> bool:
-        """True when the call took effect. `refused_retry_is_ours`: a retry refused as no longer
-        active (CompleteLifecycleAction is not idempotent) most likely follows a first attempt
-        that completed the action but whose answer was lost, to a read timeout or a 5xx; taken
-        as ours, so its metrics and log line are not lost with the answer."""
+    def _lifecycle_call(
+        name: str, call: Any, *, refused_is_ours: Callable[[], bool] = lambda: False
+    ) -> bool:
+        """True when the call took effect. `refused_is_ours`: whether a refusal as no longer
+        active still means the call took effect (CompleteLifecycleAction is not idempotent: an
+        earlier attempt of this call may have completed the action, its answer lost); taken as
+        ours, so its metrics and log line are not lost with the answer."""
         try:
             aws_call(name, call)
         except botocore.exceptions.ClientError as error:
             # "No active Lifecycle Action found with instance ID ...": already completed, timed
             # out, or never ours; a duplicate event lands here and is not a failure.
             if error_code(error) == "ValidationError" and _NO_ACTIVE_ACTION in str(error):
-                retries = error.response.get("ResponseMetadata", {}).get("RetryAttempts", 0)
-                return refused_retry_is_ours and retries > 0
+                return refused_is_ours()
             raise AwsError(f"{name} failed: {error}") from error
         return True
+
+
+class _Attempts:
+    """What botocore's retries of one call leave unknown: whether an attempt that failed may yet
+    have taken effect. One whose answer was lost (a read timeout, a connection closed
+    unanswered) or was a 5xx may have; one that never reached AWS (no connection) or that AWS
+    refused with a 4xx (throttling among them: a throttled call is not carried out) has not.
+    Kept per thread, as the client may be shared between threads."""
+
+    def __init__(self) -> None:
+        self._local = threading.local()
+
+    def begin(self) -> None:
+        self._local.unknown = False
+
+    def may_have_taken_effect(self) -> bool:
+        return bool(getattr(self._local, "unknown", False))
+
+    def judged(
+        self,
+        response: tuple[Any, Any] | None = None,
+        caught_exception: Exception | None = None,
+        **_: Any,
+    ) -> None:
+        """botocore's `needs-retry` event, emitted after every attempt; returns None so as to
+        leave the retry decision to botocore's own handler."""
+        if caught_exception is not None:
+            # botocore's ConnectionError: no connection was made (refused, timed out, the
+            # proxy's or TLS's failure), so nothing was sent.
+            if not isinstance(caught_exception, botocore.exceptions.ConnectionError):
+                self._local.unknown = True
+        elif response is not None and response[0].status_code >= _SERVER_ERROR:
+            self._local.unknown = True
 
 
 def _group(
