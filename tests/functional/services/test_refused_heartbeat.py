@@ -5,6 +5,7 @@ heartbeating into the void meanwhile."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import timedelta
@@ -111,3 +112,24 @@ def test_a_drain_stops_at_the_look_after_a_refused_heartbeat(
     ]
     assert world.autoscaling.completed == []
     assert world.clock.elapsed == 5
+
+
+def test_a_refused_completion_is_said_with_what_was_not_applied(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # The node is Ready, but the action ended before the CONTINUE (a duplicate completed it,
+    # say): nothing is counted, and the line says so rather than nothing at all.
+    world = JoinWorld()
+    world.autoscaling.ended_tokens = {"old-token"}
+    action = replace(launch_action(), token="old-token")
+
+    settings = JoinSettings(smoke_test=SmokeTestPolicy(enabled=False))
+    with caplog.at_level(logging.INFO, logger="eks-windows-nodes"):
+        result = world.service(settings=settings).join(action)
+
+    assert result.finished
+    assert world.autoscaling.completed == []
+    (refused,) = [r for r in caplog.records if "completion refused" in r.getMessage()]
+    assert vars(refused)["result"] == "CONTINUE"
+    assert vars(refused)["instance_id"] == action.instance_id
+    assert not [r for r in caplog.records if "completed with CONTINUE" in r.getMessage()]

@@ -456,7 +456,7 @@ class JoinService:
         log = seen.log
         match step:
             case CompleteContinue():
-                if self._complete(action, LifecycleActionResult.CONTINUE):
+                if self._complete(action, LifecycleActionResult.CONTINUE, log):
                     joined = self._clock.now() - seen.facts.action_started_at
                     metrics.add_metric(name="NodeJoined", unit="Count", value=1)
                     metrics.add_metric(
@@ -470,7 +470,7 @@ class JoinService:
                     action.instance_id, seen.facts.smoke, seen.seen_cluster().connection, log
                 )
             case Abandon(reason=reason, smoke_test_failed=smoke_test_failed):
-                if self._complete(action, LifecycleActionResult.ABANDON):
+                if self._complete(action, LifecycleActionResult.ABANDON, log, reason=reason):
                     metrics.add_metric(name="JoinAbandoned", unit="Count", value=1)
                     if smoke_test_failed:
                         metrics.add_metric(name="SmokeTestFailed", unit="Count", value=1)
@@ -480,7 +480,7 @@ class JoinService:
                         action.instance_id, seen.facts.smoke, seen.cluster.connection, log
                     )
             case ReleaseToWarmPool():
-                if self._complete(action, LifecycleActionResult.CONTINUE):
+                if self._complete(action, LifecycleActionResult.CONTINUE, log):
                     logger.info(
                         "node registered: launch into the warm pool completed with CONTINUE",
                         extra=log,
@@ -621,8 +621,23 @@ class JoinService:
         action.last_heartbeat_at = self._clock.now()
         return True
 
-    def _complete(self, action: LaunchAction, result: LifecycleActionResult) -> bool:
-        return self._fleet.complete(action, result)
+    def _complete(
+        self,
+        action: LaunchAction,
+        result: LifecycleActionResult,
+        log: dict[str, str | None],
+        *,
+        reason: str | None = None,
+    ) -> bool:
+        if self._fleet.complete(action, result):
+            return True
+        # Ended meanwhile: completed by a duplicate or the reconciler, by hand, or timed out.
+        # Nothing of this decision was applied; said, so its reason is not lost unseen.
+        logger.info(
+            "launch action already over: completion refused",
+            extra=log | {"result": result.value, "reason": reason},
+        )
+        return False
 
 
 def _acts_on_the_read_state(step: JoinStep, action: LaunchAction) -> bool:
