@@ -10,6 +10,10 @@ REGION    ?= us-east-1
 export EKS_WINDOWS_NODES_CACHE := $(CACHE)
 export SAM_CLI_TELEMETRY := 0
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
+# The local cloud listens on loopback: never reached through a proxy the machine may have set.
+comma := ,
+export NO_PROXY := $(if $(NO_PROXY),$(NO_PROXY)$(comma))127.0.0.1,localhost
+export no_proxy := $(NO_PROXY)
 
 .PHONY: help venv sam-venv control-plane botocore-data lint typecheck imports pytest sam-validate sam-build test demo lock clean
 
@@ -54,6 +58,8 @@ imports: venv  ## import-linter contracts (only adapters import boto3/kubernetes
 	$(VENV)/bin/lint-imports
 
 pytest: venv control-plane botocore-data  ## unit, functional and integration tests
+	@command -v kubectl >/dev/null || { echo "error: kubectl not found: the drain and local-cloud \
+	tests run it (Debian: apt-get install kubernetes-client)" >&2; exit 1; }
 	@scripts/run-pytest $(VENV)/bin/python $(PYTEST_ARGS)
 
 sam-validate: sam-venv  ## sam validate --lint (offline)
