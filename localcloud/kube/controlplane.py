@@ -250,10 +250,15 @@ class ControlPlane:
         return [p.pid for p in self.processes]
 
 
-def _fast_tmp_dir(run: Path) -> Path:
-    """etcd's data dir: in /dev/shm when writable (fsync is the slowest part of etcd)."""
-    shm = Path("/dev/shm")
-    if shm.is_dir() and os.access(shm, os.W_OK):
+# etcd preallocates two 64 MiB write-ahead log files; several clouds may run at once, and a
+# container's /dev/shm is often only 64 MiB.
+SHM_FREE_NEEDED = 1 << 30
+
+
+def _fast_tmp_dir(run: Path, shm: Path = Path("/dev/shm")) -> Path:
+    """etcd's data dir: in /dev/shm when writable and roomy (fsync is the slowest part of
+    etcd), else in the run directory."""
+    if shm.is_dir() and os.access(shm, os.W_OK) and shutil.disk_usage(shm).free >= SHM_FREE_NEEDED:
         _remove_orphaned_etcd_dirs(shm)
         path = shm / f"localcloud-etcd-{os.getpid()}-{secrets.token_hex(4)}"
         path.mkdir(mode=0o700)
