@@ -292,6 +292,16 @@ def test_heartbeat_at_half_the_hook_timeout() -> None:
     assert isinstance(after, WaitForNode) and not after.heartbeat_due
 
 
+def test_an_action_whose_start_is_unknown_gets_a_heartbeat_at_first_sight() -> None:
+    # The reconciler finds a warm-pool draw without its event: it began before first sight.
+    first_sight = replace(JOINED, node_ready=False, started_at_known=False)
+    at_once = step(first_sight, timedelta(0))
+    assert isinstance(at_once, WaitForNode) and at_once.heartbeat_due
+    sent = replace(first_sight, last_heartbeat_at=T0)
+    later = step(sent, timedelta(minutes=2, seconds=29))
+    assert isinstance(later, WaitForNode) and not later.heartbeat_due
+
+
 def test_heartbeat_helpers() -> None:
     assert heartbeat_due(last_heartbeat_at=T0, heartbeat_timeout=HEARTBEAT, now=T0 + HEARTBEAT / 2)
     assert not heartbeat_due(last_heartbeat_at=T0, heartbeat_timeout=HEARTBEAT, now=T0)

@@ -147,6 +147,10 @@ class JoinFacts:
     windows_build: str | None = None  # the node's node.kubernetes.io/windows-build label
     smoke_image: str | None = None  # the operator's image; None: chosen by the node's build
     action_started_at: datetime
+    # False when the action may have begun before action_started_at: a warm-pool draw (or an
+    # instance EC2 does not show yet) that the reconciler finds without its event, whose start
+    # it takes as its first sight.
+    started_at_known: bool = True
     last_heartbeat_at: datetime | None = None
     heartbeat_timeout: timedelta
     join_deadline: timedelta = DEFAULT_JOIN_DEADLINE
@@ -160,7 +164,11 @@ class JoinFacts:
         return self.action_started_at + limit
 
     def heartbeat_due(self, now: datetime) -> bool:
-        """Whether the hook needs a heartbeat now, whatever keeps the action waiting."""
+        """Whether the hook needs a heartbeat now, whatever keeps the action waiting. With no
+        heartbeat of ours on record and the start unknown, at once: the hook's timeout may have
+        begun long before we first saw the action."""
+        if self.last_heartbeat_at is None and not self.started_at_known:
+            return True
         last = self.last_heartbeat_at or self.action_started_at
         return heartbeat_due(
             last_heartbeat_at=last, heartbeat_timeout=self.heartbeat_timeout, now=now

@@ -337,6 +337,9 @@ class JoinService:
             # An instance EC2 does not show yet has no LaunchTime: the event's time, else now
             # (the reconciler, which cannot know better: the hook's own timeout ends it then).
             action_started_at=action.started_at or action.event_time or self._clock.now(),
+            # Without the event, only LaunchTime bounds the start, and only outside a pool.
+            started_at_known=action.event_time is not None
+            or (instance is not None and not action.stamp_wanted),
             last_heartbeat_at=action.last_heartbeat_at,
             token_refused=action.token_refused,
             heartbeat_timeout=timedelta(seconds=action.hook.heartbeat_timeout_seconds),
