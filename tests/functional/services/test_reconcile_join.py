@@ -6,8 +6,13 @@ and the look that waits sends the heartbeat due. The report counts every look's 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
+import pytest
+
 from tests.helpers.join_world import JoinWorld
 from winnodes.decisions.smoke import SmokeTestPolicy
+from winnodes.ports import AutoScalingGroup
 from winnodes.services.join import JoinSettings
 
 NO_SMOKE = JoinSettings(smoke_test=SmokeTestPolicy(enabled=False))
@@ -59,3 +64,43 @@ def test_a_pass_completes_a_lost_launch_whose_node_is_ready() -> None:
     # Each step's effect is in the view: one read of each kind for the whole pass.
     assert world.journal.count("ec2.describe_instances") == 1
     assert world.journal.count("kube.list_nodes") == 1
+
+
+def held_node_in_service() -> JoinWorld:
+    """A node in service that still carries the join's warm-pool cordon: its draw's action ended
+    without the join (timed out to CONTINUE, say)."""
+    world = JoinWorld()
+    world.autoscaling.has_warm_pool = True
+    world.autoscaling.state = "InService"
+    world.kube.unschedulable = world.kube.held_for_warm_pool = True
+    return world
+
+
+def test_a_pass_lifts_the_warm_pool_cordon_of_a_node_in_service() -> None:
+    world = held_node_in_service()
+
+    report = world.reconciler(NO_SMOKE).reconcile()
+
+    assert report.warm_pool_cordons_lifted == 1
+    assert not world.kube.unschedulable
+
+
+def test_a_pass_leaves_the_cordon_of_a_node_returning_to_the_pool_since_the_groups_were_read(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Scale-in begins once the pass has listed the groups: the instance is held for its return
+    # to the warm pool, and the drain holds its node with the same cordon.
+    world = held_node_in_service()
+    listed = world.autoscaling.groups_tagged
+
+    def listed_then_scaled_in(tag_key: str) -> Iterator[AutoScalingGroup]:
+        yield from listed(tag_key)
+        world.autoscaling.state = "Warmed:Pending:Wait"
+
+    monkeypatch.setattr(world.autoscaling, "groups_tagged", listed_then_scaled_in)
+
+    report = world.reconciler(NO_SMOKE).reconcile()
+
+    assert report.warm_pool_cordons_lifted == 0
+    assert world.kube.unschedulable and world.kube.held_for_warm_pool
+    assert "kube.uncordon_from_warm_pool" not in world.journal

@@ -588,6 +588,8 @@ class JoinService:
         node = view.node(cluster, instance)
         if node is None or not node.held_for_warm_pool:
             return False
+        if not _still_in_service(group.auto_scaling_group_name, instance_id, view):
+            return False
         if not view.set_warm_pool_cordon(cluster, node.name, held=False):
             return False
         logger.info(
@@ -641,6 +643,21 @@ class JoinService:
             extra=log | {"result": result.value, "reason": reason},
         )
         return False
+
+
+def _still_in_service(group: str, instance_id: str, view: FleetView) -> bool:
+    """Whether the instance is in service as the group reads now. The pass read it up to
+    minutes ago; a scale-in returning it to the warm pool since holds its Node with this same
+    cordon for the drain, which must not be lifted under it. Rare: asked only of a Node found
+    with the cordon."""
+    view.forget_group(group)
+    fresh = view.group(group)
+    member = (
+        next((m for m in fresh.instances if m.instance_id == instance_id), None) if fresh else None
+    )
+    return member is not None and (
+        LifecycleState.parse(member.lifecycle_state) is LifecycleState.IN_SERVICE
+    )
 
 
 def _acts_on_the_read_state(step: JoinStep, action: LaunchAction) -> bool:
