@@ -5,6 +5,7 @@ Lambda's retry or the reconciler carries on."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -12,7 +13,7 @@ import pytest
 from tests.helpers.join_world import JoinWorld, launch_action
 from tests.helpers.leave_world import INSTANCE, LeaveWorld, terminate_action
 from winnodes.decisions.drain import FinishDrain
-from winnodes.decisions.join import CompleteContinue
+from winnodes.decisions.join import CompleteContinue, WaitForNode
 from winnodes.decisions.smoke import SmokeTestPolicy
 from winnodes.errors import KubernetesError
 from winnodes.services.join import JoinSettings
@@ -55,6 +56,25 @@ def test_a_join_fails_after_a_minute_of_failed_polls() -> None:
     # Failing from 2 s on, given up at 62 s.
     assert world.clock.elapsed == 62
     assert world.autoscaling.completed == []
+
+
+def test_a_look_failing_at_the_end_of_the_budget_leaves_the_join_waiting(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Looks at 0, 2, 4, 6 and 8 s: the last, when the budget is spent, meets a 503. The join is
+    # left waiting for the reconciler, as after a good look, not failed for Lambda to retry.
+    world = JoinWorld()
+    world.kube.ready_from_read = 10**6
+    world.kube.outage = range(4, 5)
+    settings = replace(SETTINGS, wait_budget=timedelta(seconds=8))
+
+    result = world.service(settings=settings).join(launch_action())
+
+    assert not result.finished
+    assert isinstance(result.step, WaitForNode)
+    assert world.clock.elapsed == 8
+    assert world.autoscaling.completed == []
+    assert failed_polls(caplog) == ["GET /api/v1/nodes: 503 Service Unavailable"]
 
 
 def test_a_join_whose_first_look_fails_fails_at_once() -> None:

@@ -347,17 +347,28 @@ class Polling:
         if self._view.wait_until is not None:
             ends = min(ends, self._view.wait_until)
         read_at = listed_at = started  # of the last full read, of the last node list
+        last: R | None = None
         while True:
             try:
                 result = look()
             except WinNodesError as error:
                 now = self._clock.monotonic()
-                if now >= ends or not self._retry_after(held, error, now):
+                spent = now >= ends
+                if not self._forgiven(error, now) or (spent and last is None):
                     raise
+                _log_failed_poll(held, error, spent=spent)
+                if spent and last is not None:
+                    # One failed look at the budget's end: the last good look's result stands,
+                    # its action left waiting for the next pass, not an invocation failed (and
+                    # retried by Lambda) for one blip.
+                    return last
+                # The view remembers failures for the rest of a pass: the next poll asks again.
+                self._view.forget_failures()
                 wait = self._poll
             else:
                 self._seen = True
                 self._failing_since = None
+                last = result
                 if result.finished or self._clock.monotonic() >= ends:
                     return result
                 wait = pause(result)
@@ -373,28 +384,29 @@ class Polling:
             else:
                 self._view.refresh_nodes()
 
-    def _retry_after(self, held: HeldInstance, error: WinNodesError, now: float) -> bool:
-        """Whether the next poll tries again after a failed look: the action was seen before (a
-        first look that fails is more likely a setting than a blip) and its looks have failed
-        for less than the grace."""
+    def _forgiven(self, error: WinNodesError, now: float) -> bool:
+        """Whether a failed look is put down to a blip: the action was seen before (a first
+        look that fails is more likely a setting than a blip) and its looks have failed for
+        less than the grace."""
         if not self._seen or isinstance(error, InvalidInputError):
             return False
         if self._failing_since is None:
             self._failing_since = now
-        if now - self._failing_since >= self._error_grace:
-            return False
-        # The view remembers failures for the rest of a pass: the next poll asks again.
-        self._view.forget_failures()
-        logger.warning(
-            "poll failed; trying again at the next one",
-            extra={
-                "cluster": str(held.group.cluster),
-                "asg": held.group.auto_scaling_group_name,
-                "instance_id": held.instance_id,
-                "error": str(error),
-            },
-        )
-        return True
+        return now - self._failing_since < self._error_grace
+
+
+def _log_failed_poll(held: HeldInstance, error: WinNodesError, *, spent: bool) -> None:
+    logger.warning(
+        "poll failed; the wait budget is spent: left for the next pass"
+        if spent
+        else "poll failed; trying again at the next one",
+        extra={
+            "cluster": str(held.group.cluster),
+            "asg": held.group.auto_scaling_group_name,
+            "instance_id": held.instance_id,
+            "error": str(error),
+        },
+    )
 
 
 def _outcome[T](read: Callable[[], T]) -> T | WinNodesError:
