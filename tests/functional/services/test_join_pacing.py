@@ -12,7 +12,7 @@ from datetime import timedelta
 
 import pytest
 
-from tests.helpers.join_world import FakeAccessEntries, JoinWorld, launch_action
+from tests.helpers.join_world import ROLE, FakeAccessEntries, JoinWorld, launch_action
 from winnodes.decisions.join import Abandon, AuthorizeNodeRole, CompleteContinue, ReleaseToWarmPool
 from winnodes.decisions.smoke import SmokeTestPolicy
 from winnodes.ports import AccessEntry
@@ -107,6 +107,30 @@ def test_a_role_that_cannot_be_authorized_is_retried_once_per_poll_until_the_bud
     looks = world.journal.count("kube.list_nodes") + world.journal.count("kube.get_node")
     assert looks == 6  # one per look, not a busy loop
     assert world.autoscaling.completed == []
+
+
+def test_a_role_given_to_the_instance_profile_meanwhile_is_authorized_in_the_same_invocation(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The profile shows no role at first (IAM's eventual consistency, an operator's fix): the
+    # profile is asked again once the fleet is read again, not taken as roleless for good.
+    world = JoinWorld()
+    world.compute.role = None
+    world.access_entries.entries = set()
+    sleep = world.clock.sleep
+
+    def sleep_while_the_role_is_added(duration: float) -> None:
+        sleep(duration)
+        if world.clock.elapsed >= 4:
+            world.compute.role = ROLE
+
+    monkeypatch.setattr(world.clock, "sleep", sleep_while_the_role_is_added)
+
+    result = world.service(settings=settings()).join(launch_action())
+
+    assert result.step == CompleteContinue()
+    assert world.access_entries.entries == {ROLE}
+    assert world.autoscaling.completed == ["CONTINUE"]
 
 
 def test_an_instance_without_a_role_is_said_once_per_invocation_not_at_every_poll(

@@ -150,7 +150,13 @@ class NodeRoleAuthorization:
         profile = instance.instance_profile_arn
         if not profile:
             return None
-        return view.memo(("role", profile), lambda: self._compute.role_of_instance_profile(profile))
+        # A profile without a role yet (IAM's eventual consistency, an operator fixing it) is
+        # asked again at the next poll's refresh.
+        return view.memo(
+            ("role", profile),
+            lambda: self._compute.role_of_instance_profile(profile),
+            none_may_change=True,
+        )
 
     def _allowed(
         self, group: ManagedGroup, role: RoleArn, connection: ClusterConnection, view: FleetView

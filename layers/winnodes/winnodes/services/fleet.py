@@ -112,6 +112,7 @@ class FleetView:
         # refresh() that asks for it; other polls GET the one Node by name.
         self._may_list_nodes = True
         self._memo: dict[Hashable, Any] = {}
+        self._asked_again: set[Hashable] = set()  # memo keys whose None refresh() forgets
 
     def refresh(self, *, list_nodes: bool = True) -> None:
         """For the next poll of a waiting action: groups, instances and nodes change from one
@@ -122,7 +123,11 @@ class FleetView:
         self._nodes.clear()
         self._named_nodes.clear()
         self._may_list_nodes = list_nodes
-        self._memo = {k: v for k, v in self._memo.items() if not isinstance(v, WinNodesError)}
+        self._memo = {
+            k: v
+            for k, v in self._memo.items()
+            if not isinstance(v, WinNodesError) and not (v is None and k in self._asked_again)
+        }
 
     def forget_failures(self) -> None:
         """For a poll after one that failed: ask again what failed, keep what was read."""
@@ -252,10 +257,13 @@ class FleetView:
         self.note_node(cluster, node)
         return True
 
-    def memo[T](self, key: Hashable, fetch: Callable[[], T]) -> T:
+    def memo[T](self, key: Hashable, fetch: Callable[[], T], *, none_may_change: bool = False) -> T:
         """Anything else read once per pass (a role behind a profile, a role's authorization).
         A failure is remembered too, until refresh(): a cluster out of reach costs a pass its
-        timeouts once, not once per group and instance."""
+        timeouts once, not once per group and instance. `none_may_change`: a None (nothing
+        found) is asked again after refresh(), as a failure is."""
+        if none_may_change:
+            self._asked_again.add(key)
         if key not in self._memo:
             self._memo[key] = _outcome(fetch)
         value: T = _result(self._memo[key])
