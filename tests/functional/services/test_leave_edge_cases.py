@@ -1,9 +1,10 @@
-"""Drain edge cases: completed pods are deleted rather than waited for, evictions the API server
-fails are retried with exponential backoff rather than every poll, a drain start found on a
-schedulable node is an earlier drain's (the clock starts again), a cordoned node that lost
-its label is labelled again without moving the deadline its annotation holds, a reconciler
-pass that cannot describe the cluster leaves the drain for a pass that can, and evictions a slow
-API server kept from being sent in a look are the next look's, not failures."""
+"""Drain edge cases: completed pods are deleted rather than waited for, terminating DaemonSet and
+mirror pods are not waited for, evictions the API server fails are retried with exponential
+backoff rather than every poll, a drain start found on a schedulable node is an earlier drain's
+(the clock starts again), a cordoned node that lost its label is labelled again without moving
+the deadline its annotation holds, a reconciler pass that cannot describe the cluster leaves the
+drain for a pass that can, and evictions a slow API server kept from being sent in a look are
+the next look's, not failures."""
 
 from __future__ import annotations
 
@@ -158,6 +159,44 @@ def test_a_reconciler_tick_retries_a_failed_eviction_only_when_its_backoff_is_du
     seconds = [(at - kube.evicted_at[0]).total_seconds() for at in kube.evicted_at]
     assert seconds == [0, 1, 3, 7]
     assert action.failures == {"web/web-def0-0": 4}
+
+
+def add_stuck_terminating_pod(
+    kube: EdgeKubernetes, node: str, name: str, *, owner: str | None, mirror: bool = False
+) -> None:
+    """A kube-system pod that stays Terminating (a finalizer, or its kubelet's long grace)."""
+    metadata: JsonObject = {
+        "name": name,
+        "namespace": "kube-system",
+        "uid": f"uid-{name}",
+        "deletionTimestamp": format_time(kube.now()),
+        "finalizers": ["example.com/flush"],
+    }
+    if owner is not None:
+        metadata["ownerReferences"] = [{"kind": owner, "controller": True}]
+    if mirror:
+        metadata["annotations"] = {"kubernetes.io/config.mirror": "checksum"}
+    kube.pods[f"kube-system/{name}"] = {
+        "metadata": metadata,
+        "spec": {"nodeName": node},
+        "status": {"phase": "Running"},
+    }
+
+
+def test_terminating_daemonset_and_mirror_pods_do_not_hold_the_drain() -> None:
+    # Like kubectl drain: neither evicted nor waited for, terminating or not.
+    world, kube = edge_world()
+    node = kube.add_node(INSTANCE, pods=1)
+    kube.kubelet = True
+    add_stuck_terminating_pod(kube, node, "log-agent-x", owner="DaemonSet")
+    add_stuck_terminating_pod(kube, node, "kube-proxy-static", owner="Node", mirror=True)
+
+    result = world.service(wait_budget=3600).leave(terminate_action())
+
+    assert result.finished and result.step == FinishDrain(delete_node=True)
+    assert world.clock.elapsed < 60  # not held to the deadline
+    assert not any(e.startswith("kube.evict kube-system/") for e in world.journal)
+    assert world.autoscaling.completed == [(INSTANCE, "CONTINUE")]
 
 
 def annotated_node(kube: EdgeKubernetes, started: datetime, *, unschedulable: bool) -> str:

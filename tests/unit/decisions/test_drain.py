@@ -82,6 +82,21 @@ def test_completed_daemonset_pod_is_still_skipped() -> None:
     assert plan_evictions([finished], DEFAULT, NOW).skipped[0].reason is SkipReason.DAEMONSET
 
 
+@pytest.mark.parametrize(
+    ("pod", "reason"),
+    [(AGENT, SkipReason.DAEMONSET), (STATIC, SkipReason.MIRROR)],
+    ids=["daemonset", "mirror"],
+)
+def test_terminating_daemonset_and_mirror_pods_are_not_waited_for(
+    pod: Pod, reason: SkipReason
+) -> None:
+    # kubectl's skipDeletedFilter passes a terminating pod on to the DaemonSet and mirror
+    # filters, which skip it: one stuck terminating must not hold the drain to its deadline.
+    terminating = replace(pod, deletion_timestamp=NOW - timedelta(seconds=10))
+    assert plan_evictions([terminating], DEFAULT, NOW).skipped[0].reason is reason
+    assert drain_progress([terminating], DEFAULT, NOW).done
+
+
 def test_pods_terminating_too_long_stop_counting() -> None:
     policy = DrainPolicy(skip_wait_for_delete_timeout=timedelta(seconds=5))
     plan = plan_evictions([LEAVING], policy, NOW)

@@ -124,23 +124,25 @@ class EvictionPlan:
 
 
 def plan_evictions(pods: Iterable[Pod], policy: DrainPolicy, now: datetime) -> EvictionPlan:
-    """Sort every pod into exactly one bucket, in kubectl's filter order."""
+    """Sort every pod into exactly one bucket, as kubectl's filters do."""
     evict: list[Pod] = []
     delete: list[Pod] = []
     skipped: list[SkippedPod] = []
     refused: list[RefusedPod] = []
     for pod in pods:
-        if pod.deletion_timestamp is not None:
+        # DaemonSet and mirror pods before terminating ones: kubectl neither evicts nor waits
+        # for them, terminating or not, and one stuck terminating would hold the drain.
+        if "DaemonSet" in pod.owner_kinds:
+            skipped.append(SkippedPod(pod, SkipReason.DAEMONSET))
+        elif pod.is_mirror:
+            skipped.append(SkippedPod(pod, SkipReason.MIRROR))
+        elif pod.deletion_timestamp is not None:
             stale = (
                 policy.skip_wait_for_delete_timeout is not None
                 and now - pod.deletion_timestamp > policy.skip_wait_for_delete_timeout
             )
             reason = SkipReason.TERMINATING_TOO_LONG if stale else SkipReason.TERMINATING
             skipped.append(SkippedPod(pod, reason))
-        elif "DaemonSet" in pod.owner_kinds:
-            skipped.append(SkippedPod(pod, SkipReason.DAEMONSET))
-        elif pod.is_mirror:
-            skipped.append(SkippedPod(pod, SkipReason.MIRROR))
         elif pod.phase in {PodPhase.SUCCEEDED, PodPhase.FAILED}:
             delete.append(pod)
         elif pod.has_emptydir and not policy.delete_emptydir_data:
