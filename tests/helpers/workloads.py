@@ -79,6 +79,21 @@ class Workloads:
         body["metadata"]["name"] = name
         raw_json(self.core.create_namespaced_pod, self.namespace, body)
 
+    def static_pod(self, name: str, node: str) -> None:
+        """The mirror pod a kubelet posts for a static pod on `node`: annotated
+        `kubernetes.io/config.mirror`, controlled by its Node. A drain leaves it alone."""
+        uid = raw_json(self.core.read_node, node)["metadata"]["uid"]
+        body = self.pod_template(name, node=node)
+        body["metadata"] |= {
+            "name": name,
+            "annotations": {"kubernetes.io/config.mirror": f"{name}-hash"},
+            "ownerReferences": [
+                {"apiVersion": "v1", "kind": "Node", "name": node, "uid": uid, "controller": True}
+            ],
+        }
+        body["spec"]["nodeName"] = node
+        raw_json(self.core.create_namespaced_pod, self.namespace, body)
+
     def pdb(self, app: str, *, min_available: int) -> None:
         self.custom.create_namespaced_custom_object(
             "policy",

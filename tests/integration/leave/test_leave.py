@@ -195,8 +195,10 @@ def test_daemonset_and_mirror_pods_are_left_alone(
     group = pool()
     (old,) = group.scale_to(1)
     workloads.daemonset("agent")
+    workloads.static_pod("proxy", old.name)
     workloads.deployment("web", replicas=2)
     workloads.wait_running("agent", 1)
+    workloads.wait_running("proxy", 1)
     workloads.wait_running("web", 2)
     agent = workloads.pods("agent")[0]["metadata"]["name"]
     leave = leave_for(group)
@@ -205,8 +207,9 @@ def test_daemonset_and_mirror_pods_are_left_alone(
     result = leave.service.leave(leave.action(old.instance_id))
 
     assert result.finished and isinstance(result.step, FinishDrain)
-    key = f"{workloads.namespace}/{agent}"
-    assert key not in leave.drain.evicted and key not in leave.drain.deleted
+    for name in (agent, "proxy"):
+        key = f"{workloads.namespace}/{name}"
+        assert key not in leave.drain.evicted and key not in leave.drain.deleted
     assert len(set(leave.drain.evicted)) == 2
     assert leave.autoscaling.completions == [(old.instance_id, "CONTINUE")]
 

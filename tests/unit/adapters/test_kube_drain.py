@@ -1,5 +1,7 @@
-"""Which PodDisruptionBudgets stand in the way of an eviction: their label selectors, read as
-Kubernetes reads them (https://kubernetes.io/docs/concepts/overview/working-with-objects/labels/
+"""How the drain reads a node's pods for kubectl's filters (mirror annotation, emptyDir volumes,
+controller owner references), and which PodDisruptionBudgets stand in the way of an eviction:
+their label selectors, read as Kubernetes reads them
+(https://kubernetes.io/docs/concepts/overview/working-with-objects/labels/
 #resources-that-support-set-based-requirements and the PodDisruptionBudgetSpec reference: "A null
 selector will match no pods, while an empty ({}) selector will select all pods within the
 namespace")."""
@@ -223,3 +225,112 @@ def test_deletes_that_would_start_after_the_window_are_not_made(
     drain = KubeDrain(api, concurrency=1, monotonic=one_second_per_call())
     drain.delete_pods([pod(f"job-{i}") for i in range(3)], start_within=timedelta(seconds=0.5))
     assert servers.requests == 1
+
+
+class PodListApi:
+    """The one read listing a node's pods makes, answered with `pods` as the API server sends
+    them."""
+
+    def __init__(self, pods: list[dict[str, Any]]) -> None:
+        self.pods = pods
+
+    def get(self, path: str, *, query: Mapping[str, str] | None = None) -> dict[str, Any]:
+        raise AssertionError("listing pods only lists")
+
+    def list(
+        self, path: str, *, query: Mapping[str, str] | None = None
+    ) -> Iterator[dict[str, Any]]:
+        assert path == "/api/v1/pods" and query == {"fieldSelector": "spec.nodeName=n1"}
+        return iter(self.pods)
+
+    def create(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        raise AssertionError("listing pods only lists")
+
+    def replace(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        raise AssertionError("listing pods only lists")
+
+    def patch(self, path: str, body: dict[str, Any], *, content_type: str = "") -> dict[str, Any]:
+        raise AssertionError("listing pods only lists")
+
+    def delete(self, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+        raise AssertionError("listing pods only lists")
+
+
+def listed_pod(name: str, *, metadata: dict[str, Any] | None = None, **spec: Any) -> dict[str, Any]:
+    return {
+        "metadata": {"name": name, "namespace": "web", "uid": f"uid-{name}", **(metadata or {})},
+        "spec": {"nodeName": "n1", **spec},
+        "status": {"phase": "Running"},
+    }
+
+
+def pods_on_n1(*pods: dict[str, Any]) -> dict[str, PodOnNode]:
+    return {pod.name: pod for pod in KubeDrain(PodListApi(list(pods))).pods_on("n1")}
+
+
+def test_a_pod_with_the_mirror_annotation_is_a_mirror_pod_whatever_its_value() -> None:
+    # The kubelet sets the annotation to the static pod's hash; the key alone decides, as kubectl's
+    # mirrorPodFilter reads it.
+    pods = pods_on_n1(
+        listed_pod("static", metadata={"annotations": {"kubernetes.io/config.mirror": ""}}),
+        listed_pod("hashed", metadata={"annotations": {"kubernetes.io/config.mirror": "7f3c"}}),
+        listed_pod("seen", metadata={"annotations": {"kubernetes.io/config.seen": "2025"}}),
+        listed_pod("plain"),
+    )
+    assert {name: pod.is_mirror for name, pod in pods.items()} == {
+        "static": True,
+        "hashed": True,
+        "seen": False,
+        "plain": False,
+    }
+
+
+def test_a_pod_has_emptydir_data_when_any_of_its_volumes_is_an_emptydir() -> None:
+    pods = pods_on_n1(
+        listed_pod(
+            "cache",
+            volumes=[
+                {"name": "config", "configMap": {"name": "web"}},
+                {"name": "scratch", "emptyDir": {}},  # an empty emptyDir is still one
+            ],
+        ),
+        listed_pod("memory", volumes=[{"name": "shm", "emptyDir": {"medium": "Memory"}}]),
+        listed_pod(
+            "host",
+            volumes=[
+                {"name": "logs", "hostPath": {"path": "C:\\var\\log"}},
+                {"name": "token", "projected": {"sources": []}},
+            ],
+        ),
+        listed_pod("none"),
+    )
+    assert {name: pod.has_emptydir for name, pod in pods.items()} == {
+        "cache": True,
+        "memory": True,
+        "host": False,
+        "none": False,
+    }
+
+
+def test_only_owner_references_marked_controller_count_as_its_controllers() -> None:
+    # A pod owned by a DaemonSet only as a plain owner (controller false or unset) is not the
+    # DaemonSet's to recreate: it is neither skipped as one nor counted as managed.
+    def owned(name: str, *owners: dict[str, Any]) -> dict[str, Any]:
+        return listed_pod(name, metadata={"ownerReferences": list(owners)})
+
+    pods = pods_on_n1(
+        owned("replica", {"kind": "ReplicaSet", "name": "web-1", "controller": True}),
+        owned(
+            "adopted",
+            {"kind": "DaemonSet", "name": "agent", "controller": False},
+            {"kind": "StatefulSet", "name": "db", "controller": True},
+        ),
+        owned("plain-owner", {"kind": "DaemonSet", "name": "agent"}),
+        listed_pod("bare"),
+    )
+    assert {name: pod.owner_kinds for name, pod in pods.items()} == {
+        "replica": ("ReplicaSet",),
+        "adopted": ("StatefulSet",),
+        "plain-owner": (),
+        "bare": (),
+    }
