@@ -10,6 +10,7 @@ from enum import StrEnum
 from typing import Any, Protocol
 
 from winnodes.decisions.smoke import ListedSmokePod, SmokePod
+from winnodes.errors import KubernetesError
 
 
 class Clock(Protocol):
@@ -330,10 +331,12 @@ class NodeDrain(Protocol):
 
     def delete_pods(
         self, pods: Sequence[PodOnNode], *, start_within: timedelta | None = None
-    ) -> None:
+    ) -> Mapping[str, KubernetesError]:
         """Deletes without the Eviction API (completed pods, forced drains after the deadline).
-        Pods already gone are fine. With `start_within`, as for `evict`: a delete that would
-        start later is not made."""
+        Pods already gone are fine. The error of each delete that failed (refused by an
+        admission webhook, forbidden, the API out of reach), by pod key: one pod's failure
+        stops no other delete. With `start_within`, as for `evict`: a delete that would start
+        later is not made, and its pod is not in the result."""
         ...
 
     def disruption_budgets(self, pods: Sequence[PodOnNode]) -> Mapping[str, str]:

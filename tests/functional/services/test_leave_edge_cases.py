@@ -35,6 +35,7 @@ from winnodes.decisions.drain import (
     DrainPolicy,
     DrainTimedOut,
     FinishDrain,
+    PodRef,
     eviction_retry_delay,
 )
 from winnodes.errors import KubernetesError
@@ -44,14 +45,18 @@ from winnodes.services.reconcile import ReconcileService
 
 JsonObject = dict[str, Any]
 JOB_POD = "web/report-1234"
+WEBHOOK_REFUSAL = 'admission webhook "pods.policy.example.com" denied the request'
 
 
 @dataclass
 class EdgeKubernetes(FakeKubernetes):
     """The fake API server, plus pod deletion (`kube.delete pod <key>`) and an API server that
-    answers the first `server_errors` evictions with 500. Records when each eviction was asked."""
+    answers the first `server_errors` evictions with 500, and every pod delete with
+    `pod_delete_status` when set (an admission webhook refusing it, or down). Records when each
+    eviction was asked."""
 
     server_errors: int = 0
+    pod_delete_status: int | None = None
     evicted_at: list[datetime] = field(default_factory=list)
 
     def add_completed_pod(self, node: str, key: str = JOB_POD, phase: str = "Succeeded") -> None:
@@ -82,6 +87,9 @@ class EdgeKubernetes(FakeKubernetes):
             parts = path.split("/")  # /api/v1/namespaces/<ns>/pods/<name>
             key = f"{parts[4]}/{parts[6]}"
             self.journal.append(f"kube.delete pod {key}")
+            if self.pod_delete_status is not None:
+                status = self.pod_delete_status
+                raise KubernetesError(f"DELETE {path}: {status} {WEBHOOK_REFUSAL}", status)
             self.pods.pop(key)
             return {}
         return super().delete(path, body)
@@ -126,6 +134,60 @@ def test_a_failed_pod_alone_is_deleted_on_the_first_step() -> None:
     assert world.journal.count(f"kube.delete pod {JOB_POD}") == 1
     assert second.step == FinishDrain(delete_node=True)
     assert world.autoscaling.completed == [(INSTANCE, "CONTINUE")]
+
+
+def refused_deletes(caplog: pytest.LogCaptureFixture, message: str) -> list[tuple[str, str]]:
+    """(pod, error) of each warning `message` logged."""
+    return [(vars(r)["pod"], vars(r)["error"]) for r in caplog.records if r.getMessage() == message]
+
+
+@pytest.mark.parametrize("status", [403, 500])
+def test_a_refused_delete_of_a_completed_pod_holds_up_no_eviction_heartbeat_or_deadline(
+    status: int, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A kubelet-evicted pod (Failed) and a webhook on pod DELETE that refuses, or is down: the
+    # other pods are evicted, the hook heartbeated, and the deadline completes the action.
+    world, kube = edge_world()
+    node = kube.add_node(INSTANCE, pods=2)
+    kube.kubelet = True
+    kube.add_completed_pod(node, phase="Failed")
+    kube.pod_delete_status = status
+
+    result = world.service(wait_budget=3600).leave(terminate_action())
+
+    assert result.finished and isinstance(result.step, DrainTimedOut)
+    assert result.step.blocking_pods == (PodRef("web", "report-1234"),)
+    assert world.clock.elapsed == DrainPolicy().timeout.total_seconds()
+    assert sorted(kube.pods) == [JOB_POD]  # both replicas evicted
+    assert world.journal.count("autoscaling.heartbeat") >= 3  # every 5 of the 15 minutes
+    assert world.autoscaling.completed == [(INSTANCE, "CONTINUE")]
+    # Tried again at later looks, backing off as failed evictions do: not at every poll.
+    deletes = world.journal.count(f"kube.delete pod {JOB_POD}")
+    assert 10 < deletes < 60
+    warned = refused_deletes(caplog, "could not delete a completed pod; retrying later")
+    assert len(warned) == deletes
+    expected_error = f"DELETE /api/v1/namespaces/web/pods/report-1234: {status} {WEBHOOK_REFUSAL}"
+    assert set(warned) == {(JOB_POD, expected_error)}
+
+
+def test_a_forced_drain_completes_at_its_deadline_though_its_pod_deletes_are_refused(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    world, kube = edge_world()
+    node = kube.add_node(INSTANCE, pods=1)  # no kubelet: the evicted pod stays Terminating
+    kube.add_completed_pod(node, phase="Failed")
+    kube.pod_delete_status = 403
+
+    result = world.service(policy=DrainPolicy(force=True), wait_budget=3600).leave(
+        terminate_action()
+    )
+
+    assert result.finished and isinstance(result.step, DrainTimedOut)
+    assert result.step.delete_remaining_pods
+    assert world.autoscaling.completed == [(INSTANCE, "CONTINUE")]
+    assert node not in kube.nodes
+    warned = refused_deletes(caplog, "could not delete a pod at the drain deadline")
+    assert sorted(pod for pod, _ in warned) == [JOB_POD, "web/web-def0-0"]
 
 
 def test_evictions_the_api_server_fails_are_retried_with_exponential_backoff() -> None:

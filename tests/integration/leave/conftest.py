@@ -43,6 +43,7 @@ from winnodes.adapters.ec2 import Ec2Instances
 from winnodes.adapters.eks import EksClusters
 from winnodes.adapters.kube.cluster import KubeClusters
 from winnodes.decisions.drain import DrainPolicy
+from winnodes.errors import KubernetesError
 from winnodes.models.groups import ManagedGroup
 from winnodes.models.identifiers import ClusterName
 from winnodes.models.lifecycle import LifecycleTransition
@@ -340,10 +341,10 @@ class RecordingDrain:
 
     def delete_pods(
         self, pods: Sequence[PodOnNode], *, start_within: timedelta | None = None
-    ) -> None:
+    ) -> dict[str, KubernetesError]:
         with self._record.lock:
             self._record.deleted.extend(p.key for p in pods)
-        self._inner.delete_pods(pods, start_within=start_within)
+        return dict(self._inner.delete_pods(pods, start_within=start_within))
 
     def disruption_budgets(self, pods: Sequence[PodOnNode]) -> dict[str, str]:
         return dict(self._inner.disruption_budgets(pods))

@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 from tests.helpers.local_http import FixedAnswerServers, StaticToken, http_answer
 from winnodes.adapters.kube.api import KubeApi
 from winnodes.adapters.kube.drain import KubeDrain, selects
+from winnodes.errors import KubernetesConflictError, KubernetesError, KubernetesNotFoundError
 from winnodes.ports import PodOnNode
 
 # Few keys and values, so that selectors and labels meet often.
@@ -334,3 +335,38 @@ def test_only_owner_references_marked_controller_count_as_its_controllers() -> N
         "plain-owner": (),
         "bare": (),
     }
+
+
+class PodDeleteApi(PodListApi):
+    """Pod deletes, each answered as `answers` says by pod name (no entry: deleted)."""
+
+    def __init__(self, answers: Mapping[str, KubernetesError]) -> None:
+        super().__init__([])
+        self.answers = answers
+        self.deleted: list[str] = []
+
+    def delete(self, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+        name = path.rsplit("/", 1)[-1]
+        self.deleted.append(name)
+        if name in self.answers:
+            raise self.answers[name]
+        return {}
+
+
+def test_a_refused_pod_delete_is_reported_and_stops_no_other() -> None:
+    refused = KubernetesError("DELETE .../pods/job-1: 403 denied by policy", 403)
+    down = KubernetesError("DELETE .../pods/job-2: 500 failed calling webhook", 500)
+    api = PodDeleteApi(
+        {
+            "job-1": refused,
+            "job-2": down,
+            "gone": KubernetesNotFoundError("404", 404),
+            "replaced": KubernetesConflictError("409: uid precondition", 409),
+        }
+    )
+    names = ["job-0", "job-1", "job-2", "job-3", "gone", "replaced"]
+
+    errors = KubeDrain(api, concurrency=1).delete_pods([pod(name) for name in names])
+
+    assert errors == {"web/job-1": refused, "web/job-2": down}
+    assert api.deleted == names  # every delete made, the refused ones' included

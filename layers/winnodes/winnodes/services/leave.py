@@ -41,7 +41,7 @@ from winnodes.decisions.drain import (
     policy_for_node,
     start_drain,
 )
-from winnodes.errors import KubernetesError, KubernetesNotFoundError
+from winnodes.errors import KubernetesError, KubernetesNotFoundError, excerpt
 from winnodes.models.groups import ManagedGroup
 from winnodes.models.lifecycle import LifecycleActionResult, LifecycleState
 from winnodes.observability import logger, metrics
@@ -326,10 +326,17 @@ class LeaveService:
         drain, pods, now, log = seen.drain, seen.pods, seen.now, seen.log
         by_key = {pod.key: pod for pod in pods}
         plan = plan_evictions((_decision_pod(p) for p in pods), seen.policy, now)
-        if plan.delete:
-            # Not made in time: planned again at the next look, as long as the pod is there.
-            drain.delete_pods(
-                [by_key[str(p.ref)] for p in plan.delete], start_within=EVICTIONS_START_WITHIN
+        deletes = [
+            by_key[key] for p in plan.delete if action.retry_at.get(key := str(p.ref), now) <= now
+        ]
+        # Not made in time: planned again at the next look, as long as the pod is there. One
+        # refused (an admission webhook down, a policy) must not keep the evictions, the
+        # heartbeat or the deadline's completion from happening: retried like an eviction.
+        for key, error in drain.delete_pods(deletes, start_within=EVICTIONS_START_WITHIN).items():
+            self._retry_later(action, key, now)
+            logger.warning(
+                "could not delete a completed pod; retrying later",
+                extra=log | _error_details(error) | {"pod": key},
             )
         due = [
             by_key[key] for p in plan.evict if action.retry_at.get(key := str(p.ref), now) <= now
@@ -350,9 +357,7 @@ class LeaveService:
                     blocked.append(pod)
                     action.retry_at[pod.key] = now + self._settings.pdb_retry_interval
                 case EvictionOutcome.RETRY | EvictionOutcome.FAILED:
-                    attempt = action.failures.get(pod.key, 0)
-                    action.failures[pod.key] = attempt + 1
-                    action.retry_at[pod.key] = now + eviction_retry_delay(attempt)
+                    self._retry_later(action, pod.key, now)
                     logger.warning(
                         "eviction failed; retrying later",
                         extra=log | {"pod": pod.key, "status": str(statuses.get(pod.key))},
@@ -366,6 +371,12 @@ class LeaveService:
             action.evicted += evicted
             metrics.add_metric(name="PodsEvicted", unit="Count", value=evicted)
 
+    def _retry_later(self, action: TerminateAction, key: str, now: datetime) -> None:
+        """A failed eviction or delete of the pod `key` is tried again after a backoff."""
+        attempt = action.failures.get(key, 0)
+        action.failures[key] = attempt + 1
+        action.retry_at[key] = now + eviction_retry_delay(attempt)
+
     def _timed_out(
         self, step: DrainTimedOut, action: TerminateAction, seen: _Observation
     ) -> DrainProgress:
@@ -376,7 +387,12 @@ class LeaveService:
         named = self._budgets_named(drain, left, seen.log)
         pdbs = sorted(set(step.blocking_pdbs) | set(named.values()))
         if step.delete_remaining_pods:
-            drain.delete_pods(left)
+            # A pod the API refuses to delete stays: the action completes all the same.
+            for key, error in drain.delete_pods(left).items():
+                logger.warning(
+                    "could not delete a pod at the drain deadline",
+                    extra=seen.log | _error_details(error) | {"pod": key},
+                )
         if step.delete_node and node is not None:
             drain.delete_node(node)
         if step.keep_for_warm_pool and node is not None:
@@ -535,6 +551,11 @@ class LeaveService:
 
     def _complete(self, action: TerminateAction) -> bool:
         return self._fleet.complete(action, LifecycleActionResult.CONTINUE)
+
+
+def _error_details(error: KubernetesError) -> dict[str, str | None]:
+    """The keys a warning about a failed Kubernetes call logs."""
+    return {"status": str(error.status), "error": excerpt(str(error))}
 
 
 def _decision_pod(pod: PodOnNode) -> Pod:

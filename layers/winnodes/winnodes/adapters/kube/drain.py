@@ -8,7 +8,6 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import suppress
 from datetime import datetime, timedelta
 from typing import Any, Final
 from urllib.parse import quote
@@ -126,14 +125,20 @@ class KubeDrain:
 
     def delete_pods(
         self, pods: Sequence[PodOnNode], *, start_within: timedelta | None = None
-    ) -> None:
-        def delete(pod: PodOnNode) -> bool:
-            # Gone already, or replaced by a pod that is not on this node: fine either way.
-            with suppress(KubernetesNotFoundError, KubernetesConflictError):
+    ) -> Mapping[str, KubernetesError]:
+        def delete(pod: PodOnNode) -> KubernetesError | None:
+            try:
                 self._api.delete(_pod_path(pod), {"preconditions": {"uid": pod.uid}})
-            return True
+            except (KubernetesNotFoundError, KubernetesConflictError):
+                pass  # gone already, or replaced by a pod that is not on this node: fine
+            except KubernetesError as error:
+                return error
+            return None
 
-        self._map(delete, pods, start_within)
+        errors = self._map(delete, pods, start_within)
+        return {
+            pod.key: error for pod, error in zip(pods, errors, strict=True) if error is not None
+        }
 
     def disruption_budgets(self, pods: Sequence[PodOnNode]) -> Mapping[str, str]:
         version = self.policy_version()
