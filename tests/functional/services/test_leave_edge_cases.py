@@ -51,12 +51,13 @@ WEBHOOK_REFUSAL = 'admission webhook "pods.policy.example.com" denied the reques
 @dataclass
 class EdgeKubernetes(FakeKubernetes):
     """The fake API server, plus pod deletion (`kube.delete pod <key>`) and an API server that
-    answers the first `server_errors` evictions with 500, and every pod delete with
-    `pod_delete_status` when set (an admission webhook refusing it, or down). Records when each
-    eviction was asked."""
+    answers the first `server_errors` evictions with 500, and every pod or Node delete with
+    `pod_delete_status` or `node_delete_status` when set (an admission webhook refusing it, or
+    down). Records when each eviction was asked."""
 
     server_errors: int = 0
     pod_delete_status: int | None = None
+    node_delete_status: int | None = None
     evicted_at: list[datetime] = field(default_factory=list)
 
     def add_completed_pod(self, node: str, key: str = JOB_POD, phase: str = "Succeeded") -> None:
@@ -92,6 +93,10 @@ class EdgeKubernetes(FakeKubernetes):
                 raise KubernetesError(f"DELETE {path}: {status} {WEBHOOK_REFUSAL}", status)
             self.pods.pop(key)
             return {}
+        if self.node_delete_status is not None:
+            self.journal.append("kube.delete node refused")
+            status = self.node_delete_status
+            raise KubernetesError(f"DELETE {path}: {status} {WEBHOOK_REFUSAL}", status)
         return super().delete(path, body)
 
 
@@ -188,6 +193,43 @@ def test_a_forced_drain_completes_at_its_deadline_though_its_pod_deletes_are_ref
     assert node not in kube.nodes
     warned = refused_deletes(caplog, "could not delete a pod at the drain deadline")
     assert sorted(pod for pod, _ in warned) == [JOB_POD, "web/web-def0-0"]
+
+
+@pytest.mark.parametrize("status", [403, 500])
+def test_a_refused_node_delete_does_not_keep_the_drained_node_s_action_from_completing(
+    status: int, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The Node goes with its instance; the action must not wait for it to the hook's timeout.
+    world, kube = edge_world()
+    node = kube.add_node(INSTANCE)
+    kube.node_delete_status = status
+
+    result = world.service().advance(terminate_action())
+
+    assert result.finished and result.step == FinishDrain(delete_node=True)
+    assert "kube.delete node refused" in world.journal
+    assert node in kube.nodes
+    assert world.autoscaling.completed == [(INSTANCE, "CONTINUE")]
+    warned = [
+        vars(r)["error"]
+        for r in caplog.records
+        if r.getMessage() == "could not delete the node; the action is completed all the same"
+    ]
+    assert warned == [f"DELETE /api/v1/nodes/{node}: {status} {WEBHOOK_REFUSAL}"]
+
+
+def test_a_forced_drain_completes_at_its_deadline_though_its_node_delete_is_refused() -> None:
+    world, kube = edge_world()
+    node = kube.add_node(INSTANCE, pods=1)  # no kubelet: the evicted pod stays Terminating
+    kube.node_delete_status = 403
+
+    result = world.service(policy=DrainPolicy(force=True), wait_budget=3600).leave(
+        terminate_action()
+    )
+
+    assert result.finished and isinstance(result.step, DrainTimedOut) and result.step.delete_node
+    assert "kube.delete node refused" in world.journal and node in kube.nodes
+    assert world.autoscaling.completed == [(INSTANCE, "CONTINUE")]
 
 
 def test_evictions_the_api_server_fails_are_retried_with_exponential_backoff() -> None:

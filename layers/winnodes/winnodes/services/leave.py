@@ -1,6 +1,7 @@
 """Leave: the Node of an instance that a managed group terminates is cordoned and drained with
 evictions that honour PodDisruptionBudgets, then deleted, and only then is the terminate action
-completed with CONTINUE. A drain never outlives its deadline: at the deadline the action is
+completed with CONTINUE (a Node the API refuses to delete goes with its instance: the action is
+completed all the same). A drain never outlives its deadline: at the deadline the action is
 completed anyway (a terminate hook can delay the instance's end, not prevent it).
 
 An instance returning to the warm pool (scale-in with ReuseOnScaleIn) is drained alike, but its
@@ -306,7 +307,7 @@ class LeaveService:
                 return LeaveResult(action.instance_id, step, False, progress, action.node_name)
             case FinishDrain(delete_node=delete_node, keep_for_warm_pool=keep):
                 if delete_node and seen.node is not None:
-                    seen.drain.delete_node(seen.node)
+                    self._delete_node(seen.node, seen)
                 if keep and seen.node is not None:
                     self._keep_for_warm_pool(action, seen)
                 if self._complete(action):
@@ -394,7 +395,7 @@ class LeaveService:
                     extra=seen.log | _error_details(error) | {"pod": key},
                 )
         if step.delete_node and node is not None:
-            drain.delete_node(node)
+            self._delete_node(node, seen)
         if step.keep_for_warm_pool and node is not None:
             self._keep_for_warm_pool(action, seen)
         completed = self._complete(action)
@@ -418,6 +419,19 @@ class LeaveService:
             blocking_pdbs=tuple(pdbs),
             refused=progress.refused,
         )
+
+    def _delete_node(self, node: LeavingNode, seen: _Observation) -> None:
+        """Deleted before CONTINUE, so that no NotReady Node outlives its instance and the pod
+        garbage collector removes what is left on it. The completion does not wait for it: a
+        Node the API refuses to delete (a policy, a webhook down) goes when its instance does,
+        as an unforced drain's does at its deadline."""
+        try:
+            seen.drain.delete_node(node)
+        except KubernetesError as error:
+            logger.warning(
+                "could not delete the node; the action is completed all the same",
+                extra=seen.log | _error_details(error),
+            )
 
     def _budgets_named(
         self, drain: NodeDrain, pods: Sequence[PodOnNode], log: Mapping[str, str | None]
