@@ -307,6 +307,14 @@ class PodOnNode:
         return f"{self.namespace}/{self.name}"
 
 
+@dataclass(frozen=True, slots=True)
+class EvictionAnswer:
+    """The API server's answer to one eviction."""
+
+    status: int  # HTTP status; 503 when the API could not be reached
+    error: str = ""  # for a refusal or failure, what the API said (its Status message)
+
+
 class NodeDrain(Protocol):
     """Draining one cluster's Nodes. Evictions honour PodDisruptionBudgets."""
 
@@ -323,10 +331,10 @@ class NodeDrain(Protocol):
 
     def evict(
         self, pods: Sequence[PodOnNode], *, start_within: timedelta | None = None
-    ) -> Mapping[str, int]:
-        """Evicts concurrently; the HTTP status of each eviction by pod key (503 when the API
-        could not be reached). With `start_within`, an eviction that would start later than
-        that after the call is not sent, and its pod is not in the result."""
+    ) -> Mapping[str, EvictionAnswer]:
+        """Evicts concurrently; the answer to each eviction by pod key. With `start_within`, an
+        eviction that would start later than that after the call is not sent, and its pod is
+        not in the result."""
         ...
 
     def delete_pods(

@@ -39,12 +39,13 @@ from winnodes.decisions.drain import (
     eviction_retry_delay,
 )
 from winnodes.errors import KubernetesError
-from winnodes.ports import PodOnNode
+from winnodes.ports import EvictionAnswer, PodOnNode
 from winnodes.services.leave import EVICTIONS_START_WITHIN
 from winnodes.services.reconcile import ReconcileService
 
 JsonObject = dict[str, Any]
 JOB_POD = "web/report-1234"
+EVICTION_PATH = "POST /api/v1/namespaces/web/pods/web-def0-0/eviction"
 WEBHOOK_REFUSAL = 'admission webhook "pods.policy.example.com" denied the request'
 
 
@@ -56,6 +57,7 @@ class EdgeKubernetes(FakeKubernetes):
     down). Records when each eviction was asked."""
 
     server_errors: int = 0
+    server_error: str = "Internal error"  # the message of the API's Status
     pod_delete_status: int | None = None
     node_delete_status: int | None = None
     evicted_at: list[datetime] = field(default_factory=list)
@@ -80,7 +82,7 @@ class EdgeKubernetes(FakeKubernetes):
             key = f"{body['metadata']['namespace']}/{body['metadata']['name']}"
             self.journal.append(f"kube.evict {key}")
             self.server_errors -= 1
-            raise KubernetesError("Internal error", 500)
+            raise KubernetesError(f"POST {path}: 500 {self.server_error}", 500)
         return super().create(path, body)
 
     def delete(self, path: str, body: JsonObject | None = None) -> JsonObject:
@@ -247,6 +249,38 @@ def test_evictions_the_api_server_fails_are_retried_with_exponential_backoff() -
     assert gaps == [timedelta(seconds=1), timedelta(seconds=2), timedelta(seconds=4)]
     assert world.clock.elapsed == 8  # evicted at 7 s, seen gone at the next poll
     assert world.autoscaling.completed == [(INSTANCE, "CONTINUE")]
+
+
+MULTIPLE_BUDGETS = (
+    "This pod has more than one PodDisruptionBudget, which the eviction subresource does not "
+    "support."
+)
+# A page of 5000 characters, logged as its first 300 and its length.
+_FAILED = f"{EVICTION_PATH}: 500 "
+LONG_PAGE_LOGGED = f"{_FAILED}{'x' * (300 - len(_FAILED))}... ({len(_FAILED) + 5000} characters)"
+
+
+@pytest.mark.parametrize(
+    ("message", "logged"),
+    [(MULTIPLE_BUDGETS, f"{_FAILED}{MULTIPLE_BUDGETS}"), ("x" * 5000, LONG_PAGE_LOGGED)],
+    ids=["two-budgets", "bounded"],
+)
+def test_a_failed_eviction_is_logged_with_what_the_api_said(
+    message: str, logged: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A status alone hides the cause: a 500 for a pod two PDBs select reads as server trouble.
+    world, kube = edge_world()
+    kube.add_node(INSTANCE, pods=1)
+    kube.server_errors = 1
+    kube.server_error = message
+
+    world.service().advance(terminate_action())
+
+    (warning,) = [
+        vars(r) for r in caplog.records if r.getMessage() == "eviction failed; retrying later"
+    ]
+    assert (warning["pod"], warning["status"]) == ("web/web-def0-0", "500")
+    assert warning["error"] == logged
 
 
 def test_a_reconciler_tick_retries_a_failed_eviction_only_when_its_backoff_is_due() -> None:
@@ -445,7 +479,7 @@ class FirstEvictionInTime(KubeDrain):
 
     def evict(
         self, pods: Sequence[PodOnNode], *, start_within: timedelta | None = None
-    ) -> Mapping[str, int]:
+    ) -> Mapping[str, EvictionAnswer]:
         self.windows.append(start_within)
         return super().evict(pods[:1])
 

@@ -64,9 +64,9 @@ def test_an_eviction_planned_for_a_replaced_pod_leaves_the_new_pod(
 ) -> None:
     planned, new_uid = replaced_pod(core, namespace, "web-0")
 
-    statuses = KubeDrain(admin_api).evict([planned])
+    answers = KubeDrain(admin_api).evict([planned])
 
-    assert statuses == {f"{namespace}/web-0": 409}
+    assert {key: answer.status for key, answer in answers.items()} == {f"{namespace}/web-0": 409}
     assert_untouched(core, namespace, "web-0", new_uid)
 
 

@@ -52,6 +52,7 @@ from winnodes.ports import (
     AutoScalingGroup,
     ClusterConnection,
     ClusterDirectory,
+    EvictionAnswer,
     LeavingNode,
     LifecycleHook,
     NodeDrain,
@@ -332,12 +333,12 @@ class RecordingDrain:
 
     def evict(
         self, pods: Sequence[PodOnNode], *, start_within: timedelta | None = None
-    ) -> dict[str, int]:
-        statuses = dict(self._inner.evict(pods, start_within=start_within))
+    ) -> dict[str, EvictionAnswer]:
+        answers = dict(self._inner.evict(pods, start_within=start_within))
         with self._record.lock:
-            self._record.evicted.extend(p.key for p in pods if p.key in statuses)
-            self._record.statuses.extend(statuses.values())
-        return statuses
+            self._record.evicted.extend(p.key for p in pods if p.key in answers)
+            self._record.statuses.extend(a.status for a in answers.values())
+        return answers
 
     def delete_pods(
         self, pods: Sequence[PodOnNode], *, start_within: timedelta | None = None

@@ -23,7 +23,7 @@ from tests.helpers.local_http import FixedAnswerServers, StaticToken, http_answe
 from winnodes.adapters.kube.api import KubeApi
 from winnodes.adapters.kube.drain import KubeDrain, selects
 from winnodes.errors import KubernetesConflictError, KubernetesError, KubernetesNotFoundError
-from winnodes.ports import PodOnNode
+from winnodes.ports import EvictionAnswer, PodOnNode
 
 # Few keys and values, so that selectors and labels meet often.
 KEYS = st.sampled_from(["app", "tier", "example.com/team"])
@@ -206,7 +206,7 @@ def test_evictions_that_would_start_after_the_window_are_not_sent(
     drain = KubeDrain(api, concurrency=1, monotonic=one_second_per_call())
     pods = [pod(f"web-{index}") for index in range(3)]
     statuses = drain.evict(pods, start_within=timedelta(seconds=0.5))
-    assert statuses == {"web/web-0": 201}
+    assert statuses == {"web/web-0": EvictionAnswer(201)}
     assert servers.requests == 2  # the API group, then one eviction
 
 
@@ -215,7 +215,7 @@ def test_without_a_window_every_eviction_is_sent(
 ) -> None:
     api, servers = policy_server
     statuses = KubeDrain(api, concurrency=2).evict([pod(f"web-{i}") for i in range(3)])
-    assert statuses == {"web/web-0": 201, "web/web-1": 201, "web/web-2": 201}
+    assert statuses == {f"web/web-{i}": EvictionAnswer(201) for i in range(3)}
     assert servers.requests == 4
 
 

@@ -342,13 +342,13 @@ class LeaveService:
         due = [
             by_key[key] for p in plan.evict if action.retry_at.get(key := str(p.ref), now) <= now
         ]
-        statuses = drain.evict(due, start_within=EVICTIONS_START_WITHIN)
+        answers = drain.evict(due, start_within=EVICTIONS_START_WITHIN)
         blocked: list[PodOnNode] = []
         evicted = 0
         for pod in due:
-            if pod.key not in statuses:
+            if (answer := answers.get(pod.key)) is None:
                 continue  # not sent in time: due at the next look as it was
-            outcome = classify_eviction_response(statuses[pod.key])
+            outcome = classify_eviction_response(answer.status)
             match outcome:
                 case EvictionOutcome.EVICTED | EvictionOutcome.GONE:
                     action.pdb_refusals.pop(pod.key, None)
@@ -359,9 +359,11 @@ class LeaveService:
                     action.retry_at[pod.key] = now + self._settings.pdb_retry_interval
                 case EvictionOutcome.RETRY | EvictionOutcome.FAILED:
                     self._retry_later(action, pod.key, now)
+                    # The API's message names a cause the status cannot (500: two PDBs
+                    # select the pod).
+                    said = {"status": str(answer.status), "error": excerpt(answer.error)}
                     logger.warning(
-                        "eviction failed; retrying later",
-                        extra=log | {"pod": pod.key, "status": str(statuses.get(pod.key))},
+                        "eviction failed; retrying later", extra=log | said | {"pod": pod.key}
                     )
         if blocked:
             budgets = self._budgets_named(drain, blocked, log)

@@ -21,7 +21,7 @@ from winnodes.errors import (
     KubernetesNotFoundError,
 )
 from winnodes.models.identifiers import ProviderId
-from winnodes.ports import Kubernetes, LeavingNode, PodOnNode
+from winnodes.ports import EvictionAnswer, Kubernetes, LeavingNode, PodOnNode
 
 DRAIN_STARTED_ANNOTATION: Final = "eks-windows-nodes/drain-started-at"
 # Managed node groups label a leaving node so external load balancers stop sending it traffic.
@@ -98,18 +98,18 @@ class KubeDrain:
 
     def evict(
         self, pods: Sequence[PodOnNode], *, start_within: timedelta | None = None
-    ) -> Mapping[str, int]:
+    ) -> Mapping[str, EvictionAnswer]:
         if not pods:
             return {}
         version = self.policy_version()
-        statuses = self._map(lambda pod: self._evict_one(pod, version), pods, start_within)
+        answers = self._map(lambda pod: self._evict_one(pod, version), pods, start_within)
         return {
-            pod.key: status
-            for pod, status in zip(pods, statuses, strict=True)
-            if status is not None  # not sent: the next look's
+            pod.key: answer
+            for pod, answer in zip(pods, answers, strict=True)
+            if answer is not None  # not sent: the next look's
         }
 
-    def _evict_one(self, pod: PodOnNode, version: str) -> int:
+    def _evict_one(self, pod: PodOnNode, version: str) -> EvictionAnswer:
         body = {
             "apiVersion": f"policy/{version}",
             "kind": "Eviction",
@@ -120,8 +120,8 @@ class KubeDrain:
         try:
             self._api.create(f"{_pod_path(pod)}/eviction", body)
         except KubernetesError as error:
-            return error.status or _UNREACHABLE
-        return 201
+            return EvictionAnswer(error.status or _UNREACHABLE, str(error))
+        return EvictionAnswer(201)
 
     def delete_pods(
         self, pods: Sequence[PodOnNode], *, start_within: timedelta | None = None
