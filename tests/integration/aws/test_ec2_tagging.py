@@ -1,18 +1,21 @@
 """Ec2Instances.tag_instances against EC2 over HTTP: many instances per CreateTags call, and an
-instance EC2 does not know does not cost the others their tags."""
+instance EC2 does not know costs the others neither their tags nor a call each."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 
 import pytest
+from botocore.stub import Stubber
 
 from localcloud.aws import AwsCloud
 from tests.integration.aws.helpers import Clients, Group, ec2_requests, instances
 from winnodes.adapters.ec2 import Ec2Instances
+from winnodes.errors import AwsError
 
 TAGS = {"kubernetes.io/cluster/prod": "owned", "team": "windows"}
 UNKNOWN = "i-0123456789abcdef0"  # well formed, never launched
+OTHER_UNKNOWN = "i-0123456789abcdef1"
 
 
 @pytest.fixture
@@ -60,13 +63,9 @@ def test_an_unknown_instance_is_left_out_and_the_rest_of_its_batch_still_tagged(
     tagged = compute.tag_instances([ids[0], UNKNOWN, *ids[1:]], TAGS)
 
     assert tagged == ids
-    # The whole batch is refused once, then each instance is tagged on its own.
-    assert create_tags_calls == [
-        [ids[0], UNKNOWN, *ids[1:]],
-        [ids[0]],
-        [UNKNOWN],
-        *[[i] for i in ids[1:]],
-    ]
+    # The whole batch is refused once, naming the unknown id; the rest go in one more call,
+    # not one each (a large scale-out would cost as many calls as instances).
+    assert create_tags_calls == [[ids[0], UNKNOWN, *ids[1:]], ids]
     for tags in tags_of(clients, ids).values():
         assert tags.items() >= TAGS.items()
 
@@ -78,3 +77,64 @@ def test_a_single_unknown_instance_is_reported_untagged_not_raised(
 
     assert compute.tag_instances([UNKNOWN], TAGS) == []
     assert create_tags_calls == [[UNKNOWN]]
+
+
+# moto names one unknown id per CreateTags answer (AWS names them all) and fails CreateTags no
+# other way: these answers are stubbed on a client of the same cloud (botocore's Stubber answers
+# before anything is sent).
+
+
+@pytest.fixture
+def stubbed(aws: AwsCloud) -> Iterator[tuple[Stubber, Ec2Instances]]:
+    ec2 = aws.client("ec2")
+    with Stubber(ec2) as stubber:
+        yield stubber, Ec2Instances(ec2, aws.client("iam"))
+        stubber.assert_no_pending_responses()
+
+
+def expect_create_tags(stubber: Stubber, asked: list[str], *, refused: str | None = None) -> None:
+    params = {"Resources": asked, "Tags": [{"Key": k, "Value": v} for k, v in TAGS.items()]}
+    if refused is None:
+        stubber.add_response("create_tags", {}, expected_params=params)
+    else:
+        stubber.add_client_error(
+            "create_tags",
+            service_error_code="InvalidInstanceID.NotFound",
+            service_message=refused,
+            http_status_code=400,
+            expected_params=params,
+        )
+
+
+def test_a_full_batch_with_unknown_ids_costs_one_call_more_not_one_per_instance(
+    stubbed: tuple[Stubber, Ec2Instances],
+) -> None:
+    stubber, compute = stubbed
+    ids = [f"i-{n:017x}" for n in range(200)]
+    unknown = [ids[17], ids[150]]
+    expect_create_tags(
+        stubber, ids, refused=f"The instance IDs '{unknown[0]}, {unknown[1]}' do not exist"
+    )
+    visible = [i for i in ids if i not in unknown]
+    expect_create_tags(stubber, visible)
+
+    assert compute.tag_instances(ids, TAGS) == visible
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        f"The instance ID '{OTHER_UNKNOWN}' does not exist",  # another id than those asked for
+        "The instance ID does not exist",
+        "",
+    ],
+)
+def test_a_not_found_naming_none_of_the_ids_is_an_error(
+    stubbed: tuple[Stubber, Ec2Instances], message: str
+) -> None:
+    # Which id it meant cannot be told: guessing would cost a call per instance.
+    stubber, compute = stubbed
+    expect_create_tags(stubber, [UNKNOWN, "i-0aaaaaaaaaaaaaaaa"], refused=message)
+
+    with pytest.raises(AwsError, match=r"CreateTags .* failed"):
+        compute.tag_instances([UNKNOWN, "i-0aaaaaaaaaaaaaaaa"], TAGS)

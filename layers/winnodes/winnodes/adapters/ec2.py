@@ -74,15 +74,20 @@ class Ec2Instances:
         tagged: list[str] = []
         for start in range(0, len(instance_ids), self._tag_batch):
             batch = list(instance_ids[start : start + self._tag_batch])
-            if self._create_tags(batch, tags):
-                tagged += batch
-            elif len(batch) > 1:
-                # One unknown id fails the whole request: tag the rest one by one.
-                tagged += [i for i in batch if self._create_tags([i], tags)]
+            # An unknown id (one not visible yet, right after a scale-out) fails the whole
+            # request, naming it: send the batch again without the ids named, as for
+            # DescribeInstances, not each of the others on its own. Each round drops at least
+            # one id, so there are at most as many calls as ids.
+            while batch:
+                unknown = self._create_tags(batch, tags)
+                if not unknown:
+                    tagged += batch
+                    break
+                batch = [i for i in batch if i not in unknown]
         return tagged
 
-    def _create_tags(self, instance_ids: list[str], tags: Mapping[str, str]) -> bool:
-        """True once tagged; False when an instance id is unknown to EC2."""
+    def _create_tags(self, instance_ids: list[str], tags: Mapping[str, str]) -> set[str]:
+        """The ids EC2 refused as unknown (then none was tagged); empty once all are tagged."""
         try:
             aws_call(
                 "CreateTags",
@@ -92,10 +97,11 @@ class Ec2Instances:
                 ),
             )
         except botocore.exceptions.ClientError as error:
-            if error_code(error) == _UNKNOWN_INSTANCE:
-                return False
-            raise AwsError(f"CreateTags {' '.join(instance_ids)} failed: {error}") from error
-        return True
+            unknown = _unknown_instances(error, instance_ids)
+            if not unknown:
+                raise AwsError(f"CreateTags {' '.join(instance_ids)} failed: {error}") from error
+            return unknown
+        return set()
 
     def role_of_instance_profile(self, instance_profile_arn: str) -> InstanceProfileRole | None:
         name = instance_profile_arn.rsplit("/", 1)[-1]
