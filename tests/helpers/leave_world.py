@@ -203,6 +203,10 @@ class FakeKubernetes:
         if path == "/apis/policy":
             self.journal.append("kube.get /apis/policy")
             return {"versions": [{"version": "v1"}, {"version": "v1beta1"}]}
+        if path == "/api/v1/namespaces/kube-system/configmaps/amazon-vpc-cni":
+            # Read by the reconciler's repairs under in-service nodes: Windows IPAM is on.
+            self.journal.append("kube.get amazon-vpc-cni")
+            return {"metadata": {"name": "amazon-vpc-cni"}, "data": {"enable-windows-ipam": "true"}}
         name = _node_path(path)
         self.journal.append("kube.get node")
         if name not in self.nodes:

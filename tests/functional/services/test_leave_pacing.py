@@ -2,12 +2,14 @@
 version once, however long it polls, reads the pods again after each pause and the group's
 lifecycle states every 15 s (Auto Scaling throttles Describe calls account-wide). A reconciler
 pass lists a cluster's nodes once, however many of its instances are terminating. Heartbeats,
-PDB retries and the deadline pace as before."""
+PDB retries and the deadline pace as before. When EC2 refuses the pass's read of every group's
+instances, each group reads its own in one call, not one per instance."""
 
 from __future__ import annotations
 
 import logging
-from dataclasses import replace
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
 import pytest
@@ -15,13 +17,16 @@ import pytest
 from tests.helpers.leave_world import (
     HOOK,
     INSTANCE,
+    FakeCompute,
     LeaveWorld,
     instance_id,
     node_name,
     terminate_action,
 )
 from winnodes.decisions.drain import ContinueDraining, DrainPolicy, DrainTimedOut, FinishDrain
+from winnodes.errors import AwsError
 from winnodes.observability import metrics
+from winnodes.ports import Instance
 from winnodes.services.reconcile import ReconcileService
 
 
@@ -123,6 +128,66 @@ def test_a_reconciler_pass_lists_the_nodes_once_for_every_terminating_instance()
     assert world.drains_built == 1
     assert world.journal.count("kube.patch node") == 4
     assert world.autoscaling.completed == [(leaving[4], "CONTINUE")]
+
+
+THROTTLED = "DescribeInstances failed: Rate exceeded (RequestLimitExceeded)"
+
+
+@dataclass
+class ThrottledCompute(FakeCompute):
+    """DescribeInstances refused past the SDK's retries `refusals` times, then answering."""
+
+    refusals: int = 0
+
+    def describe_instances(self, instance_ids: Sequence[str]) -> dict[str, Instance]:
+        if self.refusals:
+            self.refusals -= 1
+            self.journal.append("ec2.describe_instances refused")
+            raise AwsError(THROTTLED)
+        return super().describe_instances(instance_ids)
+
+
+def throttled_group(*, refusals: int) -> tuple[LeaveWorld, ReconcileService]:
+    """Five instances leaving, five in service: the pass checks the tags of those in service
+    and repairs under them, and so reads each of them."""
+    world = LeaveWorld()
+    world.compute = ThrottledCompute(world.journal, refusals=refusals)
+    leaving = [instance_id(n) for n in range(1, 6)]
+    serving = [instance_id(n) for n in range(6, 11)]
+    world.autoscaling.states = dict.fromkeys(leaving, "Terminating:Wait") | dict.fromkeys(
+        serving, "InService"
+    )
+    for instance in leaving + serving:
+        world.kube.add_node(instance)
+    reconciler = ReconcileService(
+        fleet=world.fleet(), join=world.join_service(), leave=world.service(), clock=world.clock
+    )
+    return world, reconciler
+
+
+def test_after_a_refused_read_of_every_groups_instances_a_group_reads_its_own_at_once() -> None:
+    world, reconciler = throttled_group(refusals=1)
+
+    report = reconciler.reconcile()
+
+    # While EC2 throttles, one call for the group's page of instances, not one per instance.
+    assert world.journal.count("ec2.describe_instances") == 1
+    assert report.terminate_actions == 5
+    assert report.errors == [f"describing the groups' instances: {THROTTLED}"]
+
+
+def test_a_group_whose_own_read_is_refused_too_waits_for_the_next_pass() -> None:
+    world, reconciler = throttled_group(refusals=2)
+
+    report = reconciler.reconcile()
+
+    assert world.journal.count("ec2.describe_instances refused") == 2
+    assert world.journal.count("ec2.describe_instances") == 0  # nor instance by instance
+    assert report.terminate_actions == 0
+    assert report.errors == [
+        f"describing the groups' instances: {THROTTLED}",
+        f"win-a: {THROTTLED}",
+    ]
 
 
 def test_a_long_drain_logs_its_progress_when_it_changes_not_every_poll(

@@ -278,6 +278,10 @@ class ReconcileService:
             if launch_hook is not None and state is not None and state.awaits_launch_action
         }
         in_service = {i for i, state in states.items() if state is LifecycleState.IN_SERVICE}
+        # Read already for every group at once, unless that read failed: then the group's own,
+        # in one read per 200, so a pass costs calls per page and not per instance while EC2
+        # throttles. Should that fail too, the group waits for the next pass.
+        view.prefetch_instances(_acted_on(group))
         # One CreateTags per group and set of tags (per 200 instances), before the joins need
         # them. Instances held for their join are stamped with this pass's time unless the
         # event's invocation already stamped them: the start of their join deadline. Should it
@@ -475,6 +479,11 @@ def _may_act_on(state: str | None) -> bool:
     return _is_held(parsed) or parsed is LifecycleState.IN_SERVICE
 
 
+def _acted_on(group: AutoScalingGroup) -> list[str]:
+    """The group's instances a pass may act on (_may_act_on), the ones it describes."""
+    return [i.instance_id for i in group.instances if _may_act_on(i.lifecycle_state)]
+
+
 def _cluster_unreadable(view: FleetView, managed: ManagedGroup) -> WinNodesError | None:
     """Why the group's cluster cannot be described this pass, or None when it can. A cluster
     that is not there raises ClusterNotFoundError: its group is left alone altogether."""
@@ -531,9 +540,8 @@ def _prefetch_instances(
 ) -> None:
     """Every instance the pass may act on, in DescribeInstances pages of 200: those of the groups
     it reconciles (not of a group marked but not managed, or unusable, or whose warm pool could
-    not be read). Should that fail (throttled past the SDK's retries), each instance is read
-    when needed instead, within its group's or its own error handling: one failed read must not
-    cost every group its step."""
+    not be read). Should that fail (throttled past the SDK's retries), each group reads its own
+    instances, within its error handling: one failed read must not cost every group its step."""
     reconciled = (
         g
         for g in groups
@@ -541,9 +549,7 @@ def _prefetch_instances(
         and isinstance(discover_managed_group(g.name, g.tags), ManagedGroup)
     )
     try:
-        view.prefetch_instances(
-            i.instance_id for g in reconciled for i in g.instances if _may_act_on(i.lifecycle_state)
-        )
+        view.prefetch_instances(i for g in reconciled for i in _acted_on(g))
     except WinNodesError as error:
         report.errors.append(f"describing the groups' instances: {error}")
         logger.error("describing the groups' instances failed", extra={"error": str(error)})
