@@ -217,6 +217,7 @@ def test_a_group_whose_cluster_is_not_there_is_left_untouched() -> None:
     assert services.calls == ["tag i-0000000000000000b", "advance i-0000000000000000b"]
     assert report.errors == ["gone: EKS cluster 'deleted' not found in region us-east-1"]
     assert report.launch_actions == 1
+    assert report.groups == 1  # the one reconciled
 
 
 def test_a_group_whose_cluster_cannot_be_described_now_still_has_its_held_actions_driven() -> None:
@@ -248,6 +249,7 @@ def test_a_group_whose_cluster_cannot_be_described_now_still_has_its_held_action
     ]
     assert report.launch_actions == 1 and report.terminate_actions == 1
     assert report.errors == ["win: DescribeCluster busy: Rate exceeded (ThrottlingException)"]
+    assert report.groups == 2  # both reconciled, the first in part
 
 
 def test_the_errors_a_pass_survives_are_counted_in_a_metric() -> None:
@@ -502,7 +504,9 @@ def test_a_pass_short_of_time_defers_the_groups_it_cannot_start_in_time() -> Non
         "dead2: leftover smoke pods",
         "dead3: leftover smoke pods",
     ]
-    assert report.groups == 6 and report.launch_actions == 3
+    # Counted: the four groups started, the fourth in part; not the two deferred whole.
+    assert report.groups == 4 and report.launch_actions == 3
+    assert metrics.metric_set["ReconciledGroups"]["Value"] == [4.0]
 
 
 def test_the_next_pass_starts_at_another_group_and_reaches_the_deferred_ones() -> None:
@@ -744,7 +748,9 @@ def test_a_group_whose_warm_pool_cannot_be_read_waits_for_the_next_pass() -> Non
 
     assert advanced(services) == ["i-0000000000000000b"]
     assert report.errors == ["pooled: DescribeWarmPool pooled failed: Rate exceeded (Throttling)"]
-    assert report.groups == 2
+    # Skipped, so not counted as reconciled.
+    assert report.groups == 1
+    assert metrics.metric_set["ReconciledGroups"]["Value"] == [1.0]
 
 
 def test_an_unexpected_error_in_one_instance_stops_neither_its_neighbours_nor_other_groups() -> (

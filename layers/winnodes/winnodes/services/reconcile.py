@@ -34,6 +34,9 @@ from winnodes.services.tagging import InstanceTags
 
 @dataclass
 class ReconcileReport:
+    # Managed groups the pass reconciled, if only in part (its time ran out within one, or the
+    # cluster could not be described); not those it left whole for the next pass: deferred, the
+    # warm pool unreadable, or the group itself failing (the metric ReconciledGroups).
     groups: int = 0
     launch_actions: int = 0
     terminate_actions: int = 0
@@ -160,6 +163,7 @@ class ReconcileService:
                 report.errors.append(f"{group.name}: unexpected error: {error!r}")
                 logger.exception("reconciling group failed unexpectedly", extra={"asg": group.name})
                 continue
+            report.groups += 1
             if in_service:
                 repairs.append((managed, in_service, group.has_warm_pool))
         # Repairs can wait; held instances cannot (their hooks time out). So every group's held
@@ -187,7 +191,6 @@ class ReconcileService:
                     extra={"asg": group.name, "reason": managed.detail},
                 )
             return None
-        report.groups += 1
         if group.warm_pool_error is not None:
             # Without its pool's instances, neither the group's launches into the pool nor its
             # returns to it can be told apart: the next pass reads it again.
