@@ -102,3 +102,19 @@ def test_a_node_we_changed_reads_as_changed_from_the_list_and_by_name_without_a_
 
     assert found is not None and not found.unschedulable and not found.held_for_warm_pool
     assert kube.calls == ["list", f"get {NAME}"]
+
+
+def test_the_node_name_for_a_log_line_is_what_the_view_read_and_costs_no_request() -> None:
+    kube = Kube({NAME: NodeState(NAME, INSTANCE.instance_id, ready=True)})
+    view = view_of(kube)
+
+    assert view.node_name_read("prod", INSTANCE.instance_id) is None  # nothing read yet
+    view.node("prod", INSTANCE)
+    assert view.node_name_read("prod", INSTANCE.instance_id) == NAME  # from the list
+    view.refresh_nodes()
+    assert view.node_name_read("prod", INSTANCE.instance_id) is None
+    view.node("prod", INSTANCE)
+    assert view.node_name_read("prod", INSTANCE.instance_id) == NAME  # from the GET by name
+    assert view.node_name_read("other", INSTANCE.instance_id) is None
+
+    assert kube.calls == ["list", f"get {NAME}"]

@@ -8,7 +8,9 @@ that record what was asked of them."""
 
 from __future__ import annotations
 
+import logging
 import random
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -815,3 +817,124 @@ def test_an_unexpected_error_in_repairs_or_a_sweep_stops_no_other_group_or_clust
         "blue: leftover smoke pods: unexpected error: "
         "TypeError(\"'NoneType' object is not subscriptable\")",
     ]
+
+
+@dataclass
+class FailingEverywhere(Services):
+    """Fails wherever a pass can fail and carry on: refused calls, and defects (an unexpected
+    exception) in steps, repairs and a group's own reads."""
+
+    ipam_fails: bool = False
+    defective: set[str] = field(default_factory=set)
+
+    def advance(self, action: Any, view: FleetView) -> Result:
+        if action.instance_id in self.defective:
+            raise OverflowError("date value out of range")
+        return super().advance(action, view)
+
+    def repair_windows_ipam(self, cluster: str, view: FleetView) -> bool:
+        if self.ipam_fails:
+            raise AwsError("GET amazon-vpc-cni: 403 Forbidden")
+        return super().repair_windows_ipam(cluster, view)
+
+    def repair_authorization(self, group: ManagedGroup, instance_id: str, view: FleetView) -> bool:
+        if instance_id in self.defective:
+            raise KeyError("rolearn")
+        return super().repair_authorization(group, instance_id, view)
+
+
+@dataclass
+class DefectiveHooks(Groups):
+    """A group whose hooks cannot be read for a defect of ours (a field we did not expect)."""
+
+    defective: str = ""
+
+    def lifecycle_hooks(self, group: str) -> list[LifecycleHook]:
+        if group == self.defective:
+            raise TypeError("'NoneType' object is not iterable")
+        return super().lifecycle_hooks(group)
+
+
+def test_every_warning_and_error_about_a_group_or_instance_names_its_cluster(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # An operator filters the logs by cluster: a line without it is missed.
+    continue_by_default = replace(LAUNCH, default_result="CONTINUE")
+    another_launch_hook = LifecycleHook("log-shipper", LAUNCH.transition, 300, "CONTINUE")
+    pooled = replace(
+        group("pooled", "blue", {"i-0000000000000000a": "Pending:Wait"}),
+        has_warm_pool=True,
+        warm_pool_error="DescribeWarmPool pooled failed: Rate exceeded (Throttling)",
+    )
+    passes: list[tuple[list[AutoScalingGroup], Services, Sequence[LifecycleHook]]] = [
+        (
+            [
+                group("gone", "deleted", {"i-0000000000000000b": "Pending:Wait"}),
+                pooled,
+                group(
+                    "win",
+                    "prod",
+                    {
+                        "i-0000000000000000c": "Pending:Wait",
+                        "i-0000000000000000d": "InService",
+                    },
+                ),
+            ],
+            FailingEverywhere(failing={"i-0000000000000000c"}, tagging_fails=True, ipam_fails=True),
+            [continue_by_default],
+        ),
+        (
+            [
+                group(
+                    "win",
+                    "prod",
+                    {
+                        "i-0000000000000000c": "Pending:Wait",
+                        "i-0000000000000000d": "InService",
+                    },
+                )
+            ],
+            FailingEverywhere(defective={"i-0000000000000000c", "i-0000000000000000d"}),
+            [LAUNCH],
+        ),
+        ([group("win", "prod", {})], Services(), [LAUNCH, another_launch_hook]),
+    ]
+    with caplog.at_level(logging.WARNING, logger="eks-windows-nodes"):
+        for groups, services, hooks in passes:
+            reconciler(groups, services, {"prod", "blue"}, hooks).reconcile()
+        groups_read = DefectiveHooks([group("odd", "prod", {})], defective="odd")
+        fleet = Fleet(
+            autoscaling=groups_read,  # type: ignore[arg-type]
+            compute=Instances(),  # type: ignore[arg-type]
+            clusters=Clusters({"prod"}),
+            kube_for=lambda connection: None,  # type: ignore[arg-type,return-value]
+        )
+        ReconcileService(
+            fleet=fleet,
+            join=Services(),  # type: ignore[arg-type]
+            leave=Services(),  # type: ignore[arg-type]
+            clock=Clock(),  # type: ignore[arg-type]
+        ).reconcile()
+
+    # Logging's `extra` fields are set on the record: read them from its __dict__.
+    logged = [vars(r) for r in caplog.records if r.levelno >= logging.WARNING]
+    keys = [
+        (re.split("[:;]", r["message"])[0], r.get("cluster"), r.get("asg"), r.get("instance_id"))
+        for r in logged
+    ]
+    assert sorted(keys) == sorted(
+        [
+            ("reconciling group failed", "deleted", "gone", None),
+            ("reading the group's warm pool failed", "blue", "pooled", None),
+            ("launch hook defaults to CONTINUE", "prod", "win", None),
+            ("tagging the group's instances failed", "prod", "win", None),
+            ("reconciling instance failed", "prod", "win", "i-0000000000000000c"),
+            ("repairing Windows IPAM failed", "prod", "win", None),
+            ("reconciling instance failed unexpectedly", "prod", "win", "i-0000000000000000c"),
+            ("repairing group failed unexpectedly", "prod", "win", "i-0000000000000000d"),
+            ("cannot tell which lifecycle hook is ours", "prod", "win", None),
+            ("reconciling group failed unexpectedly", "prod", "odd", None),
+        ]
+    )
+    # A line about an instance names its Node, or says it is not known (no request for it).
+    assert all("node" in r for r in logged if "instance_id" in r)

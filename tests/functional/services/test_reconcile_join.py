@@ -6,12 +6,22 @@ and the look that waits sends the heartbeat due. The report counts every look's 
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import pytest
 
-from tests.helpers.join_world import JoinWorld
+from tests.helpers.join_world import (
+    CLUSTER,
+    GROUP,
+    INSTANCE,
+    NODE,
+    FakeAccessEntries,
+    JoinWorld,
+)
 from winnodes.decisions.smoke import SmokeTestPolicy
+from winnodes.errors import AwsError
 from winnodes.ports import AutoScalingGroup
 from winnodes.services.join import JoinSettings
 
@@ -104,3 +114,34 @@ def test_a_pass_leaves_the_cordon_of_a_node_returning_to_the_pool_since_the_grou
     assert report.warm_pool_cordons_lifted == 0
     assert world.kube.unschedulable and world.kube.held_for_warm_pool
     assert "kube.uncordon_from_warm_pool" not in world.journal
+
+
+@dataclass
+class RefusedAccessEntries(FakeAccessEntries):
+    """CreateAccessEntry refused: the function's role lost eks:CreateAccessEntry."""
+
+    def ensure_windows_node_entry(self, cluster: str, role_arn: str) -> bool:
+        self.journal.append("eks.create_access_entry refused")
+        raise AwsError("CreateAccessEntry failed: AccessDeniedException")
+
+
+def test_a_failed_step_is_logged_with_its_cluster_and_the_node_the_pass_read(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    world = lost_launch(node_ready=False)
+    world.access_entries = RefusedAccessEntries(world.journal, entries=set())
+
+    with caplog.at_level(logging.ERROR, logger="eks-windows-nodes"):
+        report = world.reconciler(NO_SMOKE).reconcile()
+
+    assert report.errors == [f"{GROUP} {INSTANCE}: CreateAccessEntry failed: AccessDeniedException"]
+    (failed,) = [vars(r) for r in caplog.records if r.getMessage() == "reconciling instance failed"]
+    # The keys of the join's own lines: the node from the list the look read, no request more.
+    assert {key: failed[key] for key in ("cluster", "asg", "instance_id", "node")} == {
+        "cluster": CLUSTER,
+        "asg": GROUP,
+        "instance_id": INSTANCE,
+        "node": NODE,
+    }
+    assert world.journal.count("kube.list_nodes") == 1
+    assert "kube.get_node" not in world.journal

@@ -235,6 +235,23 @@ class FleetView:
         named = _result(self._named_nodes[cluster, name])
         return named if named is not None and named.instance_id == instance.instance_id else None
 
+    def node_name_read(self, cluster: str, instance_id: str) -> str | None:
+        """The name of the instance's Node as this view read it, None when it read none: for
+        log lines, which must not cost a request."""
+        listed = self._nodes.get(cluster)
+        if isinstance(listed, dict) and instance_id in listed:
+            return listed[instance_id].name
+        return next(
+            (
+                named.name
+                for (in_cluster, _), named in self._named_nodes.items()
+                if in_cluster == cluster
+                and isinstance(named, NodeState)
+                and named.instance_id == instance_id
+            ),
+            None,
+        )
+
     def note_node(self, cluster: str, node: NodeState) -> None:
         """We changed this Node and it now reads `node`: what the API server holds, without
         reading it again."""

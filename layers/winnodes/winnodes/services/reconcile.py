@@ -155,13 +155,13 @@ class ReconcileService:
                 # One broken group (deleted cluster, lost permissions) must not stop the others.
                 report.errors.append(f"{group.name}: {error}")
                 logger.error(
-                    "reconciling group failed", extra={"asg": group.name, "error": str(error)}
+                    "reconciling group failed", extra=_group_log(managed) | {"error": str(error)}
                 )
                 continue
             except Exception as error:  # noqa: BLE001 - a defect in one group's data or ours
                 # must not leave every other group's hooks to time out, pass after pass.
                 report.errors.append(f"{group.name}: unexpected error: {error!r}")
-                logger.exception("reconciling group failed unexpectedly", extra={"asg": group.name})
+                logger.exception("reconciling group failed unexpectedly", extra=_group_log(managed))
                 continue
             report.groups += 1
             if in_service:
@@ -197,7 +197,7 @@ class ReconcileService:
             report.errors.append(f"{group.name}: {group.warm_pool_error}")
             logger.error(
                 "reading the group's warm pool failed",
-                extra={"asg": group.name, "error": group.warm_pool_error},
+                extra=_group_log(managed) | {"error": group.warm_pool_error},
             )
             return None
         return managed
@@ -265,11 +265,7 @@ class ReconcileService:
             report.errors.append(f"{group.name}: {unreadable}")
             logger.error(
                 "describing the group's cluster failed",
-                extra={
-                    "asg": group.name,
-                    "cluster": str(managed.cluster),
-                    "error": str(unreadable),
-                },
+                extra=_group_log(managed) | {"error": str(unreadable)},
             )
         launch_hook = view.our_hook(managed, LifecycleTransition.LAUNCHING)
         terminate_hook = view.our_hook(managed, LifecycleTransition.TERMINATING)
@@ -304,7 +300,7 @@ class ReconcileService:
             report.errors.append(f"{group.name}: {error}")
             logger.error(
                 "tagging the group's instances failed",
-                extra={"asg": group.name, "error": str(error)},
+                extra=_group_log(managed) | {"error": str(error)},
             )
             tagged = []
         report.instances_tagged += len(tagged)
@@ -331,12 +327,12 @@ class ReconcileService:
                 )
             except WinNodesError as error:
                 if error is not unreadable:  # that one is reported once, for the group
-                    _instance_failed(group.name, instance_id, error, report)
+                    _instance_failed(managed, instance_id, error, report, view)
             except Exception as error:  # noqa: BLE001 - see reconcile(): one instance's defect
                 report.errors.append(f"{group.name} {instance_id}: unexpected error: {error!r}")
                 logger.exception(
                     "reconciling instance failed unexpectedly",
-                    extra={"asg": group.name, "instance_id": instance_id},
+                    extra=_instance_log(managed, instance_id, view),
                 )
         return sorted(in_service) if unreadable is None else []
 
@@ -368,16 +364,19 @@ class ReconcileService:
             if instance_id is None:
                 report.errors.append(f"{group}: {error}")
                 logger.error(
-                    "repairing Windows IPAM failed", extra={"asg": group, "error": str(error)}
+                    "repairing Windows IPAM failed",
+                    extra=_group_log(managed) | {"error": str(error)},
                 )
             else:
-                _instance_failed(group, instance_id, error, report)
+                _instance_failed(managed, instance_id, error, report, view)
         except Exception as error:  # noqa: BLE001 - see reconcile(): one group's defect must
             # not cost the other groups their repairs and every cluster its sweep.
             report.errors.append(f"{group}: repairs: unexpected error: {error!r}")
             logger.exception(
                 "repairing group failed unexpectedly",
-                extra={"asg": group, "instance_id": instance_id},
+                extra=_group_log(managed)
+                if instance_id is None
+                else _instance_log(managed, instance_id, view),
             )
 
     def _advance_held(
@@ -504,6 +503,7 @@ def _warn_about_hooks(
 ) -> None:
     """Hooks that keep the functions from keeping their promise, said on every pass."""
     group = managed.auto_scaling_group_name
+    log = _group_log(managed)
     launch_hook = ours[0]
     if launch_hook is not None and launch_hook.default_result != LifecycleActionResult.ABANDON:
         # Safety rule: a node that is not Ready never serves. A hook that times out applies its
@@ -511,7 +511,7 @@ def _warn_about_hooks(
         logger.warning(
             "launch hook defaults to CONTINUE: a node not joined when the hook times out "
             "goes in service anyway; set its DefaultResult to ABANDON",
-            extra={"asg": group, "hook": launch_hook.name},
+            extra=log | {"hook": launch_hook.name},
         )
     # Hooks for a transition, none of them known to be ours: the group's actions of that kind
     # are left alone until a tag names ours.
@@ -524,18 +524,38 @@ def _warn_about_hooks(
         if hook is None and names:
             logger.warning(
                 "cannot tell which lifecycle hook is ours; its actions are left alone",
-                extra={"asg": group, "transition": str(transition), "hooks": names, "tag": tag},
+                extra=log | {"transition": str(transition), "hooks": names, "tag": tag},
             )
 
 
 def _instance_failed(
-    group: str, instance_id: str, error: WinNodesError, report: ReconcileReport
+    managed: ManagedGroup,
+    instance_id: str,
+    error: WinNodesError,
+    report: ReconcileReport,
+    view: FleetView,
 ) -> None:
-    report.errors.append(f"{group} {instance_id}: {error}")
+    report.errors.append(f"{managed.auto_scaling_group_name} {instance_id}: {error}")
     logger.error(
         "reconciling instance failed",
-        extra={"asg": group, "instance_id": instance_id, "error": str(error)},
+        extra=_instance_log(managed, instance_id, view) | {"error": str(error)},
     )
+
+
+def _group_log(managed: ManagedGroup) -> dict[str, str | None]:
+    """The keys of a log line about a group, as the join's and the leave's lines carry them."""
+    return {"cluster": str(managed.cluster), "asg": managed.auto_scaling_group_name}
+
+
+def _instance_log(
+    managed: ManagedGroup, instance_id: str, view: FleetView
+) -> dict[str, str | None]:
+    """The keys of a log line about one instance: its Node's name too, when the pass read it
+    (a log line costs no request)."""
+    return _group_log(managed) | {
+        "instance_id": instance_id,
+        "node": view.node_name_read(str(managed.cluster), instance_id),
+    }
 
 
 def _prefetch_instances(
