@@ -22,6 +22,7 @@ from winnodes.ports import (
     ClusterDirectory,
     ClusterKube,
     Compute,
+    GroupInstance,
     Instance,
     LifecycleHook,
     NodeState,
@@ -159,6 +160,13 @@ class FleetView:
         if name not in self._groups:
             self._groups[name] = self._fleet.autoscaling.describe_group(name)
         return self._groups[name]
+
+    def member(self, group: str, instance_id: str) -> GroupInstance | None:
+        """The instance as the group or its warm pool lists it; None when neither does (or the
+        group is gone)."""
+        read = self.group(group)
+        members = read.instances if read else ()
+        return next((m for m in members if m.instance_id == instance_id), None)
 
     def hooks(self, group: str) -> Sequence[LifecycleHook]:
         if group not in self._hooks:

@@ -286,8 +286,7 @@ class JoinService:
         """The facts, with the cluster's when `cluster` is given (else as if it showed nothing:
         enough for decide_fleet_step, which reads none of them)."""
         group = view.group(action.group.auto_scaling_group_name)
-        members = {i.instance_id: i for i in group.instances} if group else {}
-        member = members.get(action.instance_id)
+        member = view.member(action.group.auto_scaling_group_name, action.instance_id)
         if instance is not None:
             # Only an instance that may have waited in a warm pool needs its join's start kept:
             # a launch into the pool starts at LaunchTime, as one into a group without a pool.
@@ -651,10 +650,7 @@ def _still_in_service(group: str, instance_id: str, view: FleetView) -> bool:
     cordon for the drain, which must not be lifted under it. Rare: asked only of a Node found
     with the cordon."""
     view.forget_group(group)
-    fresh = view.group(group)
-    member = (
-        next((m for m in fresh.instances if m.instance_id == instance_id), None) if fresh else None
-    )
+    member = view.member(group, instance_id)
     return member is not None and (
         LifecycleState.parse(member.lifecycle_state) is LifecycleState.IN_SERVICE
     )

@@ -497,9 +497,7 @@ class LeaveService:
         return drain.leaving_node(action.instance_id, name=name)
 
     def _lifecycle_state(self, action: TerminateAction, view: FleetView) -> str | None:
-        group = view.group(action.group.auto_scaling_group_name)
-        members = {i.instance_id: i for i in group.instances} if group else {}
-        member = members.get(action.instance_id)
+        member = view.member(action.group.auto_scaling_group_name, action.instance_id)
         if member is None or member.lifecycle_state not in LifecycleState:
             return None
         return member.lifecycle_state
