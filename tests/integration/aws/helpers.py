@@ -20,6 +20,15 @@ from localcloud.aws import AwsCloud
 
 LAUNCH = "autoscaling:EC2_INSTANCE_LAUNCHING"
 TERMINATE = "autoscaling:EC2_INSTANCE_TERMINATING"
+UNKNOWN = "i-0123456789abcdef0"  # well formed, never launched
+OTHER_UNKNOWN = "i-0123456789abcdef1"
+# InvalidInstanceID.NotFound messages from which the ids asked for that EC2 does not know
+# cannot be told: DescribeInstances and CreateTags take them as errors, not as those ids.
+NOT_FOUND_NAMING_NONE_ASKED = (
+    f"The instance ID '{OTHER_UNKNOWN}' does not exist",  # another id than those asked for
+    "The instance ID does not exist",
+    "",
+)
 
 
 @dataclass

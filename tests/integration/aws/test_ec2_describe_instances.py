@@ -10,13 +10,17 @@ import pytest
 from botocore.stub import Stubber
 
 from localcloud.aws import AwsCloud
-from tests.integration.aws.helpers import Clients, ec2_requests
+from tests.integration.aws.helpers import (
+    NOT_FOUND_NAMING_NONE_ASKED,
+    OTHER_UNKNOWN,
+    UNKNOWN,
+    Clients,
+    ec2_requests,
+)
 from winnodes.adapters.ec2 import Ec2Instances
 from winnodes.errors import AwsError
 from winnodes.ports import InstancePlatform
 
-UNKNOWN = "i-0123456789abcdef0"  # well formed, never launched
-OTHER_UNKNOWN = "i-0123456789abcdef1"
 WINDOWS_AMI = "/aws/service/ami-windows-latest/Windows_Server-2022-English-Core-EKS_Optimized-1.31"
 
 
@@ -206,14 +210,7 @@ def test_all_the_unknown_ids_aws_names_are_left_out_at_once(
     assert found[known].platform is InstancePlatform.WINDOWS
 
 
-@pytest.mark.parametrize(
-    "message",
-    [
-        f"The instance ID '{OTHER_UNKNOWN}' does not exist",  # another id than those asked for
-        "The instance ID does not exist",
-        "",
-    ],
-)
+@pytest.mark.parametrize("message", NOT_FOUND_NAMING_NONE_ASKED)
 def test_a_not_found_naming_none_of_the_ids_is_an_error(
     stubbed: tuple[Stubber, Ec2Instances], message: str
 ) -> None:

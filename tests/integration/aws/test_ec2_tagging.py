@@ -9,13 +9,18 @@ import pytest
 from botocore.stub import Stubber
 
 from localcloud.aws import AwsCloud
-from tests.integration.aws.helpers import Clients, Group, ec2_requests, instances
+from tests.integration.aws.helpers import (
+    NOT_FOUND_NAMING_NONE_ASKED,
+    UNKNOWN,
+    Clients,
+    Group,
+    ec2_requests,
+    instances,
+)
 from winnodes.adapters.ec2 import Ec2Instances
 from winnodes.errors import AwsError
 
 TAGS = {"kubernetes.io/cluster/prod": "owned", "team": "windows"}
-UNKNOWN = "i-0123456789abcdef0"  # well formed, never launched
-OTHER_UNKNOWN = "i-0123456789abcdef1"
 
 
 @pytest.fixture
@@ -121,14 +126,7 @@ def test_a_full_batch_with_unknown_ids_costs_one_call_more_not_one_per_instance(
     assert compute.tag_instances(ids, TAGS) == visible
 
 
-@pytest.mark.parametrize(
-    "message",
-    [
-        f"The instance ID '{OTHER_UNKNOWN}' does not exist",  # another id than those asked for
-        "The instance ID does not exist",
-        "",
-    ],
-)
+@pytest.mark.parametrize("message", NOT_FOUND_NAMING_NONE_ASKED)
 def test_a_not_found_naming_none_of_the_ids_is_an_error(
     stubbed: tuple[Stubber, Ec2Instances], message: str
 ) -> None:
